@@ -57,6 +57,9 @@ else
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > node_modules/.lock.sha256
 fi
+# aws-cdk ships Go init templates; a go.mod marks node_modules as another
+# module so that `go build ./...` and `go vet ./...` pass over them.
+[ -f node_modules/go.mod ] || printf 'module elbguard.invalid/node_modules\n' > node_modules/go.mod
 
 # --- Go tools ---------------------------------------------------------------
 if [ -x "$cache/bin/aws-lambda-rie" ] && [ "$(cat "$cache/bin/.rie-version" 2>/dev/null)" = "$RIE_VERSION" ]; then

@@ -46,7 +46,7 @@ func (m *Moto) waitReady(ctx context.Context) error {
 	client := &http.Client{Timeout: time.Second}
 	for {
 		if m.Exited() {
-			return fmt.Errorf("moto_server exited: %v", m.Wait(0))
+			return fmt.Errorf("moto_server exited: %w", m.Wait(0))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL+"/moto-api/data.json", nil)
 		if err != nil {

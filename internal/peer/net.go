@@ -10,7 +10,8 @@ import (
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
@@ -40,7 +41,7 @@ func WaitTCP(ctx context.Context, addr string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for %s: %w (last error: %v)", addr, ctx.Err(), err)
+			return fmt.Errorf("wait for %s: %w (last error: %w)", addr, ctx.Err(), err)
 		case <-time.After(25 * time.Millisecond):
 		}
 	}

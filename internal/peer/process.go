@@ -48,7 +48,8 @@ func Start(bin string, args []string, o Options) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create log for %s: %w", name, err)
 	}
-	cmd := exec.Command(bin, args...)
+	// Not bound to a context: the process outlives this call and ends with Stop.
+	cmd := exec.Command(bin, args...) //nolint:noctx // lifetime managed by Stop
 	cmd.Env = append(os.Environ(), o.Env...)
 	cmd.Dir = o.Dir
 	cmd.Stdin = o.Stdin
