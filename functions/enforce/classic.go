@@ -1,0 +1,336 @@
+package enforce
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
+)
+
+// ProxyPolicyName is the ProxyProtocolPolicyType policy elbguard creates on a
+// Classic load balancer that has no equivalent one (ProxyProtocol=true).
+const ProxyPolicyName = "elbguard-proxy-protocol"
+
+// Classic policy types and limits.
+const (
+	proxyPolicyType     = "ProxyProtocolPolicyType"
+	proxyAttribute      = "ProxyProtocol"
+	sslNegotiationType  = "SSLNegotiationPolicyType"
+	lbCookieType        = "LBCookieStickinessPolicyType"
+	appCookieType       = "AppCookieStickinessPolicyType"
+	classicMinIdle      = 1
+	classicMaxIdle      = 4000
+	listenerSwapTimeout = 60 * time.Second
+)
+
+// classicPolicies indexes a Classic load balancer's policies by name.
+type classicPolicies map[string]elbtypes.PolicyDescription
+
+func (p classicPolicies) isProxy(name string) bool {
+	d, ok := p[name]
+	if !ok || aws.ToString(d.PolicyTypeName) != proxyPolicyType {
+		return false
+	}
+	for _, a := range d.PolicyAttributeDescriptions {
+		if aws.ToString(a.AttributeName) == proxyAttribute && strings.EqualFold(aws.ToString(a.AttributeValue), "true") {
+			return true
+		}
+	}
+	return false
+}
+
+// classicReport evaluates one Classic load balancer and, in enforce mode,
+// fixes it: proxy protocol on every instance port first, then listeners,
+// then the idle timeout.
+func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDescription, tags map[string]string) Report {
+	name := aws.ToString(lb.LoadBalancerName)
+	r := Report{Name: name, Type: TypeClassic}
+	if e.mode(&r, tags) {
+		return r
+	}
+	idle, done := e.idleTimeout(&r, tags, classicMinIdle, classicMaxIdle)
+	if done {
+		return r
+	}
+	out, err := e.classic.DescribeLoadBalancerPolicies(ctx, &elb.DescribeLoadBalancerPoliciesInput{LoadBalancerName: aws.String(name)})
+	if err != nil {
+		if isGone(err) {
+			r.Status = StatusGone
+		} else {
+			r.fail(fmt.Errorf("describe policies of %s: %w", name, err))
+		}
+		return r
+	}
+	pols := classicPolicies{}
+	for _, d := range out.PolicyDescriptions {
+		pols[aws.ToString(d.PolicyName)] = d
+	}
+	steps := e.classicProxySteps(&r, lb, pols)
+	steps = append(steps, e.classicListenerSteps(&r, lb, pols)...)
+	if idle > 0 {
+		s, ok := e.classicIdleStep(ctx, &r, name, idle)
+		if !ok {
+			return r
+		}
+		steps = append(steps, s...)
+	}
+	e.apply(ctx, &r, steps)
+	return r
+}
+
+// classicProxySteps plans the proxy protocol policy and its attachment to
+// every instance port a listener forwards to, merged with the policies
+// already on that port.
+func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescription, pols classicPolicies) []step {
+	name := aws.ToString(lb.LoadBalancerName)
+	var steps []step
+	proxy := ""
+	names := make([]string, 0, len(pols))
+	for n := range pols {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if pols.isProxy(n) && (proxy == "" || n == ProxyPolicyName) {
+			proxy = n
+		}
+	}
+	if proxy == "" {
+		proxy = ProxyPolicyName
+		for i := 2; pols[proxy].PolicyName != nil; i++ {
+			proxy = fmt.Sprintf("%s-%d", ProxyPolicyName, i)
+		}
+		r.find(RuleProxyPolicy, "no %s policy with %s=true; elbguard creates %s", proxyPolicyType, proxyAttribute, proxy)
+		target := name + "/" + proxy
+		steps = append(steps, step{
+			plan: planned("CreateLoadBalancerPolicy", target),
+			do: func(ctx context.Context, r *Report) bool {
+				_, err := e.classic.CreateLoadBalancerPolicy(ctx, &elb.CreateLoadBalancerPolicyInput{
+					LoadBalancerName: aws.String(name),
+					PolicyName:       aws.String(proxy),
+					PolicyTypeName:   aws.String(proxyPolicyType),
+					PolicyAttributes: []elbtypes.PolicyAttribute{{AttributeName: aws.String(proxyAttribute), AttributeValue: aws.String("true")}},
+				})
+				return r.record("CreateLoadBalancerPolicy", target, err)
+			},
+		})
+	}
+	backend := map[int32][]string{}
+	for _, b := range lb.BackendServerDescriptions {
+		backend[aws.ToInt32(b.InstancePort)] = b.PolicyNames
+	}
+	var ports []int32
+	for _, l := range lb.ListenerDescriptions {
+		if l.Listener != nil && !slices.Contains(ports, aws.ToInt32(l.Listener.InstancePort)) {
+			ports = append(ports, aws.ToInt32(l.Listener.InstancePort))
+		}
+	}
+	slices.Sort(ports)
+	for _, port := range ports {
+		current := backend[port]
+		if slices.ContainsFunc(current, pols.isProxy) {
+			continue
+		}
+		want := make([]string, 0, len(current)+1)
+		for _, p := range current {
+			if aws.ToString(pols[p].PolicyTypeName) == proxyPolicyType {
+				r.find(RuleBackendProxy, "instance port %d: policy %s has %s other than true; replaced", port, p, proxyAttribute)
+				continue
+			}
+			want = append(want, p)
+		}
+		want = append(want, proxy)
+		r.find(RuleBackendProxy, "instance port %d does not receive the PROXY protocol; policies become %v", port, want)
+		target := fmt.Sprintf("%s:instance-port/%d", name, port)
+		steps = append(steps, step{
+			plan: planned("SetLoadBalancerPoliciesForBackendServer", target),
+			do: func(ctx context.Context, r *Report) bool {
+				_, err := e.classic.SetLoadBalancerPoliciesForBackendServer(ctx, &elb.SetLoadBalancerPoliciesForBackendServerInput{
+					LoadBalancerName: aws.String(name), InstancePort: aws.Int32(port), PolicyNames: want,
+				})
+				return r.record("SetLoadBalancerPoliciesForBackendServer", target, err)
+			},
+		})
+	}
+	return steps
+}
+
+// tcpProtocol maps HTTP to TCP and HTTPS to SSL; other protocols stay.
+func tcpProtocol(p string) string {
+	switch strings.ToUpper(p) {
+	case "HTTP":
+		return "TCP"
+	case "HTTPS":
+		return "SSL"
+	}
+	return strings.ToUpper(p)
+}
+
+func isHTTP(p string) bool {
+	return strings.EqualFold(p, "HTTP") || strings.EqualFold(p, "HTTPS")
+}
+
+// classicListenerSteps plans HTTP→TCP and HTTPS→SSL on every listener that
+// needs it, one listener per step.
+func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescription, pols classicPolicies) []step {
+	name := aws.ToString(lb.LoadBalancerName)
+	cookies := map[string]bool{}
+	if lb.Policies != nil {
+		for _, p := range lb.Policies.AppCookieStickinessPolicies {
+			cookies[aws.ToString(p.PolicyName)] = true
+		}
+		for _, p := range lb.Policies.LBCookieStickinessPolicies {
+			cookies[aws.ToString(p.PolicyName)] = true
+		}
+	}
+	listeners := slices.Clone(lb.ListenerDescriptions)
+	slices.SortFunc(listeners, func(a, b elbtypes.ListenerDescription) int {
+		return int(a.Listener.LoadBalancerPort) - int(b.Listener.LoadBalancerPort)
+	})
+	var steps []step
+	for _, ld := range listeners {
+		l := ld.Listener
+		if l == nil || (!isHTTP(aws.ToString(l.Protocol)) && !isHTTP(aws.ToString(l.InstanceProtocol))) {
+			continue
+		}
+		instProto := aws.ToString(l.InstanceProtocol)
+		if instProto == "" {
+			instProto = aws.ToString(l.Protocol)
+		}
+		want := elbtypes.Listener{
+			LoadBalancerPort: l.LoadBalancerPort,
+			Protocol:         aws.String(tcpProtocol(aws.ToString(l.Protocol))),
+			InstancePort:     l.InstancePort,
+			InstanceProtocol: aws.String(tcpProtocol(instProto)),
+			SSLCertificateId: l.SSLCertificateId,
+		}
+		var keep []string
+		for _, p := range ld.PolicyNames {
+			t := aws.ToString(pols[p].PolicyTypeName)
+			if cookies[p] || t == lbCookieType || t == appCookieType {
+				r.find(RulePolicyDropped, "listener %d: policy %s (cookie stickiness) only works on HTTP/HTTPS listeners; dropped", l.LoadBalancerPort, p)
+				continue
+			}
+			keep = append(keep, p)
+		}
+		r.find(RuleListenerProtocol, "listener %d is %s:%d -> %s:%d; want %s:%d -> %s:%d",
+			l.LoadBalancerPort, strings.ToUpper(aws.ToString(l.Protocol)), l.LoadBalancerPort, strings.ToUpper(instProto), aws.ToInt32(l.InstancePort),
+			aws.ToString(want.Protocol), want.LoadBalancerPort, aws.ToString(want.InstanceProtocol), aws.ToInt32(want.InstancePort))
+		target := fmt.Sprintf("%s:%d", name, l.LoadBalancerPort)
+		plan := append(planned("DeleteLoadBalancerListeners", target), planned("CreateLoadBalancerListeners", target)...)
+		if len(keep) > 0 {
+			plan = append(plan, planned("SetLoadBalancerPoliciesOfListener", target)...)
+		}
+		orig := ld
+		steps = append(steps, step{
+			plan: plan,
+			do: func(ctx context.Context, r *Report) bool {
+				return e.replaceListener(ctx, r, name, orig, want, keep)
+			},
+		})
+	}
+	return steps
+}
+
+// replaceListener deletes a listener and creates its TCP/SSL replacement on
+// the same port, re-attaching kept policies. If the replacement cannot be
+// completed, the original listener is recreated exactly (rolled_back). It runs
+// detached from ctx cancellation so that a listener is never left deleted.
+func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, orig elbtypes.ListenerDescription, want elbtypes.Listener, keep []string) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), listenerSwapTimeout)
+	defer cancel()
+	port := orig.Listener.LoadBalancerPort
+	target := fmt.Sprintf("%s:%d", name, port)
+	_, err := e.classic.DeleteLoadBalancerListeners(ctx, &elb.DeleteLoadBalancerListenersInput{
+		LoadBalancerName: aws.String(name), LoadBalancerPorts: []int32{port},
+	})
+	if !r.record("DeleteLoadBalancerListeners", target, err) {
+		return false
+	}
+	_, err = e.classic.CreateLoadBalancerListeners(ctx, &elb.CreateLoadBalancerListenersInput{
+		LoadBalancerName: aws.String(name), Listeners: []elbtypes.Listener{want},
+	})
+	if !r.record("CreateLoadBalancerListeners", target, err) {
+		e.restoreListener(ctx, r, name, orig)
+		return false
+	}
+	if len(keep) == 0 {
+		return true
+	}
+	_, err = e.classic.SetLoadBalancerPoliciesOfListener(ctx, &elb.SetLoadBalancerPoliciesOfListenerInput{
+		LoadBalancerName: aws.String(name), LoadBalancerPort: port, PolicyNames: keep,
+	})
+	if r.record("SetLoadBalancerPoliciesOfListener", target, err) {
+		return true
+	}
+	_, err = e.classic.DeleteLoadBalancerListeners(ctx, &elb.DeleteLoadBalancerListenersInput{
+		LoadBalancerName: aws.String(name), LoadBalancerPorts: []int32{port},
+	})
+	if r.record("DeleteLoadBalancerListeners", target, err) {
+		e.restoreListener(ctx, r, name, orig)
+	}
+	return false
+}
+
+// restoreListener recreates the original listener and its policies and
+// records the outcome as rolled_back, or failed with a finding.
+func (e *Engine) restoreListener(ctx context.Context, r *Report, name string, orig elbtypes.ListenerDescription) {
+	target := fmt.Sprintf("%s:%d", name, orig.Listener.LoadBalancerPort)
+	_, err := e.classic.CreateLoadBalancerListeners(ctx, &elb.CreateLoadBalancerListenersInput{
+		LoadBalancerName: aws.String(name), Listeners: []elbtypes.Listener{*orig.Listener},
+	})
+	if err == nil && len(orig.PolicyNames) > 0 {
+		_, err = e.classic.SetLoadBalancerPoliciesOfListener(ctx, &elb.SetLoadBalancerPoliciesOfListenerInput{
+			LoadBalancerName: aws.String(name), LoadBalancerPort: orig.Listener.LoadBalancerPort, PolicyNames: orig.PolicyNames,
+		})
+	}
+	if err == nil {
+		r.Actions = append(r.Actions, Action{API: "CreateLoadBalancerListeners", Target: target, Status: ActionRolledBack})
+		return
+	}
+	r.Actions = append(r.Actions, Action{API: "CreateLoadBalancerListeners", Target: target, Status: ActionFailed, Error: "roll back: " + err.Error()})
+	r.find(RuleAPIError, "listener %d could not be restored: %v", orig.Listener.LoadBalancerPort, err)
+	if r.err == nil {
+		r.err = fmt.Errorf("restore listener %s: %w", target, err)
+	}
+}
+
+// classicIdleStep reads the idle timeout and plans a change when it differs.
+// ok is false when the read failed (the report says why).
+func (e *Engine) classicIdleStep(ctx context.Context, r *Report, name string, idle int) ([]step, bool) {
+	out, err := e.classic.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerName: aws.String(name)})
+	if err != nil {
+		if isGone(err) {
+			r.Status = StatusGone
+		} else {
+			r.fail(fmt.Errorf("describe attributes of %s: %w", name, err))
+		}
+		return nil, false
+	}
+	current := int32(0)
+	if a := out.LoadBalancerAttributes; a != nil && a.ConnectionSettings != nil {
+		current = aws.ToInt32(a.ConnectionSettings.IdleTimeout)
+	}
+	if current == int32(idle) {
+		return nil, true
+	}
+	r.find(RuleIdleTimeout, "idle timeout is %ds; want %ds", current, idle)
+	target := name
+	return []step{{
+		plan: planned("ModifyLoadBalancerAttributes", target),
+		do: func(ctx context.Context, r *Report) bool {
+			_, err := e.classic.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{
+				LoadBalancerName: aws.String(name),
+				LoadBalancerAttributes: &elbtypes.LoadBalancerAttributes{
+					ConnectionSettings: &elbtypes.ConnectionSettings{IdleTimeout: aws.Int32(int32(idle))},
+				},
+			})
+			return r.record("ModifyLoadBalancerAttributes", target, err)
+		},
+	}}, true
+}

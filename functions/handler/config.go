@@ -1,0 +1,112 @@
+// Package handler holds the enforcer and sweeper Lambda handlers, shared with
+// the elbguard CLI so that `elbguard handle` takes exactly the Lambda's path.
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/elbguard/elbguard/events"
+	"github.com/elbguard/elbguard/functions/enforce"
+)
+
+// Environment variables the Lambdas read at init.
+const (
+	EnvTagKey            = "ELBGUARD_TAG_KEY"              // mode tag key; default elbguard:proxy-protocol
+	EnvIdleTimeoutTagKey = "ELBGUARD_IDLE_TIMEOUT_TAG_KEY" // idle-timeout tag key; default elbguard:idle-timeout
+	EnvDefaultMode       = "ELBGUARD_DEFAULT_MODE"         // enforce|audit|off; default off
+	EnvDryRun            = "ELBGUARD_DRY_RUN"              // true|false; default false
+	EnvConcurrency       = "ELBGUARD_CONCURRENCY"          // 1..64; default 8
+	EnvSelfRoleARN       = "ELBGUARD_SELF_ROLE_ARN"        // the enforcer's role; default from sts:GetCallerIdentity
+	EnvLogLevel          = "ELBGUARD_LOG_LEVEL"            // debug|info|warn|error; default info
+)
+
+// ErrEnv is wrapped by every invalid environment variable error.
+var ErrEnv = errors.New("handler: invalid environment")
+
+// ConfigFromEnv reads the engine configuration from environment variables
+// through getenv (os.Getenv in the Lambdas). Errors name the variable and the
+// allowed values.
+func ConfigFromEnv(getenv func(string) string) (enforce.Config, error) {
+	cfg := enforce.Config{
+		TagKey:            strings.TrimSpace(getenv(EnvTagKey)),
+		IdleTimeoutTagKey: strings.TrimSpace(getenv(EnvIdleTimeoutTagKey)),
+	}
+	if v := getenv(EnvDefaultMode); v != "" {
+		m, err := enforce.ParseMode(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: %s=%q; want enforce, audit or off", ErrEnv, EnvDefaultMode, v)
+		}
+		cfg.DefaultMode = m
+	}
+	if v := getenv(EnvDryRun); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: %s=%q; want true or false", ErrEnv, EnvDryRun, v)
+		}
+		cfg.DryRun = b
+	}
+	if v := getenv(EnvConcurrency); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return cfg, fmt.Errorf("%w: %s=%q; want a whole number from 1 to 64", ErrEnv, EnvConcurrency, v)
+		}
+		cfg.Concurrency = n
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%w: %s/%s: %w", ErrEnv, EnvTagKey, EnvIdleTimeoutTagKey, err)
+	}
+	return cfg, nil
+}
+
+// EnvLambdaLogLevel is set by Lambda's advanced logging controls
+// (TRACE|DEBUG|INFO|WARN|ERROR|FATAL); ELBGUARD_LOG_LEVEL wins over it.
+const EnvLambdaLogLevel = "AWS_LAMBDA_LOG_LEVEL"
+
+// LogLevelFromEnv reads ELBGUARD_LOG_LEVEL, else AWS_LAMBDA_LOG_LEVEL
+// (default info).
+func LogLevelFromEnv(getenv func(string) string) (slog.Level, error) {
+	name, v := EnvLogLevel, getenv(EnvLogLevel)
+	if v == "" {
+		name, v = EnvLambdaLogLevel, getenv(EnvLambdaLogLevel)
+	}
+	switch strings.ToUpper(v) {
+	case "":
+		return slog.LevelInfo, nil
+	case "TRACE":
+		return slog.LevelDebug, nil
+	case "FATAL":
+		return slog.LevelError, nil
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		return slog.LevelInfo, fmt.Errorf("%w: %s=%q; want debug, info, warn or error", ErrEnv, name, v)
+	}
+	return l, nil
+}
+
+// CallerIdentityAPI is the STS call used to find the enforcer's own role.
+type CallerIdentityAPI interface {
+	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+// SelfARN returns the principal whose calls the enforcer ignores: configured
+// when non-empty, else the role of sts:GetCallerIdentity (an assumed-role
+// session ARN becomes its role ARN).
+func SelfARN(ctx context.Context, configured string, client CallerIdentityAPI) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("find own role with sts:GetCallerIdentity (or set %s): %w", EnvSelfRoleARN, err)
+	}
+	return events.RoleARNFromCaller(aws.ToString(out.Arn)), nil
+}

@@ -1,0 +1,157 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/elbguard/elbguard/events"
+	"github.com/elbguard/elbguard/functions/enforce"
+)
+
+// Outcome is what a handler returns for one invocation.
+type Outcome struct {
+	// Decision is how the event was classified.
+	Decision events.Decision `json:"decision"`
+	// BadInput is true when the event could not be decoded; Decision.Reason says why.
+	BadInput bool `json:"bad_input,omitempty"`
+	// Result is the engine's run, nil when nothing was reconciled.
+	Result *enforce.Result `json:"result,omitempty"`
+	// Error is the run's failure, if any.
+	Error string `json:"error,omitempty"`
+}
+
+// Enforcer handles one EventBridge event: it reconciles the load balancers the
+// event names, or sweeps on a scheduled event, and ignores calls made by its
+// own role. The Lambda and `elbguard handle` both call Handle.
+type Enforcer struct {
+	Engine *enforce.Engine
+	// SelfARN is the enforcer's own principal (see SelfARN); empty disables the check.
+	SelfARN string
+	// Log receives JSON logs; the request id is added per invocation. Nil: discard.
+	Log *slog.Logger
+	// Metrics receives one EMF line per run that reconciled something. Nil: none.
+	Metrics io.Writer
+	// Function is the EMF Function dimension. Empty: "enforcer".
+	Function string
+}
+
+// Handle classifies and handles raw. Bad input (malformed or unknown events)
+// is logged and returns no error so Lambda does not retry it; only retryable
+// failures return an error.
+func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, error) {
+	log := requestLogger(ctx, h.Log)
+	cfg := h.Engine.Config()
+	d, err := events.Classify(raw, events.Options{SelfARN: h.SelfARN, TagKeys: []string{cfg.TagKey, cfg.IdleTimeoutTagKey}})
+	if err != nil {
+		log.ErrorContext(ctx, "bad input: event not handled and not retried", "error", err.Error(), "bytes", len(raw))
+		return &Outcome{Decision: events.Decision{Kind: events.KindIgnored, Reason: err.Error()}, BadInput: true}, nil
+	}
+	log = log.With("event_name", d.EventName, "detail_type", d.DetailType, "caller", d.Caller)
+	out := &Outcome{Decision: d}
+	var res *enforce.Result
+	switch d.Kind {
+	case events.KindIgnored:
+		log.InfoContext(ctx, "event ignored", "reason", d.Reason)
+		return out, nil
+	case events.KindSweep:
+		res, err = h.Engine.Sweep(ctx)
+	case events.KindReconcile:
+		res, err = h.Engine.Reconcile(ctx, enforce.Targets{Classic: d.Classic, LoadBalancers: d.LoadBalancers, TargetGroups: d.TargetGroups})
+	default:
+		return out, fmt.Errorf("handle event: unknown decision %q", d.Kind)
+	}
+	return finish(ctx, log, out, res, err, h.Metrics, cmpOr(h.Function, FunctionEnforcer))
+}
+
+// Sweeper reconciles every load balancer in the region on each invocation,
+// whatever the event, and stops cleanly before the invocation deadline.
+type Sweeper struct {
+	Engine *enforce.Engine
+	// Log receives JSON logs. Nil: discard.
+	Log *slog.Logger
+	// Metrics receives one EMF line per run (os.Stdout in Lambda). Nil: none.
+	Metrics io.Writer
+	// Function is the EMF Function dimension. Empty: "sweeper".
+	Function string
+}
+
+// Handle sweeps. It returns an error only when the sweep could not list the
+// load balancers for a retryable reason.
+func (h *Sweeper) Handle(ctx context.Context, _ json.RawMessage) (*Outcome, error) {
+	log := requestLogger(ctx, h.Log)
+	out := &Outcome{Decision: events.Decision{Kind: events.KindSweep}}
+	res, err := h.Engine.Sweep(ctx)
+	return finish(ctx, log, out, res, err, h.Metrics, cmpOr(h.Function, FunctionSweeper))
+}
+
+// finish logs a run, writes its metrics and decides whether to ask for a retry.
+func finish(ctx context.Context, log *slog.Logger, out *Outcome, res *enforce.Result, err error, metrics io.Writer, function string) (*Outcome, error) {
+	if err != nil {
+		out.Error = err.Error()
+		log.ErrorContext(ctx, "run failed", "error", err.Error(), "retryable", Retryable(err))
+		if Retryable(err) {
+			return out, fmt.Errorf("elbguard %s: %w", function, err)
+		}
+		return out, nil
+	}
+	out.Result = res
+	for _, r := range res.Reports {
+		applied, planned, failed := r.Changed()
+		level := slog.LevelInfo
+		if r.Status == enforce.StatusError {
+			level = slog.LevelError
+		}
+		log.Log(ctx, level, "load balancer", "name", r.Name, "arn", r.ARN, "type", r.Type, "mode", string(r.Mode),
+			"status", string(r.Status), "applied", applied, "planned", planned, "failed", failed, "findings", len(r.Findings))
+	}
+	log.InfoContext(ctx, "run done", "function", function, "found", res.Found, "processed", res.Processed,
+		"incomplete", res.Incomplete, "counts", res.Counts)
+	if res.Incomplete {
+		log.WarnContext(ctx, "stopped before the deadline", "processed", res.Processed, "found", res.Found)
+	}
+	if metrics != nil {
+		line, err := EMF(res, function, time.Now())
+		if err == nil {
+			_, err = fmt.Fprintf(metrics, "%s\n", line)
+		}
+		if err != nil {
+			log.ErrorContext(ctx, "write metrics", "error", err.Error())
+		}
+	}
+	var retry []error
+	for _, e := range res.Errs() {
+		if Retryable(e) {
+			retry = append(retry, e)
+		}
+	}
+	if len(retry) > 0 {
+		out.Error = errors.Join(retry...).Error()
+		return out, fmt.Errorf("elbguard %s: %d load balancers failed with retryable errors: %w", function, len(retry), errors.Join(retry...))
+	}
+	return out, nil
+}
+
+// requestLogger adds the Lambda request id, when there is one.
+func requestLogger(ctx context.Context, log *slog.Logger) *slog.Logger {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		log = log.With("request_id", lc.AwsRequestID)
+	}
+	return log
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,61 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/internal/awsclient"
+)
+
+// EnforcerFromEnv builds the enforcer Lambda's handler: configuration from
+// the environment, SDK clients from the standard AWS configuration, and its
+// own role from ELBGUARD_SELF_ROLE_ARN or sts:GetCallerIdentity.
+func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Enforcer, error) {
+	engine, clients, err := engineFromEnv(ctx, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	self, err := SelfARN(ctx, getenv(EnvSelfRoleARN), clients.STS)
+	if err != nil {
+		return nil, err
+	}
+	log.InfoContext(ctx, "enforcer ready", "self_arn", self, "config", fmt.Sprintf("%+v", engine.Config()))
+	return &Enforcer{Engine: engine, SelfARN: self, Log: log, Metrics: metrics}, nil
+}
+
+// SweeperFromEnv builds the sweeper Lambda's handler from the environment.
+func SweeperFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Sweeper, error) {
+	engine, _, err := engineFromEnv(ctx, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	log.InfoContext(ctx, "sweeper ready", "config", fmt.Sprintf("%+v", engine.Config()))
+	return &Sweeper{Engine: engine, Log: log, Metrics: metrics}, nil
+}
+
+func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*enforce.Engine, *awsclient.Clients, error) {
+	cfg, err := ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	clients, err := awsclient.Load(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	engine, err := enforce.New(clients.Classic, clients.V2, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return engine, clients, nil
+}
+
+// JSONLogger returns the JSON slog logger the Lambdas use, at the level of
+// ELBGUARD_LOG_LEVEL.
+func JSONLogger(w io.Writer, getenv func(string) string) (*slog.Logger, error) {
+	level, err := LogLevelFromEnv(getenv)
+	log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return log, err
+}

@@ -1,0 +1,39 @@
+package awsclient
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+)
+
+func isolate(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+}
+
+func TestLoadNeedsRegion(t *testing.T) {
+	isolate(t)
+	if _, err := Load(context.Background(), ""); err == nil || !strings.Contains(err.Error(), "no region") {
+		t.Errorf("got %v; want a no region error", err)
+	}
+}
+
+func TestLoadUsesStandardEndpointSetting(t *testing.T) {
+	isolate(t)
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+	c, err := Load(context.Background(), "eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Config.Region != "eu-west-1" || c.Config.BaseEndpoint == nil || *c.Config.BaseEndpoint != "http://127.0.0.1:5000" {
+		t.Errorf("got region %q endpoint %v; want eu-west-1 and the AWS_ENDPOINT_URL", c.Config.Region, c.Config.BaseEndpoint)
+	}
+	if c.Classic == nil || c.V2 == nil || c.STS == nil || c.Counter == nil {
+		t.Errorf("got %+v; want every client and the counter", c)
+	}
+}

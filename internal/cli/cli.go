@@ -1,0 +1,276 @@
+// Package cli implements the elbguard command: audit, remediate and handle,
+// on the same engine and handler as the Lambdas.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/elbguard/elbguard/events"
+	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/internal/awsclient"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0 // everything in scope complies (audit) or was handled
+	ExitFound = 1 // a load balancer is non_compliant (audit) or in error
+	ExitUsage = 2 // usage, configuration, credential or endpoint error
+)
+
+const usage = `usage: elbguard COMMAND [flags]
+
+Commands:
+  audit     [--output table|json]                            evaluate every load balancer; write nothing
+  remediate [--dry-run] [--output table|json] [NAME|ARN ...] apply to all in-scope load balancers, or those named
+  handle    [--dry-run] [--output table|json] FILE|-         handle one EventBridge event exactly as the enforcer Lambda
+
+Common flags: --tag-key KEY  --default-mode enforce|audit|off  --concurrency N  --region REGION  --stats
+Defaults come from ELBGUARD_* environment variables, endpoint and credentials from the
+standard AWS configuration (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...).
+
+Exit status: 0 compliant/handled, 1 non_compliant or error found, 2 usage, credential or endpoint error.
+`
+
+// Env is what a run of the command sees of its process.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// options are the parsed flags of one command.
+type options struct {
+	cfg    enforce.Config
+	region string
+	output string
+	stats  bool
+	args   []string
+}
+
+// Run executes the command line args (without the program name) and returns
+// the exit status.
+func Run(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(env.Stderr, usage)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	cmd := args[0]
+	if cmd != "audit" && cmd != "remediate" && cmd != "handle" {
+		fmt.Fprintf(env.Stderr, "elbguard: unknown command %q\n\n%s", cmd, usage)
+		return ExitUsage
+	}
+	opts, err := parse(cmd, args[1:], env)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		fmt.Fprintf(env.Stderr, "elbguard %s: %v\n", cmd, err)
+		return ExitUsage
+	}
+	level, err := handler.LogLevelFromEnv(env.Getenv)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		return ExitUsage
+	}
+	if env.Getenv(handler.EnvLogLevel) == "" {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	clients, err := awsclient.Load(ctx, opts.region)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		return ExitUsage
+	}
+	if opts.stats {
+		defer func() { fmt.Fprintf(env.Stderr, "API calls by action:\n%s", indent(clients.Counter.String())) }()
+	}
+	engine, err := enforce.New(clients.Classic, clients.V2, opts.cfg, log)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		return ExitUsage
+	}
+	switch cmd {
+	case "audit":
+		res, err := engine.Sweep(ctx)
+		return report(env, opts, res, err, func(s enforce.Status) bool {
+			return s == enforce.StatusNonCompliant || s == enforce.StatusError
+		})
+	case "remediate":
+		var res *enforce.Result
+		if len(opts.args) == 0 {
+			res, err = engine.Sweep(ctx)
+		} else {
+			res, err = engine.Reconcile(ctx, targets(opts.args))
+		}
+		return report(env, opts, res, err, func(s enforce.Status) bool { return s == enforce.StatusError })
+	default:
+		return handle(ctx, env, opts, engine, clients, log)
+	}
+}
+
+// parse reads flags; defaults come from the ELBGUARD_* environment.
+func parse(cmd string, args []string, env Env) (options, error) {
+	base, err := handler.ConfigFromEnv(env.Getenv)
+	if err != nil {
+		return options{}, err
+	}
+	fs := flag.NewFlagSet("elbguard "+cmd, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() { fmt.Fprint(env.Stderr, usage) }
+	o := options{cfg: base}
+	mode := fs.String("default-mode", string(base.WithDefaults().DefaultMode), "mode of untagged load balancers: enforce, audit or off")
+	fs.StringVar(&o.cfg.TagKey, "tag-key", base.WithDefaults().TagKey, "tag that sets a load balancer's mode")
+	fs.StringVar(&o.cfg.IdleTimeoutTagKey, "idle-timeout-tag-key", base.WithDefaults().IdleTimeoutTagKey, "tag that sets the idle timeout in seconds")
+	fs.IntVar(&o.cfg.Concurrency, "concurrency", base.WithDefaults().Concurrency, "load balancers handled at once (1-64)")
+	fs.StringVar(&o.region, "region", "", "AWS region (default: standard AWS configuration)")
+	fs.StringVar(&o.output, "output", "table", "output format: table or json")
+	fs.BoolVar(&o.stats, "stats", false, "print API calls by action to stderr")
+	if cmd != "audit" {
+		fs.BoolVar(&o.cfg.DryRun, "dry-run", base.DryRun, "plan every action, change nothing")
+	}
+	// Flags may follow arguments ("remediate web --dry-run").
+	for {
+		if err := fs.Parse(args); err != nil {
+			return o, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		o.args = append(o.args, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	m, err := enforce.ParseMode(*mode)
+	if err != nil {
+		return o, fmt.Errorf("--default-mode %q: want enforce, audit or off", *mode)
+	}
+	o.cfg.DefaultMode = m
+	if o.cfg.Concurrency < 1 || o.cfg.Concurrency > 64 {
+		return o, fmt.Errorf("--concurrency %d: want 1 to 64", o.cfg.Concurrency)
+	}
+	if cmd == "audit" {
+		o.cfg.DryRun = true
+		if len(o.args) > 0 {
+			return o, fmt.Errorf("audit takes no arguments; got %q", o.args)
+		}
+	}
+	if cmd == "handle" && len(o.args) != 1 {
+		return o, errors.New("handle needs exactly one FILE or -")
+	}
+	if o.output != "table" && o.output != "json" {
+		return o, fmt.Errorf("--output %q: want table or json", o.output)
+	}
+	if err := o.cfg.Validate(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// targets files NAME|ARN arguments: ELBv2 ARNs, Classic ARNs (by name) and
+// plain names (Classic or ELBv2).
+func targets(args []string) enforce.Targets {
+	var t enforce.Targets
+	for _, a := range args {
+		switch {
+		case events.IsV2LoadBalancerARN(a):
+			t.LoadBalancers = append(t.LoadBalancers, a)
+		case strings.HasPrefix(a, "arn:"):
+			if name, ok := events.ClassicNameFromARN(a); ok {
+				t.Classic = append(t.Classic, name)
+			} else if events.IsTargetGroupARN(a) {
+				t.TargetGroups = append(t.TargetGroups, a)
+			} else {
+				t.Names = append(t.Names, a) // reported as not found
+			}
+		default:
+			t.Names = append(t.Names, a)
+		}
+	}
+	return t
+}
+
+// report prints a result and maps it to an exit status: bad(status) → 1.
+func report(env Env, o options, res *enforce.Result, err error, bad func(enforce.Status) bool) int {
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		return ExitUsage
+	}
+	if err := write(env.Stdout, o.output, res, res); err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		return ExitUsage
+	}
+	return exitFor(res, bad)
+}
+
+func exitFor(res *enforce.Result, bad func(enforce.Status) bool) int {
+	for _, r := range res.Reports {
+		if bad(r.Status) {
+			return ExitFound
+		}
+	}
+	return ExitOK
+}
+
+// handle runs one event through handler.Enforcer, the Lambda's own code path.
+func handle(ctx context.Context, env Env, o options, engine *enforce.Engine, clients *awsclient.Clients, log *slog.Logger) int {
+	var raw []byte
+	var err error
+	if o.args[0] == "-" {
+		raw, err = io.ReadAll(env.Stdin)
+	} else {
+		raw, err = os.ReadFile(o.args[0])
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard handle: read event: %v\n", err)
+		return ExitUsage
+	}
+	self, err := handler.SelfARN(ctx, env.Getenv(handler.EnvSelfRoleARN), clients.STS)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard handle: %v\n", err)
+		return ExitUsage
+	}
+	h := &handler.Enforcer{Engine: engine, SelfARN: self, Log: log}
+	out, herr := h.Handle(ctx, raw)
+	var res *enforce.Result
+	if out != nil {
+		res = out.Result
+	}
+	if werr := write(env.Stdout, o.output, out, res); werr != nil {
+		fmt.Fprintf(env.Stderr, "elbguard handle: %v\n", werr)
+		return ExitUsage
+	}
+	switch {
+	case out.BadInput:
+		fmt.Fprintf(env.Stderr, "elbguard handle: %s\n", out.Decision.Reason)
+		return ExitUsage
+	case out.Result == nil && out.Error != "":
+		fmt.Fprintf(env.Stderr, "elbguard handle: %s\n", out.Error)
+		return ExitUsage
+	case herr != nil:
+		fmt.Fprintf(env.Stderr, "elbguard handle: %v\n", herr)
+		return ExitFound
+	case out.Result == nil:
+		if o.output == "table" {
+			fmt.Fprintf(env.Stdout, "event %s: %s (%s)\n", out.Decision.EventName, out.Decision.Kind, out.Decision.Reason)
+		}
+		return ExitOK
+	}
+	return exitFor(out.Result, func(s enforce.Status) bool { return s == enforce.StatusError })
+}
+
+func indent(s string) string {
+	if s == "" {
+		return "  (none)\n"
+	}
+	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
+}

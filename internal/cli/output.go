@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/elbguard/elbguard/functions/enforce"
+)
+
+// write prints v as JSON, or res as a table.
+func write(w io.Writer, format string, v any, res *enforce.Result) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+		return nil
+	}
+	if res == nil {
+		return nil
+	}
+	return Table(w, res)
+}
+
+// Table prints one line per load balancer: type, name, mode, status and what
+// changed (or would change, or why not), then a summary line.
+func Table(w io.Writer, res *enforce.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tNAME\tMODE\tSTATUS\tCHANGES")
+	for _, r := range res.Reports {
+		mode := string(r.Mode)
+		if mode == "" {
+			mode = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Type, r.Name, mode, r.Status, changes(r))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	var parts []string
+	for _, s := range enforce.Statuses {
+		if n := res.Counts[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	summary := fmt.Sprintf("%d load balancers: %s", res.Processed, strings.Join(parts, ", "))
+	if res.Incomplete {
+		summary += fmt.Sprintf(" (stopped before the deadline: %d of %d handled)", res.Processed, res.Found)
+	}
+	_, err := fmt.Fprintln(w, summary)
+	return err
+}
+
+// changes summarises a report's actions for people, grouped by outcome, e.g.
+// "applied: proxy protocol on ports 80,81; listeners 80,443 to TCP/SSL; idle timeout".
+func changes(r enforce.Report) string {
+	type group struct {
+		what  []string            // in first-seen order
+		ports map[string][]string // what -> ports or names
+	}
+	groups := map[enforce.ActionStatus]*group{}
+	var order []enforce.ActionStatus
+	for _, a := range r.Actions {
+		g, ok := groups[a.Status]
+		if !ok {
+			g = &group{ports: map[string][]string{}}
+			groups[a.Status] = g
+			order = append(order, a.Status)
+		}
+		what, item := describe(a)
+		if !slices.Contains(g.what, what) {
+			g.what = append(g.what, what)
+		}
+		if item != "" && !slices.Contains(g.ports[what], item) {
+			g.ports[what] = append(g.ports[what], item)
+		}
+	}
+	var out []string
+	for _, s := range order {
+		g := groups[s]
+		var parts []string
+		for _, w := range g.what {
+			if items := g.ports[w]; len(items) > 0 {
+				w = strings.Replace(w, "%s", strings.Join(items, ","), 1)
+			}
+			parts = append(parts, w)
+		}
+		out = append(out, string(s)+": "+strings.Join(parts, "; "))
+	}
+	if len(out) == 0 && len(r.Findings) > 0 && r.Status != enforce.StatusCompliant {
+		d := r.Findings[0].Detail
+		if len(d) > 90 {
+			d = d[:87] + "..."
+		}
+		return d
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, " | ")
+}
+
+// describe names an action in a few words, with a %s for the port or name
+// that item fills in.
+func describe(a enforce.Action) (what, item string) {
+	suffix := a.Target[strings.LastIndex(a.Target, ":")+1:]
+	switch a.API {
+	case "CreateLoadBalancerPolicy":
+		return "create proxy protocol policy", ""
+	case "SetLoadBalancerPoliciesForBackendServer":
+		return "proxy protocol on instance ports %s", strings.TrimPrefix(suffix, "instance-port/")
+	case "DeleteLoadBalancerListeners", "CreateLoadBalancerListeners", "SetLoadBalancerPoliciesOfListener":
+		return "listeners %s to TCP/SSL", suffix
+	case "ModifyLoadBalancerAttributes", "ModifyListenerAttributes":
+		return "idle timeout", ""
+	case "ModifyTargetGroupAttributes":
+		parts := strings.Split(a.Target, "/")
+		name := a.Target
+		if len(parts) >= 2 {
+			name = parts[len(parts)-2]
+		}
+		return "proxy protocol v2 on target groups %s", name
+	}
+	return a.API + " %s", a.Target
+}

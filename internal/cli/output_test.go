@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/elbguard/elbguard/functions/enforce"
+)
+
+func TestChanges(t *testing.T) {
+	tests := []struct {
+		name string
+		r    enforce.Report
+		want string
+	}{
+		{"none", enforce.Report{Status: enforce.StatusCompliant}, "-"},
+		{"classic", enforce.Report{Status: enforce.StatusRemediated, Actions: []enforce.Action{
+			{API: "CreateLoadBalancerPolicy", Target: "web/elbguard-proxy-protocol", Status: enforce.ActionApplied},
+			{API: "SetLoadBalancerPoliciesForBackendServer", Target: "web:instance-port/80", Status: enforce.ActionApplied},
+			{API: "SetLoadBalancerPoliciesForBackendServer", Target: "web:instance-port/81", Status: enforce.ActionApplied},
+			{API: "DeleteLoadBalancerListeners", Target: "web:80", Status: enforce.ActionApplied},
+			{API: "CreateLoadBalancerListeners", Target: "web:80", Status: enforce.ActionApplied},
+			{API: "DeleteLoadBalancerListeners", Target: "web:443", Status: enforce.ActionApplied},
+			{API: "CreateLoadBalancerListeners", Target: "web:443", Status: enforce.ActionFailed},
+			{API: "CreateLoadBalancerListeners", Target: "web:443", Status: enforce.ActionRolledBack},
+		}}, "applied: create proxy protocol policy; proxy protocol on instance ports 80,81; listeners 80,443 to TCP/SSL | failed: listeners 443 to TCP/SSL | rolled_back: listeners 443 to TCP/SSL"},
+		{"nlb planned", enforce.Report{Status: enforce.StatusNonCompliant, Actions: []enforce.Action{
+			{API: "ModifyTargetGroupAttributes", Target: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/edge-tcp/73e2", Status: enforce.ActionPlanned},
+			{API: "ModifyListenerAttributes", Target: "arn:aws:elasticloadbalancing:us-east-1:1:listener/net/edge/1/2", Status: enforce.ActionPlanned},
+		}}, "planned: proxy protocol v2 on target groups edge-tcp; idle timeout"},
+		{"error finding", enforce.Report{Status: enforce.StatusError, Findings: []enforce.Finding{{Rule: enforce.RuleInvalidTag, Detail: "invalid tag value"}}}, "invalid tag value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := changes(tt.r); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTable(t *testing.T) {
+	res := &enforce.Result{Found: 2, Processed: 2, Counts: map[enforce.Status]int{enforce.StatusSkipped: 1, enforce.StatusCompliant: 1},
+		Reports: []enforce.Report{{Name: "web", Type: "classic", Mode: enforce.ModeEnforce, Status: enforce.StatusCompliant}, {Name: "old", Type: "classic", Mode: enforce.ModeOff, Status: enforce.StatusSkipped}}}
+	var b bytes.Buffer
+	if err := Table(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	want := "TYPE     NAME  MODE     STATUS     CHANGES\nclassic  web   enforce  compliant  -\nclassic  old   off      skipped    -\n2 load balancers: 1 compliant, 1 skipped\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := [][]string{{}, {"fix"}, {"audit", "extra"}, {"audit", "--default-mode", "on"}, {"handle"}, {"remediate", "--output", "yaml"}, {"audit", "--concurrency", "0"}}
+	for _, args := range tests {
+		var out, errb bytes.Buffer
+		code := Run(t.Context(), args, Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }})
+		if code != ExitUsage || errb.Len() == 0 {
+			t.Errorf("%q: got exit %d, stderr %q; want 2 with a message", args, code, errb.String())
+		}
+	}
+}
+
+func TestTargets(t *testing.T) {
+	got := targets([]string{"web", "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/old", "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/edge/1"})
+	if len(got.Names) != 1 || len(got.Classic) != 1 || got.Classic[0] != "old" || len(got.LoadBalancers) != 1 {
+		t.Errorf("got %+v; want one name, Classic [old], one ELBv2 ARN", got)
+	}
+}
