@@ -1,0 +1,30 @@
+// Command elbguard-proxy decodes PROXY protocol headers from a load balancer
+// and redirects, reverse-proxies or forwards the traffic with the real client
+// address. See package proxy and deploy/elbguard-proxy.yaml.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/elbguard/elbguard/proxy"
+)
+
+func main() {
+	opts, err := proxy.ParseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "elbguard-proxy:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: opts.LogLevel}))
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	if err := proxy.Run(context.Background(), opts, log, sigs); err != nil {
+		log.Error("elbguard-proxy failed", slog.String("error", err.Error()))
+		os.Exit(1)
+	}
+}

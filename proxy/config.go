@@ -1,0 +1,322 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Listener modes.
+const (
+	ModeRedirect = "redirect" // answer 301 to https://host/uri
+	ModeHTTP     = "http"     // reverse proxy HTTP and WebSocket to Upstream
+	ModeTCP      = "tcp"      // forward raw TCP to Upstream
+)
+
+// PROXY protocol policies.
+const (
+	ProxyRequired = "required" // a header is mandatory (only health_path is served without one)
+	ProxyOptional = "optional" // a header is used when present
+	ProxyOff      = "off"      // no header is expected; a header is treated as payload
+)
+
+// Access log formats.
+const (
+	LogFormatELB  = "elb"  // nginx "combined" with the PROXY client address (the seed's elb_log)
+	LogFormatJSON = "json" // one JSON object per line
+)
+
+// Defaults applied by Config.withDefaults for zero values.
+const (
+	DefaultAdmin           = "127.0.0.1:9901"
+	DefaultHealthPath      = "/healthz"
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultHeaderTimeout   = 5 * time.Second
+	DefaultIdleTimeout     = 120 * time.Second
+	DefaultDialTimeout     = 3 * time.Second
+	DefaultUpstreamTimeout = 60 * time.Second
+	DefaultMaxHeaderBytes  = 32 << 10
+	DefaultForwardedProto  = "https"
+)
+
+// ErrConfig is wrapped by every configuration validation error.
+var ErrConfig = errors.New("proxy: invalid config")
+
+// Config is the whole elbguard-proxy configuration. Its zero value, once
+// defaults are applied, is safe; Default returns the seed's layout.
+type Config struct {
+	// Admin is the address of the admin listener (/healthz, /metrics,
+	// /debug/pprof when AdminPprof). Empty means 127.0.0.1:9901; "off"
+	// disables it.
+	Admin string `yaml:"admin"`
+	// AdminPprof exposes net/http/pprof on the admin listener. Default false.
+	AdminPprof bool `yaml:"admin_pprof"`
+	// AccessLog configures the access log. Empty path disables it.
+	AccessLog AccessLogConfig `yaml:"access_log"`
+	// HealthPath answers 200 on every HTTP listener, with or without a PROXY
+	// header, and 503 while shutting down. Default "/healthz".
+	HealthPath string `yaml:"health_path"`
+	// ShutdownTimeout bounds the drain of in-flight requests and sessions on
+	// SIGTERM/SIGINT. Default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Listeners are the front listeners; at least one is required.
+	Listeners []ListenerConfig `yaml:"listeners"`
+}
+
+// AccessLogConfig configures the access log.
+type AccessLogConfig struct {
+	// Path of the log file; "-" is stdout; empty disables the log.
+	Path string `yaml:"path"`
+	// Format is "elb" (default) or "json".
+	Format string `yaml:"format"`
+	// FlushInterval is how often buffered lines are written. Default 1s.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
+// ListenerConfig is one front listener.
+type ListenerConfig struct {
+	// Listen is the address, e.g. ":80" or "127.0.0.1:8081". Required.
+	Listen string `yaml:"listen"`
+	// Mode is "redirect", "http" or "tcp". Required.
+	Mode string `yaml:"mode"`
+	// ProxyProtocol is "required" (default), "optional" or "off".
+	ProxyProtocol string `yaml:"proxy_protocol"`
+	// TrustedCIDRs, when set, lists the only sources allowed to send a PROXY
+	// header: a header from another source closes the connection, and in
+	// "required" mode any connection from another source is refused.
+	TrustedCIDRs []string `yaml:"trusted_cidrs"`
+	// Upstream is the backend: a URL http://host:port[/base] in mode http,
+	// host:port in mode tcp.
+	Upstream string `yaml:"upstream"`
+	// ForwardedProto is sent as X-Forwarded-Proto in mode http. Default
+	// "https" since TLS ended at the load balancer.
+	ForwardedProto string `yaml:"forwarded_proto"`
+	// HeaderTimeout bounds reading the PROXY header and the HTTP request
+	// headers. Default 5s.
+	HeaderTimeout time.Duration `yaml:"header_timeout"`
+	// IdleTimeout closes idle client keep-alive connections. Default 120s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds the request header size. Default 32 KiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// RedirectHost replaces the Host header in redirects (nginx's
+	// $server_name). Default empty: the request's host without its port.
+	RedirectHost string `yaml:"redirect_host"`
+	// HSTS, when set, is sent as Strict-Transport-Security on redirects and
+	// proxied responses, e.g. "max-age=31536000".
+	HSTS string `yaml:"hsts"`
+	// DialTimeout bounds connecting to the upstream. Default 3s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// UpstreamTimeout bounds waiting for the upstream's response headers
+	// (504 after it). Default 60s.
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	// TunnelIdleTimeout closes WebSocket and TCP sessions with no traffic in
+	// either direction for this long. Default 0: no proxy-side cut, the load
+	// balancer's idle timeout governs. Setting it copies with deadlines (a 32 KiB buffer per direction while a read waits).
+	TunnelIdleTimeout time.Duration `yaml:"tunnel_idle_timeout"`
+	// SendProxy re-sends the client address upstream in mode tcp: "v1",
+	// "v2" or empty (default, none).
+	SendProxy string `yaml:"send_proxy"`
+}
+
+// Default is the seed's layout: :80 redirect and :81 app to
+// http://127.0.0.1:8080, both requiring a PROXY header, admin on
+// 127.0.0.1:9901, access log on stdout.
+func Default() Config {
+	return Config{
+		AccessLog: AccessLogConfig{Path: "-", Format: LogFormatELB},
+		Listeners: []ListenerConfig{
+			{Listen: ":80", Mode: ModeRedirect, ProxyProtocol: ProxyRequired},
+			{Listen: ":81", Mode: ModeHTTP, ProxyProtocol: ProxyRequired, Upstream: "http://127.0.0.1:8080"},
+		},
+	}
+}
+
+// LoadConfig reads a YAML config file, applies defaults and validates it.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config %s: %w", path, err)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes YAML (unknown fields are errors), applies defaults and
+// validates the result.
+func ParseConfig(data []byte) (Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("%w: decode yaml: %w", ErrConfig, err)
+	}
+	return cfg.Normalize()
+}
+
+// Normalize returns the config with defaults applied, or an error naming the
+// first invalid field and its allowed values.
+func (c Config) Normalize() (Config, error) {
+	if c.Admin == "" {
+		c.Admin = DefaultAdmin
+	}
+	if c.HealthPath == "" {
+		c.HealthPath = DefaultHealthPath
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.AccessLog.Format == "" {
+		c.AccessLog.Format = LogFormatELB
+	}
+	if c.AccessLog.FlushInterval == 0 {
+		c.AccessLog.FlushInterval = time.Second
+	}
+	if c.Admin != "off" {
+		if _, _, err := net.SplitHostPort(c.Admin); err != nil {
+			return c, fmt.Errorf("%w: admin %q: want host:port or \"off\"", ErrConfig, c.Admin)
+		}
+	}
+	if !strings.HasPrefix(c.HealthPath, "/") {
+		return c, fmt.Errorf("%w: health_path %q: must start with /", ErrConfig, c.HealthPath)
+	}
+	if c.ShutdownTimeout < 0 {
+		return c, fmt.Errorf("%w: shutdown_timeout %s: must be positive", ErrConfig, c.ShutdownTimeout)
+	}
+	if c.AccessLog.Format != LogFormatELB && c.AccessLog.Format != LogFormatJSON {
+		return c, fmt.Errorf("%w: access_log.format %q: allowed values are elb, json", ErrConfig, c.AccessLog.Format)
+	}
+	if len(c.Listeners) == 0 {
+		return c, fmt.Errorf("%w: listeners: at least one listener is required", ErrConfig)
+	}
+	seen := make(map[string]bool, len(c.Listeners))
+	ls := make([]ListenerConfig, len(c.Listeners))
+	for i, l := range c.Listeners {
+		nl, err := l.normalize()
+		if err != nil {
+			return c, fmt.Errorf("%w: listeners[%d]: %w", ErrConfig, i, err)
+		}
+		if seen[nl.Listen] && !strings.HasSuffix(nl.Listen, ":0") {
+			return c, fmt.Errorf("%w: listeners[%d].listen %q: duplicate address", ErrConfig, i, nl.Listen)
+		}
+		seen[nl.Listen] = true
+		ls[i] = nl
+	}
+	c.Listeners = ls
+	return c, nil
+}
+
+func (l ListenerConfig) normalize() (ListenerConfig, error) {
+	if _, _, err := net.SplitHostPort(l.Listen); err != nil {
+		return l, fmt.Errorf("listen %q: want host:port or :port", l.Listen)
+	}
+	switch l.Mode {
+	case ModeRedirect, ModeHTTP, ModeTCP:
+	default:
+		return l, fmt.Errorf("mode %q: allowed values are redirect, http, tcp", l.Mode)
+	}
+	switch l.ProxyProtocol {
+	case "":
+		l.ProxyProtocol = ProxyRequired
+	case ProxyRequired, ProxyOptional, ProxyOff:
+	default:
+		return l, fmt.Errorf("proxy_protocol %q: allowed values are required, optional, off", l.ProxyProtocol)
+	}
+	if len(l.TrustedCIDRs) > 0 && l.ProxyProtocol == ProxyOff {
+		return l, fmt.Errorf("trusted_cidrs: only allowed with proxy_protocol required or optional")
+	}
+	for _, c := range l.TrustedCIDRs {
+		if _, err := parsePrefix(c); err != nil {
+			return l, fmt.Errorf("trusted_cidrs %q: want a CIDR like 10.0.0.0/8 or an IP address", c)
+		}
+	}
+	switch l.Mode {
+	case ModeHTTP:
+		u, err := url.Parse(l.Upstream)
+		if err != nil || u.Scheme != "http" || u.Host == "" || u.RawQuery != "" || u.User != nil {
+			return l, fmt.Errorf("upstream %q: want http://host:port[/path]", l.Upstream)
+		}
+	case ModeTCP:
+		if _, _, err := net.SplitHostPort(l.Upstream); err != nil {
+			return l, fmt.Errorf("upstream %q: want host:port in mode tcp", l.Upstream)
+		}
+	case ModeRedirect:
+		if l.Upstream != "" {
+			return l, fmt.Errorf("upstream %q: not allowed in mode redirect", l.Upstream)
+		}
+	}
+	if l.ForwardedProto == "" {
+		l.ForwardedProto = DefaultForwardedProto
+	}
+	if l.ForwardedProto != "http" && l.ForwardedProto != "https" {
+		return l, fmt.Errorf("forwarded_proto %q: allowed values are http, https", l.ForwardedProto)
+	}
+	if l.RedirectHost != "" && !validHost(l.RedirectHost) {
+		return l, fmt.Errorf("redirect_host %q: want a host name or IP without port", l.RedirectHost)
+	}
+	if strings.ContainsAny(l.HSTS, "\r\n") {
+		return l, fmt.Errorf("hsts %q: must not contain line breaks", l.HSTS)
+	}
+	switch l.SendProxy {
+	case "", "v1", "v2":
+	default:
+		return l, fmt.Errorf("send_proxy %q: allowed values are v1, v2 or empty", l.SendProxy)
+	}
+	if l.SendProxy != "" && l.Mode != ModeTCP {
+		return l, fmt.Errorf("send_proxy: only allowed in mode tcp")
+	}
+	for name, d := range map[string]*time.Duration{
+		"header_timeout": &l.HeaderTimeout, "idle_timeout": &l.IdleTimeout,
+		"dial_timeout": &l.DialTimeout, "upstream_timeout": &l.UpstreamTimeout,
+		"tunnel_idle_timeout": &l.TunnelIdleTimeout,
+	} {
+		if *d < 0 {
+			return l, fmt.Errorf("%s %s: must not be negative", name, *d)
+		}
+	}
+	if l.HeaderTimeout == 0 {
+		l.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if l.DialTimeout == 0 {
+		l.DialTimeout = DefaultDialTimeout
+	}
+	if l.UpstreamTimeout == 0 {
+		l.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	if l.MaxHeaderBytes < 0 {
+		return l, fmt.Errorf("max_header_bytes %d: must not be negative", l.MaxHeaderBytes)
+	}
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	return l, nil
+}
+
+// parsePrefix accepts a CIDR or a bare address (a /32 or /128).
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("parse cidr %q: %w", s, err)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("parse address %q: %w", s, err)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}

@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSampleConfig(t *testing.T) {
+	cfg, err := LoadConfig("../deploy/elbguard-proxy.yaml")
+	if err != nil {
+		t.Fatalf("deploy/elbguard-proxy.yaml: %v", err)
+	}
+	def, err := Default().Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Listeners) != 2 || cfg.Listeners[0].Mode != ModeRedirect || cfg.Listeners[1].Upstream != def.Listeners[1].Upstream {
+		t.Errorf("sample config listeners = %+v; want the seed's :80 redirect and :81 app", cfg.Listeners)
+	}
+	if cfg.Admin != def.Admin || cfg.ShutdownTimeout != 30*time.Second {
+		t.Errorf("admin %q shutdown %v; want %q 30s", cfg.Admin, cfg.ShutdownTimeout, def.Admin)
+	}
+}
+
+func TestSystemdUnit(t *testing.T) {
+	b, err := os.ReadFile("../deploy/systemd/elbguard-proxy.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ExecStart=/usr/local/bin/elbguard-proxy --config /etc/elbguard/proxy.yaml",
+		"AmbientCapabilities=CAP_NET_BIND_SERVICE", "NoNewPrivileges=yes", "ProtectSystem=strict", "DynamicUser=yes"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("unit lacks %q", want)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := ParseConfig([]byte("listeners: [{listen: ':8081', mode: http, upstream: 'http://127.0.0.1:9'}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Listeners[0]
+	if l.ProxyProtocol != ProxyRequired || l.ForwardedProto != "https" || l.HeaderTimeout != 5*time.Second ||
+		cfg.HealthPath != "/healthz" || cfg.Admin != DefaultAdmin || cfg.ShutdownTimeout != 30*time.Second {
+		t.Errorf("defaults = %+v %+v", cfg, l)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, wantField string
+	}{
+		{"no listeners", "admin: 127.0.0.1:1", "listeners"},
+		{"bad mode", "listeners: [{listen: ':1', mode: https}]", "mode \"https\": allowed values are redirect, http, tcp"},
+		{"bad proxy_protocol", "listeners: [{listen: ':1', mode: redirect, proxy_protocol: yes}]", "proxy_protocol \"yes\": allowed values are required, optional, off"},
+		{"bad listen", "listeners: [{listen: '80', mode: redirect}]", "listen \"80\""},
+		{"http without upstream", "listeners: [{listen: ':1', mode: http}]", "upstream \"\""},
+		{"https upstream", "listeners: [{listen: ':1', mode: http, upstream: 'https://x:1'}]", "upstream"},
+		{"tcp upstream url", "listeners: [{listen: ':1', mode: tcp, upstream: 'http://x:1'}]", "upstream"},
+		{"bad cidr", "listeners: [{listen: ':1', mode: redirect, trusted_cidrs: [10.0.0.0/33]}]", "trusted_cidrs"},
+		{"cidrs with off", "listeners: [{listen: ':1', mode: redirect, proxy_protocol: off, trusted_cidrs: [10.0.0.0/8]}]", "trusted_cidrs"},
+		{"send_proxy on http", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', send_proxy: v2}]", "send_proxy"},
+		{"bad send_proxy", "listeners: [{listen: ':1', mode: tcp, upstream: 'x:1', send_proxy: v3}]", "send_proxy \"v3\""},
+		{"bad format", "access_log: {path: '-', format: apache}\nlisteners: [{listen: ':1', mode: redirect}]", "access_log.format \"apache\": allowed values are elb, json"},
+		{"unknown field", "listeners: [{listen: ':1', mode: redirect, upstreams: x}]", "upstreams"},
+		{"negative timeout", "listeners: [{listen: ':1', mode: redirect, header_timeout: -1s}]", "header_timeout"},
+		{"duplicate", "listeners: [{listen: ':1', mode: redirect}, {listen: ':1', mode: redirect}]", "duplicate"},
+		{"bad redirect_host", "listeners: [{listen: ':1', mode: redirect, redirect_host: 'a/b'}]", "redirect_host"},
+		{"bad forwarded_proto", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', forwarded_proto: ftp}]", "forwarded_proto"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.yaml))
+			if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.wantField) {
+				t.Errorf("got %v; want an ErrConfig naming %q", err, tt.wantField)
+			}
+		})
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	opts, err := ParseFlags([]string{"--http-listen", "127.0.0.1:8181", "--redirect-listen", "", "--upstream", "http://127.0.0.1:9000", "--trusted-cidrs", "10.0.0.0/8, 127.0.0.1"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Config.Listeners) != 1 || opts.Config.Listeners[0].Upstream != "http://127.0.0.1:9000" || len(opts.Config.Listeners[0].TrustedCIDRs) != 2 {
+		t.Errorf("listeners = %+v", opts.Config.Listeners)
+	}
+	if _, err := ParseFlags([]string{"--config", "../deploy/elbguard-proxy.yaml", "--upstream", "http://x:1"}, os.Stderr); err == nil {
+		t.Errorf("--config with --upstream: nil error; want refused")
+	}
+}
+
+func ExampleParseConfig() {
+	cfg, err := ParseConfig([]byte(`
+listeners:
+  - listen: ":80"
+    mode: redirect
+  - listen: ":81"
+    mode: http
+    upstream: http://127.0.0.1:8080
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, l := range cfg.Listeners {
+		fmt.Println(l.Listen, l.Mode, l.ProxyProtocol, l.HeaderTimeout)
+	}
+	// Output:
+	// :80 redirect required 5s
+	// :81 http required 5s
+}

@@ -1,0 +1,38 @@
+// Package proxy is elbguard-proxy: the small reverse proxy that runs on each
+// instance behind a Classic ELB or an NLB speaking the PROXY protocol.
+//
+// It decodes PROXY v1/v2 headers (github.com/pires/go-proxyproto: TCP4,
+// TCP6, LOCAL, TLVs), then per listener either redirects HTTP to HTTPS (mode
+// "redirect"), reverse-proxies HTTP and WebSocket to an upstream with the
+// real client address (mode "http"), or forwards raw TCP (mode "tcp",
+// optionally re-sending a PROXY header upstream). It writes a buffered
+// access log, serves Prometheus metrics on an admin listener and drains
+// gracefully. Config reference: Config and ListenerConfig; sample:
+// deploy/elbguard-proxy.yaml.
+//
+// Headers the upstream receives in mode "http":
+//
+//	X-Forwarded-For    client address from the PROXY header (replaces any client value)
+//	X-Real-IP          the same address
+//	X-Forwarded-Proto  the listener's forwarded_proto (default "https")
+//	X-Forwarded-Port   destination port from the PROXY header
+//	X-Amzn-Vpce-Id     AWS PrivateLink VPC endpoint id (PROXY v2 TLV 0xEA, subtype 0x01), when present
+//
+// Client-sent X-Forwarded-*, Forwarded, X-Real-IP and X-Amzn-Vpce-Id headers
+// are always removed; the Host header is passed through.
+//
+// Request handling has two paths with the same rules. The fast path
+// (fastpath.go) serves keep-alive GET/HEAD requests without a body, and
+// WebSocket upgrades, on the connection's goroutine: a strict parser
+// (parseFastHead) and pooled upstream connections, no per-request
+// goroutines. Anything outside that subset (bodies, other methods, the
+// health path, a missing PROXY header, unusual headers, heads over 4 KiB)
+// hands the connection, unread, to a net/http Server with
+// httputil.ReverseProxy, which serves it from then on. Upgraded
+// connections and tcp sessions are tunnels: WebSockets use pump, which holds
+// no buffer while idle; tcp mode copies with splice(2).
+//
+// Signals (see Run): SIGTERM/SIGINT drain, SIGHUP reloads the config file
+// (Server.Reload documents what changes in place), SIGUSR1 reopens the
+// access log.
+package proxy

@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+)
+
+// errNotFast means a request is outside the fast path's strict subset; the
+// connection is handed to net/http, which has consumed nothing yet.
+var errNotFast = errors.New("proxy: request needs the full HTTP server")
+
+// maxFastHeaders bounds the header lines the fast path accepts.
+const maxFastHeaders = 64
+
+// span is a [start, end) byte range in a request head.
+type span struct{ start, end int }
+
+// fastHead is a parsed request head: only GET/HEAD, origin-form target,
+// HTTP/1.1, one valid Host, no body, no upgrade, no obs-fold, no control
+// bytes. Everything else is errNotFast.
+type fastHead struct {
+	method, target span
+	host           span
+	referer, ua    span
+	close          bool
+	upgrade        span                 // Upgrade header value, when Connection names "upgrade"
+	upgradeTok     bool                 // Connection contains the "upgrade" token
+	keep           [maxFastHeaders]span // header lines to forward, with their CRLF
+	nkeep          int
+	size           int // bytes of the head including the final CRLF CRLF
+}
+
+// tchar reports RFC 9110 token characters.
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// parseFastHead parses b, which holds exactly one request head ending in
+// CRLF CRLF.
+func parseFastHead(b []byte, h *fastHead) error {
+	*h = fastHead{size: len(b)}
+	eol := bytes.Index(b, crlf)
+	if eol < 0 {
+		return errNotFast
+	}
+	line := b[:eol]
+	sp1 := bytes.IndexByte(line, ' ')
+	if sp1 < 0 {
+		return errNotFast
+	}
+	switch string(line[:sp1]) {
+	case "GET", "HEAD":
+	default:
+		return errNotFast
+	}
+	h.method = span{0, sp1}
+	rest := line[sp1+1:]
+	sp2 := bytes.IndexByte(rest, ' ')
+	if sp2 <= 0 || rest[0] != '/' || string(rest[sp2+1:]) != "HTTP/1.1" {
+		return errNotFast
+	}
+	for _, c := range rest[:sp2] {
+		if c <= ' ' || c >= 0x7f || c == '#' {
+			return errNotFast
+		}
+	}
+	h.target = span{sp1 + 1, sp1 + 1 + sp2}
+	pos := eol + 2
+	hosts := 0
+	for {
+		eol := bytes.Index(b[pos:], crlf)
+		if eol < 0 {
+			return errNotFast
+		}
+		if eol == 0 {
+			break // end of head
+		}
+		line := b[pos : pos+eol]
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return errNotFast // also obs-fold (a line starting with SP/HT has no token before ':')
+		}
+		for _, c := range line[:colon] {
+			if !tchar[c] {
+				return errNotFast
+			}
+		}
+		vs, ve := colon+1, len(line)
+		for vs < ve && (line[vs] == ' ' || line[vs] == '\t') {
+			vs++
+		}
+		for ve > vs && (line[ve-1] == ' ' || line[ve-1] == '\t') {
+			ve--
+		}
+		for _, c := range line[vs:ve] {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				return errNotFast
+			}
+		}
+		name, value := line[:colon], line[vs:ve]
+		val := span{pos + vs, pos + ve}
+		forward := true
+		switch len(name) {
+		case 2:
+			if equalFold(string(name), "te") {
+				forward = false
+			}
+		case 4:
+			if equalFold(string(name), "host") {
+				hosts++
+				h.host = val
+			}
+		case 6:
+			if equalFold(string(name), "expect") {
+				return errNotFast
+			}
+		case 7:
+			if equalFold(string(name), "referer") {
+				h.referer = val
+			} else if equalFold(string(name), "upgrade") {
+				if h.upgrade.end != 0 {
+					return errNotFast // several Upgrade headers
+				}
+				h.upgrade = val
+				forward = false
+			} else if equalFold(string(name), "trailer") {
+				return errNotFast
+			}
+		case 9:
+			if equalFold(string(name), "forwarded") {
+				forward = false
+			}
+		case 10:
+			switch {
+			case equalFold(string(name), "user-agent"):
+				h.ua = val
+			case equalFold(string(name), "connection"):
+				forward = false
+				for _, tok := range bytes.Split(value, []byte(",")) {
+					tok = bytes.Trim(tok, " \t")
+					switch {
+					case equalFold(string(tok), "close"):
+						h.close = true
+					case equalFold(string(tok), "upgrade"):
+						h.upgradeTok = true
+					case equalFold(string(tok), "keep-alive"), len(tok) == 0:
+					default:
+						return errNotFast // other hop-by-hop headers named in Connection
+					}
+				}
+			case equalFold(string(name), "keep-alive"):
+				forward = false
+			}
+		}
+		switch {
+		case len(name) == 14 && (equalFold(string(name), "content-length") || equalFold(string(name), "x-amzn-vpce-id")):
+			if equalFold(string(name), "content-length") {
+				return errNotFast
+			}
+			forward = false
+		case len(name) == 17 && equalFold(string(name), "transfer-encoding"):
+			return errNotFast
+		case len(name) == 16 && equalFold(string(name), "proxy-connection"):
+			forward = false
+		case len(name) == 19 && equalFold(string(name), "proxy-authorization"):
+			forward = false
+		case len(name) == 9 && equalFold(string(name), "x-real-ip"):
+			forward = false
+		case len(name) >= 12 && equalFold(string(name[:12]), "x-forwarded-"):
+			forward = false
+		}
+		if forward {
+			if h.nkeep == maxFastHeaders {
+				return errNotFast
+			}
+			h.keep[h.nkeep] = span{pos, pos + eol + 2}
+			h.nkeep++
+		}
+		pos += eol + 2
+	}
+	if !h.upgradeTok || h.upgrade.end == h.upgrade.start || string(b[h.method.start:h.method.end]) != "GET" {
+		h.upgrade = span{} // not an upgrade request: both headers were hop-by-hop
+	}
+	if hosts != 1 || h.host.end == h.host.start {
+		return errNotFast
+	}
+	host := string(b[h.host.start:h.host.end]) // no allocation: compared, not kept
+	if hp := stripPort(host); !validHost(hp) || !validPort(host[len(hp):]) {
+		return errNotFast
+	}
+	return nil
+}
+
+// validPort accepts "" or ":" followed by up to five digits.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	if p[0] != ':' || len(p) > 6 {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+var crlf = []byte("\r\n")

@@ -1,0 +1,179 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// respHead is a parsed upstream response head.
+type respHead struct {
+	status     int
+	statusLine span // "200 OK"
+	keep       [maxFastHeaders]span
+	nkeep      int
+	upgrade    span  // Upgrade header value (101 responses)
+	length     int64 // -1 unknown
+	chunked    bool
+	close      bool
+	size       int
+}
+
+// errBadResponse reports an upstream response the fast path cannot relay
+// safely (answered 502).
+var errBadResponse = errors.New("proxy: malformed upstream response")
+
+// parseRespHead parses an upstream response head ending in CRLF CRLF.
+func parseRespHead(b []byte, rh *respHead, allow101 bool) error {
+	*rh = respHead{length: -1, size: len(b)}
+	eol := bytes.Index(b, crlf)
+	if eol < 12 || (string(b[:9]) != "HTTP/1.1 " && string(b[:9]) != "HTTP/1.0 ") {
+		return errBadResponse
+	}
+	if b[5] == '1' && b[7] == '0' {
+		rh.close = true // HTTP/1.0: keep-alive only if announced
+	}
+	for _, c := range b[:eol] {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return errBadResponse
+		}
+	}
+	if eol > 12 && b[12] != ' ' {
+		return errBadResponse // the code is exactly three digits
+	}
+	code := b[9:12]
+	for _, c := range code {
+		if c < '0' || c > '9' {
+			return errBadResponse
+		}
+	}
+	rh.status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+	if rh.status < 100 || (rh.status == http.StatusSwitchingProtocols && !allow101) {
+		return errBadResponse
+	}
+	rh.statusLine = span{9, eol}
+	pos := eol + 2
+	lengths := 0
+	for {
+		eol := bytes.Index(b[pos:], crlf)
+		if eol < 0 {
+			return errBadResponse
+		}
+		if eol == 0 {
+			break
+		}
+		line := b[pos : pos+eol]
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return errBadResponse
+		}
+		for _, c := range line[:colon] {
+			if !tchar[c] {
+				return errBadResponse
+			}
+		}
+		for _, c := range line[colon+1:] {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				return errBadResponse
+			}
+		}
+		name := string(line[:colon]) // compared only
+		value := bytes.Trim(line[colon+1:], " \t")
+		forward := true
+		switch {
+		case equalFold(name, "content-length"):
+			n, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || n < 0 {
+				return errBadResponse
+			}
+			if lengths > 0 && n != rh.length {
+				return errBadResponse
+			}
+			lengths++
+			rh.length = n
+		case equalFold(name, "transfer-encoding"):
+			if !equalFold(string(value), "chunked") || rh.chunked {
+				return errBadResponse
+			}
+			rh.chunked = true
+		case equalFold(name, "connection"):
+			forward = false
+			if hasToken(string(value), "close") {
+				rh.close = true
+			} else if hasToken(string(value), "keep-alive") && b[7] == '0' {
+				rh.close = false
+			}
+		case equalFold(name, "upgrade"):
+			forward = false
+			rh.upgrade = span{pos + colon + 1, pos + eol}
+		case equalFold(name, "keep-alive"), equalFold(name, "proxy-connection"), equalFold(name, "te"),
+			equalFold(name, "proxy-authenticate"):
+			forward = false
+		}
+		if forward {
+			if rh.nkeep == maxFastHeaders {
+				return errBadResponse
+			}
+			rh.keep[rh.nkeep] = span{pos, pos + eol + 2}
+			rh.nkeep++
+		}
+		pos += eol + 2
+	}
+	if rh.chunked && lengths > 0 {
+		return errBadResponse // both framings: refuse rather than guess
+	}
+	return nil
+}
+
+// copyChunked relays a chunked body as is (chunk sizes, extensions and
+// trailers included) and returns the payload bytes.
+func copyChunked(w *bufio.Writer, r *bufio.Reader) (int64, error) {
+	var total int64
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return total, err
+		}
+		size := line
+		if i := bytes.IndexByte(size, ';'); i >= 0 {
+			size = size[:i]
+		}
+		size = bytes.TrimRight(size, " \t\r\n")
+		n, err := strconv.ParseInt(string(size), 16, 64)
+		if err != nil || n < 0 {
+			return total, errBadResponse
+		}
+		if _, err := w.Write(line); err != nil {
+			return total, err
+		}
+		if n == 0 {
+			for { // trailers, then the final CRLF
+				line, err := r.ReadSlice('\n')
+				if err != nil {
+					return total, err
+				}
+				if _, err := w.Write(line); err != nil {
+					return total, err
+				}
+				if len(line) <= 2 {
+					return total, nil
+				}
+			}
+		}
+		m, err := io.CopyN(w, r, n)
+		total += m
+		if err != nil {
+			return total, err
+		}
+		crlf, err := r.ReadSlice('\n')
+		if err != nil || len(bytes.TrimRight(crlf, "\r\n")) != 0 {
+			return total, errBadResponse
+		}
+		if _, err := w.Write(crlf); err != nil {
+			return total, err
+		}
+	}
+}

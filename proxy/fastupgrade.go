@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+var upgradeReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// fastUpgrade relays a WebSocket (or other protocol switch) request: dial,
+// forward the head, and on 101 hand both sockets to a tunnel (pump, two
+// goroutines, no buffers kept). Other answers are relayed and the client
+// connection closed. It reports whether a tunnel took the connection.
+func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, start time.Time) bool {
+	h := &f.head
+	fc := f.fc
+	e := entry{listener: l.name, client: fc.src.Addr(), start: start, method: http.MethodGet,
+		uri: string(head[h.target.start:h.target.end]), proto: "HTTP/1.1", host: string(head[h.host.start:h.host.end]),
+		referer: string(head[h.referer.start:h.referer.end]), userAgent: string(head[h.ua.start:h.ua.end]), tunnel: true}
+	out := l.fastRequest(f, head, st, head[h.upgrade.start:h.upgrade.end])
+	_, _ = f.br.Discard(h.size)
+	fail := func(err error) bool {
+		status, sent, _ := l.fastError(f, st, err, false)
+		l.metrics.request(status)
+		if a := l.srv.accessLog(); a != nil {
+			e.status, e.bytes, e.tunnel, e.duration = status, sent, false, time.Since(start)
+			a.Write(&e)
+		}
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), st.cfg.DialTimeout)
+	bc, err := st.dialer.DialContext(ctx, "tcp", st.transport.addr)
+	cancel()
+	if err != nil {
+		return fail(fmt.Errorf("dial upstream %s: %w", st.transport.addr, err))
+	}
+	_ = bc.SetDeadline(time.Now().Add(st.cfg.UpstreamTimeout))
+	if _, err := bc.Write(out); err != nil {
+		_ = bc.Close()
+		return fail(fmt.Errorf("write upgrade request: %w", err))
+	}
+	ubr := upgradeReaders.Get().(*bufio.Reader)
+	ubr.Reset(bc)
+	defer func() {
+		ubr.Reset(nil)
+		upgradeReaders.Put(ubr)
+	}()
+	var rh respHead
+	for {
+		b, err := readFastHead(ubr)
+		if err == nil {
+			err = parseRespHead(b, &rh, true)
+		}
+		if err != nil {
+			_ = bc.Close()
+			return fail(fmt.Errorf("read upgrade response: %w", err))
+		}
+		if rh.status >= 200 || rh.status == http.StatusSwitchingProtocols {
+			break
+		}
+		_, _ = ubr.Discard(rh.size)
+	}
+	_ = bc.SetDeadline(time.Time{})
+	if rh.status != http.StatusSwitchingProtocols {
+		// The app declined the upgrade: relay its answer, then close.
+		sent, _, _, _ := l.relayResponse(f, ubr, &rh, st, false, false)
+		_ = bc.Close()
+		l.metrics.request(rh.status)
+		if a := l.srv.accessLog(); a != nil {
+			e.status, e.bytes, e.tunnel, e.duration = rh.status, sent, false, time.Since(start)
+			a.Write(&e)
+		}
+		return false
+	}
+	b, _ := ubr.Peek(rh.size)
+	bw := f.bw
+	_, _ = bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")
+	_, _ = bw.Write(bytes.Trim(b[rh.upgrade.start:rh.upgrade.end], " \t"))
+	_, _ = bw.WriteString("\r\n")
+	for _, k := range rh.keep[:rh.nkeep] {
+		_, _ = bw.Write(b[k.start:k.end])
+	}
+	_, _ = bw.WriteString("\r\n")
+	_, _ = ubr.Discard(rh.size)
+	if n := ubr.Buffered(); n > 0 { // frames the app sent right after its 101
+		early, _ := ubr.Peek(n)
+		_, _ = bw.Write(early)
+	}
+	if err := bw.Flush(); err != nil {
+		_ = bc.Close()
+		return false
+	}
+	if n := f.br.Buffered(); n > 0 { // frames the client sent right after its request
+		early, _ := f.br.Peek(n)
+		if _, err := bc.Write(early); err != nil {
+			_ = bc.Close()
+			return false
+		}
+	}
+	upstream, _ := bc.(*net.TCPConn)
+	e.status = http.StatusSwitchingProtocols
+	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, e: e}
+	l.metrics.request(http.StatusSwitchingProtocols)
+	t.run()
+	return true
+}

@@ -1,0 +1,352 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	proxyproto "github.com/pires/go-proxyproto"
+	"github.com/pires/go-proxyproto/tlvparse"
+)
+
+// ErrUnsupportedHeader is returned for PROXY headers whose address family
+// makes no sense on a TCP listener (UDP, UNIX sockets).
+var ErrUnsupportedHeader = errors.New("proxy: unsupported PROXY header address family")
+
+// errUntrusted marks a connection refused because its source is outside
+// trusted_cidrs on a required listener.
+var errUntrusted = fmt.Errorf("proxy: source not in trusted_cidrs: %w", proxyproto.ErrInvalidUpstream)
+
+// connPolicy is the go-proxyproto policy of a listener state: USE for trusted
+// (or all, without trusted_cidrs) sources, REJECT (a header closes the
+// connection) for others, and a refusal in required mode.
+func (st *listenerState) connPolicy(opts proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
+	if len(st.trusted) == 0 {
+		return proxyproto.USE, nil
+	}
+	ip := addrOf(opts.Upstream).Addr().Unmap()
+	for _, p := range st.trusted {
+		if p.Contains(ip) {
+			return proxyproto.USE, nil
+		}
+	}
+	if st.required {
+		return proxyproto.REJECT, errUntrusted
+	}
+	return proxyproto.REJECT, nil
+}
+
+// validateHeader accepts TCP over IPv4/IPv6 and LOCAL headers.
+func validateHeader(h *proxyproto.Header) error {
+	if h.Command.IsLocal() {
+		return nil
+	}
+	if h.TransportProtocol.IsStream() && (h.TransportProtocol.IsIPv4() || h.TransportProtocol.IsIPv6()) {
+		return nil
+	}
+	if h.TransportProtocol == proxyproto.UNSPEC {
+		return nil
+	}
+	return fmt.Errorf("%w: 0x%02x", ErrUnsupportedHeader, byte(h.TransportProtocol))
+}
+
+// frontListener accepts client connections and wraps each in a frontConn
+// that decodes the PROXY header lazily, on the connection's own goroutine,
+// so a slow client never blocks Accept.
+type frontListener struct {
+	net.Listener
+	l *listener
+}
+
+func (fl *frontListener) Accept() (net.Conn, error) {
+	for {
+		c, err := fl.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		st := fl.l.state.Load()
+		fc := &frontConn{Conn: c, l: fl.l, st: st}
+		if raw, ok := c.(*net.TCPConn); ok {
+			fc.raw = raw
+		}
+		if st.cfg.ProxyProtocol != ProxyOff {
+			policy, err := st.connPolicy(proxyproto.ConnPolicyOptions{Upstream: c.RemoteAddr(), Downstream: c.LocalAddr()})
+			if err != nil {
+				fl.l.metrics.headerError(reasonUntrusted)
+				_ = c.Close()
+				continue
+			}
+			fc.pc = proxyproto.NewConn(c,
+				proxyproto.WithPolicy(policy),
+				proxyproto.ValidateHeader(validateHeader),
+				proxyproto.SetReadHeaderTimeout(st.cfg.HeaderTimeout))
+			fc.Conn = fc.pc
+		}
+		fl.l.metrics.connections.Inc()
+		fl.l.metrics.activeConns.Inc()
+		return fc, nil
+	}
+}
+
+// frontConn is an accepted client connection with its decoded PROXY
+// information. Read decodes the header on first use.
+type frontConn struct {
+	net.Conn                  // *proxyproto.Conn, or the raw conn when proxy_protocol is off
+	pc       *proxyproto.Conn // nil when proxy_protocol is off
+	raw      *net.TCPConn     // the socket, for pump
+	l        *listener
+	st       *listenerState // config snapshot at accept
+
+	headerDone bool
+	headerErr  error
+	hasHeader  bool // a PROXY header (PROXY or LOCAL) was received
+	local      bool // the header was LOCAL (health check from the load balancer)
+	src        netip.AddrPort
+	dst        netip.AddrPort
+	vpce       string
+	xff        []string // src address, shared by every request of the connection
+	port       []string // destination port
+	vpceVal    []string
+
+	// last aliases the bytes of the latest Read (net/http's own buffer):
+	// at the start of a handler it still holds the request head, which is
+	// how conflicting Content-Length + Transfer-Encoding is detected after
+	// net/http dropped the Content-Length.
+	last []byte
+
+	requests atomic.Int64
+	gotData  atomic.Bool
+	closed   atomic.Bool
+}
+
+// Read decodes the PROXY header on the first call, then reads payload.
+func (c *frontConn) Read(b []byte) (int, error) {
+	if !c.headerDone {
+		if err := c.readHeader(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.last = b[:n]
+		if !c.gotData.Load() {
+			c.gotData.Store(true)
+		}
+	}
+	return n, err
+}
+
+// Write goes straight to the socket once the header was processed.
+func (c *frontConn) Write(b []byte) (int, error) {
+	if c.headerDone && c.headerErr == nil && c.raw != nil {
+		return c.raw.Write(b)
+	}
+	return c.Conn.Write(b)
+}
+
+// SetReadDeadline skips go-proxyproto's bookkeeping (an allocation per call,
+// and net/http calls it several times per request) once the header is read.
+func (c *frontConn) SetReadDeadline(t time.Time) error {
+	if c.headerDone && c.headerErr == nil && c.raw != nil {
+		return c.raw.SetReadDeadline(t)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline sets the socket's write deadline.
+func (c *frontConn) SetWriteDeadline(t time.Time) error {
+	if c.raw != nil {
+		return c.raw.SetWriteDeadline(t)
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// SetDeadline sets both deadlines, as SetReadDeadline does.
+func (c *frontConn) SetDeadline(t time.Time) error {
+	if c.headerDone && c.headerErr == nil && c.raw != nil {
+		return c.raw.SetDeadline(t)
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+// readHeader decodes the PROXY header (once), records the client's
+// addresses and counts failures by reason.
+func (c *frontConn) readHeader() error {
+	if c.headerDone {
+		return c.headerErr
+	}
+	c.headerDone = true
+	c.src = addrOf(c.Conn.RemoteAddr())
+	c.dst = addrOf(c.Conn.LocalAddr())
+	if c.pc != nil {
+		start := time.Now()
+		if _, err := c.pc.Read(nil); err != nil {
+			c.headerErr = fmt.Errorf("read PROXY header from %s: %w", c.src, err)
+			c.l.metrics.headerError(headerErrorReason(err))
+			return c.headerErr
+		}
+		if h := c.pc.ProxyHeader(); h != nil {
+			c.hasHeader = true
+			c.local = h.Command.IsLocal()
+			if !c.local {
+				if s, ok := h.SourceAddr.(*net.TCPAddr); ok {
+					c.src = s.AddrPort()
+				}
+				if d, ok := h.DestinationAddr.(*net.TCPAddr); ok {
+					c.dst = d.AddrPort()
+				}
+			}
+			if tlvs, err := h.TLVs(); err == nil && len(tlvs) > 0 {
+				c.vpce = tlvparse.FindAWSVPCEndpointID(tlvs)
+			}
+		} else if c.st.required && time.Since(start) >= c.st.cfg.HeaderTimeout {
+			// go-proxyproto reports a header timeout as "no header".
+			c.l.metrics.headerError(reasonTimeout)
+		}
+	}
+	c.src = netip.AddrPortFrom(c.src.Addr().Unmap(), c.src.Port())
+	c.dst = netip.AddrPortFrom(c.dst.Addr().Unmap(), c.dst.Port())
+	c.xff = []string{c.src.Addr().String()}
+	c.port = []string{strconv.Itoa(int(c.dst.Port()))}
+	if c.vpce != "" {
+		c.vpceVal = []string{c.vpce}
+	}
+	return nil
+}
+
+// Close closes the connection once and settles its metrics.
+func (c *frontConn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.l.metrics.activeConns.Dec()
+	if c.gotData.Load() && c.requests.Load() == 0 && c.st.cfg.Mode != ModeTCP {
+		// Bytes arrived but net/http never produced a request: not HTTP,
+		// conflicting framing, oversized or unfinished headers.
+		c.l.metrics.reject("bad_request")
+	}
+	if err := c.Conn.Close(); err != nil {
+		return fmt.Errorf("close client connection %s: %w", c.src, err)
+	}
+	return nil
+}
+
+// reader returns the client side for copying when pump cannot be used:
+// the go-proxyproto Conn (its WriteTo flushes its buffer, then copies from
+// the raw *net.TCPConn) or the raw conn.
+func (c *frontConn) reader() io.Reader {
+	if c.pc != nil {
+		return c.pc
+	}
+	if c.raw != nil {
+		return c.raw
+	}
+	return c.Conn
+}
+
+// drainProxyBuffer returns client bytes go-proxyproto buffered behind the
+// header and not read yet (TCP mode reads nothing before the tunnel), so
+// the tunnel can then read the raw socket. A read deadline in the past
+// makes the read return at once when that buffer is empty.
+func (c *frontConn) drainProxyBuffer() []byte {
+	if c.pc == nil || c.headerErr != nil {
+		return nil
+	}
+	_ = c.pc.SetReadDeadline(time.Unix(1, 0))
+	buf := make([]byte, 256) // go-proxyproto buffers at most 256 bytes
+	n, _ := c.pc.Read(buf)
+	_ = c.pc.SetReadDeadline(time.Time{})
+	return buf[:n]
+}
+
+// writer returns the raw socket (upstream→client copies bypass the wrappers) or
+// the wrapped conn.
+func (c *frontConn) writer() io.Writer {
+	if c.raw != nil {
+		return c.raw
+	}
+	return c.Conn
+}
+
+// headerErrorReason maps go-proxyproto errors to metric reasons.
+func headerErrorReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, proxyproto.ErrSuperfluousProxyHeader):
+		return reasonUntrusted
+	case errors.Is(err, ErrUnsupportedHeader):
+		return reasonUnsupported
+	case errors.Is(err, proxyproto.ErrVersion1HeaderTooLong):
+		return reasonOversized
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, proxyproto.ErrCantReadVersion1Header):
+		return reasonTruncated
+	case errors.As(err, &ne) && ne.Timeout():
+		return reasonTimeout
+	case errors.Is(err, proxyproto.ErrNoProxyProtocol):
+		return reasonMissing
+	default:
+		return reasonMalformed
+	}
+}
+
+// addrOf converts a net.Addr to an AddrPort without allocating for TCP.
+func addrOf(a net.Addr) netip.AddrPort {
+	switch v := a.(type) {
+	case *net.TCPAddr:
+		return v.AddrPort()
+	case nil:
+		return netip.AddrPort{}
+	default:
+		ap, _ := netip.ParseAddrPort(a.String())
+		return ap
+	}
+}
+
+type connKey struct{}
+
+// connContext stores the frontConn in each request's context.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	switch v := c.(type) {
+	case *frontConn:
+		return context.WithValue(ctx, connKey{}, v)
+	case *replayConn:
+		return context.WithValue(ctx, connKey{}, v.frontConn)
+	}
+	return ctx
+}
+
+func connFrom(ctx context.Context) *frontConn {
+	fc, _ := ctx.Value(connKey{}).(*frontConn)
+	return fc
+}
+
+// headHasContentLength reports whether the request head in the latest read
+// carries a Content-Length line. Only called for requests with a
+// Transfer-Encoding, before their body is read.
+func (c *frontConn) headHasContentLength() bool {
+	b := c.last
+	if end := bytes.Index(b, []byte("\r\n\r\n")); end >= 0 {
+		b = b[:end+2]
+	}
+	for {
+		i := bytes.Index(b, []byte("\r\n"))
+		if i < 0 {
+			return false
+		}
+		b = b[i+2:]
+		const name = "content-length"
+		if len(b) > len(name) && equalFold(string(b[:len(name)]), name) {
+			rest := bytes.TrimLeft(b[len(name):], " \t")
+			if len(rest) > 0 && rest[0] == ':' {
+				return true
+			}
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package proxy
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// ServeHTTP is the handler of redirect and http listeners: health path,
+// required-header enforcement, then the listener's mode.
+func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	fc := connFrom(r.Context())
+	if fc == nil { // not reachable through our listeners; refuse rather than guess an address
+		http.Error(w, "no connection information", http.StatusInternalServerError)
+		return
+	}
+	fc.requests.Add(1)
+	st := l.state.Load()
+	rec := recorderPool.Get().(*recorder)
+	rec.ResponseWriter, rec.status, rec.bytes = w, 0, 0
+	start := time.Now()
+	logIt := true
+
+	switch {
+	case r.URL.Path == st.health:
+		l.srv.serveHealth(rec, r)
+	case !fc.hasHeader && fc.st.required:
+		l.metrics.reject("missing_proxy_header")
+		l.metrics.headerError(reasonMissing)
+		rec.Header()["Connection"] = closeVal
+		http.Error(rec, "PROXY protocol header required", http.StatusBadRequest)
+	case len(r.TransferEncoding) > 0 && fc.headHasContentLength():
+		l.metrics.reject("conflicting_framing")
+		rec.Header()["Connection"] = closeVal
+		http.Error(rec, "conflicting Content-Length and Transfer-Encoding", http.StatusBadRequest)
+	case st.cfg.Mode == ModeRedirect:
+		l.serveRedirect(rec, r, st)
+	case isUpgrade(r):
+		// The tunnel logs its own line when the session ends.
+		logIt = !l.serveUpgrade(rec, r, st, fc, start)
+	default:
+		st.rp.ServeHTTP(rec, r)
+	}
+
+	if logIt {
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		l.metrics.request(status)
+		if rec.bytes > 0 {
+			l.metrics.toClient.Add(float64(rec.bytes))
+		}
+		if a := l.srv.accessLog(); a != nil {
+			e := entry{
+				listener: l.name, client: fc.src.Addr(), start: start, duration: time.Since(start),
+				method: r.Method, uri: r.RequestURI, proto: r.Proto, status: status, bytes: rec.bytes,
+				referer: headerValue(r.Header, "Referer"), userAgent: headerValue(r.Header, "User-Agent"),
+				host: r.Host,
+			}
+			a.Write(&e)
+		}
+	}
+	rec.ResponseWriter = nil
+	recorderPool.Put(rec)
+}
+
+var (
+	closeVal = []string{"close"}
+	textVal  = []string{"text/plain; charset=utf-8"}
+	okBody   = []byte("ok\n")
+	downBody = []byte("shutting down\n")
+)
+
+// serveHealth answers the health path: 200, or 503 while draining.
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["Content-Type"] = textVal
+	h["Cache-Control"] = []string{"no-store"}
+	if s.draining.Load() {
+		h["Connection"] = closeVal
+		w.WriteHeader(http.StatusServiceUnavailable)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(downBody)
+		}
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(okBody)
+	}
+}
+
+func headerValue(h http.Header, canonicalKey string) string {
+	if v := h[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// recorder captures the status and body size of a response for the access
+// log and metrics. Pooled: no allocation per request.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and Hijack.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush supports streaming responses (ReverseProxy flushes through
+// ResponseController, older callers type-assert http.Flusher).
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// isUpgrade reports a request asking for a protocol switch (WebSocket).
+func isUpgrade(r *http.Request) bool {
+	if len(r.Header["Upgrade"]) == 0 {
+		return false
+	}
+	for _, v := range r.Header["Connection"] {
+		if hasToken(v, "upgrade") {
+			return true
+		}
+	}
+	return false
+}
+
+// hasToken reports whether the comma-separated list v contains token
+// (ASCII case-insensitive).
+func hasToken(v, token string) bool {
+	for len(v) > 0 {
+		var part string
+		part, v = v, ""
+		for i := 0; i < len(part); i++ {
+			if part[i] == ',' {
+				part, v = part[:i], part[i+1:]
+				break
+			}
+		}
+		for len(part) > 0 && (part[0] == ' ' || part[0] == '\t') {
+			part = part[1:]
+		}
+		for len(part) > 0 && (part[len(part)-1] == ' ' || part[len(part)-1] == '\t') {
+			part = part[:len(part)-1]
+		}
+		if equalFold(part, token) {
+			return true
+		}
+	}
+	return false
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

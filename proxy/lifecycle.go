@@ -1,0 +1,144 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// Options is what the command line asks for.
+type Options struct {
+	// ConfigPath is the YAML file (--config); empty means Config came from flags.
+	ConfigPath string
+	// Config is the configuration to start with.
+	Config Config
+	// LogLevel is the slog level of the process log (--log-level).
+	LogLevel slog.Level
+}
+
+// ParseFlags reads the command line. With --config the file is the whole
+// configuration and listener flags are refused; without it the seed's
+// layout (Default) is adjusted by the flags.
+func ParseFlags(args []string, stderr io.Writer) (Options, error) {
+	fs := flag.NewFlagSet("elbguard-proxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := Default()
+	var (
+		opts         Options
+		level        string
+		redirect     = fs.String("redirect-listen", def.Listeners[0].Listen, "redirect listener address (empty: none)")
+		app          = fs.String("http-listen", def.Listeners[1].Listen, "http (app) listener address (empty: none)")
+		upstream     = fs.String("upstream", def.Listeners[1].Upstream, "upstream URL of the http listener")
+		pp           = fs.String("proxy-protocol", ProxyRequired, "PROXY header policy: required, optional, off")
+		trusted      = fs.String("trusted-cidrs", "", "comma-separated sources allowed to send PROXY headers")
+		redirectHost = fs.String("redirect-host", "", "host for redirects (default: request Host without port)")
+		admin        = fs.String("admin", DefaultAdmin, "admin listener address, or off")
+		accessLog    = fs.String("access-log", def.AccessLog.Path, "access log path, - for stdout, empty for none")
+		format       = fs.String("access-log-format", LogFormatELB, "access log format: elb, json")
+	)
+	fs.StringVar(&opts.ConfigPath, "config", "", "YAML config file (see deploy/elbguard-proxy.yaml)")
+	fs.StringVar(&level, "log-level", "info", "process log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return opts, fmt.Errorf("parse flags: %w", err)
+	}
+	if err := opts.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return opts, fmt.Errorf("%w: --log-level %q: allowed values are debug, info, warn, error", ErrConfig, level)
+	}
+	if opts.ConfigPath != "" {
+		var extra []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "config" && f.Name != "log-level" {
+				extra = append(extra, "--"+f.Name)
+			}
+		})
+		if len(extra) > 0 {
+			return opts, fmt.Errorf("%w: %s cannot be combined with --config", ErrConfig, strings.Join(extra, ", "))
+		}
+		cfg, err := LoadConfig(opts.ConfigPath)
+		if err != nil {
+			return opts, err
+		}
+		opts.Config = cfg
+		return opts, nil
+	}
+	cfg := Config{Admin: *admin, AccessLog: AccessLogConfig{Path: *accessLog, Format: *format}}
+	var cidrs []string
+	for _, c := range strings.Split(*trusted, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cidrs = append(cidrs, c)
+		}
+	}
+	if *redirect != "" {
+		cfg.Listeners = append(cfg.Listeners, ListenerConfig{Listen: *redirect, Mode: ModeRedirect,
+			ProxyProtocol: *pp, TrustedCIDRs: cidrs, RedirectHost: *redirectHost})
+	}
+	if *app != "" {
+		cfg.Listeners = append(cfg.Listeners, ListenerConfig{Listen: *app, Mode: ModeHTTP,
+			ProxyProtocol: *pp, TrustedCIDRs: cidrs, Upstream: *upstream})
+	}
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return opts, err
+	}
+	opts.Config = cfg
+	return opts, nil
+}
+
+// Run starts a Server with opts and handles signals until it stops:
+// SIGTERM/SIGINT (or ctx done) drain within shutdown_timeout; SIGHUP
+// reloads the config file; SIGUSR1 reopens the access log.
+func Run(ctx context.Context, opts Options, log *slog.Logger, signals <-chan os.Signal) error {
+	cfg, err := opts.Config.Normalize()
+	if err != nil {
+		return err
+	}
+	s := NewServer(log)
+	if err := s.Start(ctx, cfg); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return s.stop(cfg)
+		case sig := <-signals:
+			switch sig {
+			case syscall.SIGHUP:
+				if opts.ConfigPath == "" {
+					log.Warn("SIGHUP ignored: no --config file to reload")
+					continue
+				}
+				next, err := LoadConfig(opts.ConfigPath)
+				if err == nil {
+					err = s.Reload(ctx, next)
+				}
+				if err != nil {
+					log.Error("reload failed; keeping the running config", slog.String("error", err.Error()))
+					continue
+				}
+				cfg = next
+			case syscall.SIGUSR1:
+				if err := s.ReopenAccessLog(); err != nil {
+					log.Error("reopen access log", slog.String("error", err.Error()))
+				}
+			case syscall.SIGTERM, syscall.SIGINT:
+				log.Info("shutting down", slog.String("signal", sig.String()), slog.Duration("timeout", cfg.ShutdownTimeout))
+				return s.stop(cfg)
+			}
+		}
+	}
+}
+
+func (s *Server) stop(cfg Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package proxy
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Reasons counted in elbguard_proxy_header_errors_total.
+const (
+	reasonMissing     = "missing"          // no header on a required listener
+	reasonMalformed   = "malformed"        // a header that does not parse (bad syntax, wrong v2 length)
+	reasonOversized   = "oversized"        // v1 line longer than 107 bytes
+	reasonTimeout     = "timeout"          // the header did not finish within header_timeout
+	reasonTruncated   = "truncated"        // the connection closed inside the header
+	reasonUntrusted   = "untrusted_source" // header or connection from outside trusted_cidrs
+	reasonUnsupported = "unsupported"      // UDP or UNIX address families on a TCP listener
+)
+
+// Metrics holds the Prometheus collectors of one proxy process.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	connections    *prometheus.CounterVec
+	activeConns    *prometheus.GaugeVec
+	requests       *prometheus.CounterVec
+	activeTunnels  *prometheus.GaugeVec
+	headerErrors   *prometheus.CounterVec
+	rejected       *prometheus.CounterVec
+	upstreamErrors *prometheus.CounterVec
+	bytes          *prometheus.CounterVec
+	reloads        *prometheus.CounterVec
+
+	mu    sync.Mutex
+	lstat map[string]*listenerMetrics
+}
+
+// NewMetrics registers the proxy's collectors (plus Go and process
+// collectors) in a fresh registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "elbguard_proxy_connections_total", Help: "Client connections accepted, by listener.",
+		}, []string{"listener"}),
+		activeConns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "elbguard_proxy_connections_active", Help: "Open client connections, by listener.",
+		}, []string{"listener"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "elbguard_proxy_requests_total", Help: "HTTP requests answered, by listener and status code.",
+		}, []string{"listener", "code"}),
+		activeTunnels: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "elbguard_proxy_websockets_active", Help: "Open WebSocket (upgraded) and TCP-mode sessions, by listener.",
+		}, []string{"listener"}),
+		headerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "elbguard_proxy_header_errors_total", Help: "PROXY header problems, by listener and reason.",
+		}, []string{"listener", "reason"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "elbguard_proxy_rejected_total", Help: "Requests or connections refused before reaching the app, by listener and reason.",
+		}, []string{"listener", "reason"}),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "elbguard_proxy_upstream_errors_total", Help: "Upstream failures, by listener and reason (dial, timeout, other).",
+		}, []string{"listener", "reason"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "elbguard_proxy_bytes_total", Help: "Payload bytes relayed, by listener and direction (to_client, to_upstream).",
+		}, []string{"listener", "direction"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "elbguard_proxy_reloads_total", Help: "Configuration reloads, by result.",
+		}, []string{"result"}),
+		lstat: make(map[string]*listenerMetrics),
+	}
+	m.reg.MustRegister(m.connections, m.activeConns, m.requests, m.activeTunnels, m.headerErrors,
+		m.rejected, m.upstreamErrors, m.bytes, m.reloads,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is the registry served on /metrics.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// listener returns the pre-resolved collectors of one listener, so the hot
+// path never hashes label values.
+func (m *Metrics) listener(name string) *listenerMetrics {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if lm, ok := m.lstat[name]; ok {
+		return lm
+	}
+	lm := &listenerMetrics{
+		m:           m,
+		name:        name,
+		connections: m.connections.WithLabelValues(name),
+		activeConns: m.activeConns.WithLabelValues(name),
+		tunnels:     m.activeTunnels.WithLabelValues(name),
+		toClient:    m.bytes.WithLabelValues(name, "to_client"),
+		toUpstream:  m.bytes.WithLabelValues(name, "to_upstream"),
+	}
+	m.lstat[name] = lm
+	return lm
+}
+
+// listenerMetrics are the collectors of one listener.
+type listenerMetrics struct {
+	m           *Metrics
+	name        string
+	connections prometheus.Counter
+	activeConns prometheus.Gauge
+	tunnels     prometheus.Gauge
+	toClient    prometheus.Counter
+	toUpstream  prometheus.Counter
+	codes       [600]atomic.Pointer[prometheus.Counter]
+}
+
+func (lm *listenerMetrics) request(code int) {
+	if code < 100 || code >= len(lm.codes) {
+		code = 0
+	}
+	p := lm.codes[code].Load()
+	if p == nil {
+		c := lm.m.requests.WithLabelValues(lm.name, strconv.Itoa(code))
+		lm.codes[code].Store(&c)
+		p = &c
+	}
+	(*p).Inc()
+}
+
+func (lm *listenerMetrics) headerError(reason string) {
+	lm.m.headerErrors.WithLabelValues(lm.name, reason).Inc()
+}
+
+func (lm *listenerMetrics) reject(reason string) {
+	lm.m.rejected.WithLabelValues(lm.name, reason).Inc()
+}
+
+func (lm *listenerMetrics) upstreamError(reason string) {
+	lm.m.upstreamErrors.WithLabelValues(lm.name, reason).Inc()
+}

@@ -1,0 +1,129 @@
+package proxy
+
+import (
+	"errors"
+	"net/http"
+)
+
+// ErrBadHost is returned by RedirectTarget when the Host is missing or invalid.
+var ErrBadHost = errors.New("proxy: missing or invalid Host")
+
+var zeroLen = []string{"0"}
+
+// serveRedirect answers 301 to https://<host><original request URI>.
+func (l *listener) serveRedirect(w http.ResponseWriter, r *http.Request, st *listenerState) {
+	target, err := RedirectTarget(r.Host, r.RequestURI, st.cfg.RedirectHost)
+	if err != nil {
+		l.metrics.reject("bad_host")
+		w.Header()["Connection"] = closeVal
+		http.Error(w, "missing or invalid Host header", http.StatusBadRequest)
+		return
+	}
+	h := w.Header()
+	h["Location"] = []string{target}
+	h["Content-Length"] = zeroLen
+	if st.hstsVal != nil {
+		h["Strict-Transport-Security"] = st.hstsVal
+	}
+	w.WriteHeader(http.StatusMovedPermanently)
+}
+
+// RedirectTarget builds the https URL of a redirect: the host without its
+// port (or redirectHost when set) and the request URI byte for byte, so the
+// path and query are never decoded or re-encoded. An absolute-form request
+// target keeps only its path and query; "*" becomes "/".
+func RedirectTarget(host, requestURI, redirectHost string) (string, error) {
+	if redirectHost != "" {
+		host = redirectHost
+	} else {
+		host = stripPort(host)
+		if !validHost(host) {
+			return "", ErrBadHost
+		}
+	}
+	uri := requestURI
+	if len(uri) == 0 || uri[0] != '/' {
+		uri = originForm(uri)
+	}
+	for i := 0; i < len(uri); i++ {
+		if c := uri[i]; c <= ' ' || c == 0x7f {
+			return "", ErrBadHost
+		}
+	}
+	b := make([]byte, 0, len("https://")+len(host)+len(uri))
+	b = append(b, "https://"...)
+	b = append(b, host...)
+	b = append(b, uri...)
+	return string(b), nil
+}
+
+// originForm turns an absolute-form request target into its path and query.
+func originForm(uri string) string {
+	// scheme://authority/path?query
+	for i := 0; i+2 < len(uri); i++ {
+		if uri[i] == ':' && uri[i+1] == '/' && uri[i+2] == '/' {
+			rest := uri[i+3:]
+			for j := 0; j < len(rest); j++ {
+				if rest[j] == '/' || rest[j] == '?' {
+					if rest[j] == '?' {
+						return "/" + rest[j:]
+					}
+					return rest[j:]
+				}
+			}
+			return "/"
+		}
+	}
+	return "/"
+}
+
+// stripPort removes a trailing :port, keeping IPv6 literals in brackets.
+func stripPort(host string) string {
+	if len(host) > 0 && host[0] == '[' {
+		for i := 1; i < len(host); i++ {
+			if host[i] == ']' {
+				return host[:i+1]
+			}
+		}
+		return host // unterminated: validHost rejects it
+	}
+	for i := len(host) - 1; i >= 0; i-- {
+		if host[i] == ':' {
+			return host[:i]
+		}
+		if host[i] < '0' || host[i] > '9' {
+			break
+		}
+	}
+	return host
+}
+
+// validHost accepts DNS names (letters, digits, '-', '_', '.'), IPv4
+// addresses and bracketed IPv6 literals, up to 253 bytes, no port.
+func validHost(h string) bool {
+	if len(h) == 0 || len(h) > 253 {
+		return false
+	}
+	if h[0] == '[' {
+		if len(h) < 4 || h[len(h)-1] != ']' {
+			return false
+		}
+		for i := 1; i < len(h)-1; i++ {
+			c := h[i]
+			if !(c == ':' || c == '.' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')) {
+				return false
+			}
+		}
+		return true
+	}
+	if h[0] == '.' || h[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c == '.' || c == '-' || c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+			return false
+		}
+	}
+	return true
+}

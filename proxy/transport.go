@@ -1,0 +1,237 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// upstreamTransport is the http.RoundTripper of an http listener. Requests
+// without a body and with an idempotent method (GET, HEAD, OPTIONS: nearly
+// all traffic) run on the calling goroutine over a pool of keep-alive
+// HTTP/1.1 connections: no hand-off to the reader and writer goroutines of
+// http.Transport, which is most of the per-request cost of a Go proxy.
+// Everything else (request bodies, other methods) goes to the tuned
+// http.Transport in fallback.
+type upstreamTransport struct {
+	host          string // the upstream URL's host, as in outgoing requests
+	addr          string // host:port to dial
+	dialer        *net.Dialer
+	headerTimeout time.Duration
+	idleTimeout   time.Duration
+	maxIdle       int
+	fallback      *http.Transport
+
+	mu   sync.Mutex
+	idle []*upConn
+}
+
+func newUpstreamTransport(cfg ListenerConfig, host string) *upstreamTransport {
+	addr := host
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		addr = net.JoinHostPort(host, "80")
+	}
+	return &upstreamTransport{
+		host:          host,
+		addr:          addr,
+		dialer:        &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second},
+		headerTimeout: cfg.UpstreamTimeout,
+		idleTimeout:   90 * time.Second,
+		maxIdle:       1024,
+		fallback:      newTransport(cfg),
+	}
+}
+
+// upConn is one pooled upstream connection.
+type upConn struct {
+	c      net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+}
+
+// errUpstreamClosed reports a reused connection the upstream had closed.
+var errUpstreamClosed = errors.New("proxy: upstream closed an idle connection")
+
+// RoundTrip implements http.RoundTripper.
+func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.fastPath(req) {
+		return t.fallback.RoundTrip(req)
+	}
+	ctx := req.Context()
+	for attempt := 0; ; attempt++ {
+		pc, reused, err := t.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := t.exchange(ctx, pc, req)
+		if err == nil {
+			return resp, nil
+		}
+		_ = pc.c.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if reused && attempt == 0 && errors.Is(err, errUpstreamClosed) {
+			continue // the idle connection was stale: one retry on a fresh one
+		}
+		return nil, err
+	}
+}
+
+func (t *upstreamTransport) fastPath(req *http.Request) bool {
+	if req.ContentLength != 0 || (req.Body != nil && req.Body != http.NoBody) {
+		return false
+	}
+	if req.URL.Scheme != "http" || req.URL.Host != t.host {
+		return false
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// get returns an idle connection or dials a new one.
+func (t *upstreamTransport) get(ctx context.Context) (*upConn, bool, error) {
+	now := time.Now()
+	t.mu.Lock()
+	for n := len(t.idle); n > 0; n = len(t.idle) {
+		pc := t.idle[n-1]
+		t.idle[n-1] = nil
+		t.idle = t.idle[:n-1]
+		if now.Sub(pc.idleAt) < t.idleTimeout {
+			t.mu.Unlock()
+			return pc, true, nil
+		}
+		_ = pc.c.Close()
+	}
+	t.mu.Unlock()
+	c, err := t.dialer.DialContext(ctx, "tcp", t.addr)
+	if err != nil {
+		return nil, false, fmt.Errorf("dial upstream %s: %w", t.addr, err)
+	}
+	return &upConn{c: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 4096)}, false, nil
+}
+
+func (t *upstreamTransport) put(pc *upConn) {
+	pc.idleAt = time.Now()
+	t.mu.Lock()
+	if len(t.idle) < t.maxIdle {
+		t.idle = append(t.idle, pc)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	_ = pc.c.Close()
+}
+
+// CloseIdleConnections closes pooled connections (on reload).
+func (t *upstreamTransport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, pc := range idle {
+		_ = pc.c.Close()
+	}
+	t.fallback.CloseIdleConnections()
+}
+
+// exchange writes the request and reads the response head on pc.
+func (t *upstreamTransport) exchange(ctx context.Context, pc *upConn, req *http.Request) (*http.Response, error) {
+	stop := context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if t.headerTimeout > 0 {
+		if err := pc.c.SetDeadline(time.Now().Add(t.headerTimeout)); err != nil {
+			return nil, fmt.Errorf("set upstream deadline: %w", err)
+		}
+	}
+	if err := req.Write(pc.bw); err != nil {
+		return nil, fmt.Errorf("write request to %s: %w", t.host, err)
+	}
+	if err := pc.bw.Flush(); err != nil {
+		return nil, fmt.Errorf("write request to %s: %w", t.host, err)
+	}
+	var resp *http.Response
+	for {
+		if _, err := pc.br.Peek(1); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isConnReset(err) {
+				return nil, fmt.Errorf("read response from %s: %w", t.host, errUpstreamClosed)
+			}
+			return nil, fmt.Errorf("read response from %s: %w", t.host, err)
+		}
+		r, err := http.ReadResponse(pc.br, req)
+		if err != nil {
+			return nil, fmt.Errorf("read response from %s: %w", t.host, err)
+		}
+		if r.StatusCode >= 100 && r.StatusCode < 200 && r.StatusCode != http.StatusSwitchingProtocols {
+			continue // 1xx informational: not relayed on this path
+		}
+		resp = r
+		break
+	}
+	if err := pc.c.SetDeadline(time.Time{}); err != nil {
+		return nil, fmt.Errorf("clear upstream deadline: %w", err)
+	}
+	reuse := !resp.Close && !req.Close
+	if resp.Body == nil || resp.Body == http.NoBody {
+		t.release(pc, reuse)
+		return resp, nil
+	}
+	resp.Body = &upBody{t: t, pc: pc, body: resp.Body, reuse: reuse}
+	return resp, nil
+}
+
+func (t *upstreamTransport) release(pc *upConn, reuse bool) {
+	if reuse && pc.br.Buffered() == 0 {
+		t.put(pc)
+		return
+	}
+	_ = pc.c.Close()
+}
+
+// upBody returns its connection to the pool once the body was read to
+// EOF, and closes it when the body is abandoned early.
+type upBody struct {
+	t     *upstreamTransport
+	pc    *upConn
+	body  io.ReadCloser
+	reuse bool
+	done  bool
+}
+
+func (b *upBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.body.Read(p)
+	if err == io.EOF {
+		b.done = true
+		b.t.release(b.pc, b.reuse)
+	} else if err != nil {
+		b.done = true
+		_ = b.pc.c.Close()
+	}
+	return n, err
+}
+
+func (b *upBody) Close() error {
+	if !b.done {
+		b.done = true
+		_ = b.pc.c.Close()
+	}
+	return nil
+}
+
+func isConnReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "read" && !op.Timeout()
+}

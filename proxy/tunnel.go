@@ -1,0 +1,287 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// tunnel copies bytes both ways between a client and an upstream after a
+// protocol switch (or in tcp mode) and logs one line when both ends close.
+type tunnel struct {
+	l        *listener
+	fc       *frontConn
+	upstream *net.TCPConn // nil if the dialer returned something else
+	up       net.Conn
+	start    time.Time
+	idle     time.Duration
+	splice   bool // tcp mode: io.Copy between the raw sockets (splice(2)); WebSockets use pump
+	e        entry
+
+	toUpstream, toClient int64
+	lastActive           atomicTime
+}
+
+// run registers the session and starts its two copy goroutines; the calling
+// goroutine (net/http's connection goroutine) returns so its stack is freed.
+func (t *tunnel) run() {
+	s := t.l.srv
+	if !s.addSession(t) {
+		t.close()
+		return
+	}
+	t.l.metrics.tunnels.Inc()
+	if t.idle > 0 {
+		t.lastActive.store(time.Now())
+	}
+	done := make(chan struct{})
+	if early := t.fc.drainProxyBuffer(); len(early) > 0 {
+		t.toUpstream = int64(len(early))
+		if _, err := t.up.Write(early); err != nil {
+			t.close()
+		}
+	}
+	go func() {
+		t.toUpstream += t.copyUp()
+		closeWrite(t.up)
+		close(done)
+	}()
+	go func() {
+		t.toClient = t.copyDown()
+		closeWrite(t.fc.raw)
+		<-done
+		t.finish()
+	}()
+}
+
+func (t *tunnel) copyUp() int64 {
+	if t.idle > 0 {
+		return t.copyIdle(t.up, t.fc, t.fc)
+	}
+	if t.splice && t.upstream != nil {
+		// *proxyproto.Conn.WriteTo flushes its buffer, then io.Copy between
+		// two *net.TCPConn: splice(2).
+		n, err := io.Copy(t.upstream, t.fc.reader())
+		t.onError(err)
+		return n
+	}
+	if t.upstream != nil && t.fc.raw != nil {
+		n, err := pump(t.upstream, t.fc.raw)
+		t.onError(err)
+		return n
+	}
+	n, err := io.Copy(t.up, t.fc.reader())
+	t.onError(err)
+	return n
+}
+
+func (t *tunnel) copyDown() int64 {
+	if t.idle > 0 {
+		return t.copyIdle(t.fc.writer(), t.up, t.up)
+	}
+	if t.splice && t.upstream != nil && t.fc.raw != nil {
+		n, err := io.Copy(t.fc.raw, t.upstream) // splice(2)
+		t.onError(err)
+		return n
+	}
+	if t.upstream != nil && t.fc.raw != nil {
+		n, err := pump(t.fc.raw, t.upstream)
+		t.onError(err)
+		return n
+	}
+	n, err := io.Copy(t.fc.writer(), t.up)
+	t.onError(err)
+	return n
+}
+
+// pumpBufs are lent to pump only while bytes are flowing.
+var pumpBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// pump copies src to dst until EOF. While the connection is idle it holds
+// no buffer and no pipe: it waits for readability with a 1-byte MSG_PEEK,
+// then borrows a 64 KiB buffer and reads without blocking until the socket
+// is drained; when a read fills the buffer (bulk), the bytes queued in the
+// socket (FIONREAD) move with splice(2). An idle tunnel costs two parked
+// goroutines and nothing else (io.Copy's splice would pin two 1 MiB-capacity
+// pipes in the kernel per idle tunnel).
+func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("raw conn: %w", err)
+	}
+	var (
+		total int64
+		n     int
+		rerr  error
+		buf   []byte
+		eof   bool
+		calls int
+	)
+	waitData := func(fd uintptr) bool {
+		if calls++; calls > 1 {
+			return true // the poller reported data: let the read find out
+		}
+		var one [1]byte
+		m, _, e := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch {
+		case e == syscall.EAGAIN || e == syscall.EINTR:
+			return false // park until the poller reports data
+		case e != nil:
+			rerr = e
+		case m == 0:
+			eof = true
+		}
+
+		return true
+	}
+	readNow := func(fd uintptr) bool {
+		n, rerr = syscall.Read(int(fd), buf)
+		if rerr == syscall.EINTR {
+			return false
+		}
+		return true
+	}
+	var avail int
+	inq := func(fd uintptr) {
+		var v int32
+		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v))); e != 0 {
+			v = 0
+		}
+		avail = int(v)
+	}
+	for {
+		eof, rerr, calls = false, nil, 0
+		if err := rc.Read(waitData); err != nil {
+			return total, err
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+		if eof {
+			return total, nil
+		}
+		bp := pumpBufs.Get().(*[]byte)
+		buf = *bp
+		for {
+			if err := rc.Read(readNow); err != nil {
+				pumpBufs.Put(bp)
+				return total, err
+			}
+			if rerr == syscall.EAGAIN {
+				break // drained: give the buffer back and wait again
+			}
+			if rerr != nil {
+				pumpBufs.Put(bp)
+				return total, rerr
+			}
+			if n == 0 {
+				pumpBufs.Put(bp)
+				return total, nil // EOF
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				pumpBufs.Put(bp)
+				return total, err
+			}
+			total += int64(n)
+			if n < len(buf) {
+				break // probably drained; saves the EAGAIN read
+			}
+			// A full buffer means a bulk transfer: move what the socket
+			// holds with splice(2) (a pipe from Go's pool, returned after
+			// each burst, never held while idle).
+			for {
+				if err := rc.Control(inq); err != nil || avail <= 0 {
+					break
+				}
+				m, err := dst.ReadFrom(&io.LimitedReader{R: src, N: int64(avail)})
+				total += m
+				if err != nil {
+					pumpBufs.Put(bp)
+					return total, err
+				}
+				if m == 0 {
+					break
+				}
+			}
+		}
+		buf = nil
+		pumpBufs.Put(bp)
+	}
+}
+
+// onError closes both ends when a copy fails, so the other direction stops.
+func (t *tunnel) onError(err error) {
+	if err != nil {
+		t.close()
+	}
+}
+
+// copyIdle copies with a pooled buffer and read deadlines, closing the
+// tunnel after t.idle without traffic in either direction.
+func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDeadline(time.Time) error }) int64 {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		_ = dl.SetReadDeadline(time.Now().Add(t.idle))
+		n, err := src.Read(buf)
+		if n > 0 {
+			t.lastActive.store(time.Now())
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				t.close()
+				return total
+			}
+			total += int64(n)
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && time.Since(t.lastActive.load()) < t.idle {
+				continue // the other direction is active
+			}
+			if !errors.Is(err, io.EOF) {
+				t.close()
+			}
+			return total
+		}
+	}
+}
+
+func (t *tunnel) close() {
+	_ = t.up.Close()
+	_ = t.fc.Close()
+}
+
+// finish closes both ends, settles metrics and writes the session's log line.
+func (t *tunnel) finish() {
+	t.close()
+	t.l.srv.removeSession(t)
+	m := t.l.metrics
+	m.tunnels.Dec()
+	m.toClient.Add(float64(t.toClient))
+	m.toUpstream.Add(float64(t.toUpstream))
+	if a := t.l.srv.accessLog(); a != nil {
+		t.e.duration = time.Since(t.start)
+		t.e.bytes = t.toClient
+		t.e.bytesIn = t.toUpstream
+		a.Write(&t.e)
+	}
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
+
+// atomicTime is a time stored as Unix nanoseconds.
+type atomicTime struct{ ns atomic.Int64 }
+
+func (a *atomicTime) store(t time.Time) { a.ns.Store(t.UnixNano()) }
+func (a *atomicTime) load() time.Time   { return time.Unix(0, a.ns.Load()) }
