@@ -1,0 +1,60 @@
+package infra
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/elbguard/elbguard/functions/handler"
+)
+
+// addAlarms alarms to AlarmTopic on: any message in either queue, any
+// function error, and any non-compliant load balancer after a sweep. Missing
+// data (no failures, no sweep in the period) is not a breach.
+func addAlarms(e *Enforcer) {
+	action := awscloudwatchactions.NewSnsAction(e.AlarmTopic)
+	add := func(id, description string, metric awscloudwatch.IMetric) {
+		a := awscloudwatch.NewAlarm(e.Construct, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(description),
+			Metric:             metric,
+			Threshold:          jsii.Number(0),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+			EvaluationPeriods:  jsii.Number(1),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.AddAlarmAction(action)
+	}
+	add("EventDeadLetterAlarm", "elbguard: EventBridge could not deliver events to a function; inspect the dead-letter queue",
+		queueDepth(e.EventDeadLetterQueue))
+	add("FailureQueueAlarm", "elbguard: a function invocation failed after its retries; inspect the failure queue",
+		queueDepth(e.FailureQueue))
+	add("EnforcerErrorsAlarm", "elbguard: the enforcer function returned errors", functionErrors(e.EnforcerFunction))
+	add("SweeperErrorsAlarm", "elbguard: the sweeper function returned errors", functionErrors(e.SweeperFunction))
+	add("NonCompliantAlarm", "elbguard: the last sweep found non-compliant load balancers (audit mode, or remediation failed)",
+		// The sweeper's Embedded Metric Format count of load balancers
+		// left non_compliant by a sweep (functions/handler/emf.go).
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String(handler.MetricNamespace),
+			MetricName:    jsii.String(handler.MetricNonCompliant),
+			DimensionsMap: &map[string]*string{handler.DimensionFunction: jsii.String(handler.FunctionSweeper)},
+			Statistic:     jsii.String("Maximum"),
+			Period:        awscdk.Duration_Hours(jsii.Number(1)),
+		}))
+}
+
+func queueDepth(q awssqs.Queue) awscloudwatch.IMetric {
+	return q.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+		Statistic: jsii.String("Maximum"),
+		Period:    awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+}
+
+func functionErrors(fn awslambda.Function) awscloudwatch.IMetric {
+	return fn.MetricErrors(&awscloudwatch.MetricOptions{
+		Statistic: jsii.String("Sum"),
+		Period:    awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+}
