@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# make bench / make bench-quick: elbguard-proxy side by side with nginx and HAProxy, and the
+# enforcement engine at scale beside Cloud Custodian, on this machine, in one run.
+#
+#   scripts/bench.sh            full run (~5-6 min on 2 cores); rewrites the generated section of BENCHMARKS.md
+#   scripts/bench.sh --quick    ~1 s per scenario, small N (CI: checks every scenario still produces a number)
+#   scripts/bench.sh [--quick] [elbguard-bench run flags...]   e.g. -only proxy, -rounds 5, -out DIR
+#
+# What it does, each step saying so and safe to run twice:
+#   1. apt (root only, when missing): nginx-light, haproxy, wrk; moto_server and aws-lambda-rie via scripts/tools.sh
+#   2. .cache/bench-venv: Cloud Custodian (c7n) from requirements-bench.txt, exact versions
+#   3. go build into .cache/bench/bin: elbguard-bench, elbguard-proxy, elbguard (CLI), the enforcer bootstrap
+#      for this host (cold start under aws-lambda-rie) and for linux/arm64 (the size we deploy)
+#   4. full run only: Go micro-benchmarks of the hot paths (go test -bench -benchmem) into .cache/bench/micro.txt
+#   5. .cache/bench/bin/elbguard-bench run ...: results in .cache/bench/results.{md,json}, table on stdout
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+cache=$root/.cache
+bin=$cache/bench/bin
+say() { printf '==> bench: %s\n' "$*"; }
+
+quick=false
+args=()
+for a in "$@"; do
+  case $a in
+    --quick|-quick) quick=true ;;
+    *) args+=("$a") ;;
+  esac
+done
+
+# --- 1. peers -----------------------------------------------------------------------------------
+missing=()
+for p in nginx-light haproxy wrk; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  say "apt packages present: nginx-light haproxy wrk"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  for svc in nginx haproxy; do # Debian starts what it installs; the bench starts its own
+    if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
+  done
+else
+  say "cannot install ${missing[*]} (needs root and apt-get); their columns will show errors"
+fi
+if [ ! -x "$cache/venv/bin/moto_server" ] || [ ! -x "$cache/bin/aws-lambda-rie" ]; then
+  say "moto_server or aws-lambda-rie missing: scripts/tools.sh"
+  ./scripts/tools.sh
+fi
+
+# --- 2. Cloud Custodian --------------------------------------------------------------------------
+want=$(sha256sum requirements-bench.txt | cut -d' ' -f1)
+if [ -x "$cache/bench-venv/bin/custodian" ] && [ "$(cat "$cache/bench-venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then
+  say "bench venv up to date ($cache/bench-venv: custodian $("$cache/bench-venv/bin/custodian" version 2>/dev/null))"
+else
+  say "python venv $cache/bench-venv from requirements-bench.txt (Cloud Custodian)"
+  python3 -m venv "$cache/bench-venv"
+  "$cache/bench-venv/bin/pip" install -q --disable-pip-version-check -r requirements-bench.txt
+  echo "$want" > "$cache/bench-venv/.requirements.sha256"
+fi
+
+# --- 3. binaries ---------------------------------------------------------------------------------
+mkdir -p "$bin"
+build() { # build OUT PKG [go build flags...]: skipped, with a note, while PKG has no main package yet
+  local out=$1 pkg=$2; shift 2
+  if [ "$(go list -f '{{.Name}}' "$pkg" 2>/dev/null)" != main ]; then
+    say "skip $pkg: not a main package yet (its figures will say so)"
+    rm -f "$out"
+    return 0
+  fi
+  say "go build $pkg -> ${out#"$root"/}"
+  go build "$@" -o "$out" "$pkg"
+}
+export CGO_ENABLED=0
+build "$bin/elbguard-bench" ./internal/bench/cmd/elbguard-bench -trimpath
+build "$bin/elbguard-proxy" ./cmd/elbguard-proxy -trimpath
+build "$bin/elbguard" ./cmd/elbguard -trimpath
+build "$bin/enforcer-bootstrap" ./functions/enforcer -tags lambda.norpc -trimpath -ldflags "-s -w"
+GOOS=linux GOARCH=arm64 build "$bin/enforcer-bootstrap-arm64" ./functions/enforcer -tags lambda.norpc -trimpath -ldflags "-s -w"
+
+# --- 4-5. run -------------------------------------------------------------------------------------
+run=("$bin/elbguard-bench" run -root "$root" -proxy-bin "$bin/elbguard-proxy")
+[ -x "$bin/elbguard" ] && run+=(-elbguard-bin "$bin/elbguard")
+[ -x "$bin/enforcer-bootstrap" ] && run+=(-bootstrap "$bin/enforcer-bootstrap")
+[ -f "$bin/enforcer-bootstrap-arm64" ] && run+=(-arm-bootstrap "$bin/enforcer-bootstrap-arm64")
+if $quick; then
+  run+=(-quick)
+else
+  # Go micro-benchmarks of the hot paths, beside the tables (their packages own them).
+  micro_pkgs=(./proxy/ ./events/ ./functions/enforce/ ./internal/bench/load/)
+  say "go test -run '^\$' -bench . -benchmem -benchtime 200ms ${micro_pkgs[*]}"
+  go test -run '^$' -bench . -benchmem -benchtime 200ms "${micro_pkgs[@]}" > "$cache/bench/micro.txt" 2>&1 ||
+    say "micro-benchmarks failed (see .cache/bench/micro.txt); continuing"
+  run+=(-publish "$root/BENCHMARKS.md" -micro "$cache/bench/micro.txt")
+fi
+cmdline="scripts/bench.sh${*:+ $*}"
+$quick && [ $# -eq 1 ] && cmdline="make bench-quick"
+! $quick && [ $# -eq 0 ] && cmdline="make bench"
+run+=(-command "$cmdline" ${args[@]+"${args[@]}"})
+say "${run[*]#"$root"/}"
+"${run[@]}"
+say "results: results.md and results.json in the -out directory (default .cache/bench)$($quick || echo '; BENCHMARKS.md updated')"
