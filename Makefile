@@ -4,6 +4,7 @@
 #   make test    tools, go vet, then every test: unit, integration, peers
 #   make build   host binaries into bin/, Lambda bootstraps into dist/lambda/
 #   make lint    gofmt, go vet, golangci-lint
+#   make fuzz    every fuzz target for FUZZTIME (default 30s)
 #   make synth   cdk synth into cdk.out/ and cfn-lint every template
 #   make bench   side-by-side benchmarks against nginx and HAProxy
 
@@ -21,7 +22,9 @@ LAMBDAS          := enforcer sweeper
 LAMBDA_FLAGS     := -tags lambda.norpc -trimpath -ldflags "-s -w"
 TEST_TIMEOUT     ?= 20m
 
-.PHONY: help tools build build-host build-lambda build-assets test test-unit vet lint synth demo demo-enforcer demo-proxy bench bench-quick clean
+FUZZTIME         ?= 30s
+
+.PHONY: help tools build build-host build-lambda build-assets test test-unit vet lint fuzz synth demo demo-enforcer demo-proxy bench bench-quick clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -73,6 +76,15 @@ lint:
 	  GOBIN=$(CACHE)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION); fi
 	@echo "==> golangci-lint run (.golangci.yml)"
 	golangci-lint run --build-tags integration ./...
+
+fuzz:
+	@echo "==> make fuzz: every fuzz target for $(FUZZTIME) (FUZZTIME=...)"
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v node_modules | xargs -n1 dirname | sort -u); do \
+	  for fn in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "    $$pkg $$fn"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
 
 synth: tools
 	@echo "==> make synth: cdk synth into cdk.out/, then cfn-lint"
