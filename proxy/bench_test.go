@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"slices"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ func BenchmarkHeaderDecode(b *testing.B) {
 		"v1": v1Header("203.0.113.7:5555", "10.0.0.1:81"),
 		"v2": v2Header("203.0.113.7:5555", "10.0.0.1:81"),
 	} {
-		data := append(hdr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"...)
+		data := append(slices.Clip(hdr), "GET / HTTP/1.1\r\nHost: x\r\n\r\n"...)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			mc := &memConn{r: bytes.NewReader(data)}
@@ -85,7 +86,7 @@ func BenchmarkProxyKeepAlive(b *testing.B) {
 	if err := s.Start(context.Background(), cfg); err != nil {
 		b.Fatal(err)
 	}
-	defer s.Shutdown(context.Background())
+	defer func() { _ = s.Shutdown(context.Background()) }()
 	c, err := net.Dial("tcp", s.Addrs()[0].String())
 	if err != nil {
 		b.Fatal(err)

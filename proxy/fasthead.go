@@ -125,15 +125,16 @@ func parseFastHead(b []byte, h *fastHead) error {
 				return errNotFast
 			}
 		case 7:
-			if equalFold(string(name), "referer") {
+			switch {
+			case equalFold(string(name), "referer"):
 				h.referer = val
-			} else if equalFold(string(name), "upgrade") {
+			case equalFold(string(name), "upgrade"):
 				if h.upgrade.end != 0 {
 					return errNotFast // several Upgrade headers
 				}
 				h.upgrade = val
 				forward = false
-			} else if equalFold(string(name), "trailer") {
+			case equalFold(string(name), "trailer"):
 				return errNotFast
 			}
 		case 9:

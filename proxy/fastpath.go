@@ -402,7 +402,7 @@ func (l *listener) fastExchange(f *fastConn, pc *upConn, st *listenerState, out 
 	if err != nil {
 		// Upstream or client failed mid-body: neither connection is reusable.
 		_ = pc.c.Close()
-		return rh.status, sent, false, nil
+		return rh.status, sent, false, nil //nolint:nilerr // the response has started: nothing to report to the client but a closed connection
 	}
 	t.release(pc, reuse)
 	return rh.status, sent, keep, nil

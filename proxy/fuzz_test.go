@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -94,7 +95,8 @@ func FuzzFrontEnd(f *testing.F) {
 }
 
 func asNetError(err error, target *net.Error) bool {
-	ne, ok := err.(net.Error)
+	var ne net.Error
+	ok := errors.As(err, &ne)
 	if ok {
 		*target = ne
 	}

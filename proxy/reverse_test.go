@@ -81,7 +81,7 @@ func echoServer(t *testing.T) (*httptest.Server, chan string) {
 		if err != nil {
 			return
 		}
-		defer c.CloseNow()
+		defer func() { _ = c.CloseNow() }()
 		c.SetReadLimit(1 << 24)
 		ctx := r.Context()
 		for {

@@ -142,10 +142,7 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 	}
 	readNow := func(fd uintptr) bool {
 		n, rerr = syscall.Read(int(fd), buf)
-		if rerr == syscall.EINTR {
-			return false
-		}
-		return true
+		return !errors.Is(rerr, syscall.EINTR)
 	}
 	var avail int
 	inq := func(fd uintptr) {

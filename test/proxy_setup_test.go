@@ -57,7 +57,7 @@ func pxStartApp(t *testing.T) (string, *pxApp) {
 			if err != nil {
 				return
 			}
-			defer c.CloseNow()
+			defer func() { _ = c.CloseNow() }()
 			c.SetReadLimit(1 << 24)
 			for {
 				typ, msg, err := c.Read(r.Context())
@@ -161,7 +161,7 @@ func pxWSEcho(t *testing.T, client *http.Client, url string) {
 	if err != nil {
 		t.Fatalf("websocket dial %s: %v", url, err)
 	}
-	defer c.CloseNow()
+	defer func() { _ = c.CloseNow() }()
 	c.SetReadLimit(1 << 24)
 	for _, msg := range []string{"hello", strings.Repeat("x", 100000)} {
 		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {

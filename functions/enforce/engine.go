@@ -78,21 +78,11 @@ type item struct {
 	report  *Report // set when the outcome is known before any work (gone, tag read error)
 }
 
-func (it *item) sortKey() (string, string) {
-	if it.classic != nil {
-		return TypeClassic, aws.ToString(it.classic.LoadBalancerName)
-	}
-	if it.v2 != nil {
-		return string(it.v2.Type), aws.ToString(it.v2.LoadBalancerName)
-	}
-	return it.report.Type, it.report.Name
-}
-
 // Sweep reconciles every Classic and ELBv2 load balancer in the region. It
 // returns an error only when the load balancers cannot be listed at all.
 func (e *Engine) Sweep(ctx context.Context) (*Result, error) {
 	var items []*item
-	var p *elb.DescribeLoadBalancersPaginator = elb.NewDescribeLoadBalancersPaginator(e.classic,
+	p := elb.NewDescribeLoadBalancersPaginator(e.classic,
 		&elb.DescribeLoadBalancersInput{PageSize: aws.Int32(pageSize)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

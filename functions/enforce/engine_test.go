@@ -217,9 +217,9 @@ type failFirstCreate struct {
 func (w *failFirstCreate) CreateLoadBalancerListeners(ctx context.Context, in *elb.CreateLoadBalancerListenersInput, o ...func(*elb.Options)) (*elb.CreateLoadBalancerListenersOutput, error) {
 	if !w.done {
 		w.done = true
-		w.fake.mu.Lock()
-		w.fake.calls["CreateLoadBalancerListeners"]++
-		w.fake.mu.Unlock()
+		w.mu.Lock()
+		w.calls["CreateLoadBalancerListeners"]++
+		w.mu.Unlock()
 		return nil, w.err
 	}
 	return w.fake.CreateLoadBalancerListeners(ctx, in, o...)
