@@ -40,23 +40,11 @@ var fastConns = sync.Pool{New: func() any {
 
 // serveFast is the accept loop of redirect and http listeners.
 func (l *listener) serveFast() {
-	var backoff time.Duration
 	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if backoff == 0 {
-				backoff = 5 * time.Millisecond
-			} else if backoff *= 2; backoff > time.Second {
-				backoff = time.Second
-			}
-			l.srv.log.Warn("accept failed", slog.String("listener", l.name), slog.String("error", err.Error()))
-			time.Sleep(backoff)
-			continue
+		c, ok := l.accept(l.ln)
+		if !ok {
+			return
 		}
-		backoff = 0
 		fc := c.(*frontConn)
 		f := fastConns.Get().(*fastConn)
 		f.fc = fc

@@ -14,24 +14,11 @@ import (
 // serveTCP is the accept loop of a tcp listener. It returns when the
 // listener is closed.
 func (l *listener) serveTCP(fl *frontListener) {
-	var backoff time.Duration
 	for {
-		c, err := fl.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// EMFILE and friends: back off like net/http does.
-			if backoff == 0 {
-				backoff = 5 * time.Millisecond
-			} else if backoff *= 2; backoff > time.Second {
-				backoff = time.Second
-			}
-			l.srv.log.Warn("accept failed", slog.String("listener", l.name), slog.String("error", err.Error()))
-			time.Sleep(backoff)
-			continue
+		c, ok := l.accept(fl)
+		if !ok {
+			return
 		}
-		backoff = 0
 		fc, ok := c.(*frontConn)
 		if !ok {
 			_ = c.Close()
@@ -110,4 +97,26 @@ func writeProxyHeader(w net.Conn, fc *frontConn, version string) error {
 		return fmt.Errorf("clear write deadline: %w", err)
 	}
 	return nil
+}
+
+// accept returns the next connection from ln, backing off like net/http on
+// failures such as EMFILE; ok is false once ln is closed.
+func (l *listener) accept(ln net.Listener) (c net.Conn, ok bool) {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err == nil {
+			return c, true
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil, false
+		}
+		if backoff == 0 {
+			backoff = 5 * time.Millisecond
+		} else if backoff *= 2; backoff > time.Second {
+			backoff = time.Second
+		}
+		l.srv.log.Warn("accept failed", slog.String("listener", l.name), slog.String("error", err.Error()))
+		time.Sleep(backoff)
+	}
 }
