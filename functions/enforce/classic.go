@@ -57,18 +57,21 @@ func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDes
 	if done {
 		return r
 	}
-	out, err := e.classic.DescribeLoadBalancerPolicies(ctx, &elb.DescribeLoadBalancerPoliciesInput{LoadBalancerName: aws.String(name)})
-	if err != nil {
-		if isGone(err) {
-			r.Status = StatusGone
-		} else {
-			r.fail(fmt.Errorf("describe policies of %s: %w", name, err))
+	var pols classicPolicies
+	if e.needPolicies(&r, lb) {
+		out, err := e.classic.DescribeLoadBalancerPolicies(ctx, &elb.DescribeLoadBalancerPoliciesInput{LoadBalancerName: aws.String(name)})
+		if err != nil {
+			if isGone(err) {
+				r.Status = StatusGone
+			} else {
+				r.fail(fmt.Errorf("describe policies of %s: %w", name, err))
+			}
+			return r
 		}
-		return r
-	}
-	pols := classicPolicies{}
-	for _, d := range out.PolicyDescriptions {
-		pols[aws.ToString(d.PolicyName)] = d
+		pols = classicPolicies{}
+		for _, d := range out.PolicyDescriptions {
+			pols[aws.ToString(d.PolicyName)] = d
+		}
 	}
 	steps := e.classicProxySteps(&r, lb, pols)
 	steps = append(steps, e.classicListenerSteps(&r, lb, pols)...)
@@ -81,6 +84,30 @@ func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDes
 	}
 	e.apply(ctx, &r, steps)
 	return r
+}
+
+// needPolicies reports whether evaluating lb needs its policy descriptions.
+// They tell which attached policies are proxy-protocol ones, and, before a
+// write, whether an equivalent policy exists to reuse. A load balancer with no
+// policy on any instance port or listener that is only evaluated (audit,
+// dry-run) needs none: every port lacks the PROXY protocol, and cookie
+// stickiness policies are named in the description itself. This saves one
+// read per non-compliant load balancer in an audit.
+func (e *Engine) needPolicies(r *Report, lb *elbtypes.LoadBalancerDescription) bool {
+	if r.Mode == ModeEnforce && !e.cfg.DryRun {
+		return true
+	}
+	for _, b := range lb.BackendServerDescriptions {
+		if len(b.PolicyNames) > 0 {
+			return true
+		}
+	}
+	for _, l := range lb.ListenerDescriptions {
+		if len(l.PolicyNames) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // classicProxySteps plans the proxy protocol policy and its attachment to
@@ -105,7 +132,11 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 		for i := 2; pols[proxy].PolicyName != nil; i++ {
 			proxy = fmt.Sprintf("%s-%d", ProxyPolicyName, i)
 		}
-		r.find(RuleProxyPolicy, "no %s policy with %s=true; elbguard creates %s", proxyPolicyType, proxyAttribute, proxy)
+		if pols == nil {
+			r.find(RuleProxyPolicy, "no %s policy is attached; enforcing creates %s or reuses an equivalent one", proxyPolicyType, proxy)
+		} else {
+			r.find(RuleProxyPolicy, "no %s policy with %s=true; elbguard creates %s", proxyPolicyType, proxyAttribute, proxy)
+		}
 		target := name + "/" + proxy
 		steps = append(steps, step{
 			plan: planned("CreateLoadBalancerPolicy", target),

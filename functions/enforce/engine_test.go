@@ -408,3 +408,40 @@ func TestClassicRollbackWhenPoliciesCannotBeReattached(t *testing.T) {
 		t.Errorf("got listener %+v policies %v; want the original HTTPS listener with its certificate and [tls]", ld.Listener, ld.PolicyNames)
 	}
 }
+
+// TestPolicyReadOnlyWhenNeeded: evaluating (audit, dry-run) a Classic ELB with
+// no policy anywhere needs no DescribeLoadBalancerPolicies; one with an
+// attached policy, or a real enforce run, reads them.
+func TestPolicyReadOnlyWhenNeeded(t *testing.T) {
+	tests := []struct {
+		name     string
+		mode     string
+		dryRun   bool
+		attached bool
+		want     int
+	}{
+		{"audit, nothing attached", "audit", false, false, 0},
+		{"dry run, nothing attached", "enforce", true, false, 0},
+		{"audit, backend policy attached", "audit", false, true, 1},
+		{"enforce, nothing attached", "enforce", false, false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			c := f.addClassic("web", map[string]string{tag: tt.mode}, listener("HTTP", 80, "HTTP", 80))
+			if tt.attached {
+				c.policies = []elbtypes.PolicyDescription{{PolicyName: aws.String("auth"), PolicyTypeName: aws.String("BackendServerAuthenticationPolicyType")}}
+				c.desc.BackendServerDescriptions = []elbtypes.BackendServerDescription{{InstancePort: aws.Int32(80), PolicyNames: []string{"auth"}}}
+			}
+			r := reportOf(t, sweep(t, newEngine(t, f, Config{DryRun: tt.dryRun})), "web")
+			if got := f.calls["DescribeLoadBalancerPolicies"]; got != tt.want {
+				t.Errorf("got %d DescribeLoadBalancerPolicies; want %d", got, tt.want)
+			}
+			if tt.mode == "audit" || tt.dryRun {
+				if r.Status != StatusNonCompliant || !hasRule(r, RuleBackendProxy) || !hasRule(r, RuleListenerProtocol) {
+					t.Errorf("got %s %+v; want non_compliant with backend and listener findings", r.Status, r.Findings)
+				}
+			}
+		})
+	}
+}
