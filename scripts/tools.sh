@@ -4,6 +4,7 @@
 #
 #   apt (root only):  haproxy, nginx-light, libnginx-mod-stream, wrk, curl, nodejs/npm if node is missing
 #   .cache/venv:      moto[server], cfn-lint           (requirements.txt, exact versions)
+#   .cache/bench-venv: Cloud Custodian (c7n)           (requirements-bench.txt; the enforcement benchmark's baseline)
 #   node_modules:     aws-cdk CLI                      (package.json + package-lock.json, npm ci)
 #   .cache/bin:       aws-lambda-rie                   (go install at a pinned pseudo-version)
 set -euo pipefail
@@ -46,6 +47,17 @@ else
   python3 -m venv "$cache/venv"
   "$cache/venv/bin/pip" install -q --disable-pip-version-check -r requirements.txt
   echo "$want" > "$cache/venv/.requirements.sha256"
+fi
+
+# --- Python venv: Cloud Custodian, the baseline of make bench / TestBenchQuick --
+want=$(sha256sum requirements-bench.txt | cut -d' ' -f1)
+if [ -x "$cache/bench-venv/bin/custodian" ] && [ "$(cat "$cache/bench-venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then
+  say "bench venv up to date ($cache/bench-venv: custodian)"
+else
+  say "python venv $cache/bench-venv from requirements-bench.txt (Cloud Custodian)"
+  python3 -m venv "$cache/bench-venv"
+  "$cache/bench-venv/bin/pip" install -q --disable-pip-version-check -r requirements-bench.txt
+  echo "$want" > "$cache/bench-venv/.requirements.sha256"
 fi
 
 # --- npm: aws-cdk CLI --------------------------------------------------------

@@ -22,7 +22,7 @@ var ErrNotFound = errors.New("peer: tool not found")
 var installStep = map[string]string{
 	"moto_server":    "make tools (Python venv from requirements.txt)",
 	"cfn-lint":       "make tools (Python venv from requirements.txt)",
-	"custodian":      "make bench (Python venv .cache/bench-venv from requirements-bench.txt)",
+	"custodian":      "make tools (Python venv .cache/bench-venv from requirements-bench.txt)",
 	"cdk":            "make tools (npm ci: aws-cdk from package-lock.json)",
 	"node":           "make tools (apt: nodejs)",
 	"aws-lambda-rie": "make tools (go install aws-lambda-rie)",
