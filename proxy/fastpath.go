@@ -125,8 +125,15 @@ func (l *listener) serveConn(f *fastConn) {
 		}
 		noHeader := !fc.hasHeader && fc.st.required // only the health path is served
 		first = false
-		_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
-		head, err := readFastHead(f.br)
+		// The whole head usually arrives with the first read: then there is
+		// nothing left to time out, and re-arming the deadline (a timer
+		// update per request) is skipped. Otherwise header_timeout bounds
+		// the rest of the head (slowloris).
+		head, whole := bufferedHead(f.br)
+		if !whole {
+			_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
+			head, err = readFastHead(f.br)
+		}
 		if err == nil {
 			err = parseFastHead(head, &f.head)
 		}
@@ -230,6 +237,16 @@ func methodString(m []byte) string {
 		return http.MethodHead
 	}
 	return http.MethodGet
+}
+
+// bufferedHead returns the request head if it is already complete in br's
+// buffer (unconsumed).
+func bufferedHead(br *bufio.Reader) ([]byte, bool) {
+	buf, _ := br.Peek(br.Buffered())
+	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+		return buf[:i+4], true
+	}
+	return nil, false
 }
 
 // readFastHead returns the buffered request head (unconsumed), reading
@@ -385,7 +402,13 @@ func (l *listener) fastExchange(f *fastConn, pc *upConn, st *listenerState, out 
 		}
 		_, _ = pc.br.Discard(rh.size) // 1xx informational: not relayed
 	}
-	_ = pc.c.SetDeadline(time.Time{})
+	if t.headerTimeout > 0 && !bodyBuffered(pc.br, &rh, isHead) {
+		// The body still has to be read: no deadline on streaming it. A
+		// body already in the buffer reads nothing more, and every use of
+		// a pooled connection sets its deadline first, so the timer is
+		// left alone (one timer update fewer per request).
+		_ = pc.c.SetDeadline(time.Time{})
+	}
 	sent, keep, reuse, err := l.relayResponse(f, pc.br, &rh, st, isHead, keep)
 	if err != nil {
 		// Upstream or client failed mid-body: neither connection is reusable.
@@ -394,6 +417,15 @@ func (l *listener) fastExchange(f *fastConn, pc *upConn, st *listenerState, out 
 	}
 	t.release(pc, reuse)
 	return rh.status, sent, keep, nil
+}
+
+// bodyBuffered reports whether the whole response (head and body) parsed
+// in rh is already in br, so relaying it reads nothing from the socket.
+func bodyBuffered(br *bufio.Reader, rh *respHead, isHead bool) bool {
+	if isHead || rh.status == http.StatusNoContent || rh.status == http.StatusNotModified {
+		return true
+	}
+	return !rh.chunked && rh.length >= 0 && int64(br.Buffered()) >= int64(rh.size)+rh.length
 }
 
 // relayResponse writes the response head parsed in rh (still buffered in

@@ -146,6 +146,24 @@ func TestFastPathKeepAliveAndStaleUpstream(t *testing.T) {
 	}
 }
 
+// A pooled upstream connection keeps the deadline of its last exchange when
+// the response was fully buffered; the next exchange sets a fresh one, so a
+// connection idle for longer than upstream_timeout still serves.
+func TestFastPathReusesUpstreamAfterItsDeadline(t *testing.T) {
+	be, seen := backend(t)
+	_, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.UpstreamTimeout = 100 * time.Millisecond }))
+	for i := range 3 {
+		resp, _, err := roundTrip(t, addrs[0], cat(v1Header("203.0.113.1:1", "10.0.0.1:81"), get("/x", "a")))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %v %v; want 200", i, resp, err)
+		}
+		time.Sleep(250 * time.Millisecond) // past the pooled connection's deadline
+	}
+	if got := seen.count(); got != 3 {
+		t.Errorf("upstream saw %d requests; want 3", got)
+	}
+}
+
 func TestFastPathPipelinedAndHandoff(t *testing.T) {
 	be, seen := backend(t)
 	_, addrs := startServer(t, appConfig(be.URL, nil))

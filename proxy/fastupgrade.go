@@ -103,6 +103,10 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 			return false
 		}
 	}
+	// The keep-alive loop left a read deadline on the client socket; the
+	// tunnel has its own idle rule (none by default), so it must not inherit
+	// it (drainProxyBuffer clears it too, but only with PROXY decoding on).
+	_ = fc.SetReadDeadline(time.Time{})
 	upstream, _ := bc.(*net.TCPConn)
 	e.status = http.StatusSwitchingProtocols
 	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, e: e}

@@ -161,6 +161,32 @@ func TestWebSocketEcho(t *testing.T) {
 	}
 }
 
+// A WebSocket outlives header_timeout on a listener without PROXY
+// decoding: the tunnel must not inherit the keep-alive loop's read deadline.
+func TestWebSocketOutlivesHeaderTimeoutWithoutPROXY(t *testing.T) {
+	be, _ := echoServer(t)
+	_, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) {
+		l.ProxyProtocol = ProxyOff
+		l.HeaderTimeout = 200 * time.Millisecond
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+addrs[0]+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer func() { _ = c.CloseNow() }()
+	time.Sleep(500 * time.Millisecond) // past header_timeout
+	for i := range 3 {
+		if err := c.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
+			t.Fatalf("write %d after header_timeout: %v", i, err)
+		}
+		if _, got, err := c.Read(ctx); err != nil || string(got) != "ping" {
+			t.Fatalf("echo %d after header_timeout: got %q, %v; want ping", i, got, err)
+		}
+	}
+}
+
 func TestUpgradeDeclined(t *testing.T) {
 	be, _ := backend(t) // plain HTTP: answers 200 to an upgrade request
 	_, addrs := startServer(t, appConfig(be.URL, nil))
