@@ -7,12 +7,12 @@
 #   scripts/bench.sh [--quick] [elbguard-bench run flags...]   e.g. -only proxy, -rounds 5, -out DIR
 #
 # What it does, each step saying so and safe to run twice:
-#   1. apt (root only, when missing): nginx-light, haproxy, wrk; moto_server and aws-lambda-rie via scripts/tools.sh
-#   2. .cache/bench-venv: Cloud Custodian (c7n) from requirements-bench.txt, exact versions
-#   3. go build into .cache/bench/bin: elbguard-bench, elbguard-proxy, elbguard (CLI), the enforcer bootstrap
+#   1. scripts/tools.sh (as `make tools`): apt nginx-light, haproxy, wrk (root only, when missing);
+#      moto_server and aws-lambda-rie; Cloud Custodian (c7n) into .cache/bench-venv from requirements-bench.txt
+#   2. go build into .cache/bench/bin: elbguard-bench, elbguard-proxy, elbguard (CLI), the enforcer bootstrap
 #      for this host (cold start under aws-lambda-rie) and for linux/arm64 (the size we deploy)
-#   4. full run only: Go micro-benchmarks of the hot paths (go test -bench -benchmem) into .cache/bench/micro.txt
-#   5. .cache/bench/bin/elbguard-bench run ...: results in .cache/bench/results.{md,json}, table on stdout
+#   3. full run only: Go micro-benchmarks of the hot paths (go test -bench -benchmem) into .cache/bench/micro.txt
+#   4. .cache/bench/bin/elbguard-bench run ...: results in .cache/bench/results.{md,json}, table on stdout
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -29,41 +29,11 @@ for a in "$@"; do
   esac
 done
 
-# --- 1. peers -----------------------------------------------------------------------------------
-missing=()
-for p in nginx-light haproxy wrk; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  say "apt packages present: nginx-light haproxy wrk"
-elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  for svc in nginx haproxy; do # Debian starts what it installs; the bench starts its own
-    if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
-  done
-else
-  say "cannot install ${missing[*]} (needs root and apt-get); their columns will show errors"
-fi
-if [ ! -x "$cache/venv/bin/moto_server" ] || [ ! -x "$cache/bin/aws-lambda-rie" ]; then
-  say "moto_server or aws-lambda-rie missing: scripts/tools.sh"
-  ./scripts/tools.sh
-fi
+# --- 1. peers and Cloud Custodian: the same pinned installs as `make tools` ---------------------
+# (apt nginx-light, haproxy, wrk as root; moto_server, aws-lambda-rie; .cache/bench-venv with c7n)
+./scripts/tools.sh
 
-# --- 2. Cloud Custodian --------------------------------------------------------------------------
-want=$(sha256sum requirements-bench.txt | cut -d' ' -f1)
-if [ -x "$cache/bench-venv/bin/custodian" ] && [ "$(cat "$cache/bench-venv/.requirements.sha256" 2>/dev/null)" = "$want" ]; then
-  say "bench venv up to date ($cache/bench-venv: custodian $("$cache/bench-venv/bin/custodian" version 2>/dev/null))"
-else
-  say "python venv $cache/bench-venv from requirements-bench.txt (Cloud Custodian)"
-  python3 -m venv "$cache/bench-venv"
-  "$cache/bench-venv/bin/pip" install -q --disable-pip-version-check -r requirements-bench.txt
-  echo "$want" > "$cache/bench-venv/.requirements.sha256"
-fi
-
-# --- 3. binaries ---------------------------------------------------------------------------------
+# --- 2. binaries ---------------------------------------------------------------------------------
 mkdir -p "$bin"
 build() { # build OUT PKG [go build flags...]: skipped, with a note, while PKG has no main package yet
   local out=$1 pkg=$2; shift 2
@@ -82,7 +52,7 @@ build "$bin/elbguard" ./cmd/elbguard -trimpath
 build "$bin/enforcer-bootstrap" ./functions/enforcer -tags lambda.norpc -trimpath -ldflags "-s -w"
 GOOS=linux GOARCH=arm64 build "$bin/enforcer-bootstrap-arm64" ./functions/enforcer -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-# --- 4-5. run -------------------------------------------------------------------------------------
+# --- 3-4. run -------------------------------------------------------------------------------------
 run=("$bin/elbguard-bench" run -root "$root" -proxy-bin "$bin/elbguard-proxy")
 [ -x "$bin/elbguard" ] && run+=(-elbguard-bin "$bin/elbguard")
 [ -x "$bin/enforcer-bootstrap" ] && run+=(-bootstrap "$bin/enforcer-bootstrap")
