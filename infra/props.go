@@ -6,8 +6,11 @@ import (
 	"net/mail"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/elbguard/elbguard/functions/enforce"
 )
 
 // ErrInvalidProps is wrapped by every props validation error, so callers can
@@ -17,17 +20,17 @@ var ErrInvalidProps = errors.New("infra: invalid props")
 // Defaults applied to the zero values of EnforcerProps.
 const (
 	// DefaultTagKey is the tag that selects a load balancer's mode.
-	DefaultTagKey = "elbguard:proxy-protocol"
+	DefaultTagKey = enforce.DefaultTagKey
 	// DefaultMode is the mode of untagged load balancers: opt-in.
 	DefaultMode = "off"
 	// DefaultSweepSchedule runs the sweeper every hour.
 	DefaultSweepSchedule = "rate(1 hour)"
 	// DefaultConcurrency is the number of load balancers reconciled at once
 	// inside one invocation (ELBGUARD_CONCURRENCY).
-	DefaultConcurrency = 8
+	DefaultConcurrency = enforce.DefaultConcurrency
 	// MaxConcurrency bounds Concurrency: more parallel calls only earn
 	// throttling from the ELB APIs.
-	MaxConcurrency = 64
+	MaxConcurrency = enforce.MaxConcurrency
 	// DefaultReservedConcurrency is the enforcer's reserved concurrency: at
 	// most this many events are handled at once, which keeps bursts of
 	// CloudTrail events under the ELB API rate limits (further events wait
@@ -124,7 +127,7 @@ func (p EnforcerProps) Validate() error {
 	if !tagKeyPattern.MatchString(p.TagKey) || strings.HasPrefix(strings.ToLower(p.TagKey), "aws:") {
 		return fmt.Errorf("%w: TagKey %q: want 1-128 letters, digits, spaces or _.:/=+-@, not starting with \"aws:\"", ErrInvalidProps, p.TagKey)
 	}
-	if !isMode(p.DefaultMode) {
+	if !slices.Contains(Modes, p.DefaultMode) {
 		return fmt.Errorf("%w: DefaultMode %q: allowed values are %s", ErrInvalidProps, p.DefaultMode, strings.Join(Modes, ", "))
 	}
 	if err := validateSchedule(p.SweepSchedule); err != nil {
@@ -145,15 +148,6 @@ func (p EnforcerProps) Validate() error {
 		return fmt.Errorf("%w: LambdaAssetDir %q: want the directory holding enforcer/bootstrap and sweeper/bootstrap", ErrInvalidProps, p.LambdaAssetDir)
 	}
 	return nil
-}
-
-func isMode(m string) bool {
-	for _, v := range Modes {
-		if m == v {
-			return true
-		}
-	}
-	return false
 }
 
 // validateSchedule accepts the EventBridge forms rate(N unit) with the unit

@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -219,14 +220,16 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 			cookies[aws.ToString(p.PolicyName)] = true
 		}
 	}
-	listeners := slices.Clone(lb.ListenerDescriptions)
+	listeners := slices.DeleteFunc(slices.Clone(lb.ListenerDescriptions), func(ld elbtypes.ListenerDescription) bool {
+		return ld.Listener == nil
+	})
 	slices.SortFunc(listeners, func(a, b elbtypes.ListenerDescription) int {
-		return int(a.Listener.LoadBalancerPort) - int(b.Listener.LoadBalancerPort)
+		return cmp.Compare(a.Listener.LoadBalancerPort, b.Listener.LoadBalancerPort)
 	})
 	var steps []step
 	for _, ld := range listeners {
 		l := ld.Listener
-		if l == nil || (!isHTTP(aws.ToString(l.Protocol)) && !isHTTP(aws.ToString(l.InstanceProtocol))) {
+		if !isHTTP(aws.ToString(l.Protocol)) && !isHTTP(aws.ToString(l.InstanceProtocol)) {
 			continue
 		}
 		instProto := aws.ToString(l.InstanceProtocol)
@@ -257,11 +260,10 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 		if len(keep) > 0 {
 			plan = append(plan, planned("SetLoadBalancerPoliciesOfListener", target)...)
 		}
-		orig := ld
 		steps = append(steps, step{
 			plan: plan,
 			do: func(ctx context.Context, r *Report) bool {
-				return e.replaceListener(ctx, r, name, orig, want, keep)
+				return e.replaceListener(ctx, r, name, ld, want, keep)
 			},
 		})
 	}

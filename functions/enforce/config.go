@@ -31,6 +31,9 @@ const (
 	DefaultStopBefore        = 10 * time.Second
 )
 
+// MaxConcurrency bounds Config.Concurrency.
+const MaxConcurrency = 64
+
 // ParseMode parses a mode case-insensitively, surrounding blanks ignored.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
@@ -89,8 +92,8 @@ func (c Config) Validate() error {
 	if _, err := ParseMode(string(c.DefaultMode)); err != nil {
 		return fmt.Errorf("%w: DefaultMode %q; want enforce, audit or off", ErrConfig, c.DefaultMode)
 	}
-	if c.Concurrency < 1 || c.Concurrency > 64 {
-		return fmt.Errorf("%w: Concurrency %d; want 1 to 64", ErrConfig, c.Concurrency)
+	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
+		return fmt.Errorf("%w: Concurrency %d; want 1 to %d", ErrConfig, c.Concurrency, MaxConcurrency)
 	}
 	if c.StopBefore < 0 {
 		return fmt.Errorf("%w: StopBefore %s; want zero or positive", ErrConfig, c.StopBefore)

@@ -111,7 +111,7 @@ func (e *Engine) Sweep(ctx context.Context) (*Result, error) {
 // targets cannot be described at all.
 func (e *Engine) Reconcile(ctx context.Context, t Targets) (*Result, error) {
 	var items []*item
-	for _, batch := range slices.Collect(slices.Chunk(dedupe(t.Classic), tagBatch)) {
+	for batch := range slices.Chunk(dedupe(t.Classic), tagBatch) {
 		got, err := e.describeClassic(ctx, batch)
 		if err != nil {
 			return nil, err
@@ -119,6 +119,7 @@ func (e *Engine) Reconcile(ctx context.Context, t Targets) (*Result, error) {
 		items = append(items, got...)
 	}
 	arns := dedupe(t.LoadBalancers)
+	var namedARNs []string // ELBv2 ARNs already described by name
 	for _, n := range dedupe(t.Names) {
 		got, err := e.describeClassic(ctx, []string{n})
 		if err != nil {
@@ -131,8 +132,9 @@ func (e *Engine) Reconcile(ctx context.Context, t Targets) (*Result, error) {
 		out, err := e.v2.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Names: []string{n}})
 		switch {
 		case err == nil:
-			for _, lb := range out.LoadBalancers {
-				arns = append(arns, aws.ToString(lb.LoadBalancerArn))
+			for i := range out.LoadBalancers {
+				namedARNs = append(namedARNs, aws.ToString(out.LoadBalancers[i].LoadBalancerArn))
+				items = append(items, &item{v2: &out.LoadBalancers[i]})
 				found = true
 			}
 		case !isGone(err):
@@ -158,7 +160,9 @@ func (e *Engine) Reconcile(ctx context.Context, t Targets) (*Result, error) {
 			arns = append(arns, g.LoadBalancerArns...)
 		}
 	}
-	for _, batch := range slices.Collect(slices.Chunk(dedupe(arns), tagBatch)) {
+	// A load balancer described by name is not described again by ARN.
+	arns = slices.DeleteFunc(dedupe(arns), func(a string) bool { return slices.Contains(namedARNs, a) })
+	for batch := range slices.Chunk(arns, tagBatch) {
 		got, err := e.describeV2(ctx, batch)
 		if err != nil {
 			return nil, err

@@ -370,6 +370,10 @@ func TestReconcileNames(t *testing.T) {
 			t.Errorf("%s: got %s; want %s", k, got[k], v)
 		}
 	}
+	// One ELBv2 describe per name: "edge" is not described again by ARN.
+	if got := f.calls["v2.DescribeLoadBalancers"]; got != 3 {
+		t.Errorf("got %d ELBv2 DescribeLoadBalancers; want 3 (one per name)", got)
+	}
 }
 
 // failPoliciesOfListenerOnce fails the first SetLoadBalancerPoliciesOfListener call.

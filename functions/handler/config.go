@@ -55,8 +55,8 @@ func ConfigFromEnv(getenv func(string) string) (enforce.Config, error) {
 	}
 	if v := getenv(EnvConcurrency); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 64 {
-			return cfg, fmt.Errorf("%w: %s=%q; want a whole number from 1 to 64", ErrEnv, EnvConcurrency, v)
+		if err != nil || n < 1 || n > enforce.MaxConcurrency {
+			return cfg, fmt.Errorf("%w: %s=%q; want a whole number from 1 to %d", ErrEnv, EnvConcurrency, v, enforce.MaxConcurrency)
 		}
 		cfg.Concurrency = n
 	}

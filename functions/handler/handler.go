@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,7 +68,7 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 	default:
 		return out, fmt.Errorf("handle event: unknown decision %q", d.Kind)
 	}
-	return finish(ctx, log, out, res, err, h.Metrics, cmpOr(h.Function, FunctionEnforcer))
+	return finish(ctx, log, out, res, err, h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
 }
 
 // Sweeper reconciles every load balancer in the region on each invocation,
@@ -88,15 +89,16 @@ func (h *Sweeper) Handle(ctx context.Context, _ json.RawMessage) (*Outcome, erro
 	log := requestLogger(ctx, h.Log)
 	out := &Outcome{Decision: events.Decision{Kind: events.KindSweep}}
 	res, err := h.Engine.Sweep(ctx)
-	return finish(ctx, log, out, res, err, h.Metrics, cmpOr(h.Function, FunctionSweeper))
+	return finish(ctx, log, out, res, err, h.Metrics, cmp.Or(h.Function, FunctionSweeper))
 }
 
 // finish logs a run, writes its metrics and decides whether to ask for a retry.
 func finish(ctx context.Context, log *slog.Logger, out *Outcome, res *enforce.Result, err error, metrics io.Writer, function string) (*Outcome, error) {
 	if err != nil {
 		out.Error = err.Error()
-		log.ErrorContext(ctx, "run failed", "error", err.Error(), "retryable", Retryable(err))
-		if Retryable(err) {
+		retryable := Retryable(err)
+		log.ErrorContext(ctx, "run failed", "error", err.Error(), "retryable", retryable)
+		if retryable {
 			return out, fmt.Errorf("elbguard %s: %w", function, err)
 		}
 		return out, nil
@@ -132,8 +134,9 @@ func finish(ctx context.Context, log *slog.Logger, out *Outcome, res *enforce.Re
 		}
 	}
 	if len(retry) > 0 {
-		out.Error = errors.Join(retry...).Error()
-		return out, fmt.Errorf("elbguard %s: %d load balancers failed with retryable errors: %w", function, len(retry), errors.Join(retry...))
+		joined := errors.Join(retry...)
+		out.Error = joined.Error()
+		return out, fmt.Errorf("elbguard %s: %d load balancers failed with retryable errors: %w", function, len(retry), joined)
 	}
 	return out, nil
 }
@@ -147,11 +150,4 @@ func requestLogger(ctx context.Context, log *slog.Logger) *slog.Logger {
 		log = log.With("request_id", lc.AwsRequestID)
 	}
 	return log
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -129,10 +129,11 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() { fmt.Fprint(env.Stderr, usage) }
 	o := options{cfg: base}
-	mode := fs.String("default-mode", string(base.WithDefaults().DefaultMode), "mode of untagged load balancers: enforce, audit or off")
-	fs.StringVar(&o.cfg.TagKey, "tag-key", base.WithDefaults().TagKey, "tag that sets a load balancer's mode")
-	fs.StringVar(&o.cfg.IdleTimeoutTagKey, "idle-timeout-tag-key", base.WithDefaults().IdleTimeoutTagKey, "tag that sets the idle timeout in seconds")
-	fs.IntVar(&o.cfg.Concurrency, "concurrency", base.WithDefaults().Concurrency, "load balancers handled at once (1-64)")
+	def := base.WithDefaults()
+	mode := fs.String("default-mode", string(def.DefaultMode), "mode of untagged load balancers: enforce, audit or off")
+	fs.StringVar(&o.cfg.TagKey, "tag-key", def.TagKey, "tag that sets a load balancer's mode")
+	fs.StringVar(&o.cfg.IdleTimeoutTagKey, "idle-timeout-tag-key", def.IdleTimeoutTagKey, "tag that sets the idle timeout in seconds")
+	fs.IntVar(&o.cfg.Concurrency, "concurrency", def.Concurrency, "load balancers handled at once (1-64)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: standard AWS configuration)")
 	fs.StringVar(&o.output, "output", "table", "output format: table or json")
 	fs.BoolVar(&o.stats, "stats", false, "print API calls by action to stderr")
@@ -155,8 +156,8 @@ func parse(cmd string, args []string, env Env) (options, error) {
 		return o, fmt.Errorf("--default-mode %q: want enforce, audit or off", *mode)
 	}
 	o.cfg.DefaultMode = m
-	if o.cfg.Concurrency < 1 || o.cfg.Concurrency > 64 {
-		return o, fmt.Errorf("--concurrency %d: want 1 to 64", o.cfg.Concurrency)
+	if o.cfg.Concurrency < 1 || o.cfg.Concurrency > enforce.MaxConcurrency {
+		return o, fmt.Errorf("--concurrency %d: want 1 to %d", o.cfg.Concurrency, enforce.MaxConcurrency)
 	}
 	if cmd == "audit" {
 		o.cfg.DryRun = true
