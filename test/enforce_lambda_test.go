@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -80,11 +79,5 @@ func TestEnforceLambdaRIE(t *testing.T) {
 // enfWaitLog waits until a process's log contains want.
 func enfWaitLog(t *testing.T, p *harness.Process, want string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(p.Logs(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("log lacks %q:\n%s", want, p.Logs())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	harness.WaitContains(t, 5*time.Second, p.Name+" log", p.Logs, want)
 }

@@ -113,13 +113,23 @@ func TestProxyTrustedCIDRs(t *testing.T) {
 // TestProxyGracefulShutdown sends SIGTERM with a request in flight: it
 // completes, new connections are refused, and the process exits 0.
 func TestProxyGracefulShutdown(t *testing.T) {
-	upstream, _ := pxStartApp(t)
+	upstream, app := pxStartApp(t)
 	p := pxStartProxy(t, upstream, "")
 	done := make(chan *http.Response, 1)
 	go func() {
-		done <- pxRawRequest(t, "127.0.0.1", p.App, append(pxV1From(t, "198.51.100.3"), "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"...))
+		var resp *http.Response
+		defer func() { done <- resp }() // sent even if pxRawRequest fails the test
+		resp = pxRawRequest(t, "127.0.0.1", p.App, append(pxV1From(t, "198.51.100.3"), "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"...))
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// SIGTERM only once the request is in flight: the app has it (and
+	// answers /slow a second later).
+	deadline := time.Now().Add(10 * time.Second)
+	for app.count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the /slow request did not reach the app within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := p.Proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/elbguard/elbguard/internal/echo"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -42,32 +43,20 @@ func (a *pxApp) last(t *testing.T) *http.Request {
 	return a.reqs[len(a.reqs)-1]
 }
 
-// pxStartApp runs the app behind the proxy: /ws is a WebSocket echo (coder/
-// websocket), /slow answers after 1 s, everything else answers "hello".
+// pxStartApp runs the app behind the proxy: /ws is the demo's WebSocket echo
+// (internal/echo), /slow answers after 1 s, everything else answers "hello".
 func pxStartApp(t *testing.T) (string, *pxApp) {
 	t.Helper()
 	rec := &pxApp{}
+	ws := &echo.Server{ReadLimit: 1 << 24}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.mu.Lock()
 		rec.reqs = append(rec.reqs, r.Clone(context.Background()))
 		rec.mu.Unlock()
 		switch r.URL.Path {
-		case "/ws":
-			c, err := websocket.Accept(w, r, nil)
-			if err != nil {
-				return
-			}
-			defer func() { _ = c.CloseNow() }()
-			c.SetReadLimit(1 << 24)
-			for {
-				typ, msg, err := c.Read(r.Context())
-				if err != nil {
-					return
-				}
-				if err := c.Write(r.Context(), typ, msg); err != nil {
-					return
-				}
-			}
+		case echo.PathWebSocket:
+			ws.ServeHTTP(w, r)
+			return
 		case "/slow":
 			time.Sleep(time.Second)
 		}
@@ -137,17 +126,10 @@ func pxClientFrom(src string) *http.Client {
 // pxWaitLog waits until the access log contains want.
 func pxWaitLog(t *testing.T, path, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	return harness.WaitContains(t, 5*time.Second, "access log", func() string {
 		b, _ := os.ReadFile(path)
-		if strings.Contains(string(b), want) {
-			return string(b)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("access log lacks %q:\n%s", want, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return string(b)
+	}, want)
 }
 
 // pxWSEcho opens a WebSocket to url through client, echoes one message and

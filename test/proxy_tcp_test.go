@@ -3,16 +3,12 @@
 package test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	proxyproto "github.com/pires/go-proxyproto"
 
 	"github.com/elbguard/elbguard/test/harness"
 )
@@ -21,40 +17,10 @@ import (
 // with send_proxy v1 → a PROXY-aware line server, which must see the
 // original client address.
 func TestProxyTCPMode(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	// The readiness probes of the harness also come through (and close at
-	// once): only connections that carry a line are reported.
-	sources := make(chan string, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				r := bufio.NewReader(c)
-				h, err := proxyproto.Read(r)
-				if err != nil {
-					return
-				}
-				line, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				sources <- fmt.Sprintf("v%d %s", h.Version, h.SourceAddr)
-				_, _ = io.WriteString(c, "echo: "+line)
-			}()
-		}
-	}()
+	backend, got := headerBackend(t)
 	front := harness.FreeAddr(t)
 	cfg := fmt.Sprintf("admin: off\nlisteners:\n  - listen: %q\n    mode: tcp\n    proxy_protocol: required\n    upstream: %s\n    send_proxy: v1\n",
-		front, ln.Addr())
+		front, backend)
 	path := filepath.Join(t.TempDir(), "proxy.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -73,20 +39,9 @@ frontend lb
 backend proxy
   server p %s send-proxy-v2
 `, lb, front))
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.11")}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", lb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.WriteString(c, "ping\n")
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || line != "echo: ping\n" {
-		t.Fatalf("through HAProxy and the tcp listener: %q, %v; want echo: ping", line, err)
-	}
-	got := <-sources
-	if len(got) < 14 || got[:14] != "v1 127.0.0.11:" {
-		t.Errorf("upstream saw PROXY header %q; want v1 from 127.0.0.11", got)
-	}
+	// The line server answers only after the PROXY header and the line; the
+	// header must name the client (127.0.0.11) and HAProxy's front address.
+	client := netip.MustParseAddr("127.0.0.11")
+	sendThrough(t, lb, client)
+	checkHeader(t, got, 1, client, lb)
 }

@@ -1,7 +1,8 @@
-// Package echo is the small web app that elbguard's demo and benchmarks put
-// behind the proxy: plain HTTP requests are answered with what the app saw
-// of its client (the address headers a proxy set), and WebSocket messages
-// are echoed back unchanged.
+// Package echo is the small web app that elbguard's demo and integration
+// tests put behind the proxy: plain HTTP requests are answered with what the
+// app saw of its client (the address headers a proxy set), and WebSocket
+// messages are echoed back unchanged. (The benchmarks use their own backend,
+// internal/bench/backend.)
 package echo
 
 import (

@@ -67,9 +67,14 @@ func TestStartStopKillsProcessGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.Stop) // on an early failure too
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(p.Logs(), "started") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(p.Logs(), "started") {
+		// Without the trap in place SIGTERM alone would end it: not the case under test.
+		t.Fatalf("the shell did not start within 5s; log:\n%s", p.Logs())
 	}
 	begin := time.Now()
 	p.Stop()

@@ -105,6 +105,9 @@ func (p *Process) Exited() bool {
 // Wait waits up to timeout for the process to end and returns its exit
 // error (nil for exit status 0).
 func (p *Process) Wait(timeout time.Duration) error {
+	if p.Exited() { // never race an expired timer against a process already gone
+		return p.waitErr
+	}
 	select {
 	case <-p.done:
 		return p.waitErr

@@ -4,8 +4,8 @@
 // them when the test ends. It wraps internal/peer for testing.TB.
 //
 // Tools are looked up in the repository's own cache first (.cache/venv/bin,
-// .cache/bin, node_modules/.bin, filled by `make tools`), then in /usr/sbin
-// and $PATH. A missing tool skips the test with a message naming the tool and
+// .cache/bench-venv/bin, .cache/bin, node_modules/.bin, filled by `make
+// tools`), then in /usr/sbin and $PATH. A missing tool skips the test with a message naming the tool and
 // the `make tools` step that installs it; when CI=true it fails the test, so
 // CI can never pass by skipping.
 package harness
@@ -15,6 +15,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +98,24 @@ func WaitTCP(t testing.TB, addr string, timeout time.Duration) {
 	defer cancel()
 	if err := peer.WaitTCP(ctx, addr); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// WaitContains polls read every 50 ms until what it returns contains want,
+// and returns that text; after timeout it fails the test, naming what and
+// showing the text last read.
+func WaitContains(t testing.TB, timeout time.Duration, what string, read func() string, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s := read()
+		if strings.Contains(s, want) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s lacks %q:\n%s", what, want, s)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
