@@ -128,14 +128,7 @@ func checkHeader(t *testing.T, got <-chan received, wantVersion byte, wantSrc ne
 func TestPeersHAProxySendProxy(t *testing.T) {
 	backend, got := headerBackend(t)
 	v1, v2 := harness.FreeAddr(t), harness.FreeAddr(t)
-	harness.StartHAProxy(t, fmt.Sprintf(`global
-    maxconn 256
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend v1
+	harness.StartHAProxy(t, harness.HAProxyTCPDefaults+fmt.Sprintf(`frontend v1
     bind %s
     default_backend app_v1
 frontend v2

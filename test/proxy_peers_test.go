@@ -19,14 +19,7 @@ func TestProxyBehindHAProxy(t *testing.T) {
 			upstream, app := pxStartApp(t)
 			p := pxStartProxy(t, upstream, "")
 			lbRedirect, lbApp := harness.FreeAddr(t), harness.FreeAddr(t)
-			harness.StartHAProxy(t, fmt.Sprintf(`global
-  maxconn 256
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend redirect
+			harness.StartHAProxy(t, harness.HAProxyTCPDefaults+fmt.Sprintf(`frontend redirect
   bind %s
   default_backend proxy_redirect
 frontend app

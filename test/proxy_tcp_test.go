@@ -28,12 +28,7 @@ func TestProxyTCPMode(t *testing.T) {
 	harness.Start(t, harness.Build(t, "./cmd/elbguard-proxy"), []string{"--config", path})
 	harness.WaitTCP(t, front, 10*time.Second)
 	lb := harness.FreeAddr(t)
-	harness.StartHAProxy(t, fmt.Sprintf(`defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend lb
+	harness.StartHAProxy(t, harness.HAProxyTCPDefaults+fmt.Sprintf(`frontend lb
   bind %s
   default_backend proxy
 backend proxy

@@ -39,3 +39,15 @@ func StartNginx(t testing.TB, cfg string) *Process {
 	stopWithTest(t, p, "nginx")
 	return p
 }
+
+// HAProxyTCPDefaults is the global and defaults sections every test's HAProxy
+// shares: TCP mode in the load balancer's place, with generous timeouts.
+// Append frontend and backend sections to it.
+const HAProxyTCPDefaults = `global
+    maxconn 256
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+`
