@@ -1,12 +1,14 @@
 # elbguard — every target prints what it does and is safe to run twice.
 #
 #   make demo    the whole story on a local AWS emulator (no AWS account)
-#   make test    tools, go vet, then every test: unit, integration, peers
+#   make test    tools, go vet, every test (unit, integration, peers), short fuzzing, make security
 #   make build   host binaries into bin/, Lambda bootstraps into dist/lambda/
-#   make lint    gofmt, go vet, golangci-lint
+#   make lint    go vet, gofmt, golangci-lint (gosec included)
 #   make fuzz    every fuzz target for FUZZTIME (default 30s)
 #   make synth   cdk synth into cdk.out/ and cfn-lint every template
 #   make bench   side-by-side benchmarks against nginx and HAProxy
+#   make security  govulncheck (offline database) and golangci-lint with gosec
+#   make soak    the long reliability run: faults, load and fuzzing (see RELIABILITY.md)
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -14,6 +16,10 @@ SHELL := bash
 
 GO        ?= go
 CACHE     := $(CURDIR)/.cache
+# The Go toolchain named in go.mod: the machine's go1.26.8 has standard-library
+# vulnerabilities (scripts/vulncheck.sh); the go command fetches this one from
+# the module proxy once. Shells outside make need the same export (README).
+export GOTOOLCHAIN := $(shell sed -n 's/^toolchain //p' go.mod)
 export PATH := $(CACHE)/bin:$(CACHE)/venv/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
@@ -23,8 +29,13 @@ LAMBDA_FLAGS     := -tags lambda.norpc -trimpath -ldflags "-s -w"
 TEST_TIMEOUT     ?= 20m
 
 FUZZTIME         ?= 30s
+# make test fuzzes every target briefly (the seed corpora in testdata/fuzz
+# always run as plain tests); make soak for long.
+CI_FUZZTIME      ?= 5s
+SOAK_FUZZTIME    ?= 2m
+SOAK_TIMEOUT     ?= 90m
 
-.PHONY: help tools build build-host build-lambda build-assets test test-unit vet lint fuzz synth demo demo-enforcer demo-proxy bench bench-quick clean
+.PHONY: help tools build build-host build-lambda build-assets cdk-app test test-unit vet lint golangci security vulncheck fuzz soak synth demo demo-enforcer demo-proxy bench bench-quick clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -54,6 +65,10 @@ build-assets: build-lambda
 	@mkdir -p dist/proxy/linux-arm64
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" -o dist/proxy/linux-arm64/elbguard-proxy ./cmd/elbguard-proxy
 
+# The CDK app (cdk.json runs it): fresh Lambda and proxy assets, then synth.
+cdk-app: build-assets
+	@$(GO) run ./infra/app
+
 vet:
 	@echo "==> go vet (unit and integration builds)"
 	$(GO) vet ./...
@@ -62,20 +77,32 @@ vet:
 test: tools vet
 	@echo "==> go test: unit + integration + peer tests (CI=$${CI:-false}: a missing peer $$( [ "$${CI:-}" = true ] && echo fails || echo skips ))"
 	$(GO) test -tags integration -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@$(MAKE) -s fuzz FUZZTIME=$(CI_FUZZTIME)
+	@$(MAKE) -s security
 
 test-unit:
 	@echo "==> go test ./... (unit tests only)"
 	$(GO) test ./...
 
-lint:
+lint: vet golangci
+
+# gofmt, then golangci-lint (.golangci.yml: the standard linters, gosec and
+# more), installed pinned into .cache/bin.
+golangci:
 	@echo "==> gofmt -l"
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@$(MAKE) -s vet
-	@if [ "$$($(CACHE)/bin/golangci-lint version --short 2>/dev/null)" != "$(GOLANGCI_VERSION:v%=%)" ]; then \
-	  echo "==> go install golangci-lint@$(GOLANGCI_VERSION)"; \
+	@# Rebuilt when the toolchain changes: it type-checks with the standard library it was built with.
+	@if ! $(CACHE)/bin/golangci-lint version 2>/dev/null | grep -q "version $(GOLANGCI_VERSION:v%=%) built with $$($(GO) env GOVERSION) "; then \
+	  echo "==> go install golangci-lint@$(GOLANGCI_VERSION) ($$($(GO) env GOVERSION))"; \
 	  GOBIN=$(CACHE)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION); fi
-	@echo "==> golangci-lint run (.golangci.yml)"
+	@echo "==> golangci-lint run (.golangci.yml, gosec included)"
 	golangci-lint run --build-tags integration ./...
+
+security: vulncheck golangci
+
+vulncheck:
+	@echo "==> make vulncheck: govulncheck against the pinned, offline Go vulnerability database"
+	@./scripts/vulncheck.sh
 
 fuzz:
 	@echo "==> make fuzz: every fuzz target for $(FUZZTIME) (FUZZTIME=...)"
@@ -85,6 +112,16 @@ fuzz:
 	    $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME); \
 	  done; \
 	done
+
+soak: tools
+	@echo "==> make soak: the reliability tests scaled up (ELBGUARD_SOAK=1), then every fuzz target for $(SOAK_FUZZTIME)"
+	@mkdir -p $(CACHE)/soak
+	@status=0; ELBGUARD_SOAK=1 $(GO) test -tags integration -count=1 -timeout $(SOAK_TIMEOUT) -v \
+	  -run 'TestEnforceFaults|TestProxyLoad|TestProxyFault|TestHostile|TestDrain' ./test/ ./proxy/ ./functions/... \
+	  > $(CACHE)/soak/test.log 2>&1 || status=$$?; \
+	  grep -E '^(--- |ok |FAIL)|SUMMARY|: (keep-alive 10k|idle WebSocket|slowloris|backend (kill|restart)|SIGTERM|SIGHUP)' $(CACHE)/soak/test.log || true; \
+	  echo "    full log: $(CACHE)/soak/test.log"; exit $$status
+	@$(MAKE) -s fuzz FUZZTIME=$(SOAK_FUZZTIME)
 
 synth: tools
 	@echo "==> make synth: cdk synth into cdk.out/, then cfn-lint"

@@ -15,6 +15,9 @@
 #   4. .cache/bench/bin/elbguard-bench run ...: results in .cache/bench/results.{md,json}, table on stdout
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Go toolchain named in go.mod (go1.26.8's standard library has known
+# vulnerabilities); the go command fetches it from the module proxy once.
+export GOTOOLCHAIN=$(sed -n 's/^toolchain //p' go.mod)
 root=$PWD
 cache=$root/.cache
 bin=$cache/bench/bin

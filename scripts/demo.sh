@@ -9,6 +9,9 @@
 # .cache/demo/run/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Go toolchain named in go.mod (go1.26.8's standard library has known
+# vulnerabilities); the go command fetches it from the module proxy once.
+export GOTOOLCHAIN=$(sed -n 's/^toolchain //p' go.mod)
 root=$PWD
 part=${1:-all}
 case "$part" in

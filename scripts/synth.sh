@@ -9,6 +9,9 @@
 # Env:   CDK_OUT (default cdk.out), CFN_LINT (default .cache/venv/bin/cfn-lint)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Go toolchain named in go.mod (go1.26.8's standard library has known
+# vulnerabilities); the go command fetches it from the module proxy once.
+export GOTOOLCHAIN=$(sed -n 's/^toolchain //p' go.mod)
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 export CDK_DISABLE_CLI_TELEMETRY=true

@@ -10,6 +10,9 @@
 #   .cache/bin:       aws-lambda-rie                   (go install at a pinned pseudo-version)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Go toolchain named in go.mod (go1.26.8's standard library has known
+# vulnerabilities); the go command fetches it from the module proxy once.
+export GOTOOLCHAIN=$(sed -n 's/^toolchain //p' go.mod)
 root=$PWD
 cache=$root/.cache
 RIE_VERSION=${RIE_VERSION:-v0.0.0-20261030222936-bef5c4ba774d}
