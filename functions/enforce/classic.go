@@ -3,6 +3,7 @@ package enforce
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,14 +20,17 @@ const ProxyPolicyName = "elbguard-proxy-protocol"
 
 // Classic policy types and limits.
 const (
-	proxyPolicyType     = "ProxyProtocolPolicyType"
-	proxyAttribute      = "ProxyProtocol"
-	sslNegotiationType  = "SSLNegotiationPolicyType"
-	lbCookieType        = "LBCookieStickinessPolicyType"
-	appCookieType       = "AppCookieStickinessPolicyType"
-	classicMinIdle      = 1
-	classicMaxIdle      = 4000
-	listenerSwapTimeout = 60 * time.Second
+	proxyPolicyType    = "ProxyProtocolPolicyType"
+	proxyAttribute     = "ProxyProtocol"
+	sslNegotiationType = "SSLNegotiationPolicyType"
+	lbCookieType       = "LBCookieStickinessPolicyType"
+	appCookieType      = "AppCookieStickinessPolicyType"
+	classicMinIdle     = 1
+	classicMaxIdle     = 4000
+	// listenerSwapTimeout bounds a listener swap, which runs detached from
+	// the invocation's cancellation; a swap starts only when the invocation
+	// has this long left (the enforcer Lambda's timeout is 60 s).
+	listenerSwapTimeout = 40 * time.Second
 )
 
 // classicPolicies indexes a Classic load balancer's policies by name.
@@ -148,6 +152,10 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 					PolicyTypeName:   aws.String(proxyPolicyType),
 					PolicyAttributes: []elbtypes.PolicyAttribute{{AttributeName: aws.String(proxyAttribute), AttributeValue: aws.String("true")}},
 				})
+				var dup *elbtypes.DuplicatePolicyNameException
+				if errors.As(err, &dup) {
+					err = e.sameProxyPolicy(ctx, r, name, proxy, err)
+				}
 				return r.record("CreateLoadBalancerPolicy", target, err)
 			},
 		})
@@ -190,6 +198,27 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 		})
 	}
 	return steps
+}
+
+// sameProxyPolicy handles DuplicatePolicyName on creating the proxy policy:
+// a concurrent run created it first. It returns nil when the policy now there
+// is an equivalent proxy protocol policy, else dupErr (or the read's error).
+func (e *Engine) sameProxyPolicy(ctx context.Context, r *Report, name, policy string, dupErr error) error {
+	out, err := e.classic.DescribeLoadBalancerPolicies(ctx, &elb.DescribeLoadBalancerPoliciesInput{
+		LoadBalancerName: aws.String(name), PolicyNames: []string{policy},
+	})
+	if err != nil {
+		return fmt.Errorf("%w; then describe it: %w", dupErr, err)
+	}
+	pols := classicPolicies{}
+	for _, d := range out.PolicyDescriptions {
+		pols[aws.ToString(d.PolicyName)] = d
+	}
+	if !pols.isProxy(policy) {
+		return dupErr
+	}
+	r.find(RuleConcurrentChange, "policy %s was created by a concurrent run; reused", policy)
+	return nil
 }
 
 // tcpProtocol maps HTTP to TCP and HTTPS to SSL; other protocols stay.
@@ -268,69 +297,6 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 		})
 	}
 	return steps
-}
-
-// replaceListener deletes a listener and creates its TCP/SSL replacement on
-// the same port, re-attaching kept policies. If the replacement cannot be
-// completed, the original listener is recreated exactly (rolled_back). It runs
-// detached from ctx cancellation so that a listener is never left deleted.
-func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, orig elbtypes.ListenerDescription, want elbtypes.Listener, keep []string) bool {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), listenerSwapTimeout)
-	defer cancel()
-	port := orig.Listener.LoadBalancerPort
-	target := fmt.Sprintf("%s:%d", name, port)
-	_, err := e.classic.DeleteLoadBalancerListeners(ctx, &elb.DeleteLoadBalancerListenersInput{
-		LoadBalancerName: aws.String(name), LoadBalancerPorts: []int32{port},
-	})
-	if !r.record("DeleteLoadBalancerListeners", target, err) {
-		return false
-	}
-	_, err = e.classic.CreateLoadBalancerListeners(ctx, &elb.CreateLoadBalancerListenersInput{
-		LoadBalancerName: aws.String(name), Listeners: []elbtypes.Listener{want},
-	})
-	if !r.record("CreateLoadBalancerListeners", target, err) {
-		e.restoreListener(ctx, r, name, orig)
-		return false
-	}
-	if len(keep) == 0 {
-		return true
-	}
-	_, err = e.classic.SetLoadBalancerPoliciesOfListener(ctx, &elb.SetLoadBalancerPoliciesOfListenerInput{
-		LoadBalancerName: aws.String(name), LoadBalancerPort: port, PolicyNames: keep,
-	})
-	if r.record("SetLoadBalancerPoliciesOfListener", target, err) {
-		return true
-	}
-	_, err = e.classic.DeleteLoadBalancerListeners(ctx, &elb.DeleteLoadBalancerListenersInput{
-		LoadBalancerName: aws.String(name), LoadBalancerPorts: []int32{port},
-	})
-	if r.record("DeleteLoadBalancerListeners", target, err) {
-		e.restoreListener(ctx, r, name, orig)
-	}
-	return false
-}
-
-// restoreListener recreates the original listener and its policies and
-// records the outcome as rolled_back, or failed with a finding.
-func (e *Engine) restoreListener(ctx context.Context, r *Report, name string, orig elbtypes.ListenerDescription) {
-	target := fmt.Sprintf("%s:%d", name, orig.Listener.LoadBalancerPort)
-	_, err := e.classic.CreateLoadBalancerListeners(ctx, &elb.CreateLoadBalancerListenersInput{
-		LoadBalancerName: aws.String(name), Listeners: []elbtypes.Listener{*orig.Listener},
-	})
-	if err == nil && len(orig.PolicyNames) > 0 {
-		_, err = e.classic.SetLoadBalancerPoliciesOfListener(ctx, &elb.SetLoadBalancerPoliciesOfListenerInput{
-			LoadBalancerName: aws.String(name), LoadBalancerPort: orig.Listener.LoadBalancerPort, PolicyNames: orig.PolicyNames,
-		})
-	}
-	if err == nil {
-		r.Actions = append(r.Actions, Action{API: "CreateLoadBalancerListeners", Target: target, Status: ActionRolledBack})
-		return
-	}
-	r.Actions = append(r.Actions, Action{API: "CreateLoadBalancerListeners", Target: target, Status: ActionFailed, Error: "roll back: " + err.Error()})
-	r.find(RuleAPIError, "listener %d could not be restored: %v", orig.Listener.LoadBalancerPort, err)
-	if r.err == nil {
-		r.err = fmt.Errorf("restore listener %s: %w", target, err)
-	}
 }
 
 // classicIdleStep reads the idle timeout and plans a change when it differs.

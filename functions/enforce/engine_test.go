@@ -449,3 +449,28 @@ func TestPolicyReadOnlyWhenNeeded(t *testing.T) {
 		})
 	}
 }
+
+// TestSwapNeedsItsBudget: a listener swap runs detached from cancellation, so
+// it must not start when the invocation could end mid-swap; the port keeps
+// its listener and the error is a deadline (retried by Lambda).
+func TestSwapNeedsItsBudget(t *testing.T) {
+	f := newFake()
+	c := f.addClassic("web", map[string]string{tag: "enforce"}, listener("HTTP", 80, "HTTP", 80))
+	e := newEngine(t, f, Config{StopBefore: time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), listenerSwapTimeout/2)
+	defer cancel()
+	res, err := e.Sweep(ctx)
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	r := reportOf(t, res, "web")
+	if r.Status != StatusError || !errors.Is(r.Err(), context.DeadlineExceeded) {
+		t.Fatalf("got %s err %v; want error wrapping context.DeadlineExceeded", r.Status, r.Err())
+	}
+	if calls := f.calls["DeleteLoadBalancerListeners"] + f.calls["CreateLoadBalancerListeners"]; calls != 0 {
+		t.Errorf("got %d listener deletes/creates; want 0", calls)
+	}
+	if got := aws.ToString(c.desc.ListenerDescriptions[0].Listener.Protocol); got != "HTTP" {
+		t.Errorf("got listener protocol %s; want HTTP left in place", got)
+	}
+}

@@ -174,6 +174,11 @@ func (f *fake) CreateLoadBalancerPolicy(ctx context.Context, in *elb.CreateLoadB
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range c.policies {
+		if aws.ToString(p.PolicyName) == aws.ToString(in.PolicyName) {
+			return nil, &elbtypes.DuplicatePolicyNameException{Message: aws.String("policy " + aws.ToString(in.PolicyName) + " already exists")}
+		}
+	}
 	d := elbtypes.PolicyDescription{PolicyName: in.PolicyName, PolicyTypeName: in.PolicyTypeName}
 	for _, a := range in.PolicyAttributes {
 		d.PolicyAttributeDescriptions = append(d.PolicyAttributeDescriptions, elbtypes.PolicyAttributeDescription{AttributeName: a.AttributeName, AttributeValue: a.AttributeValue})
@@ -220,7 +225,15 @@ func (f *fake) CreateLoadBalancerListeners(ctx context.Context, in *elb.CreateLo
 		return nil, err
 	}
 	for _, l := range in.Listeners {
-		c.desc.ListenerDescriptions = append(c.desc.ListenerDescriptions, elbtypes.ListenerDescription{Listener: &l})
+		i := slices.IndexFunc(c.desc.ListenerDescriptions, func(ld elbtypes.ListenerDescription) bool {
+			return ld.Listener.LoadBalancerPort == l.LoadBalancerPort
+		})
+		switch {
+		case i < 0:
+			c.desc.ListenerDescriptions = append(c.desc.ListenerDescriptions, elbtypes.ListenerDescription{Listener: &l})
+		case !sameListener(*c.desc.ListenerDescriptions[i].Listener, l): // AWS: an identical listener is no error
+			return nil, &elbtypes.DuplicateListenerException{Message: aws.String(fmt.Sprintf("a listener already exists on port %d", l.LoadBalancerPort))}
+		}
 	}
 	return &elb.CreateLoadBalancerListenersOutput{}, nil
 }
@@ -232,11 +245,13 @@ func (f *fake) SetLoadBalancerPoliciesOfListener(ctx context.Context, in *elb.Se
 	if err != nil {
 		return nil, err
 	}
-	for i, l := range c.desc.ListenerDescriptions {
-		if l.Listener.LoadBalancerPort == in.LoadBalancerPort {
-			c.desc.ListenerDescriptions[i].PolicyNames = in.PolicyNames
-		}
+	i := slices.IndexFunc(c.desc.ListenerDescriptions, func(ld elbtypes.ListenerDescription) bool {
+		return ld.Listener.LoadBalancerPort == in.LoadBalancerPort
+	})
+	if i < 0 {
+		return nil, &elbtypes.ListenerNotFoundException{Message: aws.String(fmt.Sprintf("no listener on port %d", in.LoadBalancerPort))}
 	}
+	c.desc.ListenerDescriptions[i].PolicyNames = in.PolicyNames
 	return &elb.SetLoadBalancerPoliciesOfListenerOutput{}, nil
 }
 

@@ -54,6 +54,7 @@ const (
 	RuleStoppedAfterFailure = "stopped_after_failure"
 	RuleAPIError            = "api_error"
 	RuleNotFound            = "not_found"
+	RuleConcurrentChange    = "concurrent_change"
 )
 
 // Report is what the engine found and did for one load balancer.
