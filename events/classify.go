@@ -9,9 +9,15 @@ import (
 )
 
 // ErrMalformed is returned by Classify for input that is not an EventBridge
-// event at all (invalid JSON, no detail-type or source, undecodable detail).
+// event at all (invalid JSON, no detail-type or source, undecodable detail,
+// over MaxEventBytes).
 // Such input must not be retried.
 var ErrMalformed = errors.New("events: malformed event")
+
+// MaxEventBytes is the largest event Classify decodes: EventBridge's own
+// limit on an event (256 KiB). Anything larger did not come from EventBridge
+// and is malformed.
+const MaxEventBytes = 256 << 10
 
 // Kind is what an event asks elbguard to do.
 type Kind string
@@ -74,9 +80,13 @@ var HandledEventNames = []string{
 }
 
 // Classify decodes raw as an EventBridge event and decides what it asks for.
-// It returns an error wrapping ErrMalformed only for undecodable input; events
-// it does not handle are a Decision of KindIgnored with a reason.
+// It returns an error wrapping ErrMalformed only for undecodable input and
+// input over MaxEventBytes; events it does not handle are a Decision of
+// KindIgnored with a reason.
 func Classify(raw []byte, opts Options) (Decision, error) {
+	if len(raw) > MaxEventBytes {
+		return Decision{}, fmt.Errorf("%w: %d bytes, over the %d-byte EventBridge limit", ErrMalformed, len(raw), MaxEventBytes)
+	}
 	var ev Event
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return Decision{}, fmt.Errorf("%w: %w", ErrMalformed, err)
