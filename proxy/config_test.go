@@ -1,9 +1,12 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +40,112 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("unit lacks %q", want)
 		}
 	}
+}
+
+// TestSystemdUnitUnprivileged: the proxy runs as an unprivileged user whose
+// only capability is binding ports below 1024, and nothing in the unit
+// runs as root.
+func TestSystemdUnitUnprivileged(t *testing.T) {
+	b, err := os.ReadFile("../deploy/systemd/elbguard-proxy.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := unitSection(string(b), "Service")
+	if len(svc) == 0 {
+		t.Fatalf("unit has no [Service] section")
+	}
+	last := func(k string) string { // systemd: the last assignment wins
+		v := svc[k]
+		if len(v) == 0 {
+			return ""
+		}
+		return v[len(v)-1]
+	}
+	user := last("User")
+	if last("DynamicUser") != "yes" && (user == "" || user == "root" || user == "0") {
+		t.Errorf("DynamicUser=%q User=%q; want DynamicUser=yes or a non-root User=", last("DynamicUser"), user)
+	}
+	for _, k := range []string{"User", "Group"} {
+		for _, v := range svc[k] {
+			if v == "root" || v == "0" {
+				t.Errorf("%s=%s; want no root", k, v)
+			}
+		}
+	}
+	for _, k := range []string{"CapabilityBoundingSet", "AmbientCapabilities"} {
+		if got := strings.Join(svc[k], " "); got != "CAP_NET_BIND_SERVICE" {
+			t.Errorf("%s = %q; want exactly CAP_NET_BIND_SERVICE", k, got)
+		}
+	}
+	for k, want := range map[string]string{"NoNewPrivileges": "yes", "ProtectSystem": "strict"} {
+		if got := last(k); got != want {
+			t.Errorf("%s = %q; want %q", k, got, want)
+		}
+	}
+	if v, ok := svc["PermissionsStartOnly"]; ok {
+		t.Errorf("PermissionsStartOnly=%v: runs Exec lines as root; want it absent", v)
+	}
+	for k, vs := range svc {
+		if !strings.HasPrefix(k, "Exec") {
+			continue
+		}
+		for _, v := range vs {
+			// "+" runs with full privileges, "!" and "!!" skip the user
+			// switch; "-", "@", ":" are harmless.
+			cmd := strings.TrimLeft(v, "-@:")
+			if strings.HasPrefix(cmd, "+") || strings.HasPrefix(cmd, "!") {
+				t.Errorf("%s=%s: the %q prefix runs it privileged", k, v, cmd[:1])
+			}
+		}
+	}
+
+	// systemd's own check, when the machine has it: the unit with ExecStart
+	// pointing at an existing binary (verify requires one).
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Log("systemd-analyze not installed: skipping systemd-analyze verify")
+		return
+	}
+	trueBin, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true binary for systemd-analyze verify")
+	}
+	unit := filepath.Join(t.TempDir(), "elbguard-proxy.service")
+	if err := os.WriteFile(unit, []byte(strings.ReplaceAll(string(b), "/usr/local/bin/elbguard-proxy", trueBin)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, analyze, "verify", unit).CombinedOutput(); err != nil {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// unitSection returns the assignments of one section of a systemd unit,
+// key -> values in order; an empty assignment resets the list.
+func unitSection(unit, section string) map[string][]string {
+	out := map[string][]string{}
+	in := false
+	for _, line := range strings.Split(unit, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case line[0] == '[':
+			in = line == "["+section+"]"
+		case in:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			if v == "" {
+				out[k] = nil
+				continue
+			}
+			out[k] = append(out[k], v)
+		}
+	}
+	return out
 }
 
 func TestDefaults(t *testing.T) {

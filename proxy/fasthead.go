@@ -69,8 +69,16 @@ func parseFastHead(b []byte, h *fastHead) error {
 	if sp2 <= 0 || rest[0] != '/' || string(rest[sp2+1:]) != "HTTP/1.1" {
 		return errNotFast
 	}
-	for _, c := range rest[:sp2] {
+	inPath := true
+	for i, c := range rest[:sp2] {
 		if c <= ' ' || c >= 0x7f || c == '#' {
+			return errNotFast
+		}
+		// net/http rejects a bad percent-escape in the path (not the query).
+		if c == '?' {
+			inPath = false
+		}
+		if c == '%' && inPath && (i+2 >= sp2 || !isHex(rest[i+1]) || !isHex(rest[i+2])) {
 			return errNotFast
 		}
 	}
@@ -175,9 +183,7 @@ func parseFastHead(b []byte, h *fastHead) error {
 			forward = false
 		case len(name) == 19 && equalFold(string(name), "proxy-authorization"):
 			forward = false
-		case len(name) == 9 && equalFold(string(name), "x-real-ip"):
-			forward = false
-		case len(name) >= 12 && equalFold(string(name[:12]), "x-forwarded-"):
+		case spoofableName(name): // X-Real-IP, X-Forwarded-*, also spelt with '_'
 			forward = false
 		}
 		if forward {
@@ -219,3 +225,7 @@ func validPort(p string) bool {
 }
 
 var crlf = []byte("\r\n")
+
+func isHex(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}

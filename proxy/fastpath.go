@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -115,11 +117,18 @@ func (l *listener) serveConn(f *fastConn) {
 		}
 		_ = fc.SetReadDeadline(time.Now().Add(wait))
 		f.idle.Store(true)
-		if l.draining.Load() {
+		if l.draining.Load() && (first || !f.pending()) {
 			return
 		}
 		_, err := f.br.Peek(1)
 		f.idle.Store(false)
+		if err != nil && !first && l.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded) && f.pending() {
+			// The drain woke this idle connection, but the client's next
+			// request had already arrived (it was sent before the shutdown):
+			// serve it, with Connection: close, instead of resetting it.
+			_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
+			_, err = f.br.Peek(1)
+		}
 		if err != nil {
 			return // closed, idle timeout, PROXY header error (counted), or draining
 		}
@@ -183,6 +192,28 @@ func (l *listener) serveConn(f *fastConn) {
 			return
 		}
 	}
+}
+
+// pending reports whether bytes of a next request already wait, in the
+// reader or in the socket (a non-blocking MSG_PEEK, which no read deadline
+// affects).
+func (f *fastConn) pending() bool {
+	if f.br.Buffered() > 0 {
+		return true
+	}
+	if f.fc.raw == nil {
+		return false
+	}
+	rc, err := f.fc.raw.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var n int
+	_ = rc.Control(func(fd uintptr) {
+		var one [1]byte
+		n, _, _ = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	})
+	return n > 0
 }
 
 // fastHealth answers the health path (200, or 503 while draining) and
@@ -304,7 +335,7 @@ func (l *listener) fastProxy(f *fastConn, head []byte, st *listenerState, keep b
 
 	t := st.transport
 	for attempt := 0; ; attempt++ {
-		pc, reused, err := t.get(context.Background())
+		pc, reused, err := t.get(context.Background(), attempt > 0)
 		if err != nil {
 			return l.fastError(f, st, err, keep)
 		}

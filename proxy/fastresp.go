@@ -85,8 +85,8 @@ func parseRespHead(b []byte, rh *respHead, allow101 bool) error {
 		forward := true
 		switch {
 		case equalFold(name, "content-length"):
-			n, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || n < 0 {
+			n, ok := parseUnsigned(value, 10)
+			if !ok {
 				return errBadResponse
 			}
 			if lengths > 0 && n != rh.length {
@@ -128,6 +128,16 @@ func parseRespHead(b []byte, rh *respHead, allow101 bool) error {
 	return nil
 }
 
+// parseUnsigned parses digits only: strconv also takes a sign, which
+// net/http (and so the client) rejects in Content-Length and chunk sizes.
+func parseUnsigned(b []byte, base int) (int64, bool) {
+	if len(b) == 0 || b[0] == '+' || b[0] == '-' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(b), base, 64)
+	return n, err == nil
+}
+
 // copyChunked relays a chunked body as is (chunk sizes, extensions and
 // trailers included) and returns the payload bytes.
 func copyChunked(w *bufio.Writer, r *bufio.Reader) (int64, error) {
@@ -142,8 +152,8 @@ func copyChunked(w *bufio.Writer, r *bufio.Reader) (int64, error) {
 			size = size[:i]
 		}
 		size = bytes.TrimRight(size, " \t\r\n")
-		n, err := strconv.ParseInt(string(size), 16, 64)
-		if err != nil || n < 0 {
+		n, ok := parseUnsigned(size, 16)
+		if !ok {
 			return total, errBadResponse
 		}
 		if _, err := w.Write(line); err != nil {

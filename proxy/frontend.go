@@ -43,10 +43,14 @@ func (st *listenerState) connPolicy(opts proxyproto.ConnPolicyOptions) (proxypro
 	return proxyproto.REJECT, nil
 }
 
-// validateHeader accepts TCP over IPv4/IPv6 and LOCAL headers.
+// validateHeader accepts TCP over IPv4/IPv6 and LOCAL headers whose TLVs
+// (go-proxyproto only splits them on demand) fit in the header.
 func validateHeader(h *proxyproto.Header) error {
 	if h.Command.IsLocal() {
 		return nil
+	}
+	if _, err := h.TLVs(); err != nil {
+		return fmt.Errorf("proxy: malformed PROXY v2 TLVs: %w", err)
 	}
 	if h.TransportProtocol.IsStream() && (h.TransportProtocol.IsIPv4() || h.TransportProtocol.IsIPv6()) {
 		return nil
@@ -124,6 +128,9 @@ type frontConn struct {
 	requests atomic.Int64
 	gotData  atomic.Bool
 	closed   atomic.Bool
+	// readDeadline is the read deadline set before the header was read
+	// (Unix ns, 0 for none): the header read ends at it at the latest.
+	readDeadline atomic.Int64
 }
 
 // Read decodes the PROXY header on the first call, then reads payload.
@@ -157,7 +164,27 @@ func (c *frontConn) SetReadDeadline(t time.Time) error {
 	if c.headerDone && c.headerErr == nil && c.raw != nil {
 		return c.raw.SetReadDeadline(t)
 	}
+	c.noteDeadline(t)
 	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *frontConn) noteDeadline(t time.Time) {
+	if t.IsZero() {
+		c.readDeadline.Store(0)
+	} else {
+		c.readDeadline.Store(t.UnixNano())
+	}
+}
+
+// headerTimedOut reports whether the header read that started at start
+// ended at its deadline: header_timeout after start, or the earlier read
+// deadline the caller had set (the keep-alive loop sets one just before).
+func (c *frontConn) headerTimedOut(start time.Time) bool {
+	deadline := start.Add(c.st.cfg.HeaderTimeout)
+	if ns := c.readDeadline.Load(); ns != 0 && ns < deadline.UnixNano() {
+		deadline = time.Unix(0, ns)
+	}
+	return !time.Now().Before(deadline)
 }
 
 // SetWriteDeadline sets the socket's write deadline.
@@ -173,6 +200,7 @@ func (c *frontConn) SetDeadline(t time.Time) error {
 	if c.headerDone && c.headerErr == nil && c.raw != nil {
 		return c.raw.SetDeadline(t)
 	}
+	c.noteDeadline(t)
 	return c.Conn.SetDeadline(t)
 }
 
@@ -206,7 +234,7 @@ func (c *frontConn) readHeader() error {
 			if tlvs, err := h.TLVs(); err == nil && len(tlvs) > 0 {
 				c.vpce = tlvparse.FindAWSVPCEndpointID(tlvs)
 			}
-		} else if c.st.required && time.Since(start) >= c.st.cfg.HeaderTimeout {
+		} else if c.st.required && c.headerTimedOut(start) {
 			// go-proxyproto reports a header timeout as "no header".
 			c.l.metrics.headerError(reasonTimeout)
 		}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"strings"
 	"sync"
 	"time"
 )
@@ -71,14 +70,50 @@ func (st *listenerState) rewrite(pr *httputil.ProxyRequest) {
 
 // stripSpoofable removes headers a client could use to fake its address.
 func stripSpoofable(h http.Header) {
-	delete(h, "Forwarded")
-	delete(h, "X-Real-Ip")
-	delete(h, "X-Amzn-Vpce-Id")
 	for k := range h {
-		if len(k) >= len("X-Forwarded-") && strings.EqualFold(k[:len("X-Forwarded-")], "X-Forwarded-") {
+		if spoofableName(k) {
 			delete(h, k)
 		}
 	}
+}
+
+// spoofableName reports whether a request header name is Forwarded,
+// X-Real-IP, X-Amzn-Vpce-Id or X-Forwarded-*, reading '_' as '-' and ignoring
+// case: CGI-style apps (PHP, Rack, WSGI) see X_Forwarded_For as
+// X-Forwarded-For, which is why nginx drops names with underscores by default.
+func spoofableName[T string | []byte](name T) bool {
+	switch len(name) {
+	case len("forwarded"): // = len("x-real-ip")
+		if foldDashPrefix(name, "forwarded") || foldDashPrefix(name, "x-real-ip") {
+			return true
+		}
+	case len("x-amzn-vpce-id"):
+		if foldDashPrefix(name, "x-amzn-vpce-id") {
+			return true
+		}
+	}
+	return foldDashPrefix(name, "x-forwarded-")
+}
+
+// foldDashPrefix reports whether name starts with the lower-case prefix,
+// ignoring case and reading '_' as '-'.
+func foldDashPrefix[T string | []byte](name T, prefix string) bool {
+	if len(name) < len(prefix) {
+		return false
+	}
+	for i := range len(prefix) {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // setForwarded sets the forwarding headers from the connection's PROXY

@@ -440,7 +440,7 @@ func (s *Server) Reload(ctx context.Context, cfg Config) error {
 			} else {
 				l.state.Store(st)
 				if old.transport != nil && old.transport != st.transport {
-					old.transport.CloseIdleConnections()
+					old.transport.retire()
 				}
 			}
 			next = append(next, l)

@@ -28,8 +28,9 @@ type upstreamTransport struct {
 	maxIdle       int
 	fallback      *http.Transport
 
-	mu   sync.Mutex
-	idle []*upConn
+	mu      sync.Mutex
+	idle    []*upConn
+	retired bool // replaced by a reload: released connections are closed, not pooled
 }
 
 func newUpstreamTransport(cfg ListenerConfig, host string) *upstreamTransport {
@@ -66,7 +67,7 @@ func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		pc, reused, err := t.get(ctx)
+		pc, reused, err := t.get(ctx, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -99,11 +100,14 @@ func (t *upstreamTransport) fastPath(req *http.Request) bool {
 	return false
 }
 
-// get returns an idle connection or dials a new one.
-func (t *upstreamTransport) get(ctx context.Context) (*upConn, bool, error) {
+// get returns an idle connection or dials a new one; fresh skips the pool.
+// A retry after a stale pooled connection asks for a fresh one: when the
+// upstream restarted, every pooled connection is stale, and retrying on the
+// next one would fail the request too.
+func (t *upstreamTransport) get(ctx context.Context, fresh bool) (*upConn, bool, error) {
 	now := time.Now()
 	t.mu.Lock()
-	for n := len(t.idle); n > 0; n = len(t.idle) {
+	for n := len(t.idle); n > 0 && !fresh; n = len(t.idle) {
 		pc := t.idle[n-1]
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]
@@ -124,13 +128,23 @@ func (t *upstreamTransport) get(ctx context.Context) (*upConn, bool, error) {
 func (t *upstreamTransport) put(pc *upConn) {
 	pc.idleAt = time.Now()
 	t.mu.Lock()
-	if len(t.idle) < t.maxIdle {
+	if !t.retired && len(t.idle) < t.maxIdle {
 		t.idle = append(t.idle, pc)
 		t.mu.Unlock()
 		return
 	}
 	t.mu.Unlock()
 	_ = pc.c.Close()
+}
+
+// retire closes the pooled connections of a transport a reload replaced,
+// and makes it close the ones still in use when their requests finish
+// instead of pooling them where nothing would ever use or close them.
+func (t *upstreamTransport) retire() {
+	t.mu.Lock()
+	t.retired = true
+	t.mu.Unlock()
+	t.CloseIdleConnections()
 }
 
 // CloseIdleConnections closes pooled connections (on reload).

@@ -50,14 +50,32 @@ func (t *tunnel) run() {
 	go func() {
 		t.toUpstream += t.copyUp()
 		closeWrite(t.up)
+		t.finWait(t.up)
 		close(done)
 	}()
 	go func() {
 		t.toClient = t.copyDown()
 		closeWrite(t.fc.raw)
+		t.finWait(t.fc)
 		<-done
 		t.finish()
 	}()
+}
+
+// tunnelFinTimeout is how long a WebSocket stays half-closed: once one side
+// has closed its end, the other gets this long to close its own, then both
+// are closed. A WebSocket has its own closing handshake, so a TCP
+// half-close ends the session; without the bound, a client that keeps its
+// socket after the app went away (killed, restarted) would hold the session
+// — and the websockets_active gauge — forever.
+const tunnelFinTimeout = 2 * time.Second
+
+// finWait bounds the other direction's read on src once one direction has
+// ended (WebSockets only; tcp mode keeps TCP's half-close semantics).
+func (t *tunnel) finWait(src interface{ SetReadDeadline(time.Time) error }) {
+	if !t.splice {
+		_ = src.SetReadDeadline(time.Now().Add(tunnelFinTimeout))
+	}
 }
 
 func (t *tunnel) copyUp() int64 {
