@@ -69,6 +69,12 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Listeners are the front listeners; at least one is required.
 	Listeners []ListenerConfig `yaml:"listeners"`
+	// Procs is how many cores run proxy code at once (Go's GOMAXPROCS).
+	// Default 0: Go's own choice, every core the process may use (CPU
+	// affinity and the cgroup CPU limit). Set it lower to leave cores to the
+	// app on the same instance. The GOMAXPROCS environment variable, when
+	// set, wins.
+	Procs int `yaml:"procs"`
 }
 
 // AccessLogConfig configures the access log.
@@ -189,6 +195,9 @@ func (c Config) Normalize() (Config, error) {
 	}
 	if !strings.HasPrefix(c.HealthPath, "/") {
 		return c, fmt.Errorf("%w: health_path %q: must start with /", ErrConfig, c.HealthPath)
+	}
+	if c.Procs < 0 {
+		return c, fmt.Errorf("%w: procs %d: want 0 (every core) or a positive count", ErrConfig, c.Procs)
 	}
 	if c.ShutdownTimeout < 0 {
 		return c, fmt.Errorf("%w: shutdown_timeout %s: must be positive", ErrConfig, c.ShutdownTimeout)

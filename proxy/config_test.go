@@ -181,6 +181,7 @@ func TestConfigErrors(t *testing.T) {
 		{"duplicate", "listeners: [{listen: ':1', mode: redirect}, {listen: ':1', mode: redirect}]", "duplicate"},
 		{"bad redirect_host", "listeners: [{listen: ':1', mode: redirect, redirect_host: 'a/b'}]", "redirect_host"},
 		{"bad forwarded_proto", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', forwarded_proto: ftp}]", "forwarded_proto"},
+		{"negative procs", "procs: -1\nlisteners: [{listen: ':1', mode: redirect}]", "procs -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 )
@@ -98,6 +99,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, signals <-chan os.
 	if err != nil {
 		return err
 	}
+	log.Info("procs", slog.Int("gomaxprocs", applyProcs(cfg.Procs)), slog.Int("cores", startProcs))
 	s := NewServer(log)
 	if err := s.Start(ctx, cfg); err != nil {
 		return fmt.Errorf("start: %w", err)
@@ -122,6 +124,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, signals <-chan os.
 					continue
 				}
 				cfg = next
+				applyProcs(cfg.Procs)
 			case syscall.SIGUSR1:
 				if err := s.ReopenAccessLog(); err != nil {
 					log.Error("reopen access log", slog.String("error", err.Error()))
@@ -141,4 +144,21 @@ func (s *Server) stop(cfg Config) error {
 		return err
 	}
 	return nil
+}
+
+// startProcs is GOMAXPROCS as the Go runtime chose it at start: the cores the
+// process may use (CPU affinity and the cgroup CPU limit).
+var startProcs = runtime.GOMAXPROCS(0)
+
+// applyProcs sets GOMAXPROCS from Config.Procs (0: startProcs) unless the
+// GOMAXPROCS environment variable is set, and returns it.
+func applyProcs(procs int) int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return runtime.GOMAXPROCS(0)
+	}
+	if procs == 0 {
+		procs = startProcs
+	}
+	runtime.GOMAXPROCS(procs)
+	return procs
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +142,30 @@ func TestReopenAccessLog(t *testing.T) {
 	}
 	if !strings.Contains(string(cur), "/after") {
 		t.Errorf("new log = %q; want /after", cur)
+	}
+}
+
+func TestApplyProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	tests := []struct {
+		name  string
+		env   string
+		procs int
+		want  int
+	}{
+		{"default: every core", "", 0, startProcs},
+		{"configured", "", 3, 3},
+		{"GOMAXPROCS set wins: unchanged", "2", 5, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", tt.env)
+			if tt.want < 0 {
+				tt.want = runtime.GOMAXPROCS(0)
+			}
+			if got := applyProcs(tt.procs); got != tt.want || runtime.GOMAXPROCS(0) != tt.want {
+				t.Errorf("applyProcs(%d) = %d, GOMAXPROCS %d; want %d", tt.procs, got, runtime.GOMAXPROCS(0), tt.want)
+			}
+		})
 	}
 }
