@@ -5,13 +5,14 @@
 #   scripts/bench.sh            full run (~5-6 min on 2 cores); rewrites the generated section of BENCHMARKS.md
 #   scripts/bench.sh --quick    ~1 s per scenario, small N (CI: checks every scenario still produces a number)
 #   scripts/bench.sh [--quick] [elbguard-bench run flags...]   e.g. -only proxy, -rounds 5, -out DIR
+#                               (a run with flags leaves BENCHMARKS.md alone)
 #
 # What it does, each step saying so and safe to run twice:
 #   1. scripts/tools.sh (as `make tools`): apt nginx-light, haproxy, wrk (root only, when missing);
 #      moto_server and aws-lambda-rie; Cloud Custodian (c7n) into .cache/bench-venv from requirements-bench.txt
 #   2. go build into .cache/bench/bin: elbguard-bench, elbguard-proxy, elbguard (CLI), the enforcer bootstrap
 #      for this host (cold start under aws-lambda-rie) and for linux/arm64 (the size we deploy)
-#   3. full run only: Go micro-benchmarks of the hot paths (go test -bench -benchmem) into .cache/bench/micro.txt
+#   3. full run (no flags) only: Go micro-benchmarks of the hot paths (go test -bench -benchmem) into .cache/bench/micro.txt
 #   4. .cache/bench/bin/elbguard-bench run ...: results in .cache/bench/results.{md,json}, table on stdout
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,13 +39,8 @@ done
 
 # --- 2. binaries ---------------------------------------------------------------------------------
 mkdir -p "$bin"
-build() { # build OUT PKG [go build flags...]: skipped, with a note, while PKG has no main package yet
+build() { # build OUT PKG [go build flags...]
   local out=$1 pkg=$2; shift 2
-  if [ "$(go list -f '{{.Name}}' "$pkg" 2>/dev/null)" != main ]; then
-    say "skip $pkg: not a main package yet (its figures will say so)"
-    rm -f "$out"
-    return 0
-  fi
   say "go build $pkg -> ${out#"$root"/}"
   go build "$@" -o "$out" "$pkg"
 }
@@ -60,9 +56,13 @@ run=("$bin/elbguard-bench" run -root "$root" -proxy-bin "$bin/elbguard-proxy")
 [ -x "$bin/elbguard" ] && run+=(-elbguard-bin "$bin/elbguard")
 [ -x "$bin/enforcer-bootstrap" ] && run+=(-bootstrap "$bin/enforcer-bootstrap")
 [ -f "$bin/enforcer-bootstrap-arm64" ] && run+=(-arm-bootstrap "$bin/enforcer-bootstrap-arm64")
+# Only a full run with no flags (make bench) rewrites BENCHMARKS.md: a partial
+# one (-only proxy, -rounds 5, ...) leaves its results in .cache/bench only.
+full=false
+! $quick && [ ${#args[@]} -eq 0 ] && full=true
 if $quick; then
   run+=(-quick)
-else
+elif $full; then
   # Go micro-benchmarks of the hot paths, beside the tables (their packages own them).
   micro_pkgs=(./proxy/ ./events/ ./functions/enforce/ ./internal/bench/load/)
   say "go test -run '^\$' -bench . -benchmem -benchtime 200ms ${micro_pkgs[*]}"
@@ -76,4 +76,4 @@ $quick && [ $# -eq 1 ] && cmdline="make bench-quick"
 run+=(-command "$cmdline" ${args[@]+"${args[@]}"})
 say "${run[*]#"$root"/}"
 "${run[@]}"
-say "results: results.md and results.json in the -out directory (default .cache/bench)$($quick || echo '; BENCHMARKS.md updated')"
+say "results: results.md and results.json in the -out directory (default .cache/bench)$($full && echo '; BENCHMARKS.md updated')"

@@ -5,15 +5,23 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/elbguard/elbguard/functions/enforce"
 	"github.com/elbguard/elbguard/internal/awsclient"
 )
 
+// InitTimeout bounds building a handler (the SDK configuration and, for the
+// enforcer, sts:GetCallerIdentity): Lambda ends an init phase after 10 s, and
+// a hung call should fail the init with a message rather than be cut there.
+const InitTimeout = 8 * time.Second
+
 // EnforcerFromEnv builds the enforcer Lambda's handler: configuration from
 // the environment, SDK clients from the standard AWS configuration, and its
 // own role from ELBGUARD_SELF_ROLE_ARN or sts:GetCallerIdentity.
 func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Enforcer, error) {
+	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
+	defer cancel()
 	engine, clients, err := engineFromEnv(ctx, getenv, log)
 	if err != nil {
 		return nil, err
@@ -28,6 +36,8 @@ func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.
 
 // SweeperFromEnv builds the sweeper Lambda's handler from the environment.
 func SweeperFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Sweeper, error) {
+	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
+	defer cancel()
 	engine, _, err := engineFromEnv(ctx, getenv, log)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/elbguard/elbguard/functions/enforce"
 )
@@ -93,11 +94,7 @@ func changes(r enforce.Report) string {
 		out = append(out, string(s)+": "+strings.Join(parts, "; "))
 	}
 	if len(out) == 0 && len(r.Findings) > 0 && r.Status != enforce.StatusCompliant {
-		d := r.Findings[0].Detail
-		if len(d) > 90 {
-			d = d[:87] + "..."
-		}
-		return d
+		return shorten(r.Findings[0].Detail, 90)
 	}
 	if len(out) == 0 {
 		return "-"
@@ -127,4 +124,14 @@ func describe(a enforce.Action) (what, item string) {
 		return "proxy protocol v2 on target groups %s", name
 	}
 	return a.API + " %s", a.Target
+}
+
+// shorten cuts s to at most limit runes, ending in "..." when cut, never
+// inside a UTF-8 sequence (details quote AWS error messages and names).
+func shorten(s string, limit int) string {
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:limit-3]) + "..."
 }

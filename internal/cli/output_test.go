@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/elbguard/elbguard/functions/enforce"
 )
@@ -67,5 +69,24 @@ func TestTargets(t *testing.T) {
 	got := targets([]string{"web", "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/old", "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/edge/1"})
 	if len(got.Names) != 1 || len(got.Classic) != 1 || got.Classic[0] != "old" || len(got.LoadBalancers) != 1 {
 		t.Errorf("got %+v; want one name, Classic [old], one ELBv2 ARN", got)
+	}
+}
+
+func TestShorten(t *testing.T) {
+	tests := []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"short", "listener 80 is HTTP", 90, "listener 80 is HTTP"},
+		{"exact", strings.Repeat("a", 90), 90, strings.Repeat("a", 90)},
+		{"ascii cut", strings.Repeat("a", 91), 90, strings.Repeat("a", 87) + "..."},
+		{"multibyte cut", strings.Repeat("é", 100), 90, strings.Repeat("é", 87) + "..."},
+	}
+	for _, tt := range tests {
+		got := shorten(tt.in, tt.max)
+		if got != tt.want || !utf8.ValidString(got) {
+			t.Errorf("%s: shorten = %q; want %q (valid UTF-8)", tt.name, got, tt.want)
+		}
 	}
 }
