@@ -181,10 +181,11 @@ func ReadResponse(br *bufio.Reader) (status int, keepAlive bool, err error) {
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
 		return 0, false, fmt.Errorf("read status line: malformed %q", trim(line))
 	}
-	status, err = strconv.Atoi(string(line[9:12]))
-	if err != nil {
+	code := line[9:12]
+	if line[8] != ' ' || code[0] < '1' || code[0] > '9' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
 		return 0, false, fmt.Errorf("read status line: malformed %q", trim(line))
 	}
+	status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
 	keepAlive = line[7] == '1'
 	length, chunked := int64(-1), false
 	for {
