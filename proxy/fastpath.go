@@ -198,7 +198,7 @@ func (l *listener) serveConn(f *fastConn) {
 // reader or in the socket (a non-blocking MSG_PEEK, which no read deadline
 // affects).
 func (f *fastConn) pending() bool {
-	if f.br.Buffered() > 0 {
+	if f.br.Buffered() > 0 || len(f.fc.pending) > 0 {
 		return true
 	}
 	if f.fc.raw == nil {

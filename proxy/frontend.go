@@ -79,6 +79,7 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 		fc := &frontConn{Conn: c, l: fl.l, st: st}
 		if raw, ok := c.(*net.TCPConn); ok {
 			fc.raw = raw
+			fc.rs = newRawSock(raw)
 		}
 		if st.cfg.ProxyProtocol != ProxyOff {
 			policy, err := st.connPolicy(proxyproto.ConnPolicyOptions{Upstream: c.RemoteAddr(), Downstream: c.LocalAddr()})
@@ -105,6 +106,9 @@ type frontConn struct {
 	net.Conn                  // *proxyproto.Conn, or the raw conn when proxy_protocol is off
 	pc       *proxyproto.Conn // nil when proxy_protocol is off
 	raw      *net.TCPConn     // the socket, for pump
+	rs       *rawSock         // raw's reads and writes once the header is done (nil if raw is)
+	rawReads bool             // reads go to rs; go-proxyproto's buffer was moved to pending
+	pending  []byte           // client bytes go-proxyproto had buffered behind the header
 	l        *listener
 	st       *listenerState // config snapshot at accept
 
@@ -140,7 +144,25 @@ func (c *frontConn) Read(b []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n, err := c.Conn.Read(b)
+	var (
+		n   int
+		err error
+	)
+	switch {
+	case c.rs == nil || c.headerErr != nil:
+		n, err = c.Conn.Read(b)
+	case !c.rawReads:
+		c.pending = c.drainProxyBuffer()
+		c.rawReads = true
+		fallthrough
+	default:
+		if len(c.pending) > 0 {
+			n = copy(b, c.pending)
+			c.pending = c.pending[n:]
+		} else {
+			n, err = c.rs.Read(b)
+		}
+	}
 	if n > 0 {
 		c.last = b[:n]
 		if !c.gotData.Load() {
@@ -152,8 +174,8 @@ func (c *frontConn) Read(b []byte) (int, error) {
 
 // Write goes straight to the socket once the header was processed.
 func (c *frontConn) Write(b []byte) (int, error) {
-	if c.headerDone && c.headerErr == nil && c.raw != nil {
-		return c.raw.Write(b)
+	if c.headerDone && c.headerErr == nil && c.rs != nil {
+		return c.rs.Write(b)
 	}
 	return c.Conn.Write(b)
 }
@@ -161,10 +183,10 @@ func (c *frontConn) Write(b []byte) (int, error) {
 // SetReadDeadline skips go-proxyproto's bookkeeping (an allocation per call,
 // and net/http calls it several times per request) once the header is read.
 func (c *frontConn) SetReadDeadline(t time.Time) error {
+	c.noteDeadline(t)
 	if c.headerDone && c.headerErr == nil && c.raw != nil {
 		return c.raw.SetReadDeadline(t)
 	}
-	c.noteDeadline(t)
 	return c.Conn.SetReadDeadline(t)
 }
 
@@ -197,10 +219,10 @@ func (c *frontConn) SetWriteDeadline(t time.Time) error {
 
 // SetDeadline sets both deadlines, as SetReadDeadline does.
 func (c *frontConn) SetDeadline(t time.Time) error {
+	c.noteDeadline(t)
 	if c.headerDone && c.headerErr == nil && c.raw != nil {
 		return c.raw.SetDeadline(t)
 	}
-	c.noteDeadline(t)
 	return c.Conn.SetDeadline(t)
 }
 
@@ -284,13 +306,23 @@ func (c *frontConn) reader() io.Reader {
 // the tunnel can then read the raw socket. A read deadline in the past
 // makes the read return at once when that buffer is empty.
 func (c *frontConn) drainProxyBuffer() []byte {
+	if c.rawReads { // drained before: what reads have not taken yet
+		p := c.pending
+		c.pending = nil
+		return p
+	}
 	if c.pc == nil || c.headerErr != nil {
 		return nil
 	}
 	_ = c.pc.SetReadDeadline(time.Unix(1, 0))
 	buf := make([]byte, 256) // go-proxyproto buffers at most 256 bytes
 	n, _ := c.pc.Read(buf)
-	_ = c.pc.SetReadDeadline(time.Time{})
+	// Back to the deadline the caller had set (the keep-alive loop's).
+	var dl time.Time
+	if ns := c.readDeadline.Load(); ns != 0 {
+		dl = time.Unix(0, ns)
+	}
+	_ = c.pc.SetReadDeadline(dl)
 	return buf[:n]
 }
 

@@ -30,7 +30,7 @@ type Server struct {
 
 	smu      sync.Mutex
 	sessions map[*tunnel]struct{}
-	sessWG   sync.WaitGroup
+	sessIdle chan struct{} // closed when sessions becomes empty, if someone waits (under smu)
 	stopped  bool
 }
 
@@ -290,7 +290,6 @@ func (s *Server) addSession(t *tunnel) bool {
 		return false
 	}
 	s.sessions[t] = struct{}{}
-	s.sessWG.Add(1)
 	return true
 }
 
@@ -298,9 +297,30 @@ func (s *Server) removeSession(t *tunnel) {
 	s.smu.Lock()
 	if _, ok := s.sessions[t]; ok {
 		delete(s.sessions, t)
-		s.sessWG.Done()
+		if len(s.sessions) == 0 && s.sessIdle != nil {
+			close(s.sessIdle)
+			s.sessIdle = nil
+		}
 	}
 	s.smu.Unlock()
+}
+
+// sessionsDone returns a channel closed once no session is open. Unlike a
+// WaitGroup's Wait, it may be called while a connection is still turning
+// into a session.
+func (s *Server) sessionsDone() <-chan struct{} {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	ch := make(chan struct{})
+	switch {
+	case len(s.sessions) == 0:
+		close(ch)
+	case s.sessIdle != nil:
+		return s.sessIdle
+	default:
+		s.sessIdle = ch
+	}
+	return ch
 }
 
 // Shutdown drains: health answers 503, listeners stop accepting, in-flight
@@ -326,11 +346,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 
-	sessDone := make(chan struct{})
-	go func() {
-		s.sessWG.Wait()
-		close(sessDone)
-	}()
+	sessDone := s.sessionsDone()
 	var err error
 	select {
 	case <-sessDone:

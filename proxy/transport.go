@@ -122,7 +122,13 @@ func (t *upstreamTransport) get(ctx context.Context, fresh bool) (*upConn, bool,
 	if err != nil {
 		return nil, false, fmt.Errorf("dial upstream %s: %w", t.addr, err)
 	}
-	return &upConn{c: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 4096)}, false, nil
+	var rw io.ReadWriter = c
+	if tc, ok := c.(*net.TCPConn); ok {
+		if rs := newRawSock(tc); rs != nil {
+			rw = rs
+		}
+	}
+	return &upConn{c: c, br: bufio.NewReaderSize(rw, 4096), bw: bufio.NewWriterSize(rw, 4096)}, false, nil
 }
 
 func (t *upstreamTransport) put(pc *upConn) {

@@ -133,6 +133,11 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("raw conn: %w", err)
 	}
+	// Raw read(2)/write(2) on the non-blocking sockets: see rawSock.
+	var out io.Writer = dst
+	if rs := newRawSock(dst); rs != nil {
+		out = rs
+	}
 	var (
 		total int64
 		n     int
@@ -146,11 +151,12 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 			return true // the poller reported data: let the read find out
 		}
 		var one [1]byte
-		m, _, e := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		m, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 		switch {
 		case e == syscall.EAGAIN || e == syscall.EINTR:
 			return false // park until the poller reports data
-		case e != nil:
+		case e != 0:
 			rerr = e
 		case m == 0:
 			eof = true
@@ -159,13 +165,17 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 		return true
 	}
 	readNow := func(fd uintptr) bool {
-		n, rerr = syscall.Read(int(fd), buf)
-		return !errors.Is(rerr, syscall.EINTR)
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		n, rerr = int(r), nil
+		if e != 0 {
+			n, rerr = 0, e
+		}
+		return e != syscall.EINTR
 	}
 	var avail int
 	inq := func(fd uintptr) {
 		var v int32
-		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v))); e != 0 {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&v))); e != 0 {
 			v = 0
 		}
 		avail = int(v)
@@ -199,7 +209,7 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 				pumpBufs.Put(bp)
 				return total, nil // EOF
 			}
-			if _, err := dst.Write(buf[:n]); err != nil {
+			if _, err := out.Write(buf[:n]); err != nil {
 				pumpBufs.Put(bp)
 				return total, err
 			}

@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// rawSock reads and writes a TCP socket with raw read(2) and write(2) from
+// inside its RawConn callbacks, still waiting on Go's poller (and honouring
+// the socket's deadlines) when the kernel says EAGAIN. The socket is
+// non-blocking, so the calls return at once and need none of the scheduler's
+// syscall hooks; skipping them matters because entering a syscall wakes the
+// runtime's sysmon thread from its deep sleep, after which it polls every
+// 20 µs for a millisecond (golang/go#18236). A proxy on 2 busy cores drops
+// into that sleep thousands of times a second, and perf showed sysmon at 11%
+// of its CPU (BENCHMARKS.md). Used on the fast path's sockets only: client
+// and upstream connections of redirect and http listeners.
+type rawSock struct {
+	c  *net.TCPConn
+	rc syscall.RawConn
+}
+
+func newRawSock(c *net.TCPConn) *rawSock {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return &rawSock{c: c, rc: rc}
+}
+
+// Read implements io.Reader with net.Conn's errors: io.EOF at the end, a
+// *net.OpError "read" otherwise (a timeout at the read deadline).
+func (s *rawSock) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var (
+		n     int
+		errno syscall.Errno
+	)
+	err := s.rc.Read(func(fd uintptr) bool {
+		for {
+			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false // wait on the poller
+			}
+			n, errno = int(r), e
+			return true
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, s.opError("read", err)
+	case errno != 0:
+		return 0, s.opError("read", os.NewSyscallError("read", errno))
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write implements io.Writer: all of p, waiting on the poller while the
+// socket's send buffer is full, or an error.
+func (s *rawSock) Write(p []byte) (int, error) {
+	var (
+		n     int
+		errno syscall.Errno
+	)
+	err := s.rc.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
+			switch e {
+			case 0:
+				n += int(r)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false
+			default:
+				errno = e
+				return true
+			}
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return n, s.opError("write", err)
+	case errno != 0:
+		return n, s.opError("write", os.NewSyscallError("write", errno))
+	}
+	return n, nil
+}
+
+// opError shapes err as net.Conn's Read and Write do (RawConn reports
+// "raw-read"/"raw-write"), so callers classify it the same way.
+func (s *rawSock) opError(op string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: s.c.LocalAddr(), Addr: s.c.RemoteAddr(), Err: err}
+}
