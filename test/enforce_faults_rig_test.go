@@ -192,23 +192,7 @@ func (r *faultRig) addClassic(t *testing.T, mode string) string {
 		LoadBalancerName: aws.String(name), AvailabilityZones: []string{"us-east-1a"},
 		Listeners: []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, ""), enfListener("HTTPS", 443, "HTTP", 81, r.cert), enfListener("TCP", 9000, "TCP", 9000, "")},
 		Tags:      enfTags(enfModeTag, mode, enfIdleTag, "3600")}))
-	enfMust[*elb.CreateLoadBalancerPolicyOutput](t, "create backend policy")(r.classic.CreateLoadBalancerPolicy(ctx, &elb.CreateLoadBalancerPolicyInput{
-		LoadBalancerName: aws.String(name), PolicyName: aws.String("backend-auth"), PolicyTypeName: aws.String("BackendServerAuthenticationPolicyType"),
-		PolicyAttributes: []elbtypes.PolicyAttribute{{AttributeName: aws.String("PublicKeyPolicyName"), AttributeValue: aws.String("backend-key")}}}))
-	enfMust[*elb.SetLoadBalancerPoliciesForBackendServerOutput](t, "set backend policy")(r.classic.SetLoadBalancerPoliciesForBackendServer(ctx, &elb.SetLoadBalancerPoliciesForBackendServerInput{
-		LoadBalancerName: aws.String(name), InstancePort: aws.Int32(81), PolicyNames: []string{"backend-auth"}}))
-	enfMust[*elb.CreateLoadBalancerPolicyOutput](t, "create SSL policy")(r.classic.CreateLoadBalancerPolicy(ctx, &elb.CreateLoadBalancerPolicyInput{
-		LoadBalancerName: aws.String(name), PolicyName: aws.String("tls-2017"), PolicyTypeName: aws.String("SSLNegotiationPolicyType"),
-		PolicyAttributes: []elbtypes.PolicyAttribute{{AttributeName: aws.String("Reference-Security-Policy"), AttributeValue: aws.String("ELBSecurityPolicy-TLS-1-2-2017-01")}}}))
-	enfMust[*elb.CreateLBCookieStickinessPolicyOutput](t, "create cookie policy")(r.classic.CreateLBCookieStickinessPolicy(ctx, &elb.CreateLBCookieStickinessPolicyInput{
-		LoadBalancerName: aws.String(name), PolicyName: aws.String("sticky"), CookieExpirationPeriod: aws.Int64(300)}))
-	for _, lp := range []struct {
-		port int32
-		pols []string
-	}{{443, []string{"tls-2017"}}, {80, []string{"sticky"}}} {
-		enfMust[*elb.SetLoadBalancerPoliciesOfListenerOutput](t, "set listener policies")(r.classic.SetLoadBalancerPoliciesOfListener(ctx, &elb.SetLoadBalancerPoliciesOfListenerInput{
-			LoadBalancerName: aws.String(name), LoadBalancerPort: lp.port, PolicyNames: lp.pols}))
-	}
+	enfSeedPolicies(t, r.classic, name)
 	return name
 }
 

@@ -83,6 +83,14 @@ func (r *faultRig) want(ft *faultTarget) faultState {
 	return r.refClassic
 }
 
+// settleRound settles ft and counts it as one round on one load balancer.
+func (r *faultRig) settleRound(t *testing.T, ft *faultTarget, tally *faultTally) {
+	t.Helper()
+	tally.lost += r.settle(t, ft, tally)
+	tally.rounds++
+	tally.lbs++
+}
+
 // settle checks ft for damage after a faulty run, then runs the enforcer
 // once more without faults and checks that it converges to the enforced
 // state. It returns the number of facets lost.
@@ -169,9 +177,7 @@ func faultsTransient(t *testing.T, r *faultRig) {
 			if n := r.proxy.Stats().Faults()[kind.String()]; n != first {
 				t.Errorf("got %d %s faults injected; want %d (the action was not called?)", n, kind, first)
 			}
-			tally.lost += r.settle(t, ft, tally)
-			tally.rounds++
-			tally.lbs++
+			r.settleRound(t, ft, tally)
 		})
 	}
 	tally.log(t)
@@ -232,9 +238,7 @@ func faultsPersistent(t *testing.T, r *faultRig) {
 				t.Errorf("handler: got %v; want a retryable error so that Lambda retries", err)
 			}
 			t.Logf("%s: %s in %s, actions %+v", tt.fa.action, rep.Status, time.Since(start).Round(time.Millisecond), rep.Actions)
-			tally.lost += r.settle(t, ft, tally)
-			tally.rounds++
-			tally.lbs++
+			r.settleRound(t, ft, tally)
 		})
 	}
 	tally.log(t)
@@ -273,9 +277,7 @@ func faultsRollback(t *testing.T, r *faultRig) {
 			if got := r.proxy.Stats()[faultproxy.Key(faultproxy.VersionClassic, "CreateLoadBalancerListeners")]; got.Forwarded < 2 {
 				t.Errorf("got %+v; want the rollback's create forwarded", got)
 			}
-			tally.lost += r.settle(t, ft, tally)
-			tally.rounds++
-			tally.lbs++
+			r.settleRound(t, ft, tally)
 		})
 	}
 	tally.log(t)
@@ -382,9 +384,7 @@ func faultsConcurrent(t *testing.T, r *faultRig) {
 		}
 		mid := r.state(t, ft)
 		t.Logf("round %d: statuses %v; listeners %s; policies %s", round, counts, mid["ports"], mid["policies"])
-		tally.lost += r.settle(t, ft, tally)
-		tally.rounds++
-		tally.lbs++
+		r.settleRound(t, ft, tally)
 	}
 	tally.log(t)
 }

@@ -163,23 +163,8 @@ func enfCreateFleet(t *testing.T, m *harness.Moto) *enfFleet {
 		enfMust[*elb.CreateLoadBalancerOutput](t, "create "+lb.name)(f.classic.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 			LoadBalancerName: aws.String(lb.name), AvailabilityZones: []string{"us-east-1a"}, Listeners: lb.listeners, Tags: lb.tags}))
 	}
-	// web-enforce and web-untagged: a backend authentication policy on 81,
-	// an SSL negotiation policy on 443, cookie stickiness on 80.
 	for _, name := range []string{enfWebEnforce, enfWebUntagged} {
-		enfMust[*elb.CreateLoadBalancerPolicyOutput](t, "create backend policy")(f.classic.CreateLoadBalancerPolicy(ctx, &elb.CreateLoadBalancerPolicyInput{
-			LoadBalancerName: aws.String(name), PolicyName: aws.String("backend-auth"), PolicyTypeName: aws.String("BackendServerAuthenticationPolicyType"),
-			PolicyAttributes: []elbtypes.PolicyAttribute{{AttributeName: aws.String("PublicKeyPolicyName"), AttributeValue: aws.String("backend-key")}}}))
-		enfMust[*elb.SetLoadBalancerPoliciesForBackendServerOutput](t, "set backend policy")(f.classic.SetLoadBalancerPoliciesForBackendServer(ctx, &elb.SetLoadBalancerPoliciesForBackendServerInput{
-			LoadBalancerName: aws.String(name), InstancePort: aws.Int32(81), PolicyNames: []string{"backend-auth"}}))
-		enfMust[*elb.CreateLoadBalancerPolicyOutput](t, "create SSL policy")(f.classic.CreateLoadBalancerPolicy(ctx, &elb.CreateLoadBalancerPolicyInput{
-			LoadBalancerName: aws.String(name), PolicyName: aws.String("tls-2017"), PolicyTypeName: aws.String("SSLNegotiationPolicyType"),
-			PolicyAttributes: []elbtypes.PolicyAttribute{{AttributeName: aws.String("Reference-Security-Policy"), AttributeValue: aws.String("ELBSecurityPolicy-TLS-1-2-2017-01")}}}))
-		enfMust[*elb.CreateLBCookieStickinessPolicyOutput](t, "create cookie policy")(f.classic.CreateLBCookieStickinessPolicy(ctx, &elb.CreateLBCookieStickinessPolicyInput{
-			LoadBalancerName: aws.String(name), PolicyName: aws.String("sticky"), CookieExpirationPeriod: aws.Int64(300)}))
-		for port, pols := range map[int32][]string{443: {"tls-2017"}, 80: {"sticky"}} {
-			enfMust[*elb.SetLoadBalancerPoliciesOfListenerOutput](t, "set listener policies")(f.classic.SetLoadBalancerPoliciesOfListener(ctx, &elb.SetLoadBalancerPoliciesOfListenerInput{
-				LoadBalancerName: aws.String(name), LoadBalancerPort: port, PolicyNames: pols}))
-		}
+		enfSeedPolicies(t, f.classic, name)
 	}
 
 	vpc, subnets := enfDefaultSubnets(t, m)
@@ -278,3 +263,28 @@ func (f *enfFleet) listenerIdle(t *testing.T, lb string, port int32) string {
 
 // enfCtxTimeout bounds one run of the elbguard binary.
 const enfCtxTimeout = 2 * time.Minute
+
+// enfSeedPolicies gives the Classic ELB name the policies a real one carries
+// and enforcement must keep: a backend authentication policy on instance port
+// 81, an SSL negotiation policy on listener 443, cookie stickiness on 80.
+func enfSeedPolicies(t *testing.T, classic *elb.Client, name string) {
+	t.Helper()
+	ctx := enfCtxT(t)
+	enfMust[*elb.CreateLoadBalancerPolicyOutput](t, "create backend policy")(classic.CreateLoadBalancerPolicy(ctx, &elb.CreateLoadBalancerPolicyInput{
+		LoadBalancerName: aws.String(name), PolicyName: aws.String("backend-auth"), PolicyTypeName: aws.String("BackendServerAuthenticationPolicyType"),
+		PolicyAttributes: []elbtypes.PolicyAttribute{{AttributeName: aws.String("PublicKeyPolicyName"), AttributeValue: aws.String("backend-key")}}}))
+	enfMust[*elb.SetLoadBalancerPoliciesForBackendServerOutput](t, "set backend policy")(classic.SetLoadBalancerPoliciesForBackendServer(ctx, &elb.SetLoadBalancerPoliciesForBackendServerInput{
+		LoadBalancerName: aws.String(name), InstancePort: aws.Int32(81), PolicyNames: []string{"backend-auth"}}))
+	enfMust[*elb.CreateLoadBalancerPolicyOutput](t, "create SSL policy")(classic.CreateLoadBalancerPolicy(ctx, &elb.CreateLoadBalancerPolicyInput{
+		LoadBalancerName: aws.String(name), PolicyName: aws.String("tls-2017"), PolicyTypeName: aws.String("SSLNegotiationPolicyType"),
+		PolicyAttributes: []elbtypes.PolicyAttribute{{AttributeName: aws.String("Reference-Security-Policy"), AttributeValue: aws.String("ELBSecurityPolicy-TLS-1-2-2017-01")}}}))
+	enfMust[*elb.CreateLBCookieStickinessPolicyOutput](t, "create cookie policy")(classic.CreateLBCookieStickinessPolicy(ctx, &elb.CreateLBCookieStickinessPolicyInput{
+		LoadBalancerName: aws.String(name), PolicyName: aws.String("sticky"), CookieExpirationPeriod: aws.Int64(300)}))
+	for _, lp := range []struct {
+		port int32
+		pols []string
+	}{{443, []string{"tls-2017"}}, {80, []string{"sticky"}}} {
+		enfMust[*elb.SetLoadBalancerPoliciesOfListenerOutput](t, "set listener policies")(classic.SetLoadBalancerPoliciesOfListener(ctx, &elb.SetLoadBalancerPoliciesOfListenerInput{
+			LoadBalancerName: aws.String(name), LoadBalancerPort: lp.port, PolicyNames: lp.pols}))
+	}
+}
