@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -209,10 +208,7 @@ func (f *fastConn) pending() bool {
 		return false
 	}
 	var n int
-	_ = rc.Control(func(fd uintptr) {
-		var one [1]byte
-		n, _, _ = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	})
+	_ = rc.Control(func(fd uintptr) { n, _ = sysPeek(fd) })
 	return n > 0
 }
 

@@ -150,9 +150,7 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 		if calls++; calls > 1 {
 			return true // the poller reported data: let the read find out
 		}
-		var one [1]byte
-		m, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		m, e := sysPeek(fd)
 		switch {
 		case e == syscall.EAGAIN || e == syscall.EINTR:
 			return false // park until the poller reports data
@@ -165,8 +163,8 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 		return true
 	}
 	readNow := func(fd uintptr) bool {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-		n, rerr = int(r), nil
+		r, e := sysRead(fd, buf)
+		n, rerr = r, nil
 		if e != 0 {
 			n, rerr = 0, e
 		}
@@ -198,7 +196,7 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 				pumpBufs.Put(bp)
 				return total, err
 			}
-			if rerr == syscall.EAGAIN {
+			if errors.Is(rerr, syscall.EAGAIN) {
 				break // drained: give the buffer back and wait again
 			}
 			if rerr != nil {
