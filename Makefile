@@ -137,10 +137,10 @@ demo-proxy: tools
 	@./scripts/demo.sh proxy
 
 bench:
-	@./scripts/bench.sh
+	@./scripts/benchmark.sh
 
 bench-quick:
-	@./scripts/bench.sh --quick
+	@./scripts/benchmark.sh --quick
 
 clean:
 	@echo "==> clean: bin/ dist/ cdk.out/"

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 )
 
 // ErrInvalidProps is wrapped by every props validation error, so callers can
@@ -20,17 +20,17 @@ var ErrInvalidProps = errors.New("infra: invalid props")
 // Defaults applied to the zero values of EnforcerProps.
 const (
 	// DefaultTagKey is the tag that selects a load balancer's mode.
-	DefaultTagKey = enforce.DefaultTagKey
+	DefaultTagKey = engine.DefaultTagKey
 	// DefaultMode is the mode of untagged load balancers: opt-in.
 	DefaultMode = "off"
 	// DefaultSweepSchedule runs the sweeper every hour.
 	DefaultSweepSchedule = "rate(1 hour)"
 	// DefaultConcurrency is the number of load balancers reconciled at once
 	// inside one invocation (ELBGUARD_CONCURRENCY).
-	DefaultConcurrency = enforce.DefaultConcurrency
+	DefaultConcurrency = engine.DefaultConcurrency
 	// MaxConcurrency bounds Concurrency: more parallel calls only earn
 	// throttling from the ELB APIs.
-	MaxConcurrency = enforce.MaxConcurrency
+	MaxConcurrency = engine.MaxConcurrency
 	// DefaultReservedConcurrency is the enforcer's reserved concurrency: at
 	// most this many events are handled at once, which keeps bursts of
 	// CloudTrail events under the ELB API rate limits (further events wait

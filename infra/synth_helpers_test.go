@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/elbguard/elbguard/internal/peer"
+	"github.com/elbguard/elbguard/test/peer"
 	"github.com/elbguard/elbguard/test/harness"
 )
 

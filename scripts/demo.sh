@@ -3,7 +3,7 @@
 #   scripts/demo.sh [all|enforcer|proxy] [elbguard-demo flags...]
 # (make demo, make demo-enforcer, make demo-proxy). Builds, for this host,
 # bin/elbguard, bin/elbguard-proxy, the enforcer Lambda's bootstrap and the
-# demo program, then runs the demo (internal/demo). Tools come from
+# demo program, then runs the demo (demo). Tools come from
 # `make tools`: moto_server, aws-lambda-rie, haproxy (optional: a Go stand-in
 # load balancer replaces it). Logs and configuration of the run are kept in
 # .cache/demo/run/.
@@ -47,7 +47,7 @@ if [ "$part" != enforcer ]; then
   build bin/elbguard-proxy ./cmd/elbguard-proxy
   args+=(--proxy "$root/bin/elbguard-proxy")
 fi
-build "$out/elbguard-demo" ./internal/demo/cmd/elbguard-demo
+build "$out/elbguard-demo" ./demo/cmd/elbguard-demo
 say "built in $(( $(date +%s) - began ))s; running the $part demo"
 
 exec "$out/elbguard-demo" "${args[@]}" "$@" "$part"

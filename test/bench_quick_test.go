@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elbguard/elbguard/internal/bench"
-	"github.com/elbguard/elbguard/internal/bench/report"
+	"github.com/elbguard/elbguard/benchmark"
+	"github.com/elbguard/elbguard/benchmark/report"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
-// TestBenchQuick runs `make bench-quick` (scripts/bench.sh --quick) end to
+// TestBenchQuick runs `make bench-quick` (scripts/benchmark.sh --quick) end to
 // end — nginx, HAProxy and elbguard-proxy side by side, the sweeps in moto,
 // Cloud Custodian, the cold start under aws-lambda-rie — and checks that
 // every scenario produced a number for every tool. It never looks at the
@@ -28,12 +28,12 @@ func TestBenchQuick(t *testing.T) {
 	out := t.TempDir()
 	res := harness.Run(t, 9*time.Minute, "bash", []string{filepath.Join(root, "scripts", "bench.sh"), "--quick", "-out", out},
 		harness.WithDir(root))
-	t.Logf("scripts/bench.sh --quick exited %d; stdout:\n%s", res.Code, res.Stdout)
+	t.Logf("scripts/benchmark.sh --quick exited %d; stdout:\n%s", res.Code, res.Stdout)
 	b, err := os.ReadFile(filepath.Join(out, "results.json"))
 	if err != nil {
 		t.Fatalf("read results.json: %v\nstderr:\n%s", err, res.Stderr)
 	}
-	var got bench.Results
+	var got benchmark.Results
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("decode results.json: %v", err)
 	}
@@ -44,7 +44,7 @@ func TestBenchQuick(t *testing.T) {
 		t.Errorf("got %d proxy rows and %d enforcement rows; want both parts measured", len(got.Proxy), len(got.Enforcement))
 	}
 	for _, r := range got.Proxy {
-		for _, tool := range []string{bench.Elbguard, bench.Nginx, bench.HAProxy} {
+		for _, tool := range []string{benchmark.Elbguard, benchmark.Nginx, benchmark.HAProxy} {
 			checkCell(t, r.Scenario+" "+r.Metric, tool, r.Cells)
 		}
 	}
@@ -60,7 +60,7 @@ func TestBenchQuick(t *testing.T) {
 		t.Errorf("no API call counts recorded; want the sweeps' calls by action")
 	}
 	if res.Code != 0 {
-		t.Errorf("scripts/bench.sh --quick exited %d; want 0\nstderr:\n%s", res.Code, res.Stderr)
+		t.Errorf("scripts/benchmark.sh --quick exited %d; want 0\nstderr:\n%s", res.Code, res.Stderr)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -22,13 +22,13 @@ func enfRunCLI(t *testing.T, m *harness.Moto, env []string, args ...string) harn
 }
 
 // enfDecodeResult parses `--output json` of audit/remediate into name → report.
-func enfDecodeResult(t *testing.T, out string) map[string]enforce.Report {
+func enfDecodeResult(t *testing.T, out string) map[string]engine.Report {
 	t.Helper()
-	var res enforce.Result
+	var res engine.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("decode elbguard json: %v\n%s", err, out)
 	}
-	got := map[string]enforce.Report{}
+	got := map[string]engine.Report{}
 	for _, r := range res.Reports {
 		got[r.Name] = r
 	}
@@ -47,7 +47,7 @@ func enfMutatingCalls(stderr string) []string {
 	return out
 }
 
-func enfWantStatuses(t *testing.T, got map[string]enforce.Report, want map[string]enforce.Status) {
+func enfWantStatuses(t *testing.T, got map[string]engine.Report, want map[string]engine.Status) {
 	t.Helper()
 	for name, status := range want {
 		if got[name].Status != status {
@@ -63,10 +63,10 @@ func TestEnforceCLI(t *testing.T) {
 	m := harness.StartMoto(t)
 	f := enfCreateFleet(t, m)
 
-	before := map[string]enforce.Status{
-		enfWebEnforce: enforce.StatusNonCompliant, enfWebUntagged: enforce.StatusSkipped, enfWebAudit: enforce.StatusNonCompliant,
-		enfWebSSL: enforce.StatusNonCompliant, enfWebBad: enforce.StatusError, enfWebBadIdle: enforce.StatusError,
-		"edge-nlb": enforce.StatusNonCompliant, "edge-nlb-untagged": enforce.StatusSkipped, "web-alb": enforce.StatusNotApplicable,
+	before := map[string]engine.Status{
+		enfWebEnforce: engine.StatusNonCompliant, enfWebUntagged: engine.StatusSkipped, enfWebAudit: engine.StatusNonCompliant,
+		enfWebSSL: engine.StatusNonCompliant, enfWebBad: engine.StatusError, enfWebBadIdle: engine.StatusError,
+		"edge-nlb": engine.StatusNonCompliant, "edge-nlb-untagged": engine.StatusSkipped, "web-alb": engine.StatusNotApplicable,
 	}
 	audit := enfRunCLI(t, m, nil, "audit", "--output", "json", "--stats")
 	if audit.Code != 1 {
@@ -83,7 +83,7 @@ func TestEnforceCLI(t *testing.T) {
 	if w := enfMutatingCalls(dry.Stderr); len(w) != 0 {
 		t.Errorf("dry run: got mutating calls %v; want none", w)
 	}
-	if acts := got[enfWebEnforce].Actions; len(acts) == 0 || slices.ContainsFunc(acts, func(a enforce.Action) bool { return a.Status != enforce.ActionPlanned }) {
+	if acts := got[enfWebEnforce].Actions; len(acts) == 0 || slices.ContainsFunc(acts, func(a engine.Action) bool { return a.Status != engine.ActionPlanned }) {
 		t.Errorf("dry run: got actions %+v; want every action planned", acts)
 	}
 	if l, _, _ := f.classicState(t, enfWebEnforce); !strings.HasPrefix(l[80], "HTTP:80") {
@@ -146,7 +146,7 @@ func TestEnforceCLI(t *testing.T) {
 	// Second run: every enforced load balancer compliant, zero mutating calls.
 	again := enfRunCLI(t, m, nil, "remediate", "--output", "json", "--stats")
 	got = enfDecodeResult(t, again.Stdout)
-	enfWantStatuses(t, got, map[string]enforce.Status{enfWebEnforce: enforce.StatusCompliant, enfWebSSL: enforce.StatusCompliant, "edge-nlb": enforce.StatusCompliant})
+	enfWantStatuses(t, got, map[string]engine.Status{enfWebEnforce: engine.StatusCompliant, enfWebSSL: engine.StatusCompliant, "edge-nlb": engine.StatusCompliant})
 	if w := enfMutatingCalls(again.Stderr); len(w) != 0 {
 		t.Errorf("second run: got mutating calls %v; want 0\n%s", w, again.Stderr)
 	}
@@ -154,8 +154,8 @@ func TestEnforceCLI(t *testing.T) {
 
 	// Named targets: names of either kind, ARNs, and a missing one.
 	named := enfRunCLI(t, m, nil, "remediate", "--dry-run", "--output", "json", enfWebUntagged, "edge-nlb-untagged", f.alb, "no-such-lb")
-	enfWantStatuses(t, enfDecodeResult(t, named.Stdout), map[string]enforce.Status{enfWebUntagged: enforce.StatusSkipped,
-		"edge-nlb-untagged": enforce.StatusSkipped, "web-alb": enforce.StatusNotApplicable, "no-such-lb": enforce.StatusGone})
+	enfWantStatuses(t, enfDecodeResult(t, named.Stdout), map[string]engine.Status{enfWebUntagged: engine.StatusSkipped,
+		"edge-nlb-untagged": engine.StatusSkipped, "web-alb": engine.StatusNotApplicable, "no-such-lb": engine.StatusGone})
 	if named.Code != 0 {
 		t.Errorf("named dry run: got exit %d; want 0\n%s", named.Code, named.Stderr)
 	}

@@ -23,7 +23,7 @@ import (
 	v2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/functions/handler"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/test/faultproxy"
@@ -75,9 +75,9 @@ func newFaultRig(t *testing.T) *faultRig {
 	r.emulateAWS()
 
 	refC, refN := r.addClassic(t, "enforce"), r.addNLB(t, "enforce")
-	h, _ := r.enforcer(t, enforce.Config{})
+	h, _ := r.enforcer(t, engine.Config{})
 	for _, ev := range [][]byte{r.classicEvent(t, refC), r.nlbEvent(t, refN)} {
-		if out, err := h.Handle(r.lambdaCtx(t), ev); err != nil || out.Result.Reports[0].Status != enforce.StatusRemediated {
+		if out, err := h.Handle(r.lambdaCtx(t), ev); err != nil || out.Result.Reports[0].Status != engine.StatusRemediated {
 			t.Fatalf("reference run: got %+v, %v; want remediated", out, err)
 		}
 	}
@@ -152,10 +152,10 @@ func (r *faultRig) clients() *awsclient.Clients {
 
 // enforcer returns an enforcer handler with its own clients, as one Lambda
 // execution environment has.
-func (r *faultRig) enforcer(t *testing.T, cfg enforce.Config) (*handler.Enforcer, *awsclient.Clients) {
+func (r *faultRig) enforcer(t *testing.T, cfg engine.Config) (*handler.Enforcer, *awsclient.Clients) {
 	t.Helper()
 	c := r.clients()
-	e, err := enforce.New(c.Classic, c.V2, cfg, nil)
+	e, err := engine.New(c.Classic, c.V2, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func damage(old, mid, want faultState) []string {
 			out = append(out, fmt.Sprintf("%s: got %q; want %q (before) or %q (enforced)", k, mid[k], old[k], want[k]))
 		}
 	}
-	if n := strings.Count(mid["policies"], enforce.ProxyPolicyName); n > 1 {
+	if n := strings.Count(mid["policies"], engine.ProxyPolicyName); n > 1 {
 		out = append(out, fmt.Sprintf("%d proxy protocol policies; want at most 1", n))
 	}
 	return out

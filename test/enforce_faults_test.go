@@ -16,7 +16,7 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/functions/handler"
 	"github.com/elbguard/elbguard/test/faultproxy"
 )
@@ -104,7 +104,7 @@ func (r *faultRig) settle(t *testing.T, ft *faultTarget, tally *faultTally) int 
 	if err := r.proxy.SetRules(); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := r.enforcer(t, enforce.Config{})
+	h, _ := r.enforcer(t, engine.Config{})
 	if out, err := h.Handle(r.lambdaCtx(t), ft.event); err != nil {
 		t.Errorf("%s: clean run after the faults: %v (%+v)", ft.name, err, out)
 	}
@@ -118,11 +118,11 @@ func (r *faultRig) settle(t *testing.T, ft *faultTarget, tally *faultTally) int 
 }
 
 // run runs the enforcer once on ft and returns its report.
-func (r *faultRig) run(t *testing.T, h *handler.Enforcer, ft *faultTarget) (enforce.Report, error) {
+func (r *faultRig) run(t *testing.T, h *handler.Enforcer, ft *faultTarget) (engine.Report, error) {
 	t.Helper()
 	out, err := h.Handle(r.lambdaCtx(t), ft.event)
 	if out == nil || out.Result == nil || len(out.Result.Reports) != 1 {
-		return enforce.Report{Status: enforce.StatusError}, fmt.Errorf("run: got %+v, %w", out, err)
+		return engine.Report{Status: engine.StatusError}, fmt.Errorf("run: got %+v, %w", out, err)
 	}
 	return out.Result.Reports[0], err
 }
@@ -169,9 +169,9 @@ func faultsTransient(t *testing.T, r *faultRig) {
 			if err := r.proxy.SetRules(faultproxy.Rule{Action: fa.action, Version: fa.version, Kind: kind, First: first}); err != nil {
 				t.Fatal(err)
 			}
-			h, _ := r.enforcer(t, enforce.Config{})
+			h, _ := r.enforcer(t, engine.Config{})
 			rep, err := r.run(t, h, ft)
-			if err != nil || rep.Status != enforce.StatusRemediated {
+			if err != nil || rep.Status != engine.StatusRemediated {
 				t.Errorf("got %s, %v (%+v); want remediated after retries", rep.Status, err, rep.Findings)
 			}
 			if n := r.proxy.Stats().Faults()[kind.String()]; n != first {
@@ -228,10 +228,10 @@ func faultsPersistent(t *testing.T, r *faultRig) {
 			if err := r.proxy.SetRules(faultproxy.Rule{Action: tt.fa.action, Version: tt.fa.version, Kind: tt.kind, Match: tt.match}); err != nil {
 				t.Fatal(err)
 			}
-			h, _ := r.enforcer(t, enforce.Config{})
+			h, _ := r.enforcer(t, engine.Config{})
 			start := time.Now()
 			rep, err := r.run(t, h, ft)
-			if rep.Status != enforce.StatusError || rep.Err() == nil {
+			if rep.Status != engine.StatusError || rep.Err() == nil {
 				t.Errorf("got %s (%+v); want error", rep.Status, rep.Actions)
 			}
 			if err == nil || !handler.Retryable(rep.Err()) {
@@ -261,13 +261,13 @@ func faultsRollback(t *testing.T, r *faultRig) {
 				Match: func(form url.Values) bool { return form.Get("Listeners.member.1.Protocol") == "SSL" }}); err != nil {
 				t.Fatal(err)
 			}
-			h, _ := r.enforcer(t, enforce.Config{})
+			h, _ := r.enforcer(t, engine.Config{})
 			rep, _ := r.run(t, h, ft)
 			rolledBack := false
 			for _, a := range rep.Actions {
-				rolledBack = rolledBack || (a.Status == enforce.ActionRolledBack && a.Target == ft.name+":443")
+				rolledBack = rolledBack || (a.Status == engine.ActionRolledBack && a.Target == ft.name+":443")
 			}
-			if rep.Status != enforce.StatusError || !rolledBack {
+			if rep.Status != engine.StatusError || !rolledBack {
 				t.Errorf("got %s %+v; want error with %s:443 rolled_back", rep.Status, rep.Actions, ft.name)
 			}
 			mid := r.state(t, ft)
@@ -293,7 +293,7 @@ func faultsAllThrottled(t *testing.T, r *faultRig) {
 	if err := r.proxy.SetRules(faultproxy.Rule{Kind: faultproxy.Throttle}); err != nil {
 		t.Fatal(err)
 	}
-	h, _ := r.enforcer(t, enforce.Config{})
+	h, _ := r.enforcer(t, engine.Config{})
 	const bound = 20 * time.Second // per invocation; the enforcer Lambda has 60 s
 	rounds := 1
 	if faultSoak() {
@@ -355,13 +355,13 @@ func faultsConcurrent(t *testing.T, r *faultRig) {
 		}
 		const n = 10
 		type result struct {
-			rep enforce.Report
+			rep engine.Report
 			err error
 		}
 		results := make([]result, n)
 		hs := make([]*handler.Enforcer, n)
 		for i := range hs {
-			hs[i], _ = r.enforcer(t, enforce.Config{})
+			hs[i], _ = r.enforcer(t, engine.Config{})
 		}
 		var wg sync.WaitGroup
 		for i := range n {
@@ -375,10 +375,10 @@ func faultsConcurrent(t *testing.T, r *faultRig) {
 			})
 		}
 		wg.Wait()
-		counts := map[enforce.Status]int{}
+		counts := map[engine.Status]int{}
 		for i, res := range results {
 			counts[res.rep.Status]++
-			if round == 0 && (res.err != nil || res.rep.Status != enforce.StatusRemediated) {
+			if round == 0 && (res.err != nil || res.rep.Status != engine.StatusRemediated) {
 				t.Errorf("round %d invocation %d: got %s, %v (%+v); want remediated", round, i, res.rep.Status, res.err, res.rep.Findings)
 			}
 		}
@@ -418,9 +418,9 @@ func faultsGone(t *testing.T, r *faultRig) {
 					t.Errorf("delete %s: %v", ft.name, err)
 				}
 			})
-			h, _ := r.enforcer(t, enforce.Config{})
+			h, _ := r.enforcer(t, engine.Config{})
 			rep, err := r.run(t, h, ft)
-			if err != nil || rep.Status != enforce.StatusGone {
+			if err != nil || rep.Status != engine.StatusGone {
 				t.Errorf("got %s, %v (%+v %+v); want gone and no error", rep.Status, err, rep.Findings, rep.Actions)
 			}
 			tally.add(r.proxy)
@@ -449,9 +449,9 @@ func faultsReadOnly(t *testing.T, r *faultRig) {
 	for _, p := range patterns {
 		for _, mode := range []string{"dry-run", "audit"} {
 			t.Run(p.name+" "+mode, func(t *testing.T) {
-				tag, cfg := "audit", enforce.Config{}
+				tag, cfg := "audit", engine.Config{}
 				if mode == "dry-run" {
-					tag, cfg = "enforce", enforce.Config{DryRun: true}
+					tag, cfg = "enforce", engine.Config{DryRun: true}
 				}
 				targets := []*faultTarget{r.target(t, false, tag), r.target(t, true, tag)}
 				if err := r.proxy.SetRules(p.rules...); err != nil {
@@ -521,7 +521,7 @@ func faultsRandom(t *testing.T, r *faultRig) {
 		}
 		var wg sync.WaitGroup
 		for _, ft := range targets {
-			h, _ := r.enforcer(t, enforce.Config{})
+			h, _ := r.enforcer(t, engine.Config{})
 			ctx := r.lambdaCtx(t)
 			wg.Go(func() { _, _ = h.Handle(ctx, ft.event) })
 		}

@@ -13,10 +13,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
-	"github.com/elbguard/elbguard/functions/enforce"
 	"github.com/elbguard/elbguard/functions/handler"
 	"github.com/elbguard/elbguard/internal/awsclient"
+	"github.com/elbguard/elbguard/internal/awscount"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -45,8 +46,9 @@ func enfSampleEvent(t *testing.T, file string, replace ...string) []byte {
 func TestEnforceHandler(t *testing.T) {
 	m := harness.StartMoto(t)
 	f := enfCreateFleet(t, m)
-	clients := awsclient.FromConfig(m.Config(t))
-	engine, err := enforce.New(clients.Classic, clients.V2, enforce.Config{}, nil)
+	counter := awscount.New()
+	clients := awsclient.FromConfig(m.Config(t), counter.Instrument)
+	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,29 +57,29 @@ func TestEnforceHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs, metrics bytes.Buffer
-	h := &handler.Enforcer{Engine: engine, SelfARN: self, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: &metrics}
+	h := &handler.Enforcer{Engine: eng, SelfARN: self, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: &metrics}
 	ctx := lambdacontext.NewContext(enfCtxT(t), &lambdacontext.LambdaContext{AwsRequestID: "11111111-2222-3333-4444-555555555555"})
 
 	tests := []struct {
 		name       string
 		event      []byte
 		wantKind   events.Kind
-		wantStatus map[string]enforce.Status
+		wantStatus map[string]engine.Status
 	}{
 		{"classic create", enfSampleEvent(t, "classic_create_load_balancer.json", enfSampleClassic, enfWebEnforce), events.KindReconcile,
-			map[string]enforce.Status{enfWebEnforce: enforce.StatusRemediated}},
+			map[string]engine.Status{enfWebEnforce: engine.StatusRemediated}},
 		{"classic add enfTags on untagged", enfSampleEvent(t, "classic_add_tags.json", enfSampleClassic, enfWebUntagged), events.KindReconcile,
-			map[string]enforce.Status{enfWebUntagged: enforce.StatusSkipped}},
+			map[string]engine.Status{enfWebUntagged: engine.StatusSkipped}},
 		{"nlb create", enfSampleEvent(t, "v2_create_nlb.json", enfSampleNLB, f.nlb), events.KindReconcile,
-			map[string]enforce.Status{"edge-nlb": enforce.StatusRemediated}},
+			map[string]engine.Status{"edge-nlb": engine.StatusRemediated}},
 		{"alb create", enfSampleEvent(t, "v2_create_alb.json", "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web-alb/8e4497da625e2d8a", f.alb), events.KindReconcile,
-			map[string]enforce.Status{"web-alb": enforce.StatusNotApplicable}},
+			map[string]engine.Status{"web-alb": engine.StatusNotApplicable}},
 		{"register targets resolves the target group", enfSampleEvent(t, "v2_register_targets.json", enfSampleTG, f.tgs["edge-tls"]), events.KindReconcile,
-			map[string]enforce.Status{"edge-nlb": enforce.StatusCompliant}},
+			map[string]engine.Status{"edge-nlb": engine.StatusCompliant}},
 		{"tag change on resource", enfSampleEvent(t, "tag_change_classic.json", enfSampleClassic, enfWebSSL), events.KindReconcile,
-			map[string]enforce.Status{enfWebSSL: enforce.StatusRemediated}},
+			map[string]engine.Status{enfWebSSL: engine.StatusRemediated}},
 		{"deleted load balancer", enfSampleEvent(t, "classic_delete_listeners.json", enfSampleClassic, "deleted-lb"), events.KindReconcile,
-			map[string]enforce.Status{"deleted-lb": enforce.StatusGone}},
+			map[string]engine.Status{"deleted-lb": engine.StatusGone}},
 		{"own call (moto's caller identity)", enfSampleEvent(t, "classic_create_listeners.json", enfSampleClassic, enfWebAudit,
 			`"arn": "arn:aws:iam::123456789012:role/PlatformAdmin"`, `"arn": "`+self+`"`), events.KindIgnored, nil},
 		{"failed call", enfSampleEvent(t, "classic_failed_call.json", enfSampleClassic, enfWebAudit), events.KindIgnored, nil},
@@ -85,7 +87,7 @@ func TestEnforceHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clients.Counter.Reset()
+			counter.Reset()
 			out, err := h.Handle(ctx, tt.event)
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
@@ -94,12 +96,12 @@ func TestEnforceHandler(t *testing.T) {
 				t.Fatalf("got decision %+v; want %s", out.Decision, tt.wantKind)
 			}
 			if tt.wantKind == events.KindIgnored {
-				if calls, _ := clients.Counter.Totals(); calls != 0 {
-					t.Errorf("ignored event made %d calls: %s", calls, clients.Counter)
+				if calls, _ := counter.Totals(); calls != 0 {
+					t.Errorf("ignored event made %d calls: %s", calls, counter)
 				}
 				return
 			}
-			got := map[string]enforce.Status{}
+			got := map[string]engine.Status{}
 			for _, r := range out.Result.Reports {
 				got[r.Name] = r.Status
 			}
@@ -121,13 +123,13 @@ func TestEnforceHandler(t *testing.T) {
 	// The number for the closing note: one event on an already compliant
 	// Classic ELB (target: at most 4 reads, 0 writes).
 	for _, lb := range []string{enfWebEnforce, enfWebSSL} {
-		clients.Counter.Reset()
+		counter.Reset()
 		out, err := h.Handle(ctx, enfSampleEvent(t, "classic_add_tags.json", enfSampleClassic, lb))
-		if err != nil || out.Result.Reports[0].Status != enforce.StatusCompliant {
+		if err != nil || out.Result.Reports[0].Status != engine.StatusCompliant {
 			t.Fatalf("%s: got %+v, %v; want compliant", lb, out, err)
 		}
-		calls, mutating := clients.Counter.Totals()
-		t.Logf("one AddTags event on compliant Classic ELB %s: %d calls (%d mutating):\n%s", lb, calls, mutating, clients.Counter)
+		calls, mutating := counter.Totals()
+		t.Logf("one AddTags event on compliant Classic ELB %s: %d calls (%d mutating):\n%s", lb, calls, mutating, counter)
 		if calls > 4 || mutating != 0 {
 			t.Errorf("%s: got %d calls, %d mutating; want at most 4 reads and 0 writes", lb, calls, mutating)
 		}
@@ -154,7 +156,7 @@ func TestEnforceCLIHandle(t *testing.T) {
 	if err := json.Unmarshal([]byte(dry.Stdout), &out); err != nil || dry.Code != 0 {
 		t.Fatalf("handle --dry-run: exit %d, %v\n%s\n%s", dry.Code, err, dry.Stdout, dry.Stderr)
 	}
-	if out.Result.Reports[0].Status != enforce.StatusNonCompliant {
+	if out.Result.Reports[0].Status != engine.StatusNonCompliant {
 		t.Errorf("dry run: got %s; want non_compliant", out.Result.Reports[0].Status)
 	}
 

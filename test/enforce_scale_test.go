@@ -15,8 +15,9 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/internal/awsclient"
+	"github.com/elbguard/elbguard/internal/awscount"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -34,7 +35,8 @@ func TestEnforceSweepScale(t *testing.T) {
 		}
 	}
 	m := harness.StartMoto(t)
-	clients := awsclient.FromConfig(m.Config(t))
+	counter := awscount.New()
+	clients := awsclient.FromConfig(m.Config(t), counter.Instrument)
 	ctx := harness.Context(t, 10*time.Minute)
 
 	start := time.Now()
@@ -67,31 +69,31 @@ func TestEnforceSweepScale(t *testing.T) {
 	}
 	t.Logf("created %d Classic load balancers in moto in %s", n, time.Since(start).Round(time.Millisecond))
 
-	engine, err := enforce.New(clients.Classic, clients.V2, enforce.Config{}, nil)
+	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, run := range []struct {
 		name string
-		want enforce.Status
-	}{{"first sweep (remediates)", enforce.StatusRemediated}, {"second sweep (compliant)", enforce.StatusCompliant}} {
-		clients.Counter.Reset()
+		want engine.Status
+	}{{"first sweep (remediates)", engine.StatusRemediated}, {"second sweep (compliant)", engine.StatusCompliant}} {
+		counter.Reset()
 		start := time.Now()
-		res, err := engine.Sweep(context.WithoutCancel(ctx))
+		res, err := eng.Sweep(context.WithoutCancel(ctx))
 		took := time.Since(start)
 		if err != nil {
 			t.Fatalf("%s: %v", run.name, err)
 		}
-		calls, mutating := clients.Counter.Totals()
+		calls, mutating := counter.Totals()
 		t.Logf("%s of %d load balancers: %s wall, %d calls (%d mutating), counts %v; calls by action:\n%s",
-			run.name, n, took.Round(time.Millisecond), calls, mutating, res.Counts, clients.Counter)
+			run.name, n, took.Round(time.Millisecond), calls, mutating, res.Counts, counter)
 		if res.Counts[run.want] != n {
 			t.Errorf("%s: got counts %v; want %d %s", run.name, res.Counts, n, run.want)
 		}
-		if got, want := clients.Counter.Calls()["elb:DescribeTags"], (n+19)/20; got != want {
+		if got, want := counter.Calls()["elb:DescribeTags"], (n+19)/20; got != want {
 			t.Errorf("%s: got %d DescribeTags calls; want ceil(%d/20) = %d", run.name, got, n, want)
 		}
-		if run.want == enforce.StatusCompliant && mutating != 0 {
+		if run.want == engine.StatusCompliant && mutating != 0 {
 			t.Errorf("%s: got %d mutating calls; want 0", run.name, mutating)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/elbguard/elbguard/internal/bench/backend"
+	"github.com/elbguard/elbguard/benchmark/backend"
 )
 
 // pxLoris is one slowloris connection: opened, its PROXY header never

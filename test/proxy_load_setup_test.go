@@ -24,8 +24,8 @@ import (
 	"github.com/coder/websocket"
 	proxyproto "github.com/pires/go-proxyproto"
 
-	"github.com/elbguard/elbguard/internal/bench/backend"
-	"github.com/elbguard/elbguard/internal/bench/load"
+	"github.com/elbguard/elbguard/benchmark/backend"
+	"github.com/elbguard/elbguard/benchmark/loadgen"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -74,8 +74,8 @@ func pxNeedFiles(t *testing.T, n uint64) {
 	t.Skip(reason)
 }
 
-// pxBackend is the benchmark backend (internal/bench/backend) run as
-// `elbguard-bench backend` in its own process, so that its sockets do not
+// pxBackend is the benchmark backend (benchmark/backend) run as
+// `elbguard-benchmark backend` in its own process, so that its sockets do not
 // count against the test's open files and it can be killed.
 type pxBackend struct {
 	Addr string // host:port
@@ -88,7 +88,7 @@ type pxBackend struct {
 func pxStartBackend(t *testing.T) *pxBackend {
 	t.Helper()
 	addr := harness.FreeAddr(t)
-	b := &pxBackend{Addr: addr, URL: "http://" + addr, bin: harness.Build(t, "./internal/bench/cmd/elbguard-bench")}
+	b := &pxBackend{Addr: addr, URL: "http://" + addr, bin: harness.Build(t, "./benchmark/cmd/elbguard-benchmark")}
 	b.start(t)
 	return b
 }
@@ -187,7 +187,7 @@ func (c *pxConn) do(req []byte, timeout time.Duration) pxResult {
 		return r
 	}
 	r.wrote = time.Now()
-	r.status, r.keep, r.err = load.ReadResponse(c.br)
+	r.status, r.keep, r.err = loadgen.ReadResponse(c.br)
 	r.done = time.Now()
 	if r.err == nil && r.status == 0 {
 		r.err = errors.New("no status")
@@ -423,7 +423,7 @@ func pxWaitMetric(t *testing.T, admin, prefix string, timeout time.Duration, ok 
 // pxWS opens a WebSocket through the proxy at addr (PROXY v1 header from
 // client) to the backend's echo path and checks one echo.
 func pxWS(ctx context.Context, addr string, client netip.Addr) (*websocket.Conn, error) {
-	d := &load.Dialer{Addr: addr, Proxy: 1, Client: client}
+	d := &loadgen.Dialer{Addr: addr, Proxy: 1, Client: client}
 	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 	c, resp, err := websocket.Dial(ctx, "ws://app.example"+backend.PathEcho, &websocket.DialOptions{HTTPClient: hc}) //nolint:bodyclose // the library owns it on success
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/elbguard/elbguard/internal/bench/backend"
+	"github.com/elbguard/elbguard/benchmark/backend"
 	"github.com/elbguard/elbguard/test/harness"
 )
 

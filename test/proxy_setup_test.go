@@ -17,7 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/elbguard/elbguard/internal/echo"
+	"github.com/elbguard/elbguard/test/echo"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -44,7 +44,7 @@ func (a *pxApp) last(t *testing.T) *http.Request {
 }
 
 // pxStartApp runs the app behind the proxy: /ws is the demo's WebSocket echo
-// (internal/echo), /slow answers after 1 s, everything else answers "hello".
+// (test/echo), /slow answers after 1 s, everything else answers "hello".
 func pxStartApp(t *testing.T) (string, *pxApp) {
 	t.Helper()
 	rec := &pxApp{}

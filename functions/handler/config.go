@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/elbguard/elbguard/events"
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 )
 
 // Environment variables the Lambdas read at init.
@@ -34,13 +34,13 @@ var ErrEnv = errors.New("handler: invalid environment")
 // ConfigFromEnv reads the engine configuration from environment variables
 // through getenv (os.Getenv in the Lambdas). Errors name the variable and the
 // allowed values.
-func ConfigFromEnv(getenv func(string) string) (enforce.Config, error) {
-	cfg := enforce.Config{
+func ConfigFromEnv(getenv func(string) string) (engine.Config, error) {
+	cfg := engine.Config{
 		TagKey:            strings.TrimSpace(getenv(EnvTagKey)),
 		IdleTimeoutTagKey: strings.TrimSpace(getenv(EnvIdleTimeoutTagKey)),
 	}
 	if v := getenv(EnvDefaultMode); v != "" {
-		m, err := enforce.ParseMode(v)
+		m, err := engine.ParseMode(v)
 		if err != nil {
 			return cfg, fmt.Errorf("%w: %s=%q; want enforce, audit or off", ErrEnv, EnvDefaultMode, v)
 		}
@@ -55,8 +55,8 @@ func ConfigFromEnv(getenv func(string) string) (enforce.Config, error) {
 	}
 	if v := getenv(EnvConcurrency); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > enforce.MaxConcurrency {
-			return cfg, fmt.Errorf("%w: %s=%q; want a whole number from 1 to %d", ErrEnv, EnvConcurrency, v, enforce.MaxConcurrency)
+		if err != nil || n < 1 || n > engine.MaxConcurrency {
+			return cfg, fmt.Errorf("%w: %s=%q; want a whole number from 1 to %d", ErrEnv, EnvConcurrency, v, engine.MaxConcurrency)
 		}
 		cfg.Concurrency = n
 	}

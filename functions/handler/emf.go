@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 )
 
 // CloudWatch Embedded Metric Format names. The CDK app alarms on
@@ -22,19 +22,21 @@ const (
 )
 
 // MetricNames maps each status to its metric name.
-var MetricNames = map[enforce.Status]string{
-	enforce.StatusCompliant:     "Compliant",
-	enforce.StatusNonCompliant:  MetricNonCompliant,
-	enforce.StatusRemediated:    "Remediated",
-	enforce.StatusNotApplicable: "NotApplicable",
-	enforce.StatusSkipped:       "Skipped",
-	enforce.StatusGone:          "Gone",
-	enforce.StatusError:         "Error",
+var MetricNames = map[engine.Status]string{
+	engine.StatusCompliant:     "Compliant",
+	engine.StatusNonCompliant:  MetricNonCompliant,
+	engine.StatusRemediated:    "Remediated",
+	engine.StatusRolledBack:    "RolledBack",
+	engine.StatusExempt:        "Exempt",
+	engine.StatusNotApplicable: "NotApplicable",
+	engine.StatusSkipped:       "Skipped",
+	engine.StatusGone:          "Gone",
+	engine.StatusError:         "Error",
 }
 
 // EMF renders one Embedded Metric Format log line (without newline) with a
 // count per status for a run of function (Function dimension).
-func EMF(res *enforce.Result, function string, now time.Time) ([]byte, error) {
+func EMF(res *engine.Result, function string, now time.Time) ([]byte, error) {
 	type metric struct {
 		Name string `json:"Name"`
 		Unit string `json:"Unit"`
@@ -45,7 +47,7 @@ func EMF(res *enforce.Result, function string, now time.Time) ([]byte, error) {
 		metrics = append(metrics, metric{Name: name, Unit: "Count"})
 		doc[name] = v
 	}
-	for _, s := range enforce.Statuses {
+	for _, s := range engine.Statuses {
 		add(MetricNames[s], res.Counts[s])
 	}
 	add(MetricLoadBalancers, res.Found)

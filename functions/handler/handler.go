@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/elbguard/elbguard/events"
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 )
 
 // Outcome is what a handler returns for one invocation.
@@ -23,7 +23,7 @@ type Outcome struct {
 	// BadInput is true when the event could not be decoded; Decision.Reason says why.
 	BadInput bool `json:"bad_input,omitempty"`
 	// Result is the engine's run, nil when nothing was reconciled.
-	Result *enforce.Result `json:"result,omitempty"`
+	Result *engine.Result `json:"result,omitempty"`
 	// Error is the run's failure, if any.
 	Error string `json:"error,omitempty"`
 }
@@ -32,7 +32,7 @@ type Outcome struct {
 // event names, or sweeps on a scheduled event, and ignores calls made by its
 // own role. The Lambda and `elbguard handle` both call Handle.
 type Enforcer struct {
-	Engine *enforce.Engine
+	Engine *engine.Engine
 	// SelfARN is the enforcer's own principal (see SelfARN); empty disables the check.
 	SelfARN string
 	// Log receives JSON logs; the request id is added per invocation. Nil: discard.
@@ -56,7 +56,7 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 	}
 	log = log.With("event_name", d.EventName, "detail_type", d.DetailType, "caller", d.Caller)
 	out := &Outcome{Decision: d}
-	var res *enforce.Result
+	var res *engine.Result
 	switch d.Kind {
 	case events.KindIgnored:
 		log.InfoContext(ctx, "event ignored", "reason", d.Reason)
@@ -64,7 +64,7 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 	case events.KindSweep:
 		res, err = h.Engine.Sweep(ctx)
 	case events.KindReconcile:
-		res, err = h.Engine.Reconcile(ctx, enforce.Targets{Classic: d.Classic, LoadBalancers: d.LoadBalancers, TargetGroups: d.TargetGroups})
+		res, err = h.Engine.Reconcile(ctx, engine.Targets{Classic: d.Classic, LoadBalancers: d.LoadBalancers, TargetGroups: d.TargetGroups})
 	default:
 		return out, fmt.Errorf("handle event: unknown decision %q", d.Kind)
 	}
@@ -74,7 +74,7 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 // Sweeper reconciles every load balancer in the region on each invocation,
 // whatever the event, and stops cleanly before the invocation deadline.
 type Sweeper struct {
-	Engine *enforce.Engine
+	Engine *engine.Engine
 	// Log receives JSON logs. Nil: discard.
 	Log *slog.Logger
 	// Metrics receives one EMF line per run (os.Stdout in Lambda). Nil: none.
@@ -93,7 +93,7 @@ func (h *Sweeper) Handle(ctx context.Context, _ json.RawMessage) (*Outcome, erro
 }
 
 // finish logs a run, writes its metrics and decides whether to ask for a retry.
-func finish(ctx context.Context, log *slog.Logger, out *Outcome, res *enforce.Result, err error, metrics io.Writer, function string) (*Outcome, error) {
+func finish(ctx context.Context, log *slog.Logger, out *Outcome, res *engine.Result, err error, metrics io.Writer, function string) (*Outcome, error) {
 	if err != nil {
 		out.Error = err.Error()
 		retryable := Retryable(err)
@@ -107,7 +107,7 @@ func finish(ctx context.Context, log *slog.Logger, out *Outcome, res *enforce.Re
 	for _, r := range res.Reports {
 		applied, planned, failed := r.Changed()
 		level := slog.LevelInfo
-		if r.Status == enforce.StatusError {
+		if r.Status == engine.StatusError {
 			level = slog.LevelError
 		}
 		log.Log(ctx, level, "load balancer", "name", r.Name, "arn", r.ARN, "type", r.Type, "mode", string(r.Mode),

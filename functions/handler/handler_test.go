@@ -19,13 +19,13 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/elbguard/elbguard/events"
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 )
 
 // emptyAccount is an account with no load balancers; it counts calls and can
 // fail the listing.
 type emptyAccount struct {
-	enforce.ClassicAPI // nil: any other call panics, proving it was not made
+	engine.ClassicAPI // nil: any other call panics, proving it was not made
 	calls              int
 	err                error
 }
@@ -36,7 +36,7 @@ func (a *emptyAccount) DescribeLoadBalancers(context.Context, *elb.DescribeLoadB
 }
 
 type emptyV2 struct {
-	enforce.V2API
+	engine.V2API
 	a *emptyAccount
 }
 
@@ -47,7 +47,7 @@ func (v emptyV2) DescribeLoadBalancers(context.Context, *elbv2.DescribeLoadBalan
 
 func newHandler(t *testing.T, acct *emptyAccount) (*Enforcer, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
-	e, err := enforce.New(acct, emptyV2{a: acct}, enforce.Config{}, nil)
+	e, err := engine.New(acct, emptyV2{a: acct}, engine.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRetryOnlyRetryable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			acct := &emptyAccount{err: tt.err}
-			e, _ := enforce.New(acct, emptyV2{a: acct}, enforce.Config{}, nil)
+			e, _ := engine.New(acct, emptyV2{a: acct}, engine.Config{}, nil)
 			out, err := (&Sweeper{Engine: e}).Handle(context.Background(), nil)
 			if (err != nil) != tt.wantError || out.Error == "" {
 				t.Errorf("got error %v (outcome %q); want error %v", err, out.Error, tt.wantError)
@@ -143,15 +143,15 @@ func TestConfigFromEnv(t *testing.T) {
 	tests := []struct {
 		name    string
 		env     map[string]string
-		want    enforce.Config
+		want    engine.Config
 		wantErr string
 	}{
-		{"empty", nil, enforce.Config{}, ""},
+		{"empty", nil, engine.Config{}, ""},
 		{"all set", map[string]string{EnvTagKey: "k", EnvDefaultMode: "Enforce", EnvDryRun: "true", EnvConcurrency: "4"},
-			enforce.Config{TagKey: "k", DefaultMode: enforce.ModeEnforce, DryRun: true, Concurrency: 4}, ""},
-		{"bad mode", map[string]string{EnvDefaultMode: "on"}, enforce.Config{}, "ELBGUARD_DEFAULT_MODE=\"on\"; want enforce, audit or off"},
-		{"bad dry run", map[string]string{EnvDryRun: "maybe"}, enforce.Config{}, "ELBGUARD_DRY_RUN"},
-		{"bad concurrency", map[string]string{EnvConcurrency: "0"}, enforce.Config{}, "ELBGUARD_CONCURRENCY=\"0\"; want a whole number from 1 to 64"},
+			engine.Config{TagKey: "k", DefaultMode: engine.ModeEnforce, DryRun: true, Concurrency: 4}, ""},
+		{"bad mode", map[string]string{EnvDefaultMode: "on"}, engine.Config{}, "ELBGUARD_DEFAULT_MODE=\"on\"; want enforce, audit or off"},
+		{"bad dry run", map[string]string{EnvDryRun: "maybe"}, engine.Config{}, "ELBGUARD_DRY_RUN"},
+		{"bad concurrency", map[string]string{EnvConcurrency: "0"}, engine.Config{}, "ELBGUARD_CONCURRENCY=\"0\"; want a whole number from 1 to 64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,10 +187,10 @@ func TestSelfARN(t *testing.T) {
 }
 
 func ExampleEMF() {
-	res := &enforce.Result{Found: 3, Processed: 3, Counts: map[enforce.Status]int{enforce.StatusNonCompliant: 1, enforce.StatusSkipped: 2}}
+	res := &engine.Result{Found: 3, Processed: 3, Counts: map[engine.Status]int{engine.StatusNonCompliant: 1, engine.StatusSkipped: 2}}
 	line, _ := EMF(res, FunctionSweeper, time.Unix(1700000000, 0))
 	os.Stdout.Write(append(line, '\n'))
-	// Output: {"Compliant":0,"Error":0,"Function":"sweeper","Gone":0,"LoadBalancers":3,"NonCompliant":1,"NotApplicable":0,"NotReached":0,"Remediated":0,"Skipped":2,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["Function"]],"Metrics":[{"Name":"Compliant","Unit":"Count"},{"Name":"NonCompliant","Unit":"Count"},{"Name":"Remediated","Unit":"Count"},{"Name":"NotApplicable","Unit":"Count"},{"Name":"Skipped","Unit":"Count"},{"Name":"Gone","Unit":"Count"},{"Name":"Error","Unit":"Count"},{"Name":"LoadBalancers","Unit":"Count"},{"Name":"NotReached","Unit":"Count"}],"Namespace":"ElbGuard"}],"Timestamp":1700000000000}}
+	// Output: {"Compliant":0,"Error":0,"Exempt":0,"Function":"sweeper","Gone":0,"LoadBalancers":3,"NonCompliant":1,"NotApplicable":0,"NotReached":0,"Remediated":0,"RolledBack":0,"Skipped":2,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["Function"]],"Metrics":[{"Name":"Compliant","Unit":"Count"},{"Name":"NonCompliant","Unit":"Count"},{"Name":"Remediated","Unit":"Count"},{"Name":"RolledBack","Unit":"Count"},{"Name":"Exempt","Unit":"Count"},{"Name":"NotApplicable","Unit":"Count"},{"Name":"Skipped","Unit":"Count"},{"Name":"Gone","Unit":"Count"},{"Name":"Error","Unit":"Count"},{"Name":"LoadBalancers","Unit":"Count"},{"Name":"NotReached","Unit":"Count"}],"Namespace":"ElbGuard"}],"Timestamp":1700000000000}}
 }
 
 func TestLogLevelFromEnv(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/elbguard/elbguard/events"
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 )
 
 // exposedAccount holds one Classic Load Balancer, web-classic, opted in to
@@ -71,7 +71,7 @@ func (a *exposedAccount) DescribeTags(_ context.Context, in *elb.DescribeTagsInp
 	out := &elb.DescribeTagsOutput{}
 	for _, n := range in.LoadBalancerNames {
 		out.TagDescriptions = append(out.TagDescriptions, elbtypes.TagDescription{LoadBalancerName: aws.String(n),
-			Tags: []elbtypes.Tag{{Key: aws.String(enforce.DefaultTagKey), Value: aws.String("enforce")}}})
+			Tags: []elbtypes.Tag{{Key: aws.String(engine.DefaultTagKey), Value: aws.String("enforce")}}})
 	}
 	return out, nil
 }
@@ -119,7 +119,7 @@ func (a *exposedAccount) ModifyLoadBalancerAttributes(context.Context, *elb.Modi
 
 // exposedV2 is an ELBv2 side with nothing in it; any other call panics.
 type exposedV2 struct {
-	enforce.V2API
+	engine.V2API
 	a *exposedAccount
 }
 
@@ -163,7 +163,7 @@ func TestHostileEventsAreLoggedIgnoredAndChangeNothing(t *testing.T) {
 	// zero writes below mean the input was refused, not that nothing was due.
 	{
 		acct := &exposedAccount{}
-		e, err := enforce.New(acct, exposedV2{a: acct}, enforce.Config{}, nil)
+		e, err := engine.New(acct, exposedV2{a: acct}, engine.Config{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func TestHostileEventsAreLoggedIgnoredAndChangeNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			acct := &exposedAccount{}
-			e, err := enforce.New(acct, exposedV2{a: acct}, enforce.Config{}, nil)
+			e, err := engine.New(acct, exposedV2{a: acct}, engine.Config{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

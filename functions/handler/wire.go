@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/internal/awsclient"
 )
 
@@ -22,7 +22,7 @@ const InitTimeout = 8 * time.Second
 func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Enforcer, error) {
 	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
 	defer cancel()
-	engine, clients, err := engineFromEnv(ctx, getenv, log)
+	eng, clients, err := engineFromEnv(ctx, getenv, log)
 	if err != nil {
 		return nil, err
 	}
@@ -30,23 +30,23 @@ func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	log.InfoContext(ctx, "enforcer ready", "self_arn", self, "config", fmt.Sprintf("%+v", engine.Config()))
-	return &Enforcer{Engine: engine, SelfARN: self, Log: log, Metrics: metrics}, nil
+	log.InfoContext(ctx, "enforcer ready", "self_arn", self, "config", fmt.Sprintf("%+v", eng.Config()))
+	return &Enforcer{Engine: eng, SelfARN: self, Log: log, Metrics: metrics}, nil
 }
 
 // SweeperFromEnv builds the sweeper Lambda's handler from the environment.
 func SweeperFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Sweeper, error) {
 	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
 	defer cancel()
-	engine, _, err := engineFromEnv(ctx, getenv, log)
+	eng, _, err := engineFromEnv(ctx, getenv, log)
 	if err != nil {
 		return nil, err
 	}
-	log.InfoContext(ctx, "sweeper ready", "config", fmt.Sprintf("%+v", engine.Config()))
-	return &Sweeper{Engine: engine, Log: log, Metrics: metrics}, nil
+	log.InfoContext(ctx, "sweeper ready", "config", fmt.Sprintf("%+v", eng.Config()))
+	return &Sweeper{Engine: eng, Log: log, Metrics: metrics}, nil
 }
 
-func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*enforce.Engine, *awsclient.Clients, error) {
+func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*engine.Engine, *awsclient.Clients, error) {
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, nil, err
@@ -55,11 +55,11 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 	if err != nil {
 		return nil, nil, err
 	}
-	engine, err := enforce.New(clients.Classic, clients.V2, cfg, log)
+	eng, err := engine.New(clients.Classic, clients.V2, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	return engine, clients, nil
+	return eng, clients, nil
 }
 
 // JSONLogger returns the JSON slog logger the Lambdas use, at the level of

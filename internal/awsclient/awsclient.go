@@ -1,6 +1,7 @@
 // Package awsclient builds the AWS SDK clients elbguard uses from the
-// standard AWS configuration (environment, profiles, AWS_ENDPOINT_URL), with
-// every call counted.
+// standard AWS configuration (environment, profiles, AWS_ENDPOINT_URL).
+// Anything more (call counting for `elbguard --stats`, the benchmarks)
+// is installed by the caller that asks for it, as an Option.
 package awsclient
 
 import (
@@ -12,45 +13,46 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-
-	"github.com/elbguard/elbguard/internal/awscount"
 )
 
-// Clients are the SDK clients of one configuration, sharing one Counter.
+// Clients are the SDK clients of one configuration.
 type Clients struct {
 	Config  aws.Config
 	Classic *elb.Client
 	V2      *elbv2.Client
 	STS     *sts.Client
-	Counter *awscount.Counter
 }
+
+// Option changes the configuration before the clients are built, for
+// example awscount.Counter.Instrument.
+type Option func(*aws.Config)
 
 // Load reads the standard AWS configuration; a non-empty region overrides
 // AWS_REGION and profiles. It fails when no region is configured.
-func Load(ctx context.Context, region string) (*Clients, error) {
-	var opts []func(*config.LoadOptions) error
+func Load(ctx context.Context, region string, opts ...Option) (*Clients, error) {
+	var load []func(*config.LoadOptions) error
 	if region != "" {
-		opts = append(opts, config.WithRegion(region))
+		load = append(load, config.WithRegion(region))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("load AWS configuration: no region; set AWS_REGION or --region")
 	}
-	return FromConfig(cfg), nil
+	return FromConfig(cfg, opts...), nil
 }
 
-// FromConfig builds counted clients from an existing configuration.
-func FromConfig(cfg aws.Config) *Clients {
-	c := awscount.New()
-	c.Instrument(&cfg)
+// FromConfig builds the clients from an existing configuration.
+func FromConfig(cfg aws.Config, opts ...Option) *Clients {
+	for _, o := range opts {
+		o(&cfg)
+	}
 	return &Clients{
 		Config:  cfg,
 		Classic: elb.NewFromConfig(cfg),
 		V2:      elbv2.NewFromConfig(cfg),
 		STS:     sts.NewFromConfig(cfg),
-		Counter: c,
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 func isolate(t *testing.T) {
@@ -33,7 +35,19 @@ func TestLoadUsesStandardEndpointSetting(t *testing.T) {
 	if c.Config.Region != "eu-west-1" || c.Config.BaseEndpoint == nil || *c.Config.BaseEndpoint != "http://127.0.0.1:5000" {
 		t.Errorf("got region %q endpoint %v; want eu-west-1 and the AWS_ENDPOINT_URL", c.Config.Region, c.Config.BaseEndpoint)
 	}
-	if c.Classic == nil || c.V2 == nil || c.STS == nil || c.Counter == nil {
-		t.Errorf("got %+v; want every client and the counter", c)
+	if c.Classic == nil || c.V2 == nil || c.STS == nil {
+		t.Errorf("got %+v; want every client", c)
+	}
+}
+
+func TestOptionsApplyBeforeClients(t *testing.T) {
+	isolate(t)
+	var saw string
+	c, err := Load(context.Background(), "eu-west-1", func(cfg *aws.Config) { saw = cfg.Region; cfg.AppID = "elbguard-test" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saw != "eu-west-1" || c.Config.AppID != "elbguard-test" {
+		t.Errorf("option saw region %q, config AppID %q; want the loaded region and the option's change", saw, c.Config.AppID)
 	}
 }

@@ -12,10 +12,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
-	"github.com/elbguard/elbguard/functions/enforce"
 	"github.com/elbguard/elbguard/functions/handler"
 	"github.com/elbguard/elbguard/internal/awsclient"
+	"github.com/elbguard/elbguard/internal/awscount"
 )
 
 // Exit codes.
@@ -48,7 +49,7 @@ type Env struct {
 
 // options are the parsed flags of one command.
 type options struct {
-	cfg    enforce.Config
+	cfg    engine.Config
 	region string
 	output string
 	stats  bool
@@ -87,35 +88,38 @@ func Run(ctx context.Context, args []string, env Env) int {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
-	clients, err := awsclient.Load(ctx, opts.region)
+	var count []awsclient.Option
+	if opts.stats {
+		counter := awscount.New()
+		count = append(count, counter.Instrument)
+		defer func() { fmt.Fprintf(env.Stderr, "API calls by action:\n%s", indent(counter.String())) }()
+	}
+	clients, err := awsclient.Load(ctx, opts.region, count...)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
-	if opts.stats {
-		defer func() { fmt.Fprintf(env.Stderr, "API calls by action:\n%s", indent(clients.Counter.String())) }()
-	}
-	engine, err := enforce.New(clients.Classic, clients.V2, opts.cfg, log)
+	eng, err := engine.New(clients.Classic, clients.V2, opts.cfg, log)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
 	switch cmd {
 	case "audit":
-		res, err := engine.Sweep(ctx)
-		return report(env, opts, res, err, func(s enforce.Status) bool {
-			return s == enforce.StatusNonCompliant || s == enforce.StatusError
+		res, err := eng.Sweep(ctx)
+		return report(env, opts, res, err, func(s engine.Status) bool {
+			return s == engine.StatusNonCompliant || s == engine.StatusError
 		})
 	case "remediate":
-		var res *enforce.Result
+		var res *engine.Result
 		if len(opts.args) == 0 {
-			res, err = engine.Sweep(ctx)
+			res, err = eng.Sweep(ctx)
 		} else {
-			res, err = engine.Reconcile(ctx, targets(opts.args))
+			res, err = eng.Reconcile(ctx, targets(opts.args))
 		}
-		return report(env, opts, res, err, func(s enforce.Status) bool { return s == enforce.StatusError })
+		return report(env, opts, res, err, func(s engine.Status) bool { return s == engine.StatusError })
 	default:
-		return handle(ctx, env, opts, engine, clients, log)
+		return handle(ctx, env, opts, eng, clients, log)
 	}
 }
 
@@ -151,13 +155,13 @@ func parse(cmd string, args []string, env Env) (options, error) {
 		o.args = append(o.args, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	m, err := enforce.ParseMode(*mode)
+	m, err := engine.ParseMode(*mode)
 	if err != nil {
 		return o, fmt.Errorf("--default-mode %q: want enforce, audit or off", *mode)
 	}
 	o.cfg.DefaultMode = m
-	if o.cfg.Concurrency < 1 || o.cfg.Concurrency > enforce.MaxConcurrency {
-		return o, fmt.Errorf("--concurrency %d: want 1 to %d", o.cfg.Concurrency, enforce.MaxConcurrency)
+	if o.cfg.Concurrency < 1 || o.cfg.Concurrency > engine.MaxConcurrency {
+		return o, fmt.Errorf("--concurrency %d: want 1 to %d", o.cfg.Concurrency, engine.MaxConcurrency)
 	}
 	if cmd == "audit" {
 		o.cfg.DryRun = true
@@ -179,8 +183,8 @@ func parse(cmd string, args []string, env Env) (options, error) {
 
 // targets files NAME|ARN arguments: ELBv2 ARNs, Classic ARNs (by name) and
 // plain names (Classic or ELBv2).
-func targets(args []string) enforce.Targets {
-	var t enforce.Targets
+func targets(args []string) engine.Targets {
+	var t engine.Targets
 	for _, a := range args {
 		switch {
 		case events.IsV2LoadBalancerARN(a):
@@ -201,7 +205,7 @@ func targets(args []string) enforce.Targets {
 }
 
 // report prints a result and maps it to an exit status: bad(status) → 1.
-func report(env Env, o options, res *enforce.Result, err error, bad func(enforce.Status) bool) int {
+func report(env Env, o options, res *engine.Result, err error, bad func(engine.Status) bool) int {
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
@@ -213,7 +217,7 @@ func report(env Env, o options, res *enforce.Result, err error, bad func(enforce
 	return exitFor(res, bad)
 }
 
-func exitFor(res *enforce.Result, bad func(enforce.Status) bool) int {
+func exitFor(res *engine.Result, bad func(engine.Status) bool) int {
 	for _, r := range res.Reports {
 		if bad(r.Status) {
 			return ExitFound
@@ -223,7 +227,7 @@ func exitFor(res *enforce.Result, bad func(enforce.Status) bool) int {
 }
 
 // handle runs one event through handler.Enforcer, the Lambda's own code path.
-func handle(ctx context.Context, env Env, o options, engine *enforce.Engine, clients *awsclient.Clients, log *slog.Logger) int {
+func handle(ctx context.Context, env Env, o options, eng *engine.Engine, clients *awsclient.Clients, log *slog.Logger) int {
 	var raw []byte
 	var err error
 	if o.args[0] == "-" {
@@ -240,9 +244,9 @@ func handle(ctx context.Context, env Env, o options, engine *enforce.Engine, cli
 		fmt.Fprintf(env.Stderr, "elbguard handle: %v\n", err)
 		return ExitUsage
 	}
-	h := &handler.Enforcer{Engine: engine, SelfARN: self, Log: log}
+	h := &handler.Enforcer{Engine: eng, SelfARN: self, Log: log}
 	out, herr := h.Handle(ctx, raw)
-	var res *enforce.Result
+	var res *engine.Result
 	if out != nil {
 		res = out.Result
 	}
@@ -266,7 +270,7 @@ func handle(ctx context.Context, env Env, o options, engine *enforce.Engine, cli
 		}
 		return ExitOK
 	}
-	return exitFor(out.Result, func(s enforce.Status) bool { return s == enforce.StatusError })
+	return exitFor(out.Result, func(s engine.Status) bool { return s == engine.StatusError })
 }
 
 func indent(s string) string {

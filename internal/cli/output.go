@@ -9,11 +9,11 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 )
 
 // write prints v as JSON, or res as a table.
-func write(w io.Writer, format string, v any, res *enforce.Result) error {
+func write(w io.Writer, format string, v any, res *engine.Result) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -30,7 +30,7 @@ func write(w io.Writer, format string, v any, res *enforce.Result) error {
 
 // Table prints one line per load balancer: type, name, mode, status and what
 // changed (or would change, or why not), then a summary line.
-func Table(w io.Writer, res *enforce.Result) error {
+func Table(w io.Writer, res *engine.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tNAME\tMODE\tSTATUS\tCHANGES")
 	for _, r := range res.Reports {
@@ -44,7 +44,7 @@ func Table(w io.Writer, res *enforce.Result) error {
 		return fmt.Errorf("write table: %w", err)
 	}
 	var parts []string
-	for _, s := range enforce.Statuses {
+	for _, s := range engine.Statuses {
 		if n := res.Counts[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
@@ -59,13 +59,13 @@ func Table(w io.Writer, res *enforce.Result) error {
 
 // changes summarises a report's actions for people, grouped by outcome, e.g.
 // "applied: proxy protocol on ports 80,81; listeners 80,443 to TCP/SSL; idle timeout".
-func changes(r enforce.Report) string {
+func changes(r engine.Report) string {
 	type group struct {
 		what  []string            // in first-seen order
 		ports map[string][]string // what -> ports or names
 	}
-	groups := map[enforce.ActionStatus]*group{}
-	var order []enforce.ActionStatus
+	groups := map[engine.ActionStatus]*group{}
+	var order []engine.ActionStatus
 	for _, a := range r.Actions {
 		g, ok := groups[a.Status]
 		if !ok {
@@ -93,7 +93,7 @@ func changes(r enforce.Report) string {
 		}
 		out = append(out, string(s)+": "+strings.Join(parts, "; "))
 	}
-	if len(out) == 0 && len(r.Findings) > 0 && r.Status != enforce.StatusCompliant {
+	if len(out) == 0 && len(r.Findings) > 0 && r.Status != engine.StatusCompliant {
 		return shorten(r.Findings[0].Detail, 90)
 	}
 	if len(out) == 0 {
@@ -104,7 +104,7 @@ func changes(r enforce.Report) string {
 
 // describe names an action in a few words, with a %s for the port or name
 // that item fills in.
-func describe(a enforce.Action) (what, item string) {
+func describe(a engine.Action) (what, item string) {
 	suffix := a.Target[strings.LastIndex(a.Target, ":")+1:]
 	switch a.API {
 	case "CreateLoadBalancerPolicy":

@@ -6,31 +6,31 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/elbguard/elbguard/functions/enforce"
+	"github.com/elbguard/elbguard/engine"
 )
 
 func TestChanges(t *testing.T) {
 	tests := []struct {
 		name string
-		r    enforce.Report
+		r    engine.Report
 		want string
 	}{
-		{"none", enforce.Report{Status: enforce.StatusCompliant}, "-"},
-		{"classic", enforce.Report{Status: enforce.StatusRemediated, Actions: []enforce.Action{
-			{API: "CreateLoadBalancerPolicy", Target: "web/elbguard-proxy-protocol", Status: enforce.ActionApplied},
-			{API: "SetLoadBalancerPoliciesForBackendServer", Target: "web:instance-port/80", Status: enforce.ActionApplied},
-			{API: "SetLoadBalancerPoliciesForBackendServer", Target: "web:instance-port/81", Status: enforce.ActionApplied},
-			{API: "DeleteLoadBalancerListeners", Target: "web:80", Status: enforce.ActionApplied},
-			{API: "CreateLoadBalancerListeners", Target: "web:80", Status: enforce.ActionApplied},
-			{API: "DeleteLoadBalancerListeners", Target: "web:443", Status: enforce.ActionApplied},
-			{API: "CreateLoadBalancerListeners", Target: "web:443", Status: enforce.ActionFailed},
-			{API: "CreateLoadBalancerListeners", Target: "web:443", Status: enforce.ActionRolledBack},
+		{"none", engine.Report{Status: engine.StatusCompliant}, "-"},
+		{"classic", engine.Report{Status: engine.StatusRemediated, Actions: []engine.Action{
+			{API: "CreateLoadBalancerPolicy", Target: "web/elbguard-proxy-protocol", Status: engine.ActionApplied},
+			{API: "SetLoadBalancerPoliciesForBackendServer", Target: "web:instance-port/80", Status: engine.ActionApplied},
+			{API: "SetLoadBalancerPoliciesForBackendServer", Target: "web:instance-port/81", Status: engine.ActionApplied},
+			{API: "DeleteLoadBalancerListeners", Target: "web:80", Status: engine.ActionApplied},
+			{API: "CreateLoadBalancerListeners", Target: "web:80", Status: engine.ActionApplied},
+			{API: "DeleteLoadBalancerListeners", Target: "web:443", Status: engine.ActionApplied},
+			{API: "CreateLoadBalancerListeners", Target: "web:443", Status: engine.ActionFailed},
+			{API: "CreateLoadBalancerListeners", Target: "web:443", Status: engine.ActionRolledBack},
 		}}, "applied: create proxy protocol policy; proxy protocol on instance ports 80,81; listeners 80,443 to TCP/SSL | failed: listeners 443 to TCP/SSL | rolled_back: listeners 443 to TCP/SSL"},
-		{"nlb planned", enforce.Report{Status: enforce.StatusNonCompliant, Actions: []enforce.Action{
-			{API: "ModifyTargetGroupAttributes", Target: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/edge-tcp/73e2", Status: enforce.ActionPlanned},
-			{API: "ModifyListenerAttributes", Target: "arn:aws:elasticloadbalancing:us-east-1:1:listener/net/edge/1/2", Status: enforce.ActionPlanned},
+		{"nlb planned", engine.Report{Status: engine.StatusNonCompliant, Actions: []engine.Action{
+			{API: "ModifyTargetGroupAttributes", Target: "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/edge-tcp/73e2", Status: engine.ActionPlanned},
+			{API: "ModifyListenerAttributes", Target: "arn:aws:elasticloadbalancing:us-east-1:1:listener/net/edge/1/2", Status: engine.ActionPlanned},
 		}}, "planned: proxy protocol v2 on target groups edge-tcp; idle timeout"},
-		{"error finding", enforce.Report{Status: enforce.StatusError, Findings: []enforce.Finding{{Rule: enforce.RuleInvalidTag, Detail: "invalid tag value"}}}, "invalid tag value"},
+		{"error finding", engine.Report{Status: engine.StatusError, Findings: []engine.Finding{{Rule: engine.RuleInvalidTag, Detail: "invalid tag value"}}}, "invalid tag value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,8 +42,8 @@ func TestChanges(t *testing.T) {
 }
 
 func TestTable(t *testing.T) {
-	res := &enforce.Result{Found: 2, Processed: 2, Counts: map[enforce.Status]int{enforce.StatusSkipped: 1, enforce.StatusCompliant: 1},
-		Reports: []enforce.Report{{Name: "web", Type: "classic", Mode: enforce.ModeEnforce, Status: enforce.StatusCompliant}, {Name: "old", Type: "classic", Mode: enforce.ModeOff, Status: enforce.StatusSkipped}}}
+	res := &engine.Result{Found: 2, Processed: 2, Counts: map[engine.Status]int{engine.StatusSkipped: 1, engine.StatusCompliant: 1},
+		Reports: []engine.Report{{Name: "web", Type: "classic", Mode: engine.ModeEnforce, Status: engine.StatusCompliant}, {Name: "old", Type: "classic", Mode: engine.ModeOff, Status: engine.StatusSkipped}}}
 	var b bytes.Buffer
 	if err := Table(&b, res); err != nil {
 		t.Fatal(err)

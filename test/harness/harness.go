@@ -1,7 +1,7 @@
 // Package harness starts the real peers that elbguard's integration tests
 // talk to — moto_server, HAProxy, nginx, the AWS Lambda Runtime Interface
 // Emulator and elbguard's own binaries — on free loopback ports, and stops
-// them when the test ends. It wraps internal/peer for testing.TB.
+// them when the test ends. It wraps test/peer for testing.TB.
 //
 // Tools are looked up in the repository's own cache first (.cache/venv/bin,
 // .cache/bench-venv/bin, .cache/bin, node_modules/.bin, filled by `make
@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elbguard/elbguard/internal/peer"
+	"github.com/elbguard/elbguard/test/peer"
 )
 
 // InCI reports whether the tests run in CI (CI=true), where a missing peer

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/elbguard/elbguard/internal/peer"
+	"github.com/elbguard/elbguard/test/peer"
 )
 
 // Region is the AWS region every test uses against moto.

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elbguard/elbguard/internal/peer"
+	"github.com/elbguard/elbguard/test/peer"
 )
 
 // StartHAProxy starts HAProxy in the foreground with the given configuration

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elbguard/elbguard/internal/peer"
+	"github.com/elbguard/elbguard/test/peer"
 )
 
 // Process is a command started by Start; see peer.Process.

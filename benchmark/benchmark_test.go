@@ -1,0 +1,104 @@
+package benchmark
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/elbguard/elbguard/benchmark/report"
+)
+
+func TestTemplatesRenderAlike(t *testing.T) {
+	root := filepath.Join("..", "..")
+	d := templateData{Redirect: "127.0.0.1:1001", App: "127.0.0.1:1002", Backend: "127.0.0.1:1003", Admin: "127.0.0.1:1004", Dir: "/tmp/x"}
+	// HAProxy logs to stdout, so it has no use for the run directory.
+	for name, logs := range map[string]bool{"nginx.conf.tmpl": true, "haproxy.cfg.tmpl": false, "elbguard-proxy.yaml.tmpl": true} {
+		t.Run(name, func(t *testing.T) {
+			got, err := render(root, name, d)
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			if strings.Contains(got, "<no value>") {
+				t.Errorf("rendered %s has an unfilled field:\n%s", name, got)
+			}
+			wants := []string{d.Redirect, d.App, d.Backend}
+			if logs {
+				wants = append(wants, "/tmp/x/access.log")
+			}
+			for _, want := range wants {
+				if !strings.Contains(got, want) {
+					t.Errorf("rendered %s lacks %q", name, want)
+				}
+			}
+		})
+	}
+}
+
+func TestPublishReplacesOnlyTheGeneratedSection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	before := "# Benchmarks\n\nintro\n\n" + beginMarker + "\nold table\n" + endMarker + "\n\nnotes\n"
+	if err := os.WriteFile(path, []byte(before), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish(path, "new table\n"); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	b, _ := os.ReadFile(path)
+	want := "# Benchmarks\n\nintro\n\n" + beginMarker + "\nnew table\n" + endMarker + "\n\nnotes\n"
+	if string(b) != want {
+		t.Errorf("after publish:\n%s\nwant:\n%s", b, want)
+	}
+	if err := os.WriteFile(path, []byte("no markers"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish(path, "x"); err == nil {
+		t.Errorf("publish without markers: got nil error; want one")
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+		check   func(Config) bool
+	}{
+		{"defaults", nil, false, func(c Config) bool { return c.Proxy.ProxyVersion == 1 && !c.Quick && filepath.IsAbs(c.Root) }},
+		{"quick and n", []string{"-quick", "-n", "10, 20"}, false, func(c Config) bool { return c.Quick && len(c.Scale.Ns) == 2 && c.Scale.Ns[1] == 20 }},
+		{"bad only", []string{"-only", "both"}, true, nil},
+		{"bad proxy version", []string{"-proxy-version", "3"}, true, nil},
+		{"bad n", []string{"-n", "ten"}, true, nil},
+		{"stray argument", []string{"extra"}, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseFlags(tt.args, &strings.Builder{})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ParseFlags(%q) error = %v; want error %v", tt.args, err, tt.wantErr)
+			}
+			if tt.check != nil && !tt.check(c) {
+				t.Errorf("ParseFlags(%q) = %+v; not what was asked", tt.args, c)
+			}
+		})
+	}
+}
+
+func TestMarkdownListsMissingFigures(t *testing.T) {
+	r := report.Row{Scenario: "keep-alive GET", Metric: "throughput", Unit: "req/s", Better: report.Higher}
+	r.Set(Elbguard, 100)
+	res := &Results{Command: "make bench", Proxy: []report.Row{r}, Missing: []string{"keep-alive GET throughput nginx: not measured"},
+		Machine: Machine{Cores: 2, Versions: map[string]string{"nginx": "nginx/1.22.1"}}}
+	got := Markdown(res)
+	for _, want := range []string{"Command: `make bench`", "| keep-alive GET |", "nginx nginx/1.22.1", "No number for:", "not measured"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestDechunk(t *testing.T) {
+	if got := dechunk("3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"); got != "abcde" {
+		t.Errorf("dechunk = %q; want abcde", got)
+	}
+}

@@ -1,0 +1,520 @@
+package benchmark
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/elbguard/elbguard/benchmark/backend"
+	"github.com/elbguard/elbguard/benchmark/loadgen"
+	"github.com/elbguard/elbguard/benchmark/procmem"
+	"github.com/elbguard/elbguard/benchmark/report"
+	"github.com/elbguard/elbguard/test/peer"
+)
+
+// ErrCheck is wrapped when a proxy does not behave as configured (wrong
+// X-Forwarded-For, wrong redirect) in the check before measuring.
+var ErrCheck = errors.New("bench: proxy check failed")
+
+// ProxyConfig says how to run the proxy benchmarks. The zero value of each
+// field is replaced by the default noted beside it.
+type ProxyConfig struct {
+	// Root is the repository root (benchmark/configs/ templates, tools in .cache).
+	Root string
+	// Dir is a scratch directory for configs and logs.
+	Dir string
+	// ProxyBin is the elbguard-proxy binary.
+	ProxyBin string
+	// BackendCmd starts the shared backend: argv, to which
+	// "--listen ADDR" is appended.
+	BackendCmd []string
+	// Proxies to run, in table order; zero means all three.
+	Proxies []string
+	// Duration of each measured run; zero means 4 s.
+	Duration time.Duration
+	// Rounds of every scenario on every proxy, interleaved; the table
+	// shows the median. Zero means 3.
+	Rounds int
+	// IdleConns are the numbers of idle WebSockets for the memory figures,
+	// each measured on freshly started proxies; empty means 5,000.
+	IdleConns []int
+	// Workers is the load generator's concurrency for HTTP scenarios;
+	// zero means 16.
+	Workers int
+	// ProxyVersion is the PROXY header version of most scenarios (1 or 2;
+	// zero means 1, as a Classic ELB). Churn runs with both.
+	ProxyVersion int
+	// Log receives progress.
+	Log *slog.Logger
+}
+
+func (c ProxyConfig) withDefaults() ProxyConfig {
+	if len(c.Proxies) == 0 {
+		c.Proxies = []string{Elbguard, Nginx, HAProxy}
+	}
+	if c.Duration == 0 {
+		c.Duration = 4 * time.Second
+	}
+	if c.Rounds == 0 {
+		c.Rounds = 3
+	}
+	if len(c.IdleConns) == 0 {
+		c.IdleConns = []int{5000}
+	}
+	if c.Workers == 0 {
+		c.Workers = 16
+	}
+	if c.ProxyVersion == 0 {
+		c.ProxyVersion = 1
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// figure is one number a scenario reports, and how to read it.
+type figure struct {
+	metric, unit string
+	better       report.Better
+	goal         *report.Goal
+	value        func(loadgen.Result) float64
+}
+
+// scenario is one kind of load, run against each proxy in turn.
+type scenario struct {
+	name    string
+	figures []figure
+	// direct also runs the scenario straight against the backend.
+	direct bool
+	run    func(ctx context.Context, d *loadgen.Dialer, t *target) loadgen.Result
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func latencyFigures(prefix string, qs ...float64) []figure {
+	var out []figure
+	for _, q := range qs {
+		name := fmt.Sprintf("p%g", q*100)
+		out = append(out, figure{metric: prefix + name, unit: "ms", better: report.Lower,
+			value: func(r loadgen.Result) float64 { return ms(r.Percentile(q)) }})
+	}
+	return out
+}
+
+func (c ProxyConfig) scenarios() []scenario {
+	rate := func(r loadgen.Result) float64 { return r.Rate() }
+	dur := c.Duration
+	w := c.Workers
+	ka := latencyFigures("", 0.5, 0.99, 0.999)
+	ka[1].goal = &report.Goal{Versus: Nginx, Ratio: 1}
+	echo := latencyFigures("round trip ", 0.5, 0.99)
+	echo[0].goal = &report.Goal{Versus: Nginx, Ratio: 1}
+	churn := func(v int) scenario {
+		return scenario{
+			name:    fmt.Sprintf("connection churn, PROXY v%d", v),
+			figures: []figure{{metric: "new connections", unit: "conn/s", better: report.Higher, value: rate}},
+			run: func(ctx context.Context, d *loadgen.Dialer, t *target) loadgen.Result {
+				dv := &loadgen.Dialer{Addr: d.Addr, Proxy: v}
+				return loadgen.Churn(ctx, dv, loadgen.HTTP{}, max(w/2, 1), dur)
+			},
+		}
+	}
+	return []scenario{
+		{
+			name: "keep-alive GET, 128 B body",
+			figures: append([]figure{{metric: "throughput", unit: "req/s", better: report.Higher,
+				goal: &report.Goal{Versus: Nginx, Ratio: 1}, value: rate}}, ka...),
+			run: func(ctx context.Context, d *loadgen.Dialer, t *target) loadgen.Result {
+				return loadgen.KeepAlive(ctx, d, loadgen.HTTP{}, w, dur)
+			},
+		},
+		{
+			name: "redirect listener (301)",
+			figures: append([]figure{{metric: "throughput", unit: "req/s", better: report.Higher,
+				goal: &report.Goal{Versus: HAProxy, Ratio: 1}, value: rate}}, latencyFigures("", 0.99)...),
+			run: func(ctx context.Context, d *loadgen.Dialer, t *target) loadgen.Result {
+				dr := &loadgen.Dialer{Addr: t.redirect, Proxy: d.Proxy}
+				return loadgen.KeepAlive(ctx, dr, loadgen.HTTP{Path: "/a/b?c=d", Want: 301}, w, dur)
+			},
+		},
+		churn(1),
+		churn(2),
+		{
+			name:    "WebSocket echo, 64 B, 4 connections",
+			figures: echo,
+			run: func(ctx context.Context, d *loadgen.Dialer, t *target) loadgen.Result {
+				return loadgen.WSEcho(ctx, d, "ws://app.example.com"+backend.PathEcho, 64, 4, dur)
+			},
+		},
+		{
+			name: "WebSocket bulk, 64 KiB messages, 1 connection",
+			figures: []figure{{metric: "throughput", unit: "MB/s", better: report.Higher,
+				goal: &report.Goal{Versus: Direct, Ratio: 0.9}, value: func(r loadgen.Result) float64 { return r.MBps() }}},
+			direct: true,
+			run: func(ctx context.Context, d *loadgen.Dialer, t *target) loadgen.Result {
+				return loadgen.WSBulk(ctx, d, "ws://app.example.com"+backend.PathBulk, 1, dur)
+			},
+		},
+	}
+}
+
+// RunProxy starts the backend and the proxies, checks that each forwards
+// the client address and redirects as configured, measures idle WebSocket
+// memory on the fresh proxies, then runs every scenario Rounds times,
+// interleaving the proxies, and returns one row per figure (medians).
+func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, error) {
+	cfg = cfg.withDefaults()
+	log := cfg.Log
+	backendAddr, stop, err := startBackend(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stop()
+
+	var idleRows []report.Row
+	for _, n := range cfg.IdleConns {
+		targets, failed := startAll(ctx, cfg, backendAddr, false)
+		mem, slab := idleFigures(ctx, cfg, targets, n)
+		stopAll(targets)
+		for name, err := range failed {
+			mem.Fail(name, err)
+			slab.Fail(name, err)
+		}
+		idleRows = append(idleRows, mem, slab)
+	}
+
+	targets, failed := startAll(ctx, cfg, backendAddr, true)
+	defer stopAll(targets)
+	defer func() {
+		for _, t := range targets {
+			logSizes(log, t.name, filepath.Join(cfg.Dir, t.name))
+		}
+	}()
+
+	scen := cfg.scenarios()
+	// samples[scenario][figure][tool] = one value per round
+	samples := make([][]map[string][]float64, len(scen))
+	errs := make([]map[string]error, len(scen))
+	for i, s := range scen {
+		samples[i] = make([]map[string][]float64, len(s.figures))
+		for j := range s.figures {
+			samples[i][j] = map[string][]float64{}
+		}
+		errs[i] = map[string]error{}
+	}
+	for round := range cfg.Rounds {
+		for i, s := range scen {
+			order := rotate(targets, round+i)
+			if s.direct {
+				order = append(order, &target{name: Direct, app: backendAddr})
+			}
+			for _, t := range order {
+				if ctx.Err() != nil {
+					return nil, nil, fmt.Errorf("proxy benchmarks: %w", ctx.Err())
+				}
+				d := &loadgen.Dialer{Addr: t.app, Proxy: cfg.ProxyVersion}
+				if t.name == Direct {
+					d.Proxy = 0
+				}
+				res := s.run(ctx, d, t)
+				if err := res.Err(); err != nil {
+					log.Warn("scenario failed", "scenario", s.name, "proxy", t.name, "round", round+1, "err", err)
+					errs[i][t.name] = err
+					continue
+				}
+				for j, f := range s.figures {
+					samples[i][j][t.name] = append(samples[i][j][t.name], f.value(res))
+				}
+				log.Info("measured", "scenario", s.name, "proxy", t.name, "round", round+1,
+					"ops_per_s", int(res.Rate()), "p50_ms", ms(res.Percentile(0.5)), "p99_ms", ms(res.Percentile(0.99)),
+					"mb_per_s", int(res.MBps()), "errors", res.Errors)
+			}
+		}
+	}
+
+	var rows []report.Row
+	for i, s := range scen {
+		for j, f := range s.figures {
+			r := report.Row{Scenario: s.name, Metric: f.metric, Unit: f.unit, Better: f.better, Goal: f.goal}
+			tools := append([]string(nil), cfg.Proxies...)
+			if s.direct {
+				tools = append(tools, Direct)
+			}
+			for _, name := range tools {
+				switch {
+				case failed[name] != nil:
+					r.Fail(name, failed[name])
+				case len(samples[i][j][name]) > 0:
+					r.Set(name, report.Median(samples[i][j][name]))
+				case errs[i][name] != nil:
+					r.Fail(name, errs[i][name])
+				}
+			}
+			rows = append(rows, r)
+		}
+	}
+	notes := []string{calibrate(ctx, cfg, backendAddr)}
+	return append(rows, idleRows...), notes, nil
+}
+
+// calibrate runs the keep-alive scenario straight at the backend with our
+// load generator and with wrk (same connections, one wrk thread per core),
+// so a reader can see whether the generator, rather than the proxy, limits
+// the HTTP figures.
+func calibrate(ctx context.Context, cfg ProxyConfig, backendAddr string) string {
+	ours := loadgen.KeepAlive(ctx, &loadgen.Dialer{Addr: backendAddr}, loadgen.HTTP{}, cfg.Workers, cfg.Duration)
+	if err := ours.Err(); err != nil {
+		return fmt.Sprintf("Load generator calibration failed: %v", err)
+	}
+	msg := fmt.Sprintf("Load generator calibration, keep-alive GET straight to the backend with %d connections: elbguard-benchmark %.0f req/s",
+		cfg.Workers, ours.Rate())
+	wrk, err := peer.Look(cfg.Root, "wrk")
+	if err != nil {
+		return msg + "; wrk not installed."
+	}
+	wctx, cancel := context.WithTimeout(ctx, cfg.Duration+30*time.Second)
+	defer cancel()
+	res, err := peer.Run(wctx, wrk, []string{"-t", "2", "-c", strconv.Itoa(cfg.Workers), "-d", fmt.Sprintf("%ds", max(1, int(cfg.Duration.Seconds()))),
+		"-H", "Host: app.example.com", "http://" + backendAddr + backend.PathSmall}, peer.Options{})
+	if err != nil || res.Code != 0 {
+		return msg + fmt.Sprintf("; wrk failed: %v %s", err, tail(res.Stderr))
+	}
+	for _, l := range strings.Split(res.Stdout, "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "Requests/sec:" {
+			return msg + ", wrk " + f[1] + " req/s (on the same 2 cores as the backend)."
+		}
+	}
+	return msg + "; no Requests/sec in wrk's output."
+}
+
+func tail(s string) string {
+	if len(s) > 300 {
+		return "…" + s[len(s)-300:]
+	}
+	return s
+}
+
+// startAll starts every proxy in a fresh run directory and checks it;
+// a proxy that fails is left out and its error returned by name.
+func startAll(ctx context.Context, cfg ProxyConfig, backendAddr string, announce bool) ([]*target, map[string]error) {
+	var targets []*target
+	failed := map[string]error{}
+	for _, name := range cfg.Proxies {
+		t, err := startTarget(ctx, cfg.Root, cfg.Dir, name, cfg.ProxyBin, backendAddr)
+		if err == nil {
+			err = check(ctx, t, cfg.ProxyVersion)
+			if err != nil {
+				t.proc.Stop()
+			}
+		}
+		if err != nil {
+			cfg.Log.Error("proxy unusable; its column will show errors", "proxy", name, "err", err)
+			failed[name] = err
+			continue
+		}
+		if announce {
+			cfg.Log.Info("proxy ready", "proxy", name, "app", t.app, "redirect", t.redirect, "pid", t.proc.Pid())
+		}
+		targets = append(targets, t)
+	}
+	return targets, failed
+}
+
+func stopAll(targets []*target) {
+	for _, t := range targets {
+		t.proc.Stop()
+	}
+}
+
+func rotate(ts []*target, k int) []*target {
+	out := make([]*target, 0, len(ts)+1)
+	for i := range ts {
+		out = append(out, ts[(i+k)%len(ts)])
+	}
+	return out
+}
+
+// startBackend starts the shared backend in its own process.
+func startBackend(ctx context.Context, cfg ProxyConfig) (string, func(), error) {
+	addr, err := peer.FreeAddr()
+	if err != nil {
+		return "", nil, err
+	}
+	if len(cfg.BackendCmd) == 0 {
+		return "", nil, errors.New("bench: ProxyConfig.BackendCmd is empty; want the argv that starts the backend")
+	}
+	args := append(append([]string(nil), cfg.BackendCmd[1:]...), "--listen", addr)
+	p, err := peer.Start(cfg.BackendCmd[0], args, peer.Options{LogDir: cfg.Dir})
+	if err != nil {
+		return "", nil, fmt.Errorf("start backend: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := peer.WaitTCP(wctx, addr); err != nil {
+		p.Stop()
+		return "", nil, fmt.Errorf("backend does not listen on %s: %w\n%s", addr, err, p.Logs())
+	}
+	return addr, p.Stop, nil
+}
+
+// check sends one request to each listener of t and verifies what the
+// seed's nginx does: the PROXY client address arrives in X-Forwarded-For,
+// and the redirect keeps the path and query.
+func check(ctx context.Context, t *target, version int) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	body, _, err := get(ctx, &loadgen.Dialer{Addr: t.app, Proxy: version}, backend.PathWhoAmI)
+	if err != nil {
+		return fmt.Errorf("%s app listener: %w", t.name, err)
+	}
+	if want := loadgen.DefaultClient.String(); body != want {
+		return fmt.Errorf("%w: %s sent X-Forwarded-For %q; want %q", ErrCheck, t.name, body, want)
+	}
+	_, loc, err := get(ctx, &loadgen.Dialer{Addr: t.redirect, Proxy: version}, "/a/b?c=d")
+	if err != nil {
+		return fmt.Errorf("%s redirect listener: %w", t.name, err)
+	}
+	if want := "https://app.example.com/a/b?c=d"; loc != want {
+		return fmt.Errorf("%w: %s redirected to %q; want %q", ErrCheck, t.name, loc, want)
+	}
+	return nil
+}
+
+// get does one GET over a fresh PROXY connection and returns the body and
+// the Location header.
+func get(ctx context.Context, d *loadgen.Dialer, path string) (body, location string, err error) {
+	c, err := d.Dial(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	req := "GET " + path + " HTTP/1.1\r\nHost: app.example.com:8443\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		return "", "", fmt.Errorf("write request: %w", err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := io.ReadAll(br)
+	if err != nil && len(resp) == 0 {
+		return "", "", fmt.Errorf("read response: %w", err)
+	}
+	head, b, _ := strings.Cut(string(resp), "\r\n\r\n")
+	for _, l := range strings.Split(head, "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, "Location") {
+			location = strings.TrimSpace(v)
+		}
+	}
+	if strings.Contains(strings.ToLower(head), "transfer-encoding: chunked") {
+		b = dechunk(b)
+	}
+	return b, location, nil
+}
+
+func dechunk(s string) string {
+	var out strings.Builder
+	for {
+		size, rest, ok := strings.Cut(s, "\r\n")
+		if !ok {
+			return out.String()
+		}
+		var n int
+		if _, err := fmt.Sscanf(size, "%x", &n); err != nil || n == 0 || n > len(rest) {
+			return out.String()
+		}
+		out.WriteString(rest[:n])
+		s = strings.TrimPrefix(rest[n:], "\r\n")
+	}
+}
+
+// idleFigures measures, on each fresh proxy, what n idle WebSockets through
+// it cost: the resident memory growth of its process tree per connection,
+// and the growth of the kernel's slab memory per connection. Slab is
+// machine-wide (it also holds the client's and the backend's sockets, the
+// same for every proxy, and whatever else runs), but it is where a proxy's
+// kernel-side buffers (socket and pipe structures) show, which RSS misses.
+func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int) (mem, slab report.Row) {
+	scen := fmt.Sprintf("%d idle WebSockets", n)
+	mem = report.Row{Scenario: scen, Metric: "proxy RSS per connection", Unit: "KB", Better: report.Lower,
+		Goal: &report.Goal{Versus: Nginx, Ratio: 1}}
+	slab = report.Row{Scenario: scen, Metric: "kernel slab per connection (whole machine)", Unit: "KB", Better: report.Lower}
+	for _, t := range targets {
+		rss, sl, err := idleMemory(ctx, cfg, t, n)
+		if err != nil {
+			cfg.Log.Warn("idle memory failed", "proxy", t.name, "n", n, "err", err)
+			mem.Fail(t.name, err)
+			slab.Fail(t.name, err)
+			continue
+		}
+		cfg.Log.Info("measured", "scenario", scen, "proxy", t.name, "rss_kb_per_conn", rss, "slab_kb_per_conn", sl)
+		mem.Set(t.name, rss)
+		slab.Set(t.name, sl)
+	}
+	return mem, slab
+}
+
+func idleMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) (rss, slab float64, err error) {
+	before, _, err := procmem.TreeRSS("/proc", t.proc.Pid())
+	if err != nil {
+		return 0, 0, err
+	}
+	slabBefore, err := procmem.Slab("/proc")
+	if err != nil {
+		return 0, 0, err
+	}
+	d := &loadgen.Dialer{Addr: t.app, Proxy: cfg.ProxyVersion}
+	octx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	idle, err := loadgen.HoldIdle(octx, d, "ws://app.example.com"+backend.PathEcho, n, 32)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer idle.Close()
+	time.Sleep(time.Second) // settle: buffers allocated, nothing in flight
+	after, procs, err := procmem.TreeRSS("/proc", t.proc.Pid())
+	if err != nil {
+		return 0, 0, err
+	}
+	slabAfter, err := procmem.Slab("/proc")
+	if err != nil {
+		return 0, 0, err
+	}
+	cfg.Log.Debug("idle memory", "proxy", t.name, "rss_before", before, "rss_after", after, "processes", procs,
+		"slab_before", slabBefore, "slab_after", slabAfter)
+	per := func(a, b int64) float64 { return float64(a-b) / 1024 / float64(idle.Len()) }
+	rss, slab = per(after, before), per(slabAfter, slabBefore)
+	if math.IsNaN(rss) || math.IsNaN(slab) {
+		return 0, 0, fmt.Errorf("idle memory of %s: no connection held", t.name)
+	}
+	return rss, slab, nil
+}
+
+// writeFile writes data under dir; a helper for the result files.
+func writeFile(dir, name string, data []byte) error {
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// logSizes logs the size of each log file a proxy wrote, as evidence that
+// its access log was on (HAProxy's goes to its stdout log).
+func logSizes(log *slog.Logger, name, dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			log.Info("proxy log", "proxy", name, "file", filepath.Base(f), "bytes", fi.Size())
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/elbguard/elbguard/engine"
+	"github.com/elbguard/elbguard/test/peer"
+)
+
+// enforcerPart is steps 1-4 of the story: the problem on a local AWS, the
+// enforcer Lambda fixing it from CloudTrail events, and the state read back.
+func (r *run) enforcerPart(ctx context.Context) {
+	r.ui.part("Part 1: the enforcer",
+		"Load balancers like the seed's in a local AWS emulator; the enforcer Lambda, under the real Lambda\n"+
+			"runtime emulator, brings the tagged ones to TCP/SSL with proxy protocol from CloudTrail events.")
+	var invokeURL string
+	r.steps(ctx, []namedStep{
+		{"Start moto_server, the local AWS emulator", r.startMoto},
+		{"Create the seed's load balancers (before)", func(ctx context.Context) error {
+			cert, err := newCertificate(time.Now())
+			if err != nil {
+				return err
+			}
+			r.cert = cert
+			return r.createSeed(ctx)
+		}},
+		{"elbguard audit: the tagged load balancers are non-compliant", func(ctx context.Context) error {
+			return r.audit(ctx, 1, map[string]engine.Status{
+				ClassicName: engine.StatusNonCompliant,
+				NLBName:     engine.StatusNonCompliant,
+				LegacyName:  engine.StatusSkipped,
+			})
+		}},
+		{"Start the enforcer Lambda under aws-lambda-rie", func(ctx context.Context) (err error) {
+			invokeURL, err = r.startEnforcer(ctx)
+			return err
+		}},
+		{"Send CloudTrail events to it, as EventBridge does", func(ctx context.Context) error {
+			return r.sendEvents(ctx, invokeURL)
+		}},
+		{"elbguard audit again: compliant", func(ctx context.Context) error {
+			return r.audit(ctx, 0, map[string]engine.Status{
+				ClassicName: engine.StatusCompliant,
+				NLBName:     engine.StatusCompliant,
+				LegacyName:  engine.StatusSkipped,
+			})
+		}},
+		{"Read the load balancers back: tagged ones fixed, untagged one untouched", func(ctx context.Context) error {
+			st, err := ReadState(ctx, r.moto.aws)
+			if err != nil {
+				return err
+			}
+			r.showState(st)
+			return st.Check()
+		}},
+	})
+}
+
+// startMoto starts moto_server, or uses the one in Config.MotoURL.
+func (r *run) startMoto(ctx context.Context) error {
+	if r.cfg.MotoURL != "" {
+		r.moto = newMotoEnv(r.cfg.MotoURL)
+		r.ui.say("using the running moto_server at %s", r.cfg.MotoURL)
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	m, err := peer.StartMoto(wctx, r.cfg.Root, r.processOptions())
+	if err != nil {
+		return fmt.Errorf("start moto_server: %w", err)
+	}
+	r.started(m.Process)
+	r.moto = newMotoEnv(m.URL)
+	r.ui.cmd(fmt.Sprintf("moto_server -H 127.0.0.1 -p %d", m.Port))
+	r.ui.say("AWS_ENDPOINT_URL=%s for every AWS call below; no AWS account involved", m.URL)
+	return nil
+}

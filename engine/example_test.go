@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
+)
+
+func ExampleParseMode() {
+	m, err := ParseMode(" Enforce ")
+	fmt.Println(m, err)
+	_, err = ParseMode("yes")
+	fmt.Println(err)
+	// Output:
+	// enforce <nil>
+	// enforce: invalid config: mode "yes"; want enforce, audit or off
+}
+
+// ExampleEngine_Reconcile runs the engine over a fake account holding the
+// seed article's "before": a Classic ELB with HTTP:80 and HTTPS:443->81.
+// Lambdas and the CLI pass *elasticloadbalancing.Client and
+// *elasticloadbalancingv2.Client instead.
+func ExampleEngine_Reconcile() {
+	f := newFake()
+	f.addClassic("web", map[string]string{DefaultTagKey: "enforce"},
+		elbtypes.Listener{Protocol: aws.String("HTTP"), LoadBalancerPort: 80, InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(80)},
+		elbtypes.Listener{Protocol: aws.String("HTTPS"), LoadBalancerPort: 443, InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(81), SSLCertificateId: aws.String("arn:aws:iam::123456789012:server-certificate/web")})
+	eng, err := New(f, fakeV2{f}, Config{}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := eng.Reconcile(context.Background(), Targets{Classic: []string{"web"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r := res.Reports[0]
+	fmt.Println(r.Name, r.Mode, r.Status)
+	for _, a := range r.Actions {
+		fmt.Println(a.Status, a.API, a.Target)
+	}
+	// Output:
+	// web enforce remediated
+	// applied CreateLoadBalancerPolicy web/elbguard-proxy-protocol
+	// applied SetLoadBalancerPoliciesForBackendServer web:instance-port/80
+	// applied SetLoadBalancerPoliciesForBackendServer web:instance-port/81
+	// applied DeleteLoadBalancerListeners web:80
+	// applied CreateLoadBalancerListeners web:80
+	// applied DeleteLoadBalancerListeners web:443
+	// applied CreateLoadBalancerListeners web:443
+}

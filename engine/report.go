@@ -1,0 +1,160 @@
+package engine
+
+import "fmt"
+
+// Status is the outcome for one load balancer.
+type Status string
+
+// Statuses, stable in JSON.
+const (
+	StatusCompliant     Status = "compliant"
+	StatusNonCompliant  Status = "non_compliant"
+	StatusRemediated    Status = "remediated"
+	StatusNotApplicable Status = "not_applicable"
+	StatusSkipped       Status = "skipped"
+	StatusGone          Status = "gone"
+	StatusError         Status = "error"
+	// StatusExempt: an unexpired exemption tag; nothing was changed.
+	StatusExempt Status = "exempt"
+	// StatusRolledBack: a change was made, harmed the back ends, and was undone.
+	StatusRolledBack Status = "rolled_back"
+)
+
+// Statuses lists every Status in report order.
+var Statuses = []Status{StatusCompliant, StatusNonCompliant, StatusRemediated,
+	StatusRolledBack, StatusExempt, StatusNotApplicable, StatusSkipped, StatusGone, StatusError}
+
+// ActionStatus is the outcome of one API call the engine made or planned.
+type ActionStatus string
+
+// Action statuses, stable in JSON.
+const (
+	ActionApplied    ActionStatus = "applied"
+	ActionPlanned    ActionStatus = "planned"
+	ActionFailed     ActionStatus = "failed"
+	ActionRolledBack ActionStatus = "rolled_back"
+)
+
+// Load balancer types as reported.
+const (
+	TypeClassic     = "classic"
+	TypeNetwork     = "network"
+	TypeApplication = "application"
+	TypeGateway     = "gateway"
+)
+
+// Finding rules, stable in JSON.
+const (
+	RuleInvalidTag          = "invalid_tag_value"
+	RuleInvalidIdleTimeout  = "invalid_idle_timeout"
+	RuleNotApplicable       = "not_applicable"
+	RuleProxyPolicy         = "proxy_protocol_policy"
+	RuleBackendProxy        = "backend_proxy_protocol"
+	RuleListenerProtocol    = "listener_protocol"
+	RulePolicyDropped       = "http_only_policy_dropped"
+	RuleIdleTimeout         = "idle_timeout"
+	RuleTargetGroupProxy    = "target_group_proxy_protocol"
+	RuleUDPListener         = "udp_listener_ignored"
+	RuleStoppedAfterFailure = "stopped_after_failure"
+	RuleAPIError            = "api_error"
+	RuleNotFound            = "not_found"
+	RuleConcurrentChange    = "concurrent_change"
+)
+
+// Report is what the engine found and did for one load balancer.
+type Report struct {
+	// Account and Region locate the load balancer; empty when the engine
+	// was not told (a single-account run that never asked).
+	Account  string    `json:"account,omitempty"`
+	Region   string    `json:"region,omitempty"`
+	Name     string    `json:"name"`
+	ARN      string    `json:"arn,omitempty"`
+	Type     string    `json:"type"`
+	Mode     Mode      `json:"mode"`
+	Status   Status    `json:"status"`
+	Findings []Finding `json:"findings"`
+	Actions  []Action  `json:"actions"`
+
+	err error // the first API error, for callers deciding on retries
+}
+
+// Finding is one observation about a load balancer.
+type Finding struct {
+	Rule   string `json:"rule"`
+	Detail string `json:"detail"`
+}
+
+// Action is one API call the engine made, planned or rolled back.
+type Action struct {
+	API    string       `json:"api"`
+	Target string       `json:"target"`
+	Status ActionStatus `json:"status"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// Err returns the first API error met while handling this load balancer, or nil.
+func (r *Report) Err() error { return r.err }
+
+func (r *Report) find(rule, format string, args ...any) {
+	r.Findings = append(r.Findings, Finding{Rule: rule, Detail: fmt.Sprintf(format, args...)})
+}
+
+// fail records an API error: status error, a finding, and the error kept.
+func (r *Report) fail(err error) {
+	r.Status = StatusError
+	r.find(RuleAPIError, "%v", err)
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// Changed summarises the applied actions for people ("3 applied").
+func (r *Report) Changed() (applied, planned, failed int) {
+	for _, a := range r.Actions {
+		switch a.Status {
+		case ActionApplied:
+			applied++
+		case ActionPlanned:
+			planned++
+		case ActionFailed, ActionRolledBack:
+			failed++
+		}
+	}
+	return applied, planned, failed
+}
+
+// Result is the outcome of one run over many load balancers.
+type Result struct {
+	// Reports has one entry per load balancer handled, sorted by type then name.
+	Reports []Report `json:"reports"`
+	// Found is how many load balancers the run had to handle; Processed how
+	// many it handled before it stopped.
+	Found     int `json:"found"`
+	Processed int `json:"processed"`
+	// Incomplete is true when the run stopped before its deadline with
+	// load balancers left over.
+	Incomplete bool `json:"incomplete,omitempty"`
+	// Counts is the number of reports per status.
+	Counts map[Status]int `json:"counts"`
+}
+
+// Err returns the first API error of any report, or nil.
+func (res *Result) Err() error {
+	for i := range res.Reports {
+		if err := res.Reports[i].err; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Errs returns every report's API error.
+func (res *Result) Errs() []error {
+	var errs []error
+	for i := range res.Reports {
+		if err := res.Reports[i].err; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
