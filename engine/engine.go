@@ -40,8 +40,12 @@ type Engine struct {
 	log     *slog.Logger
 }
 
+// Option gives the Engine an optional dependency (more AWS APIs it reads
+// through) before first use.
+type Option func(*Engine)
+
 // New returns an Engine after validating cfg. A nil logger discards logs.
-func New(classic ClassicAPI, v2 V2API, cfg Config, log *slog.Logger) (*Engine, error) {
+func New(classic ClassicAPI, v2 V2API, cfg Config, log *slog.Logger, opts ...Option) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -51,7 +55,11 @@ func New(classic ClassicAPI, v2 V2API, cfg Config, log *slog.Logger) (*Engine, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{classic: classic, v2: v2, cfg: cfg.WithDefaults(), log: log}, nil
+	e := &Engine{classic: classic, v2: v2, cfg: cfg.WithDefaults(), log: log}
+	for _, o := range opts {
+		o(e)
+	}
+	return e, nil
 }
 
 // Config returns the engine's configuration with defaults applied.

@@ -55,11 +55,18 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 	if err != nil {
 		return nil, nil, err
 	}
-	eng, err := engine.New(clients.Classic, clients.V2, cfg, log)
+	eng, err := NewEngine(clients, cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	return eng, clients, nil
+}
+
+// NewEngine builds the engine on one account's and region's clients: the one
+// place that decides which APIs the engine is given, for the Lambdas and the
+// CLI alike.
+func NewEngine(clients *awsclient.Clients, cfg engine.Config, log *slog.Logger) (*engine.Engine, error) {
+	return engine.New(clients.Classic, clients.V2, cfg, log)
 }
 
 // JSONLogger returns the JSON slog logger the Lambdas use, at the level of

@@ -99,7 +99,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
-	eng, err := engine.New(clients.Classic, clients.V2, opts.cfg, log)
+	eng, err := handler.NewEngine(clients, opts.cfg, log)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
