@@ -9,7 +9,7 @@
 #
 # What it does, each step saying so and safe to run twice:
 #   1. scripts/tools.sh (as `make tools`): apt nginx-light, haproxy, wrk (root only, when missing);
-#      moto_server and aws-lambda-rie; Cloud Custodian (c7n) into .cache/benchmark-venv from requirements-bench.txt
+#      moto_server and aws-lambda-rie; Cloud Custodian (c7n) into .cache/bench-venv from requirements-bench.txt
 #   2. go build into .cache/benchmark/bin: elbguard-benchmark, elbguard-proxy, elbguard (CLI), the enforcer bootstrap
 #      for this host (cold start under aws-lambda-rie) and for linux/arm64 (the size we deploy)
 #   3. full run (no flags) only: Go micro-benchmarks of the hot paths (go test -bench -benchmem) into .cache/benchmark/micro.txt
@@ -34,7 +34,7 @@ for a in "$@"; do
 done
 
 # --- 1. peers and Cloud Custodian: the same pinned installs as `make tools` ---------------------
-# (apt nginx-light, haproxy, wrk as root; moto_server, aws-lambda-rie; .cache/benchmark-venv with c7n)
+# (apt nginx-light, haproxy, wrk as root; moto_server, aws-lambda-rie; .cache/bench-venv with c7n)
 ./scripts/tools.sh
 
 # --- 2. binaries ---------------------------------------------------------------------------------
