@@ -1,4 +1,4 @@
-// Package enforce is elbguard's engine: it reads each load balancer's desired
+// Package engine is elbguard's engine: it reads each load balancer's desired
 // state from its tags and brings Classic Load Balancers and Network Load
 // Balancers to proxy protocol on TCP/SSL listeners, or reports how far they are.
 //

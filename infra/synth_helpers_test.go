@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/elbguard/elbguard/test/peer"
 	"github.com/elbguard/elbguard/test/harness"
+	"github.com/elbguard/elbguard/test/peer"
 )
 
 // These tests drive the real CDK (through jsii, one node process per test

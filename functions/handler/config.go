@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/elbguard/elbguard/events"
 	"github.com/elbguard/elbguard/engine"
+	"github.com/elbguard/elbguard/events"
 )
 
 // Environment variables the Lambdas read at init.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/elbguard/elbguard/events"
 	"github.com/elbguard/elbguard/engine"
+	"github.com/elbguard/elbguard/events"
 )
 
 // Outcome is what a handler returns for one invocation.

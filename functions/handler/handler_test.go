@@ -18,16 +18,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/elbguard/elbguard/events"
 	"github.com/elbguard/elbguard/engine"
+	"github.com/elbguard/elbguard/events"
 )
 
 // emptyAccount is an account with no load balancers; it counts calls and can
 // fail the listing.
 type emptyAccount struct {
 	engine.ClassicAPI // nil: any other call panics, proving it was not made
-	calls              int
-	err                error
+	calls             int
+	err               error
 }
 
 func (a *emptyAccount) DescribeLoadBalancers(context.Context, *elb.DescribeLoadBalancersInput, ...func(*elb.Options)) (*elb.DescribeLoadBalancersOutput, error) {

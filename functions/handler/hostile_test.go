@@ -17,8 +17,8 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
-	"github.com/elbguard/elbguard/events"
 	"github.com/elbguard/elbguard/engine"
+	"github.com/elbguard/elbguard/events"
 )
 
 // exposedAccount holds one Classic Load Balancer, web-classic, opted in to
