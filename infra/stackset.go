@@ -162,7 +162,7 @@ func newSpokeStackSet(scope constructs.Construct, e *Enforcer, ss StackSetProps,
 			Enabled:                      jsii.Bool(true),
 			RetainStacksOnAccountRemoval: jsii.Bool(false),
 		},
-		Capabilities:     jsii.Strings("CAPABILITY_NAMED_IAM"),
+		Capabilities: jsii.Strings("CAPABILITY_NAMED_IAM"),
 		// ManagedExecution is untyped JSON in the CloudFormation schema: the
 		// jsii struct would be rendered with a lower-case "active".
 		ManagedExecution: map[string]interface{}{"Active": true},
