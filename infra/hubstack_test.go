@@ -3,12 +3,14 @@
 package infra
 
 import (
+	"errors"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/elbguard/elbguard/functions/handler"
 )
@@ -212,5 +214,43 @@ func TestNewHubStackRejectsBadProps(t *testing.T) {
 				t.Errorf("app has %d children after the error; want nothing created", n)
 			}
 		})
+	}
+}
+
+// TestBuildOrg: the organization contexts add ElbGuardHub and ElbGuardSpoke
+// and leave the default ElbGuard stack exactly as it is without them.
+func TestBuildOrg(t *testing.T) {
+	a := assets(t)
+	base := Config{Enforcer: EnforcerProps{TagKey: "team:pp", LambdaAssetDir: a.lambdaDir}}
+	single := awscdk.NewApp(nil)
+	if err := Build(single, base); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	org := base
+	org.Org = OrgConfig{Hub: orgHub(), StackSet: &StackSetProps{OrgUnits: []string{testOrgUnit}},
+		Spoke: &SpokeProps{HubRoleArn: testHubRole, OrgID: testOrgID}}
+	app := awscdk.NewApp(nil)
+	if err := Build(app, org); err != nil {
+		t.Fatalf("Build(org): %v", err)
+	}
+	if got, want := stackNames(app), []string{StackName, HubStackName, SpokeStackName}; !reflect.DeepEqual(got, want) {
+		t.Errorf("stacks = %v; want %v", got, want)
+	}
+	template := func(app awscdk.App, name string) map[string]any {
+		return synthChecked(t, app.Node().FindChild(jsii.String(name)).(awscdk.Stack))
+	}
+	if got, want := template(app, StackName), template(single, StackName); !reflect.DeepEqual(got, want) {
+		t.Errorf("ElbGuard changed with the organization contexts:\n%s\nwant\n%s", flat(got), flat(want))
+	}
+	// The spoke follows the enforcement settings of the app.
+	_, role := spokeRole(t, template(app, SpokeStackName))
+	if !strings.Contains(flat(dig(role, "Properties", "Policies")), "aws:ResourceTag/team:pp") {
+		t.Errorf("spoke role policy does not use the app's tag key team:pp")
+	}
+
+	bad := base
+	bad.Org = OrgConfig{StackSet: &StackSetProps{OrgUnits: []string{testOrgUnit}}}
+	if err := Build(awscdk.NewApp(nil), bad); !errors.Is(err, ErrInvalidProps) || !strings.Contains(err.Error(), "hub=true") {
+		t.Errorf("Build(orgUnits without hub) = %v; want ErrInvalidProps asking for hub=true", err)
 	}
 }
