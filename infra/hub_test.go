@@ -217,3 +217,15 @@ func dump(o OrgConfig) string {
 }
 
 func sprint(v any) string { return fmt.Sprintf("%+v", v) }
+
+func ExampleHubProps() {
+	hub := &HubProps{OrgID: "o-a1b2c3d4e5", Regions: []string{"us-east-1", "eu-west-1a"}}
+	fmt.Println(EnforcerProps{Hub: hub}.Validate())
+	// Output: infra: invalid props: Hub.Regions[1] "eu-west-1a": want a region name such as us-east-1 or eu-central-1
+}
+
+func ExampleSpokeProps_Validate() {
+	err := SpokeProps{HubRoleArn: "arn:aws:iam::111111111111:role/hub", HubAccount: "222222222222"}.Validate()
+	fmt.Println(err)
+	// Output: infra: invalid props: HubAccount "222222222222": the hub role arn:aws:iam::111111111111:role/hub is in account 111111111111; want the same account
+}
