@@ -14,11 +14,13 @@ import (
 	"github.com/elbguard/elbguard/test/harness"
 )
 
+const orgHubRole = "arn:aws:iam::111111111111:role/ElbGuardHub-EnforcerRole-AbCdEf"
+
 // orgContext deploys the hub for an organization in two regions with the
 // spoke StackSet, and the spoke stack for one account by hand.
 var orgContext = []string{
 	"-c", "hub=true", "-c", "orgId=o-a1b2c3d4e5", "-c", "regions=us-east-1,eu-west-1",
-	"-c", "orgUnits=ou-ab12-cdef3456", "-c", "hubRoleArn=arn:aws:iam::111111111111:role/ElbGuardHub-EnforcerRole-AbCdEf",
+	"-c", "orgUnits=ou-ab12-cdef3456", "-c", "hubRoleArn=" + orgHubRole,
 	"-c", "defaultMode=enforce",
 }
 
@@ -115,6 +117,10 @@ func TestInfraSynthOrg(t *testing.T) {
 	if a, err := os.ReadFile(filepath.Join(out, "ElbGuardSpoke.assets.json")); err == nil && strings.Contains(string(a), `"source"`) {
 		t.Errorf("ElbGuardSpoke has assets: %s", a)
 	}
+
+	// The spoke templates deploy: moto's CloudFormation creates them as the
+	// StackSet would in each account and region, and as cdk deploy would.
+	t.Run("deploy in moto", func(t *testing.T) { checkSpokesDeployInMoto(t, out, orgHubRole) })
 }
 
 // TestInfraSynthRejectsBadOrgContext: a malformed organization context
