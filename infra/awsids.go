@@ -3,6 +3,7 @@ package infra
 import (
 	"fmt"
 	"regexp"
+	"slices"
 )
 
 // Formats of the AWS identifiers the organization stacks take from context.
@@ -27,11 +28,15 @@ var (
 )
 
 // checkIDs reports the first of values that does not match pattern, naming
-// field and what was wanted. Empty values are errors too.
+// field and what was wanted, or that repeats an earlier one. Empty values are
+// errors too.
 func checkIDs(field string, values []string, pattern *regexp.Regexp, want string) error {
 	for i, v := range values {
 		if !pattern.MatchString(v) {
 			return fmt.Errorf("%w: %s[%d] %q: want %s", ErrInvalidProps, field, i, v, want)
+		}
+		if j := slices.Index(values[:i], v); j >= 0 {
+			return fmt.Errorf("%w: %s[%d] %q: already listed at %d", ErrInvalidProps, field, i, v, j)
 		}
 	}
 	return nil
