@@ -44,6 +44,7 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	cfg.Edge.LoadBalancer = r.str(CtxLoadBalancer)
 	cfg.Edge.CertificateArn = r.str(CtxCertificateArn)
 	cfg.Edge.InstanceType = r.str(CtxInstanceType)
+	readOrgContext(&r, &cfg)
 	return cfg, r.err
 }
 

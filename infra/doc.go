@@ -4,6 +4,14 @@
 // built from it, and the ElbGuardEdgeDemo stack whose instances run
 // elbguard-proxy behind a Classic ELB or an NLB.
 //
+// For an AWS Organization, NewHubStack deploys the same Enforcer with
+// HubProps (a central event bus that admits only the organization, a sweep
+// fanned out over SQS to workers, cross-account role assumption), and
+// NewSpokeStack the per-account part: the role only the hub may assume,
+// with the single-account role's statements, and the rules forwarding ELB
+// events to the hub. The hub deploys the spoke to organizational units as a
+// service-managed StackSet from SpokeTemplateBody.
+//
 // Users import it into their own CDK app:
 //
 //	enforcer, err := infra.NewEnforcer(stack, jsii.String("ElbGuard"), &infra.EnforcerProps{DefaultMode: "off"})

@@ -65,6 +65,8 @@ type Enforcer struct {
 	Trail awscloudtrail.Trail
 	// TrailBucket holds the trail's log files, or nil unless Props.CreateTrail.
 	TrailBucket awss3.Bucket
+	// Hub is the central bus and the sweep fan-out, or nil unless Props.Hub.
+	Hub *Hub
 }
 
 // NewEnforcer validates props (nil means the zero value, i.e. all defaults)
@@ -80,7 +82,7 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 		return nil, err
 	}
 	p = p.withDefaults()
-	for _, fn := range []string{"enforcer", "sweeper"} {
+	for _, fn := range p.functionNames() {
 		if _, err := os.Stat(filepath.Join(p.LambdaAssetDir, fn, "bootstrap")); err != nil {
 			return nil, fmt.Errorf("%w: LambdaAssetDir %q: %s/bootstrap missing (run make build-lambda): %w", ErrInvalidProps, p.LambdaAssetDir, fn, err)
 		}
@@ -128,6 +130,9 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 		maxEventAge:   awscdk.Duration_Hours(jsii.Number(1)),
 	}, p, e.Role, e.FailureQueue)
 
+	if p.Hub != nil {
+		addHub(e)
+	}
 	addRules(e)
 	addAlarms(e)
 	if p.CreateTrail {

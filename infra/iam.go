@@ -40,23 +40,30 @@ var TargetGroupWriteActions = []string{"elasticloadbalancing:ModifyTargetGroupAt
 // ListenerWriteActions set the TCP idle timeout on NLB listeners.
 var ListenerWriteActions = []string{"elasticloadbalancing:ModifyListenerAttributes"}
 
-// elbArn is an Elastic Load Balancing ARN pattern in the stack's partition,
-// account and region, e.g. resource "loadbalancer/*".
-func elbArn(stack awscdk.Stack, resource string) *string {
+// elbArn is an Elastic Load Balancing ARN pattern in the stack's partition
+// and account and in region, e.g. resource "loadbalancer/*".
+func elbArn(stack awscdk.Stack, region *string, resource string) *string {
 	return stack.FormatArn(&awscdk.ArnComponents{
 		Service:      jsii.String("elasticloadbalancing"),
 		Resource:     jsii.String(resource),
 		ArnFormat:    awscdk.ArnFormat_NO_RESOURCE_NAME,
 		Partition:    stack.Partition(),
-		Region:       stack.Region(),
+		Region:       region,
 		Account:      stack.Account(),
 		ResourceName: nil,
 	})
 }
 
 // elbStatements returns the policy statements the enforcer and the sweeper
-// share. See the package documentation for the scoping decisions.
+// share, for the stack's region. See the package documentation for the
+// scoping decisions.
 func elbStatements(stack awscdk.Stack, p EnforcerProps) []awsiam.PolicyStatement {
+	return elbStatementsIn(stack, stack.Region(), p)
+}
+
+// elbStatementsIn is elbStatements for the load balancers of region ("*":
+// every region, for the spoke role, which IAM makes global).
+func elbStatementsIn(stack awscdk.Stack, region *string, p EnforcerProps) []awsiam.PolicyStatement {
 	out := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("ReadLoadBalancers"),
 		Actions:   jsii.Strings(ReadActions...),
@@ -70,18 +77,18 @@ func elbStatements(stack awscdk.Stack, p EnforcerProps) []awsiam.PolicyStatement
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:        jsii.String("RemediateLoadBalancers"),
 			Actions:    jsii.Strings(LoadBalancerWriteActions...),
-			Resources:  &[]*string{elbArn(stack, "loadbalancer/*")},
+			Resources:  &[]*string{elbArn(stack, region, "loadbalancer/*")},
 			Conditions: tagConditions(p),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("RemediateTargetGroups"),
 			Actions:   jsii.Strings(TargetGroupWriteActions...),
-			Resources: &[]*string{elbArn(stack, "targetgroup/*")},
+			Resources: &[]*string{elbArn(stack, region, "targetgroup/*")},
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("RemediateNetworkListeners"),
 			Actions:   jsii.Strings(ListenerWriteActions...),
-			Resources: &[]*string{elbArn(stack, "listener/net/*")},
+			Resources: &[]*string{elbArn(stack, region, "listener/net/*")},
 		}),
 	)
 	return out

@@ -43,7 +43,20 @@ func suppress(c constructs.IConstruct, children bool, ss ...suppression) {
 // suppressEnforcerFindings records why the enforcer's remaining cdk-nag
 // findings are accepted.
 func suppressEnforcerFindings(e *Enforcer) {
-	iam5 := suppression{
+	suppress(e.Role, true, elbIAM5("<AWS::Region>"))
+	sqs3 := suppression{
+		id:     "AwsSolutions-SQS3",
+		reason: "This queue is itself a dead-letter queue (EventBridge target DLQ / Lambda on-failure destination); a DLQ of a DLQ would only move the messages its alarm already reports.",
+	}
+	suppress(e.EventDeadLetterQueue, false, sqs3)
+	suppress(e.FailureQueue, false, sqs3)
+}
+
+// elbIAM5 suppresses AwsSolutions-IAM5 for exactly the resource strings of
+// elbStatementsIn with region as cdk-nag renders it ("<AWS::Region>" for the
+// stack's region, "*" for the spoke role).
+func elbIAM5(region string) suppression {
+	return suppression{
 		id: "AwsSolutions-IAM5",
 		reason: "Elastic Load Balancing Describe* calls support no resource-level permissions (Resource \"*\" is the only option); " +
 			"mutating calls are scoped to load balancer / target group / NLB listener ARNs of this account and region, " +
@@ -51,16 +64,9 @@ func suppressEnforcerFindings(e *Enforcer) {
 			"balancers created after deployment, so no narrower ARN can be known at synth time.",
 		appliesTo: []string{
 			"Resource::*",
-			"Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:loadbalancer/*",
-			"Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:targetgroup/*",
-			"Resource::arn:<AWS::Partition>:elasticloadbalancing:<AWS::Region>:<AWS::AccountId>:listener/net/*",
+			"Resource::arn:<AWS::Partition>:elasticloadbalancing:" + region + ":<AWS::AccountId>:loadbalancer/*",
+			"Resource::arn:<AWS::Partition>:elasticloadbalancing:" + region + ":<AWS::AccountId>:targetgroup/*",
+			"Resource::arn:<AWS::Partition>:elasticloadbalancing:" + region + ":<AWS::AccountId>:listener/net/*",
 		},
 	}
-	suppress(e.Role, true, iam5)
-	sqs3 := suppression{
-		id:     "AwsSolutions-SQS3",
-		reason: "This queue is itself a dead-letter queue (EventBridge target DLQ / Lambda on-failure destination); a DLQ of a DLQ would only move the messages its alarm already reports.",
-	}
-	suppress(e.EventDeadLetterQueue, false, sqs3)
-	suppress(e.FailureQueue, false, sqs3)
 }

@@ -86,6 +86,10 @@ type EnforcerProps struct {
 	// sweeper/bootstrap (linux/arm64), relative to the working directory of
 	// the synthesizing process. Empty: DefaultLambdaAssetDir.
 	LambdaAssetDir string
+	// Hub, when set, makes the Enforcer an organization's hub (see HubProps):
+	// rules on a central event bus, a sweep worker, cross-account roles. Nil:
+	// the single-account Enforcer.
+	Hub *HubProps
 }
 
 var (
@@ -143,6 +147,9 @@ func (p EnforcerProps) Validate() error {
 		if err := validateEmail(p.AlarmEmail); err != nil {
 			return fmt.Errorf("%w: AlarmEmail %q: %w", ErrInvalidProps, p.AlarmEmail, err)
 		}
+	}
+	if err := p.Hub.validate(); err != nil {
+		return err
 	}
 	if filepath.Clean(p.LambdaAssetDir) == "/" {
 		return fmt.Errorf("%w: LambdaAssetDir %q: want the directory holding enforcer/bootstrap and sweeper/bootstrap", ErrInvalidProps, p.LambdaAssetDir)

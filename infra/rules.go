@@ -30,38 +30,54 @@ const (
 
 // addRules creates the three EventBridge rules: ELB API calls recorded by
 // CloudTrail and tag changes go to the enforcer, the schedule to the sweeper.
+// On a hub the first two listen on the hub's bus; schedules exist only on
+// the default bus.
 func addRules(e *Enforcer) {
 	enforcerTarget := lambdaTarget(e, e.EnforcerFunction)
 	awsevents.NewRule(e.Construct, jsii.String("ApiCallRule"), &awsevents.RuleProps{
-		Description: jsii.String("elbguard: ELB API calls (recorded by CloudTrail) that can make a load balancer non-compliant"),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings(events.SourceELB),
-			DetailType: jsii.Strings(events.DetailTypeCloudTrail),
-			Detail: &map[string]interface{}{
-				"eventSource": []string{"elasticloadbalancing.amazonaws.com"},
-				"eventName":   EnforcerEventNames(),
-				// Failed calls changed nothing.
-				"errorCode": []interface{}{map[string]interface{}{"exists": false}},
-			},
-		},
-		Targets: &[]awsevents.IRuleTarget{enforcerTarget},
+		Description:  jsii.String("elbguard: ELB API calls (recorded by CloudTrail) that can make a load balancer non-compliant"),
+		EventBus:     e.eventBus(),
+		EventPattern: apiCallPattern(),
+		Targets:      &[]awsevents.IRuleTarget{enforcerTarget},
 	})
 	awsevents.NewRule(e.Construct, jsii.String("TagChangeRule"), &awsevents.RuleProps{
-		Description: jsii.String("elbguard: tag changes on Elastic Load Balancing resources"),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings(events.SourceTag),
-			DetailType: jsii.Strings(events.DetailTypeTagChange),
-			Detail: &map[string]interface{}{
-				"service": []string{"elasticloadbalancing"},
-			},
-		},
-		Targets: &[]awsevents.IRuleTarget{enforcerTarget},
+		Description:  jsii.String("elbguard: tag changes on Elastic Load Balancing resources"),
+		EventBus:     e.eventBus(),
+		EventPattern: tagChangePattern(),
+		Targets:      &[]awsevents.IRuleTarget{enforcerTarget},
 	})
 	awsevents.NewRule(e.Construct, jsii.String("SweepSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("elbguard: periodic sweep of every load balancer in the region"),
 		Schedule:    awsevents.Schedule_Expression(jsii.String(e.Props.SweepSchedule)),
 		Targets:     &[]awsevents.IRuleTarget{lambdaTarget(e, e.SweeperFunction)},
 	})
+}
+
+// apiCallPattern matches the ELB API calls, recorded by CloudTrail, that can
+// make a load balancer non-compliant. The enforcer's rule and the spokes'
+// forwarding rule both use it.
+func apiCallPattern() *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings(events.SourceELB),
+		DetailType: jsii.Strings(events.DetailTypeCloudTrail),
+		Detail: &map[string]interface{}{
+			"eventSource": []string{"elasticloadbalancing.amazonaws.com"},
+			"eventName":   EnforcerEventNames(),
+			// Failed calls changed nothing.
+			"errorCode": []interface{}{map[string]interface{}{"exists": false}},
+		},
+	}
+}
+
+// tagChangePattern matches tag changes on Elastic Load Balancing resources.
+func tagChangePattern() *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings(events.SourceTag),
+		DetailType: jsii.Strings(events.DetailTypeTagChange),
+		Detail: &map[string]interface{}{
+			"service": []string{"elasticloadbalancing"},
+		},
+	}
 }
 
 func lambdaTarget(e *Enforcer, fn awslambda.IFunction) awsevents.IRuleTarget {

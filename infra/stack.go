@@ -41,10 +41,13 @@ type Config struct {
 	Demo bool
 	// Edge configures the demo stack; its TagKey follows Enforcer.TagKey.
 	Edge EdgeDemoProps
+	// Org adds the organization stacks ElbGuardHub and ElbGuardSpoke.
+	Org OrgConfig
 }
 
 // Build adds the app's stacks to app: ElbGuard always, ElbGuardEdgeDemo when
-// cfg.Demo, and the cdk-nag AwsSolutions checks on everything.
+// cfg.Demo, ElbGuardHub and ElbGuardSpoke when cfg.Org asks for them, and
+// the cdk-nag AwsSolutions checks on everything.
 func Build(app awscdk.App, cfg Config) error {
 	stack, _, err := NewElbGuardStack(app, StackName, nil, &cfg.Enforcer)
 	if err != nil {
@@ -62,6 +65,9 @@ func Build(app awscdk.App, cfg Config) error {
 		// The enforcer's rules must exist when the demo's load balancer is
 		// created, so that its CreateLoadBalancer event is handled at once.
 		d.Stack.AddStackDependency(stack, jsii.String("the enforcer brings the demo load balancer to proxy protocol"))
+	}
+	if err := buildOrg(app, cfg); err != nil {
+		return err
 	}
 	AddNagChecks(app)
 	return nil

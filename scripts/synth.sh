@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make synth: synthesize the CDK app (the ElbGuard stack and, with demo=true,
-# ElbGuardEdgeDemo) with the pinned aws-cdk CLI from node_modules/ into
-# cdk.out/, then cfn-lint every template there. Needs no AWS credentials and
+# ElbGuardEdgeDemo; ElbGuardHub with -c hub=true, with the spoke StackSet
+# when -c orgUnits=...; ElbGuardSpoke with -c hubRoleArn=...) with the pinned
+# aws-cdk CLI from node_modules/ into cdk.out/, then cfn-lint every template
+# there, StackSet inline templates included. Needs no AWS credentials and
 # no Docker: cdk.json's app builds the Lambda bootstraps and the proxy asset
 # (make build-assets) and runs go run ./infra/app.
 #
@@ -35,8 +37,24 @@ echo "==> cdk synth ($("$cdk" --version 2>/dev/null | head -n1)) -> $out/ (demo 
 rm -rf "$out"
 "$cdk" synth --quiet --no-notices --output "$out" -c demo=true "$@"
 
+# A StackSet's inline template (ElbGuardHub's spoke) is a template too:
+# write it out as <stack>.<resource>.stackset.json so that cfn-lint checks it.
+node -e '
+const fs = require("fs"), path = require("path"), dir = process.argv[1];
+for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".template.json"))) {
+  const t = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+  for (const [id, r] of Object.entries(t.Resources || {})) {
+    const body = r.Type === "AWS::CloudFormation::StackSet" && r.Properties && r.Properties.TemplateBody;
+    if (typeof body === "string") {
+      const name = f.replace(/\.template\.json$/, "") + "." + id + ".stackset.json";
+      fs.writeFileSync(path.join(dir, name), body);
+      console.log("    " + name + ": " + Buffer.byteLength(body) + " bytes inline (limit 51200)");
+    }
+  }
+}' "$out"
+
 shopt -s nullglob
-templates=("$out"/*.template.json)
+templates=("$out"/*.template.json "$out"/*.stackset.json)
 if (( ${#templates[@]} == 0 )); then
   echo "synth: no templates in $out/" >&2
   exit 1
