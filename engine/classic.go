@@ -26,7 +26,7 @@ const (
 	lbCookieType       = "LBCookieStickinessPolicyType"
 	appCookieType      = "AppCookieStickinessPolicyType"
 	classicMinIdle     = 1
-	classicMaxIdle     = 4000
+	classicMaxIdle     = 3600 // the API reference and CloudFormation (the user guide says 4000; the API is what accepts it)
 	// listenerSwapTimeout bounds a listener swap, which runs detached from
 	// the invocation's cancellation; a swap starts only when the invocation
 	// has this long left (the enforcer Lambda's timeout is 60 s).
@@ -55,9 +55,15 @@ func (p classicPolicies) isProxy(name string) bool {
 func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDescription, tags map[string]string) Report {
 	name := aws.ToString(lb.LoadBalancerName)
 	r := Report{Name: name, Type: TypeClassic}
-	if e.mode(&r, tags) {
+	if off := e.mode(&r, tags); e.restoreListeners(ctx, &r, lb, tags) || off {
 		return r
 	}
+	sc, done := e.scope(&r, tags)
+	if done {
+		return r
+	}
+	checkHealthTarget(&r, lb)
+	lb = e.classicScope(ctx, &r, lb, sc)
 	idle, done := e.idleTimeout(&r, tags, classicMinIdle, classicMaxIdle)
 	if done {
 		return r
@@ -258,7 +264,7 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 	var steps []step
 	for _, ld := range listeners {
 		l := ld.Listener
-		if !isHTTP(aws.ToString(l.Protocol)) && !isHTTP(aws.ToString(l.InstanceProtocol)) {
+		if !needsSwap(l) {
 			continue
 		}
 		instProto := aws.ToString(l.InstanceProtocol)
