@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 )
 
 // A Classic HTTPS or SSL listener is replaced by deleting it and creating
@@ -61,7 +60,7 @@ func (e *Engine) certificateGate(ctx context.Context, r *Report, l *elbtypes.Lis
 	if cert == "" || !needsSwap(l) || r.Mode != ModeEnforce || e.cfg.DryRun || r.hold != nil {
 		return true
 	}
-	problem, err := e.certs.check(ctx, cert, e.clock)
+	problem, err := e.certs.check(ctx, cert)
 	switch {
 	case err != nil:
 		r.fail(fmt.Errorf("listener %d not replaced: read its certificate %s: %w", l.LoadBalancerPort, cert, err))
@@ -79,9 +78,10 @@ func (e *Engine) certificateGate(ctx context.Context, r *Report, l *elbtypes.Lis
 
 var errCertUnverified = errors.New("certificate not verifiable")
 
-// check returns a problem (the certificate is missing, not issued, expired,
-// or cannot be checked: errCertUnverified) or an API error.
-func (c certificates) check(ctx context.Context, cert string, now func() time.Time) (problem, err error) {
+// check returns a problem (the certificate is missing, an ACM certificate
+// not ISSUED, which ELB cannot use, or it cannot be checked:
+// errCertUnverified) or an API error.
+func (c certificates) check(ctx context.Context, cert string) (problem, err error) {
 	a, perr := arn.Parse(cert)
 	switch {
 	case perr != nil:
@@ -91,18 +91,15 @@ func (c certificates) check(ctx context.Context, cert string, now func() time.Ti
 			return fmt.Errorf("%w: no IAM client to read %s", errCertUnverified, cert), nil
 		}
 		name := a.Resource[strings.LastIndex(a.Resource, "/")+1:]
-		out, err := c.iam.GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: aws.String(name)})
+		// Existence is what the swap needs: CreateLoadBalancerListeners
+		// fails with CertificateNotFound once the certificate is deleted.
+		_, err := c.iam.GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: aws.String(name)})
 		var nf *iamtypes.NoSuchEntityException
 		switch {
 		case errors.As(err, &nf):
 			return fmt.Errorf("%s no longer exists in IAM (server certificate %q)", cert, name), nil
 		case err != nil:
 			return nil, fmt.Errorf("iam:GetServerCertificate %s: %w", name, err)
-		}
-		if m := out.ServerCertificate; m != nil && m.ServerCertificateMetadata != nil {
-			if exp := m.ServerCertificateMetadata.Expiration; exp != nil && exp.Before(now()) {
-				return fmt.Errorf("%s expired at %s", cert, exp.UTC().Format(time.RFC3339)), nil
-			}
 		}
 		return nil, nil
 	case a.Service == "acm":

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
@@ -49,11 +48,10 @@ func (f *fake) RemoveTags(ctx context.Context, in *elb.RemoveTagsInput, _ ...fun
 }
 
 // fakeCerts answers IAM and ACM certificate reads: every certificate exists
-// and is issued unless listed in missing (or expired, status).
+// and is issued unless listed in missing (or given a status).
 type fakeCerts struct {
 	mu      sync.Mutex
 	missing map[string]bool      // IAM name or ACM ARN
-	expired map[string]time.Time // IAM name -> expiry
 	status  map[string]acmtypes.CertificateStatus
 	fail    error
 	calls   int
@@ -77,9 +75,6 @@ func (c *fakeCerts) GetServerCertificate(ctx context.Context, in *iam.GetServerC
 		return nil, &iamtypes.NoSuchEntityException{Message: aws.String("The Server Certificate with name " + name + " cannot be found.")}
 	}
 	md := &iamtypes.ServerCertificateMetadata{ServerCertificateName: in.ServerCertificateName}
-	if exp, ok := c.expired[name]; ok {
-		md.Expiration = aws.Time(exp)
-	}
 	return &iam.GetServerCertificateOutput{ServerCertificate: &iamtypes.ServerCertificate{ServerCertificateMetadata: md}}, nil
 }
 
