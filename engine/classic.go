@@ -126,6 +126,9 @@ func (e *Engine) needPolicies(r *Report, lb *elbtypes.LoadBalancerDescription) b
 // already on that port.
 func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescription, pols classicPolicies) []step {
 	name := aws.ToString(lb.LoadBalancerName)
+	if !needsProxyPolicy(lb, pols) {
+		return nil // no instance port lacks it: no policy to create either
+	}
 	var steps []step
 	proxy := ""
 	names := make([]string, 0, len(pols))
@@ -204,6 +207,21 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 		})
 	}
 	return steps
+}
+
+// needsProxyPolicy reports whether an instance port that a listener
+// forwards to lacks a proxy protocol policy.
+func needsProxyPolicy(lb *elbtypes.LoadBalancerDescription, pols classicPolicies) bool {
+	backend := map[int32][]string{}
+	for _, b := range lb.BackendServerDescriptions {
+		backend[aws.ToInt32(b.InstancePort)] = b.PolicyNames
+	}
+	for _, l := range lb.ListenerDescriptions {
+		if l.Listener != nil && !slices.ContainsFunc(backend[aws.ToInt32(l.Listener.InstancePort)], pols.isProxy) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameProxyPolicy handles DuplicatePolicyName on creating the proxy policy:
