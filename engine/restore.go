@@ -110,8 +110,8 @@ func ParseRestore(key, value string) (elbtypes.ListenerDescription, error) {
 	if fport != port {
 		return bad("front-end port %d is not the key's port %d", fport, port)
 	}
-	if (front == "HTTP" || front == "TCP") != (inst == "HTTP" || inst == "TCP") {
-		return bad("%s front end with %s instance protocol: AWS needs both at the same security layer", front, inst)
+	if isHTTP(front) != isHTTP(inst) {
+		return bad("%s front end with %s instance protocol: AWS needs both HTTP/HTTPS or both TCP/SSL", front, inst)
 	}
 	cert, ok := strings.CutPrefix(f[3], restoreCertKey)
 	if !ok || !restoreToken(cert, true) {

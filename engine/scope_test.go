@@ -280,7 +280,7 @@ func FuzzParsePorts(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(ports) == 0 || !slices.IsSorted(ports) || slices.Compact(slices.Clone(ports)) == nil {
+		if len(ports) == 0 || !slices.IsSorted(ports) || len(slices.Compact(slices.Clone(ports))) != len(ports) {
 			t.Fatalf("ParsePorts(%q) = %v", s, ports)
 		}
 		for _, p := range ports {
