@@ -207,10 +207,12 @@ func (e *Engine) keepForRestore(ctx context.Context, r *Report, name string, ori
 }
 
 // restoreListeners puts back the listeners kept in restore tags, before
-// anything else and whatever the mode (they undo elbguard's own unfinished
-// change; removing the tag stops it). done is true when the run must stop
-// here: a restore was made, planned (dry run) or failed, or a restore tag is
-// malformed. A tag whose port already has a listener is removed.
+// anything else (they undo elbguard's own unfinished change). It writes only
+// in enforce mode; in any other mode a restore tag is an error for a person
+// to act on. done is true when the run must stop here: a restore was made,
+// planned (dry run) or failed, a restore tag is malformed, or the mode is
+// not enforce. A tag whose port already has a listener is removed, and the
+// run goes on.
 func (e *Engine) restoreListeners(ctx context.Context, r *Report, lb *elbtypes.LoadBalancerDescription, tags map[string]string) (done bool) {
 	var keys []string
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
@@ -231,6 +233,16 @@ func (e *Engine) restoreListeners(ctx context.Context, r *Report, lb *elbtypes.L
 			return true
 		}
 		want[i] = ld
+	}
+	if r.Mode != ModeEnforce {
+		// Off and audit never write (and the enforcer's IAM policy allows
+		// load balancer writes only where the mode is enforce).
+		r.Status = StatusError
+		for i, k := range keys {
+			r.find(RuleListenerRestore, "listener %d (%s) is kept in tag %s to be restored, but the mode is %q: elbguard restores it only in enforce mode. Recreate it by hand and remove the tag, or set %s=enforce",
+				want[i].Listener.LoadBalancerPort, describeListener(want[i]), k, r.Mode, e.cfg.TagKey)
+		}
+		return true
 	}
 	tagger, canTag := e.classic.(classicTagAPI)
 	restored, failed := 0, false

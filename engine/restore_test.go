@@ -161,9 +161,10 @@ func TestRestoreTag(t *testing.T) {
 		wantTag    bool   // tag left
 		want443    string // listener 443 afterwards
 	}{
-		{"restored whatever the mode", "off", value, nil, false, StatusRolledBack, false, "HTTPS->HTTP"},
-		{"port already has another listener", "audit", value, []elbtypes.Listener{{Protocol: aws.String("SSL"), LoadBalancerPort: 443, InstanceProtocol: aws.String("TCP"), InstancePort: aws.Int32(81), SSLCertificateId: aws.String(iamCert)}},
-			false, StatusNonCompliant, false, "SSL->TCP"},
+		{"off: reported, not restored", "off", value, nil, false, StatusError, true, ""},
+		{"audit: reported, not restored", "audit", value, nil, false, StatusError, true, ""},
+		{"port already has another listener: tag removed, enforced", "enforce", value, []elbtypes.Listener{{Protocol: aws.String("SSL"), LoadBalancerPort: 443, InstanceProtocol: aws.String("TCP"), InstancePort: aws.Int32(81), SSLCertificateId: aws.String(iamCert)}},
+			false, StatusRemediated, false, "SSL->TCP"},
 		{"dry run plans", "enforce", value, nil, true, StatusNonCompliant, true, ""},
 		{"malformed", "enforce", "v1 HTTPS:443", nil, false, StatusError, true, ""},
 	}
@@ -183,6 +184,9 @@ func TestRestoreTag(t *testing.T) {
 			}
 			if tt.dryRun && (f.writes() != 0 || len(r.Actions) == 0) {
 				t.Errorf("dry run: got %d writes, actions %+v; want 0 writes and planned actions", f.writes(), r.Actions)
+			}
+			if tt.wantStatus == StatusError && tt.name != "malformed" && (f.writes() != 0 || !strings.Contains(findingOf(r, RuleListenerRestore), "enforce mode")) {
+				t.Errorf("got %d writes, findings %+v; want none and the tag reported", f.writes(), r.Findings)
 			}
 			if tt.name == "malformed" && !strings.Contains(findingOf(r, RuleInvalidTag), "elbguard:restore:443") {
 				t.Errorf("got findings %+v; want one naming the tag", r.Findings)
