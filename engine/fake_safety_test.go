@@ -51,7 +51,7 @@ func (f *fake) RemoveTags(ctx context.Context, in *elb.RemoveTagsInput, _ ...fun
 // and is issued unless listed in missing (or given a status).
 type fakeCerts struct {
 	mu      sync.Mutex
-	missing map[string]bool      // IAM name or ACM ARN
+	missing map[string]bool // IAM name or ACM ARN
 	status  map[string]acmtypes.CertificateStatus
 	fail    error
 	calls   int

@@ -119,8 +119,16 @@ func (e *Engine) scope(r *Report, tags map[string]string) (s scope, done bool) {
 }
 
 // knownTags lists the elbguard load-balancer tag keys (restore tags aside).
+// The default mode and idle-timeout keys stay known when Config renames
+// them, so that a load balancer still carrying them is not blocked.
 func (e *Engine) knownTags() []string {
-	return []string{e.cfg.TagKey, e.cfg.IdleTimeoutTagKey, TagPorts, TagIaC, TagExemptUntil, TagExemptReason, TagReadiness}
+	keys := []string{e.cfg.TagKey, e.cfg.IdleTimeoutTagKey, TagPorts, TagIaC, TagExemptUntil, TagExemptReason, TagReadiness}
+	for _, k := range []string{DefaultTagKey, DefaultIdleTimeoutTagKey} {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 func (e *Engine) knownTag(k string) bool {
