@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -196,3 +197,17 @@ func TestRestoreTag(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// ExampleEncodeRestore shows the restore tag kept for a removed listener.
+func ExampleEncodeRestore() {
+	key, value, err := EncodeRestore(elbtypes.ListenerDescription{
+		Listener: &elbtypes.Listener{Protocol: aws.String("HTTPS"), LoadBalancerPort: 443, InstanceProtocol: aws.String("HTTP"),
+			InstancePort: aws.Int32(81), SSLCertificateId: aws.String("arn:aws:iam::123456789012:server-certificate/web")},
+		PolicyNames: []string{"tls-2017"},
+	})
+	fmt.Println(key, err)
+	fmt.Println(value)
+	// Output:
+	// elbguard:restore:443 <nil>
+	// v1 HTTPS:443 HTTP:81 cert=arn:aws:iam::123456789012:server-certificate/web pol=tls-2017
+}

@@ -301,3 +301,24 @@ func FuzzParseExemptUntil(f *testing.F) {
 		}
 	})
 }
+
+// TestNetworkScope: IaC owners and exemptions hold for NLBs too.
+func TestNetworkScope(t *testing.T) {
+	f := newFake()
+	f.addNLB("stack", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", "aws:cloudformation:stack-name": "edge"}, v2types.ProtocolEnumTcp)
+	f.addNLB("k8s", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", "service.k8s.aws/stack": "shop/web"}, v2types.ProtocolEnumTcp)
+	f.addNLB("exempt", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagExemptUntil: "2999-01-01", TagExemptReason: "vendor"}, v2types.ProtocolEnumTcp)
+	res := sweep(t, newEngine(t, f, Config{}))
+	if r := reportOf(t, res, "stack"); r.Status != StatusNonCompliant || !strings.Contains(findingOf(r, RuleManagedByIaC), "proxy_protocol_v2.enabled=true") {
+		t.Errorf("stack: got %s %+v; want non_compliant with the target group change", r.Status, r.Findings)
+	}
+	if r := reportOf(t, res, "k8s"); r.Status != StatusNonCompliant || !strings.Contains(findingOf(r, RuleManagedByIaC), "aws-load-balancer-target-group-attributes") {
+		t.Errorf("k8s: got %s %+v; want non_compliant with the Service annotation", r.Status, r.Findings)
+	}
+	if r := reportOf(t, res, "exempt"); r.Status != StatusExempt {
+		t.Errorf("exempt: got %s %+v; want exempt", r.Status, r.Findings)
+	}
+	if f.writes() != 0 {
+		t.Errorf("got %d writes (%v); want none", f.writes(), f.calls)
+	}
+}
