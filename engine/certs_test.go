@@ -56,14 +56,14 @@ func TestCertificateGate(t *testing.T) {
 			if r.Status != tt.wantStatus {
 				t.Fatalf("got %s %+v; want %s", r.Status, r.Findings, tt.wantStatus)
 			}
-			if tt.wantRule != "" && !strings.Contains(findingOf(r, tt.wantRule), "443") {
+			if tt.wantRule != "" && !strings.Contains(findingDetail(r, tt.wantRule), "443") {
 				t.Errorf("got findings %+v; want %s about listener 443", r.Findings, tt.wantRule)
 			}
 			if tt.certs != nil && tt.certs.calls != tt.wantCalls {
 				t.Errorf("got %d certificate reads; want %d", tt.certs.calls, tt.wantCalls)
 			}
 			if tt.wantStatus != StatusRemediated && tt.mode == "enforce" {
-				if got := listenerProtocols(c)[443]; got != "HTTPS->HTTP" {
+				if got := listenerShapes(c)[443]; got != "HTTPS->HTTP" {
 					t.Errorf("listener 443: got %s; want left HTTPS->HTTP", got)
 				}
 				if f.calls["DeleteLoadBalancerListeners"] > 1 {

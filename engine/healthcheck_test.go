@@ -38,7 +38,7 @@ func TestHealthCheckHitsRedirect(t *testing.T) {
 			c := f.addClassic("web", map[string]string{tag: "audit"}, tt.listeners...)
 			c.desc.HealthCheck = &elbtypes.HealthCheck{Target: aws.String(tt.target)}
 			r := reportOf(t, sweep(t, newEngine(t, f, Config{})), "web")
-			d := findingOf(r, RuleHealthCheckRedirect)
+			d := findingDetail(r, RuleHealthCheckRedirect)
 			if (d != "") != tt.want {
 				t.Fatalf("got finding %q; want one %v", d, tt.want)
 			}

@@ -31,24 +31,24 @@ func TestSecureBackend(t *testing.T) {
 			c := f.addClassic("web", map[string]string{tag: "enforce"}, listener("HTTP", 80, "HTTP", 80), tt.l)
 			r := reportOf(t, sweep(t, newEngine(t, f, Config{})), "web")
 			port := aws.ToInt32(tt.l.InstancePort)
-			_, proxied := backendPolicies(c)[port]
+			_, proxied := instancePortPolicies(c)[port]
 			if !tt.wantSecure {
 				if r.Status != StatusRemediated || hasRule(r, RuleSecureBackend) || !proxied {
 					t.Fatalf("got %s %+v, instance port %d proxied %v; want remediated", r.Status, r.Findings, port, proxied)
 				}
 				return
 			}
-			d := findingOf(r, RuleSecureBackend)
+			d := findingDetail(r, RuleSecureBackend)
 			if r.Status != StatusNonCompliant || !strings.Contains(d, "TCP:443 -> TCP:443 pass-through") || !strings.Contains(d, "-> HTTP:443") {
 				t.Errorf("got %s, finding %q; want non_compliant with what to do instead", r.Status, d)
 			}
 			if proxied {
-				t.Errorf("instance port %d got policies %v; want none", port, backendPolicies(c)[port])
+				t.Errorf("instance port %d got policies %v; want none", port, instancePortPolicies(c)[port])
 			}
-			if got := listenerProtocols(c)[443]; !strings.EqualFold(got, aws.ToString(tt.l.Protocol)+"->"+aws.ToString(tt.l.InstanceProtocol)) {
+			if got := listenerShapes(c)[443]; !strings.EqualFold(got, aws.ToString(tt.l.Protocol)+"->"+aws.ToString(tt.l.InstanceProtocol)) {
 				t.Errorf("listener 443: got %s; want it unchanged", got)
 			}
-			if got := listenerProtocols(c)[80]; got != "TCP->TCP" {
+			if got := listenerShapes(c)[80]; got != "TCP->TCP" {
 				t.Errorf("listener 80: got %s; want TCP->TCP (the rest is still enforced)", got)
 			}
 			// Audit says the same without writing.

@@ -22,9 +22,9 @@ func TestRestoreTagRoundTrip(t *testing.T) {
 		wantKey   string
 		wantValue string
 	}{
-		{"HTTPS with policies", elbtypes.ListenerDescription{Listener: ptr(httpsListener(iamCert)), PolicyNames: []string{"tls-2017", "sticky"}},
+		{"HTTPS with policies", elbtypes.ListenerDescription{Listener: refOf(httpsListener(iamCert)), PolicyNames: []string{"tls-2017", "sticky"}},
 			"elbguard:restore:443", "v1 HTTPS:443 HTTP:81 cert=" + iamCert + " pol=tls-2017+sticky"},
-		{"HTTP without policies", elbtypes.ListenerDescription{Listener: ptr(listener("HTTP", 80, "HTTP", 8080))},
+		{"HTTP without policies", elbtypes.ListenerDescription{Listener: refOf(listener("HTTP", 80, "HTTP", 8080))},
 			"elbguard:restore:80", "v1 HTTP:80 HTTP:8080 cert= pol="},
 		{"SSL to TCP with ACM", elbtypes.ListenerDescription{Listener: &elbtypes.Listener{Protocol: aws.String("ssl"), LoadBalancerPort: 8443, InstanceProtocol: aws.String("tcp"), InstancePort: aws.Int32(9000), SSLCertificateId: aws.String(acmCert)}},
 			"elbguard:restore:8443", "v1 SSL:8443 TCP:9000 cert=" + acmCert + " pol="},
@@ -74,7 +74,7 @@ func TestRestoreTagRejects(t *testing.T) {
 			t.Errorf("%s: ParseRestore(%q, %q) = %v; want ErrRestoreTag", tt.name, tt.key, tt.value, err)
 		}
 	}
-	if _, _, err := EncodeRestore(elbtypes.ListenerDescription{Listener: ptr(listener("HTTP", 80, "HTTP", 80)), PolicyNames: []string{"a b"}}); err == nil {
+	if _, _, err := EncodeRestore(elbtypes.ListenerDescription{Listener: refOf(listener("HTTP", 80, "HTTP", 80)), PolicyNames: []string{"a b"}}); err == nil {
 		t.Error("EncodeRestore with a policy name holding a space: got nil error")
 	}
 }
@@ -117,7 +117,7 @@ func TestDarkPortRestored(t *testing.T) {
 		t.Fatalf("got %s with listeners %v; want error and port 443 dark (the fault)", r.Status, c.desc.ListenerDescriptions)
 	}
 	want := "v1 HTTPS:443 HTTP:81 cert=" + iamCert + " pol=tls-2017"
-	if c.tags[key] != want || !strings.Contains(findingOf(r, RuleListenerRestore), key) {
+	if c.tags[key] != want || !strings.Contains(findingDetail(r, RuleListenerRestore), key) {
 		t.Fatalf("got tag %q, findings %+v; want %s=%q reported", c.tags[key], r.Findings, key, want)
 	}
 
@@ -130,7 +130,7 @@ func TestDarkPortRestored(t *testing.T) {
 
 	delete(f.fail, "CreateLoadBalancerListeners")
 	r = reportOf(t, sweep(t, e), "web")
-	if r.Status != StatusRolledBack || !strings.Contains(findingOf(r, RuleListenerRestore), "restored") {
+	if r.Status != StatusRolledBack || !strings.Contains(findingDetail(r, RuleListenerRestore), "restored") {
 		t.Fatalf("got %s %+v; want rolled_back with the restore reported", r.Status, r.Findings)
 	}
 	if len(c.desc.ListenerDescriptions) != 1 {
@@ -180,23 +180,23 @@ func TestRestoreTag(t *testing.T) {
 			if _, ok := c.tags["elbguard:restore:443"]; ok != tt.wantTag {
 				t.Errorf("tag left %v; want %v", ok, tt.wantTag)
 			}
-			if got := listenerProtocols(c)[443]; got != tt.want443 {
+			if got := listenerShapes(c)[443]; got != tt.want443 {
 				t.Errorf("listener 443: got %q; want %q", got, tt.want443)
 			}
 			if tt.dryRun && (f.writes() != 0 || len(r.Actions) == 0) {
 				t.Errorf("dry run: got %d writes, actions %+v; want 0 writes and planned actions", f.writes(), r.Actions)
 			}
-			if tt.wantStatus == StatusError && tt.name != "malformed" && (f.writes() != 0 || !strings.Contains(findingOf(r, RuleListenerRestore), "enforce mode")) {
+			if tt.wantStatus == StatusError && tt.name != "malformed" && (f.writes() != 0 || !strings.Contains(findingDetail(r, RuleListenerRestore), "enforce mode")) {
 				t.Errorf("got %d writes, findings %+v; want none and the tag reported", f.writes(), r.Findings)
 			}
-			if tt.name == "malformed" && !strings.Contains(findingOf(r, RuleInvalidTag), "elbguard:restore:443") {
+			if tt.name == "malformed" && !strings.Contains(findingDetail(r, RuleInvalidTag), "elbguard:restore:443") {
 				t.Errorf("got findings %+v; want one naming the tag", r.Findings)
 			}
 		})
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+func refOf[T any](v T) *T { return &v }
 
 // ExampleEncodeRestore shows the restore tag kept for a removed listener.
 func ExampleEncodeRestore() {

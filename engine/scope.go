@@ -12,10 +12,6 @@ import (
 // Load-balancer tags that scope what elbguard may do (all read here, the one
 // place for tag scoping; the mode and idle-timeout keys are in Config).
 const (
-	// TagPrefix starts every elbguard tag. A key with this prefix that
-	// elbguard does not know (a typo such as elbguard:prots) stops all changes
-	// to the load balancer: a misspelt scope must not widen the blast radius.
-	TagPrefix = "elbguard:"
 	// TagPorts lists the load-balancer ports elbguard manages, separated by
 	// commas, spaces or '+' ("80,443", "80 443" or "80+443": AWS's tag value
 	// pattern has no comma, so the console may refuse "80,443"). Absent:
@@ -32,12 +28,15 @@ const (
 	// TagRestorePrefix + PORT holds a listener elbguard removed and could not
 	// put back (restore.go); every later run restores it first.
 	TagRestorePrefix = "elbguard:restore:"
-	// TagReadiness is the readiness gate's switch (readiness.go).
-	TagReadiness = "elbguard:readiness"
 )
 
 // iacOverride is the only value TagIaC accepts.
 const iacOverride = "override"
+
+// elbguardTagPrefix starts every elbguard tag. A key with this prefix that
+// elbguard does not know (a typo such as elbguard:prots) stops all changes to
+// the load balancer: a misspelt scope must not widen the blast radius.
+const elbguardTagPrefix = "elbguard:"
 
 // WithClock gives the engine its clock for exemptions; nil or absent:
 // time.Now.
@@ -73,7 +72,7 @@ func (e *Engine) scope(r *Report, tags map[string]string) (s scope, done bool) {
 		bad = true
 	}
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		if !strings.HasPrefix(k, TagPrefix) || e.knownTag(k) {
+		if !strings.HasPrefix(k, elbguardTagPrefix) || e.knownTag(k) {
 			continue
 		}
 		r.find(RuleUnknownTag, "unknown tag %s=%q: elbguard changes nothing on this load balancer until it is removed or corrected (known: %s)",
@@ -122,7 +121,8 @@ func (e *Engine) scope(r *Report, tags map[string]string) (s scope, done bool) {
 // The default mode and idle-timeout keys stay known when Config renames
 // them, so that a load balancer still carrying them is not blocked.
 func (e *Engine) knownTags() []string {
-	keys := []string{e.cfg.TagKey, e.cfg.IdleTimeoutTagKey, TagPorts, TagIaC, TagExemptUntil, TagExemptReason, TagReadiness}
+	keys := []string{e.cfg.TagKey, e.cfg.IdleTimeoutTagKey, TagPorts, TagIaC, TagExemptUntil, TagExemptReason,
+		"elbguard:readiness"} // the readiness gate's switch (readiness.go)
 	for _, k := range []string{DefaultTagKey, DefaultIdleTimeoutTagKey} {
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)

@@ -11,7 +11,7 @@ import (
 	v2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
 
-func backendPolicies(c *fakeClassic) map[int32][]string {
+func instancePortPolicies(c *fakeClassic) map[int32][]string {
 	out := map[int32][]string{}
 	for _, b := range c.desc.BackendServerDescriptions {
 		out[aws.ToInt32(b.InstancePort)] = b.PolicyNames
@@ -19,7 +19,7 @@ func backendPolicies(c *fakeClassic) map[int32][]string {
 	return out
 }
 
-func listenerProtocols(c *fakeClassic) map[int32]string {
+func listenerShapes(c *fakeClassic) map[int32]string {
 	out := map[int32]string{}
 	for _, ld := range c.desc.ListenerDescriptions {
 		out[ld.Listener.LoadBalancerPort] = aws.ToString(ld.Listener.Protocol) + "->" + aws.ToString(ld.Listener.InstanceProtocol)
@@ -27,7 +27,7 @@ func listenerProtocols(c *fakeClassic) map[int32]string {
 	return out
 }
 
-func findingOf(r Report, rule string) string {
+func findingDetail(r Report, rule string) string {
 	for _, f := range r.Findings {
 		if f.Rule == rule {
 			return f.Detail
@@ -72,7 +72,7 @@ func TestPortsScope(t *testing.T) {
 				t.Fatalf("got %s %+v; want %s", r.Status, r.Findings, tt.wantStatus)
 			}
 			var proxied []int32
-			for port, pols := range backendPolicies(c) {
+			for port, pols := range instancePortPolicies(c) {
 				if slices.Contains(pols, ProxyPolicyName) {
 					proxied = append(proxied, port)
 				}
@@ -81,11 +81,11 @@ func TestPortsScope(t *testing.T) {
 			if !slices.Equal(proxied, tt.wantProxied) {
 				t.Errorf("got proxy protocol on instance ports %v; want %v", proxied, tt.wantProxied)
 			}
-			if got := listenerProtocols(c)[80] == "HTTP->HTTP"; got != tt.wantHTTP80 {
-				t.Errorf("listener 80 %s; want left HTTP %v", listenerProtocols(c)[80], tt.wantHTTP80)
+			if got := listenerShapes(c)[80] == "HTTP->HTTP"; got != tt.wantHTTP80 {
+				t.Errorf("listener 80 %s; want left HTTP %v", listenerShapes(c)[80], tt.wantHTTP80)
 			}
 			if tt.wantRule != "" {
-				if d := findingOf(r, tt.wantRule); !strings.Contains(d, TagPorts) || !strings.Contains(d, tt.ports) {
+				if d := findingDetail(r, tt.wantRule); !strings.Contains(d, TagPorts) || !strings.Contains(d, tt.ports) {
 					t.Errorf("got finding %q; want one naming %s and %q", d, TagPorts, tt.ports)
 				}
 				if f.writes() != 0 {
@@ -105,7 +105,7 @@ func TestPortsScopeSharedInstancePort(t *testing.T) {
 	if r.Status != StatusNonCompliant || !hasRule(r, RulePortScope) || f.writes() != 0 {
 		t.Fatalf("got %s %+v with %d writes; want non_compliant with %s and no writes", r.Status, r.Findings, f.writes(), RulePortScope)
 	}
-	if got := listenerProtocols(c)[80]; got != "HTTP->HTTP" {
+	if got := listenerShapes(c)[80]; got != "HTTP->HTTP" {
 		t.Errorf("listener 80: got %s; want HTTP->HTTP", got)
 	}
 }
@@ -162,12 +162,12 @@ func TestIaCOwners(t *testing.T) {
 				}
 				return
 			}
-			d := findingOf(r, RuleManagedByIaC)
+			d := findingDetail(r, RuleManagedByIaC)
 			if r.Status != StatusNonCompliant || !strings.Contains(d, tt.wantOwner) || !strings.Contains(d, tt.wantHint) || !strings.Contains(d, TagIaC+"=override") {
 				t.Errorf("got %s, finding %q; want non_compliant naming %q, %q and the override", r.Status, d, tt.wantOwner, tt.wantHint)
 			}
-			if f.writes() != 0 || listenerProtocols(c)[80] != "HTTP->HTTP" {
-				t.Errorf("got %d writes, listener %s; want nothing changed", f.writes(), listenerProtocols(c)[80])
+			if f.writes() != 0 || listenerShapes(c)[80] != "HTTP->HTTP" {
+				t.Errorf("got %d writes, listener %s; want nothing changed", f.writes(), listenerShapes(c)[80])
 			}
 			if len(r.Actions) == 0 || slices.ContainsFunc(r.Actions, func(a Action) bool { return a.Status != ActionPlanned }) {
 				t.Errorf("got actions %+v; want the changes planned only", r.Actions)
@@ -213,7 +213,7 @@ func TestMalformedTags(t *testing.T) {
 			res := sweep(t, newEngine(t, f, Config{}))
 			for _, name := range []string{"web", "edge"} {
 				r := reportOf(t, res, name)
-				d := findingOf(r, tt.wantRule)
+				d := findingDetail(r, tt.wantRule)
 				if r.Status != StatusError || d == "" {
 					t.Errorf("%s: got %s %+v; want error with %s", name, r.Status, r.Findings, tt.wantRule)
 				}
@@ -261,7 +261,7 @@ func TestExemptions(t *testing.T) {
 			if r.Status != tt.wantStatus {
 				t.Fatalf("got %s %+v; want %s", r.Status, r.Findings, tt.wantStatus)
 			}
-			if tt.wantRule != "" && !strings.Contains(findingOf(r, tt.wantRule), "OPS-12") {
+			if tt.wantRule != "" && !strings.Contains(findingDetail(r, tt.wantRule), "OPS-12") {
 				t.Errorf("got findings %+v; want %s with the reason", r.Findings, tt.wantRule)
 			}
 			if tt.wantStatus == StatusExempt && (f.writes() != 0 || len(r.Actions) != 0) {
@@ -309,10 +309,10 @@ func TestNetworkScope(t *testing.T) {
 	f.addNLB("k8s", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", "service.k8s.aws/stack": "shop/web"}, v2types.ProtocolEnumTcp)
 	f.addNLB("exempt", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagExemptUntil: "2999-01-01", TagExemptReason: "vendor"}, v2types.ProtocolEnumTcp)
 	res := sweep(t, newEngine(t, f, Config{}))
-	if r := reportOf(t, res, "stack"); r.Status != StatusNonCompliant || !strings.Contains(findingOf(r, RuleManagedByIaC), "proxy_protocol_v2.enabled=true") {
+	if r := reportOf(t, res, "stack"); r.Status != StatusNonCompliant || !strings.Contains(findingDetail(r, RuleManagedByIaC), "proxy_protocol_v2.enabled=true") {
 		t.Errorf("stack: got %s %+v; want non_compliant with the target group change", r.Status, r.Findings)
 	}
-	if r := reportOf(t, res, "k8s"); r.Status != StatusNonCompliant || !strings.Contains(findingOf(r, RuleManagedByIaC), "aws-load-balancer-target-group-attributes") {
+	if r := reportOf(t, res, "k8s"); r.Status != StatusNonCompliant || !strings.Contains(findingDetail(r, RuleManagedByIaC), "aws-load-balancer-target-group-attributes") {
 		t.Errorf("k8s: got %s %+v; want non_compliant with the Service annotation", r.Status, r.Findings)
 	}
 	if r := reportOf(t, res, "exempt"); r.Status != StatusExempt {

@@ -30,8 +30,8 @@ func TestEnforceSafety(t *testing.T) {
 	t.Run("IaC", func(t *testing.T) { safetyIaC(t, r) })
 }
 
-// classicTags reads a Classic ELB's tags straight from moto.
-func (r *faultRig) classicTags(t *testing.T, name string) map[string]string {
+// lbTagsOf reads a Classic ELB's tags straight from moto.
+func (r *faultRig) lbTagsOf(t *testing.T, name string) map[string]string {
 	t.Helper()
 	out := enfMust[*elb.DescribeTagsOutput](t, "describe tags")(r.classic.DescribeTags(enfCtxT(t), &elb.DescribeTagsInput{LoadBalancerNames: []string{name}}))
 	m := map[string]string{}
@@ -43,7 +43,7 @@ func (r *faultRig) classicTags(t *testing.T, name string) map[string]string {
 	return m
 }
 
-func reportFor(t *testing.T, out *handler.Outcome, name string) engine.Report {
+func safetyReport(t *testing.T, out *handler.Outcome, name string) engine.Report {
 	t.Helper()
 	if out == nil || out.Result == nil {
 		t.Fatalf("no result: %+v", out)
@@ -57,7 +57,7 @@ func reportFor(t *testing.T, out *handler.Outcome, name string) engine.Report {
 	return engine.Report{}
 }
 
-func finding(rep engine.Report, rule string) string {
+func safetyFinding(rep engine.Report, rule string) string {
 	for _, f := range rep.Findings {
 		if f.Rule == rule {
 			return f.Detail
@@ -89,10 +89,10 @@ func safetyDarkPort(t *testing.T, r *faultRig) {
 	}
 	key := "elbguard:restore:443"
 	want := "v1 HTTPS:443 HTTP:81 cert=" + r.cert + " pol=tls-2017"
-	if got := r.classicTags(t, ft.name)[key]; got != want {
+	if got := r.lbTagsOf(t, ft.name)[key]; got != want {
 		t.Fatalf("tag %s = %q; want %q (findings %+v)", key, got, want, rep.Findings)
 	}
-	if d := finding(rep, engine.RuleListenerRestore); !strings.Contains(d, key) {
+	if d := safetyFinding(rep, engine.RuleListenerRestore); !strings.Contains(d, key) {
 		t.Errorf("got finding %q; want the restore tag reported", d)
 	}
 
@@ -107,12 +107,12 @@ func safetyDarkPort(t *testing.T, r *faultRig) {
 	if err != nil {
 		t.Fatalf("sweep: %v", err)
 	}
-	rep = reportFor(t, out, ft.name)
+	rep = safetyReport(t, out, ft.name)
 	after := r.state(t, ft)
 	if rep.Status != engine.StatusRolledBack || after["listener:443"] != ft.old["listener:443"] {
 		t.Fatalf("sweep: got %s, listener 443 %q (%+v); want rolled_back and the original %q", rep.Status, after["listener:443"], rep.Findings, ft.old["listener:443"])
 	}
-	if _, ok := r.classicTags(t, ft.name)[key]; ok {
+	if _, ok := r.lbTagsOf(t, ft.name)[key]; ok {
 		t.Errorf("tag %s still on %s after the restore", key, ft.name)
 	}
 	// The restore is the whole of that run: nothing else was changed.
@@ -150,9 +150,9 @@ func safetyCertificateDeleted(t *testing.T, r *faultRig) {
 	if err != nil {
 		t.Fatalf("enforce: %v", err)
 	}
-	rep := reportFor(t, out, name)
+	rep := safetyReport(t, out, name)
 	after := r.classicState(t, name)
-	if rep.Status != engine.StatusNonCompliant || !strings.Contains(finding(rep, engine.RuleCertificateMissing), "old-cert") {
+	if rep.Status != engine.StatusNonCompliant || !strings.Contains(safetyFinding(rep, engine.RuleCertificateMissing), "old-cert") {
 		t.Errorf("got %s %+v; want non_compliant with %s", rep.Status, rep.Findings, engine.RuleCertificateMissing)
 	}
 	if after["listener:443"] != before["listener:443"] || after["backend:81"] != before["backend:81"] {
@@ -186,9 +186,9 @@ func safetySecureBackend(t *testing.T, r *faultRig) {
 	if err != nil {
 		t.Fatalf("enforce: %v", err)
 	}
-	rep := reportFor(t, out, name)
+	rep := safetyReport(t, out, name)
 	after := r.classicState(t, name)
-	if rep.Status != engine.StatusNonCompliant || !strings.Contains(finding(rep, engine.RuleSecureBackend), "TCP:443 -> TCP:443 pass-through") {
+	if rep.Status != engine.StatusNonCompliant || !strings.Contains(safetyFinding(rep, engine.RuleSecureBackend), "TCP:443 -> TCP:443 pass-through") {
 		t.Errorf("got %s %+v; want non_compliant with %s", rep.Status, rep.Findings, engine.RuleSecureBackend)
 	}
 	if after["listener:443"] != before["listener:443"] || after["backend:443"] != "" {
@@ -217,7 +217,7 @@ func safetyIaC(t *testing.T, r *faultRig) {
 	if err != nil {
 		t.Fatalf("enforce: %v", err)
 	}
-	d := finding(rep, engine.RuleManagedByIaC)
+	d := safetyFinding(rep, engine.RuleManagedByIaC)
 	if rep.Status != engine.StatusNonCompliant || !strings.Contains(d, `"web-prod"`) || !strings.Contains(d, "ProxyProtocolPolicyType") {
 		t.Errorf("got %s, finding %q; want non_compliant naming the stack and the template change", rep.Status, d)
 	}
