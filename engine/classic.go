@@ -26,7 +26,7 @@ const (
 	lbCookieType       = "LBCookieStickinessPolicyType"
 	appCookieType      = "AppCookieStickinessPolicyType"
 	classicMinIdle     = 1
-	classicMaxIdle     = 4000
+	classicMaxIdle     = 3600 // the API reference and CloudFormation (the user guide says 4000; the API is what accepts it)
 	// listenerSwapTimeout bounds a listener swap, which runs detached from
 	// the invocation's cancellation; a swap starts only when the invocation
 	// has this long left (the enforcer Lambda's timeout is 60 s).
@@ -55,9 +55,15 @@ func (p classicPolicies) isProxy(name string) bool {
 func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDescription, tags map[string]string) Report {
 	name := aws.ToString(lb.LoadBalancerName)
 	r := Report{Name: name, Type: TypeClassic}
-	if e.mode(&r, tags) {
+	if off := e.mode(&r, tags); e.restoreListeners(ctx, &r, lb, tags) || off {
 		return r
 	}
+	sc, done := e.scope(&r, tags)
+	if done {
+		return r
+	}
+	checkHealthTarget(&r, lb)
+	lb = e.classicScope(ctx, &r, lb, sc)
 	idle, done := e.idleTimeout(&r, tags, classicMinIdle, classicMaxIdle)
 	if done {
 		return r
@@ -120,6 +126,9 @@ func (e *Engine) needPolicies(r *Report, lb *elbtypes.LoadBalancerDescription) b
 // already on that port.
 func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescription, pols classicPolicies) []step {
 	name := aws.ToString(lb.LoadBalancerName)
+	if !needsProxyPolicy(lb, pols) {
+		return nil // no instance port lacks it: no policy to create either
+	}
 	var steps []step
 	proxy := ""
 	names := make([]string, 0, len(pols))
@@ -200,6 +209,21 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 	return steps
 }
 
+// needsProxyPolicy reports whether an instance port that a listener
+// forwards to lacks a proxy protocol policy.
+func needsProxyPolicy(lb *elbtypes.LoadBalancerDescription, pols classicPolicies) bool {
+	backend := map[int32][]string{}
+	for _, b := range lb.BackendServerDescriptions {
+		backend[aws.ToInt32(b.InstancePort)] = b.PolicyNames
+	}
+	for _, l := range lb.ListenerDescriptions {
+		if l.Listener != nil && !slices.ContainsFunc(backend[aws.ToInt32(l.Listener.InstancePort)], pols.isProxy) {
+			return true
+		}
+	}
+	return false
+}
+
 // sameProxyPolicy handles DuplicatePolicyName on creating the proxy policy:
 // a concurrent run created it first. It returns nil when the policy now there
 // is an equivalent proxy protocol policy, else dupErr (or the read's error).
@@ -258,7 +282,7 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 	var steps []step
 	for _, ld := range listeners {
 		l := ld.Listener
-		if !isHTTP(aws.ToString(l.Protocol)) && !isHTTP(aws.ToString(l.InstanceProtocol)) {
+		if !needsSwap(l) {
 			continue
 		}
 		instProto := aws.ToString(l.InstanceProtocol)

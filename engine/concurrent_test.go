@@ -101,7 +101,7 @@ func TestConcurrentRunsConverge(t *testing.T) {
 	reports := make([]Report, runs)
 	var wg sync.WaitGroup
 	for i := range runs {
-		e, err := New(b, fakeV2{f}, Config{}, nil)
+		e, err := New(b, fakeV2{f}, Config{}, nil, allCerts())
 		if err != nil {
 			t.Fatal(err)
 		}

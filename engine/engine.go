@@ -38,6 +38,9 @@ type Engine struct {
 	v2      V2API
 	cfg     Config
 	log     *slog.Logger
+
+	now   func() time.Time // WithClock; nil: time.Now
+	certs certificates     // WithCertificates; see certs.go
 }
 
 // Option gives the Engine an optional dependency (more AWS APIs it reads

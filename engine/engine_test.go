@@ -22,7 +22,7 @@ func listener(proto string, port int32, instProto string, instPort int32) elbtyp
 
 func newEngine(t *testing.T, f *fake, cfg Config) *Engine {
 	t.Helper()
-	e, err := New(f, fakeV2{f}, cfg, nil)
+	e, err := New(f, fakeV2{f}, cfg, nil, allCerts())
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -394,7 +394,7 @@ func TestClassicRollbackWhenPoliciesCannotBeReattached(t *testing.T) {
 	f := newFake()
 	cert := aws.String("arn:aws:iam::1:server-certificate/web")
 	c := f.addClassic("web", map[string]string{tag: "enforce"},
-		elbtypes.Listener{Protocol: aws.String("HTTPS"), LoadBalancerPort: 443, InstanceProtocol: aws.String("HTTPS"), InstancePort: aws.Int32(443), SSLCertificateId: cert})
+		elbtypes.Listener{Protocol: aws.String("HTTPS"), LoadBalancerPort: 443, InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(81), SSLCertificateId: cert})
 	c.desc.ListenerDescriptions[0].PolicyNames = []string{"tls"}
 	c.policies = []elbtypes.PolicyDescription{{PolicyName: aws.String("tls"), PolicyTypeName: aws.String(sslNegotiationType)}}
 	e := newEngine(t, f, Config{})
@@ -407,9 +407,9 @@ func TestClassicRollbackWhenPoliciesCannotBeReattached(t *testing.T) {
 		t.Fatalf("got %d listeners; want the original one back", len(c.desc.ListenerDescriptions))
 	}
 	ld := c.desc.ListenerDescriptions[0]
-	if aws.ToString(ld.Listener.Protocol) != "HTTPS" || aws.ToString(ld.Listener.InstanceProtocol) != "HTTPS" ||
+	if aws.ToString(ld.Listener.Protocol) != "HTTPS" || aws.ToString(ld.Listener.InstanceProtocol) != "HTTP" ||
 		aws.ToString(ld.Listener.SSLCertificateId) != aws.ToString(cert) || !slices.Equal(ld.PolicyNames, []string{"tls"}) {
-		t.Errorf("got listener %+v policies %v; want the original HTTPS listener with its certificate and [tls]", ld.Listener, ld.PolicyNames)
+		t.Errorf("got listener %+v policies %v; want the original HTTPS->HTTP listener with its certificate and [tls]", ld.Listener, ld.PolicyNames)
 	}
 }
 

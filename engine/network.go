@@ -51,6 +51,10 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 		r.find(RuleNotApplicable, "unknown load balancer type %q", lb.Type)
 		return r
 	}
+	sc, done := e.scope(&r, tags)
+	if done {
+		return r
+	}
 	idle, done := e.idleTimeout(&r, tags, networkMinIdle, networkMaxIdle)
 	if done {
 		return r
@@ -69,6 +73,9 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 			return r
 		}
 		for _, l := range page.Listeners {
+			if !sc.manages(aws.ToInt32(l.Port)) {
+				continue
+			}
 			switch proto := strings.ToUpper(string(l.Protocol)); proto {
 			case "TCP", "TLS":
 				if proto == "TCP" {

@@ -20,11 +20,13 @@ func planned(api, target string) []Action {
 
 // apply takes or plans the steps and sets the report's status.
 func (e *Engine) apply(ctx context.Context, r *Report, steps []step) {
+	defer r.settle()
 	if len(steps) == 0 {
 		r.Status = StatusCompliant
 		return
 	}
-	if r.Mode != ModeEnforce || e.cfg.DryRun {
+	if r.Mode != ModeEnforce || e.cfg.DryRun || r.hold != nil {
+		r.holdFinding()
 		for _, s := range steps {
 			r.Actions = append(r.Actions, s.plan...)
 		}

@@ -59,6 +59,18 @@ const (
 	RuleAPIError            = "api_error"
 	RuleNotFound            = "not_found"
 	RuleConcurrentChange    = "concurrent_change"
+	// Classic safety and tag scoping (safety rules: certs.go, restore.go,
+	// scope.go, healthcheck.go).
+	RuleSecureBackend         = "secure_backend_unsupported"
+	RuleCertificateMissing    = "certificate_missing"
+	RuleCertificateUnverified = "certificate_unverified"
+	RuleListenerRestore       = "listener_restore"
+	RuleHealthCheckRedirect   = "health_check_hits_redirect"
+	RuleManagedByIaC          = "managed_by_iac"
+	RulePortScope             = "port_scope"
+	RuleUnknownTag            = "unknown_tag"
+	RuleExempt                = "exempt"
+	RuleExemptionExpired      = "exemption_expired"
 )
 
 // Report is what the engine found and did for one load balancer.
@@ -76,6 +88,12 @@ type Report struct {
 	Actions  []Action  `json:"actions"`
 
 	err error // the first API error, for callers deciding on retries
+	// unresolved: a finding left something the engine will not change
+	// (apply never reports such a load balancer compliant or remediated).
+	unresolved bool
+	// hold, when set, is the finding that says why nothing may be changed:
+	// apply then plans the steps and reports them with it.
+	hold *Finding
 }
 
 // Finding is one observation about a load balancer.
@@ -97,6 +115,13 @@ func (r *Report) Err() error { return r.err }
 
 func (r *Report) find(rule, format string, args ...any) {
 	r.Findings = append(r.Findings, Finding{Rule: rule, Detail: fmt.Sprintf(format, args...)})
+}
+
+// findOpen records a finding about something the engine leaves as it is,
+// so that the load balancer is not reported compliant or remediated.
+func (r *Report) findOpen(rule, format string, args ...any) {
+	r.find(rule, format, args...)
+	r.unresolved = true
 }
 
 // fail records an API error: status error, a finding, and the error kept.

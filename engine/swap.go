@@ -180,6 +180,7 @@ func (e *Engine) restoreListener(ctx context.Context, r *Report, name string, or
 	}
 	r.Actions = append(r.Actions, Action{API: "CreateLoadBalancerListeners", Target: target, Status: ActionFailed, Error: "roll back: " + err.Error()})
 	r.find(RuleAPIError, "listener %d could not be restored: %v", orig.Listener.LoadBalancerPort, err)
+	e.keepForRestore(ctx, r, name, orig)
 	if r.err == nil {
 		r.err = fmt.Errorf("restore listener %s: %w", target, err)
 	}

@@ -8,11 +8,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/functions/handler"
 )
 
 // addAlarms alarms to AlarmTopic on: any message in either queue, any
-// function error, and any non-compliant load balancer after a sweep. Missing
+// function error, any non-compliant load balancer after a sweep, and any
+// load balancer a sweep or an enforcer run left in status error. Missing
 // data (no failures, no sweep in the period) is not a breach.
 func addAlarms(e *Enforcer) {
 	action := awscloudwatchactions.NewSnsAction(e.AlarmTopic)
@@ -43,6 +45,20 @@ func addAlarms(e *Enforcer) {
 			Statistic:     jsii.String("Maximum"),
 			Period:        awscdk.Duration_Hours(jsii.Number(1)),
 		}))
+	for _, fn := range []string{handler.FunctionSweeper, handler.FunctionEnforcer} {
+		// A load balancer left in error: above all a port left without its
+		// listener (kept in an elbguard:restore: tag until a run restores it),
+		// also failed remediations and unreadable elbguard tags.
+		add(map[string]string{handler.FunctionSweeper: "SweepErrorAlarm", handler.FunctionEnforcer: "EnforceErrorAlarm"}[fn],
+			"elbguard: the "+fn+" left load balancers in status error (a failed change, a port without its listener, an unreadable elbguard tag); read the report's findings",
+			awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace:     jsii.String(handler.MetricNamespace),
+				MetricName:    jsii.String(handler.MetricNames[engine.StatusError]),
+				DimensionsMap: &map[string]*string{handler.DimensionFunction: jsii.String(fn)},
+				Statistic:     jsii.String("Maximum"),
+				Period:        awscdk.Duration_Minutes(jsii.Number(5)),
+			}))
+	}
 }
 
 func queueDepth(q awssqs.Queue) awscloudwatch.IMetric {

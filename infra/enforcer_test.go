@@ -260,6 +260,8 @@ func TestEnforcerAlarms(t *testing.T) {
 		"EnforcerFailureQueueAlarm":    "AWS/SQS ApproximateNumberOfMessagesVisible QueueName=<GetAtt:EnforcerFailureQueue",
 		"EnforcerEnforcerErrorsAlarm":  "AWS/Lambda Errors FunctionName=<Ref:" + enforcerFn,
 		"EnforcerSweeperErrorsAlarm":   "AWS/Lambda Errors FunctionName=<Ref:" + sweeperFn,
+		"EnforcerSweepErrorAlarm":      handler.MetricNamespace + " Error " + handler.DimensionFunction + "=" + handler.FunctionSweeper,
+		"EnforcerEnforceErrorAlarm":    handler.MetricNamespace + " Error " + handler.DimensionFunction + "=" + handler.FunctionEnforcer,
 		"EnforcerNonCompliantAlarm":    handler.MetricNamespace + " " + handler.MetricNonCompliant + " " + handler.DimensionFunction + "=" + handler.FunctionSweeper,
 	}
 	if len(alarms) != len(want) {
@@ -378,6 +380,15 @@ func TestEnforcerIAM(t *testing.T) {
 				if tt.wantWrites {
 					want["RemediateLoadBalancers"] = statement{sid: "RemediateLoadBalancers", actions: sortedCopy(LoadBalancerWriteActions),
 						resources: []string{elbArnPattern("loadbalancer/*")}, condition: tt.wantLBCond}
+					tagCond := map[string]any{"ForAllValues:StringLike": map[string]any{"aws:TagKeys": RestoreTagKeys}}
+					for k, v := range tt.wantLBCond.(map[string]any) {
+						tagCond[k] = v
+					}
+					want["KeepRemovedListenersInTags"] = statement{sid: "KeepRemovedListenersInTags", actions: RestoreTagActions,
+						resources: []string{elbArnPattern("loadbalancer/*")}, condition: tagCond}
+					want["ReadListenerCertificates"] = statement{sid: "ReadListenerCertificates", actions: CertificateReadActions,
+						resources: []string{"arn:<Ref:AWS::Partition>:acm:<Ref:AWS::Region>:<Ref:AWS::AccountId>:certificate/*",
+							"arn:<Ref:AWS::Partition>:iam::<Ref:AWS::AccountId>:server-certificate/*"}}
 					want["RemediateTargetGroups"] = statement{sid: "RemediateTargetGroups", actions: TargetGroupWriteActions,
 						resources: []string{elbArnPattern("targetgroup/*")}}
 					want["RemediateNetworkListeners"] = statement{sid: "RemediateNetworkListeners", actions: ListenerWriteActions,
@@ -401,17 +412,19 @@ func sortedCopy(ss []string) []string {
 // the issue's list: every one the engine calls, and no other.
 func TestEnforcerWriteActionsMatchEngine(t *testing.T) {
 	var got []string
-	for _, l := range [][]string{LoadBalancerWriteActions, TargetGroupWriteActions, ListenerWriteActions} {
+	for _, l := range [][]string{LoadBalancerWriteActions, TargetGroupWriteActions, ListenerWriteActions, RestoreTagActions} {
 		got = append(got, l...)
 	}
 	sort.Strings(got)
 	want := []string{
+		"elasticloadbalancing:AddTags",
 		"elasticloadbalancing:CreateLoadBalancerListeners",
 		"elasticloadbalancing:CreateLoadBalancerPolicy",
 		"elasticloadbalancing:DeleteLoadBalancerListeners",
 		"elasticloadbalancing:ModifyListenerAttributes",
 		"elasticloadbalancing:ModifyLoadBalancerAttributes",
 		"elasticloadbalancing:ModifyTargetGroupAttributes",
+		"elasticloadbalancing:RemoveTags",
 		"elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer",
 		"elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
 	}

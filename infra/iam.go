@@ -40,6 +40,18 @@ var TargetGroupWriteActions = []string{"elasticloadbalancing:ModifyTargetGroupAt
 // ListenerWriteActions set the TCP idle timeout on NLB listeners.
 var ListenerWriteActions = []string{"elasticloadbalancing:ModifyListenerAttributes"}
 
+// RestoreTagActions write and remove the restore tag that keeps a Classic
+// listener elbguard removed and could not put back (engine/restore.go). They
+// are limited to tag keys matching RestoreTagKeys.
+var RestoreTagActions = []string{"elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"}
+
+// RestoreTagKeys is the only tag key pattern the Lambdas may add or remove.
+const RestoreTagKeys = "elbguard:restore:*"
+
+// CertificateReadActions read a Classic HTTPS/SSL listener's certificate
+// before the listener is deleted (engine/certs.go).
+var CertificateReadActions = []string{"acm:DescribeCertificate", "iam:GetServerCertificate"}
+
 // elbArn is an Elastic Load Balancing ARN pattern in the stack's partition
 // and account and in region, e.g. resource "loadbalancer/*".
 func elbArn(stack awscdk.Stack, region *string, resource string) *string {
@@ -81,6 +93,17 @@ func elbStatementsIn(stack awscdk.Stack, region *string, p EnforcerProps) []awsi
 			Conditions: tagConditions(p),
 		}),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("KeepRemovedListenersInTags"),
+			Actions:    jsii.Strings(RestoreTagActions...),
+			Resources:  &[]*string{elbArn(stack, region, "loadbalancer/*")},
+			Conditions: restoreTagConditions(p),
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ReadListenerCertificates"),
+			Actions:   jsii.Strings(CertificateReadActions...),
+			Resources: &[]*string{certificateArn(stack, region, "acm"), certificateArn(stack, region, "iam")},
+		}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("RemediateTargetGroups"),
 			Actions:   jsii.Strings(TargetGroupWriteActions...),
 			Resources: &[]*string{elbArn(stack, region, "targetgroup/*")},
@@ -109,4 +132,26 @@ func tagConditions(p EnforcerProps) *map[string]interface{} {
 	return &map[string]interface{}{
 		"StringEqualsIgnoreCase": map[string]interface{}{key: "enforce"},
 	}
+}
+
+// restoreTagConditions are the load balancer writes' tag conditions, plus:
+// only keys matching RestoreTagKeys may be added or removed.
+func restoreTagConditions(p EnforcerProps) *map[string]interface{} {
+	c := map[string]interface{}{}
+	for k, v := range *tagConditions(p) {
+		c[k] = v
+	}
+	c["ForAllValues:StringLike"] = map[string]interface{}{"aws:TagKeys": RestoreTagKeys}
+	return &c
+}
+
+// certificateArn is the ARN pattern of the stack account's certificates:
+// IAM server certificates (global) or ACM certificates of the region.
+func certificateArn(stack awscdk.Stack, region *string, service string) *string {
+	c := &awscdk.ArnComponents{Service: jsii.String(service), Resource: jsii.String("certificate/*"), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME,
+		Partition: stack.Partition(), Region: region, Account: stack.Account()}
+	if service == "iam" {
+		c.Resource, c.Region = jsii.String("server-certificate/*"), jsii.String("")
+	}
+	return stack.FormatArn(c)
 }

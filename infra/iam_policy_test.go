@@ -110,7 +110,10 @@ func checkStatement(st any, tagKey string, mode policyMode) []string {
 		if mode == modeDryRun && !slices.Contains(operationalWrites, a) {
 			bad = append(bad, fmt.Sprintf("dry run grants mutating action %q", a))
 		}
-		lbAction := slices.Contains(LoadBalancerWriteActions, a) || strings.HasPrefix(a, "elasticloadbalancing:") && strings.ContainsAny(a, "*?")
+		if slices.Contains(RestoreTagActions, a) && !restoreKeysOnly(dig(st, "Condition")) {
+			bad = append(bad, fmt.Sprintf("tag write %q not limited to aws:TagKeys %s", a, RestoreTagKeys))
+		}
+		lbAction := slices.Contains(LoadBalancerWriteActions, a) || slices.Contains(RestoreTagActions, a) || strings.HasPrefix(a, "elasticloadbalancing:") && strings.ContainsAny(a, "*?")
 		lbResource := slices.ContainsFunc(res, func(r string) bool { return r == "*" || strings.Contains(r, ":loadbalancer/") })
 		if lbAction && lbResource {
 			lbWrites = append(lbWrites, a)
@@ -120,6 +123,13 @@ func checkStatement(st any, tagKey string, mode policyMode) []string {
 		bad = append(bad, fmt.Sprintf("load balancer writes %v without the aws:ResourceTag/%s condition of the mode", lbWrites, tagKey))
 	}
 	return bad
+}
+
+// restoreKeysOnly reports whether cond lets a tag write touch only the
+// restore tag keys.
+func restoreKeysOnly(cond any) bool {
+	v := asStrings(dig(cond, "ForAllValues:StringLike", "aws:TagKeys"))
+	return len(v) > 0 && !slices.ContainsFunc(v, func(s string) bool { return s != RestoreTagKeys })
 }
 
 // checkIAMPolicies checks every identity policy statement of a template.
@@ -193,6 +203,12 @@ func TestIAMPolicyCheckerCatchesBadStatements(t *testing.T) {
 		{"opt-in write with the all-mode condition", stmt("elasticloadbalancing:DeleteLoadBalancerListeners", lb,
 			map[string]any{"StringNotEqualsIgnoreCase": map[string]any{"aws:ResourceTag/elbguard:proxy-protocol": []any{"off", "audit"}}}), modeOptIn,
 			[]string{"without the aws:ResourceTag"}},
+		{"tag write without key limit", stmt("elasticloadbalancing:AddTags", lb, optIn), modeOptIn,
+			[]string{"not limited to aws:TagKeys"}},
+		{"tag write with key limit", stmt("elasticloadbalancing:RemoveTags", lb, map[string]any{"StringEqualsIgnoreCase": map[string]any{"aws:ResourceTag/elbguard:proxy-protocol": "enforce"},
+			"ForAllValues:StringLike": map[string]any{"aws:TagKeys": RestoreTagKeys}}), modeOptIn, nil},
+		{"tag write with key limit but no mode condition", stmt("elasticloadbalancing:AddTags", lb, map[string]any{
+			"ForAllValues:StringLike": map[string]any{"aws:TagKeys": RestoreTagKeys}}), modeOptIn, []string{"without the aws:ResourceTag"}},
 		{"dry run write", stmt("elasticloadbalancing:ModifyListenerAttributes", "arn:aws:elasticloadbalancing:us-east-1:1:listener/net/*", nil), modeDryRun,
 			[]string{`dry run grants mutating action "elasticloadbalancing:ModifyListenerAttributes"`}},
 		{"NotAction", map[string]any{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, modeAll, []string{"NotAction/NotResource"}},

@@ -60,13 +60,16 @@ func elbIAM5(region string) suppression {
 		id: "AwsSolutions-IAM5",
 		reason: "Elastic Load Balancing Describe* calls support no resource-level permissions (Resource \"*\" is the only option); " +
 			"mutating calls are scoped to load balancer / target group / NLB listener ARNs of this account and region, " +
-			"and on load balancers further by an aws:ResourceTag condition on the enforcement tag. The Lambdas act on load " +
+			"and on load balancers further by an aws:ResourceTag condition on the enforcement tag (tag writes also by aws:TagKeys to elbguard:restore:*); " +
+			"certificate reads (before a listener is replaced) are scoped to the account's IAM server certificates and the region's ACM certificates. The Lambdas act on load " +
 			"balancers created after deployment, so no narrower ARN can be known at synth time.",
 		appliesTo: []string{
 			"Resource::*",
 			"Resource::arn:<AWS::Partition>:elasticloadbalancing:" + region + ":<AWS::AccountId>:loadbalancer/*",
 			"Resource::arn:<AWS::Partition>:elasticloadbalancing:" + region + ":<AWS::AccountId>:targetgroup/*",
 			"Resource::arn:<AWS::Partition>:elasticloadbalancing:" + region + ":<AWS::AccountId>:listener/net/*",
+			"Resource::arn:<AWS::Partition>:acm:" + region + ":<AWS::AccountId>:certificate/*",
+			"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:server-certificate/*",
 		},
 	}
 }

@@ -119,7 +119,7 @@ func TestEnforceCLI(t *testing.T) {
 		t.Errorf("%s idle timeout: got %d; want 3600", enfWebEnforce, idle)
 	}
 	l, backend, _ = f.classicState(t, enfWebUntagged)
-	if l[80] != "HTTP:80->HTTP:80[sticky]" || l[443] != "HTTPS:443->HTTPS:81 cert[tls-2017]" || !slices.Equal(backend[81], []string{"backend-auth"}) || len(backend) != 1 {
+	if l[80] != "HTTP:80->HTTP:80[sticky]" || l[443] != "HTTPS:443->HTTP:81 cert[tls-2017]" || !slices.Equal(backend[81], []string{"backend-auth"}) || len(backend) != 1 {
 		t.Errorf("%s changed: listeners %v backend %v", enfWebUntagged, l, backend)
 	}
 	for _, name := range []string{enfWebAudit, enfWebBad, enfWebBadIdle} {

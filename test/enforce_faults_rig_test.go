@@ -155,7 +155,7 @@ func (r *faultRig) clients() *awsclient.Clients {
 func (r *faultRig) enforcer(t *testing.T, cfg engine.Config) (*handler.Enforcer, *awsclient.Clients) {
 	t.Helper()
 	c := r.clients()
-	e, err := engine.New(c.Classic, c.V2, cfg, nil)
+	e, err := handler.NewEngine(c, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestEnforceHandler(t *testing.T) {
 	f := enfCreateFleet(t, m)
 	counter := awscount.New()
 	clients := awsclient.FromConfig(m.Config(t), counter.Instrument)
-	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil)
+	eng, err := handler.NewEngine(clients, engine.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

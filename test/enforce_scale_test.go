@@ -69,7 +69,7 @@ func TestEnforceSweepScale(t *testing.T) {
 	}
 	t.Logf("created %d Classic load balancers in moto in %s", n, time.Since(start).Round(time.Millisecond))
 
-	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil)
+	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil, engine.WithCertificates(clients.IAM, clients.ACM))
 	if err != nil {
 		t.Fatal(err)
 	}

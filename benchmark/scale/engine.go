@@ -26,7 +26,7 @@ func counted(ctx context.Context, env []string) (*engine.Engine, *awscount.Count
 	}
 	counter := awscount.New()
 	clients := awsclient.FromConfig(cfg, counter.Instrument)
-	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil)
+	eng, err := handler.NewEngine(clients, engine.Config{}, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("build engine: %w", err)
 	}

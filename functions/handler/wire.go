@@ -66,7 +66,7 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 // place that decides which APIs the engine is given, for the Lambdas and the
 // CLI alike.
 func NewEngine(clients *awsclient.Clients, cfg engine.Config, log *slog.Logger) (*engine.Engine, error) {
-	return engine.New(clients.Classic, clients.V2, cfg, log)
+	return engine.New(clients.Classic, clients.V2, cfg, log, engine.WithCertificates(clients.IAM, clients.ACM))
 }
 
 // JSONLogger returns the JSON slog logger the Lambdas use, at the level of

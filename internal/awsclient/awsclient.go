@@ -10,8 +10,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -21,6 +23,10 @@ type Clients struct {
 	Classic *elb.Client
 	V2      *elbv2.Client
 	STS     *sts.Client
+	// IAM and ACM read the certificates of Classic HTTPS/SSL listeners
+	// before a listener is replaced (engine.WithCertificates).
+	IAM *iam.Client
+	ACM *acm.Client
 }
 
 // Option changes the configuration before the clients are built, for
@@ -54,5 +60,7 @@ func FromConfig(cfg aws.Config, opts ...Option) *Clients {
 		Classic: elb.NewFromConfig(cfg),
 		V2:      elbv2.NewFromConfig(cfg),
 		STS:     sts.NewFromConfig(cfg),
+		IAM:     iam.NewFromConfig(cfg),
+		ACM:     acm.NewFromConfig(cfg),
 	}
 }

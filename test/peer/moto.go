@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -30,6 +31,9 @@ func StartMoto(ctx context.Context, root string, o Options) (*Moto, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The emulator gap fixes in motofix load first (sitecustomize); the
+	// caller's environment still wins.
+	o.Env = append([]string{"PYTHONPATH=" + filepath.Join(root, "test", "peer", "motofix")}, o.Env...)
 	p, err := Start(bin, []string{"-H", "127.0.0.1", "-p", strconv.Itoa(port)}, o)
 	if err != nil {
 		return nil, err
