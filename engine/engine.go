@@ -38,6 +38,10 @@ type Engine struct {
 	v2      V2API
 	cfg     Config
 	log     *slog.Logger
+	// instances reads EC2 instance tags for the readiness gate (WithInstances).
+	instances InstancesAPI
+	// verifier queues the delayed health check after a change (WithVerifier).
+	verifier Scheduler
 }
 
 // Option gives the Engine an optional dependency (more AWS APIs it reads

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -21,6 +22,8 @@ type Clients struct {
 	Classic *elb.Client
 	V2      *elbv2.Client
 	STS     *sts.Client
+	// EC2 reads instance tags for the readiness gate (ec2:DescribeTags).
+	EC2 *ec2.Client
 }
 
 // Option changes the configuration before the clients are built, for
@@ -54,5 +57,6 @@ func FromConfig(cfg aws.Config, opts ...Option) *Clients {
 		Classic: elb.NewFromConfig(cfg),
 		V2:      elbv2.NewFromConfig(cfg),
 		STS:     sts.NewFromConfig(cfg),
+		EC2:     ec2.NewFromConfig(cfg),
 	}
 }
