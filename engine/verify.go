@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -125,7 +126,11 @@ func (e *Engine) Verify(ctx context.Context, v Verification) Report {
 	var drops []drop
 	for _, g := range v.TargetGroups {
 		out, err := e.v2.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(g.ARN)})
-		if err != nil {
+		var nf *v2types.TargetGroupNotFoundException
+		switch {
+		case errors.As(err, &nf):
+			continue // deleted since: nothing left to harm
+		case err != nil:
 			r.fail(fmt.Errorf("verify: describe target health of %s: %w", nameFromARN(g.ARN), err))
 			continue
 		}

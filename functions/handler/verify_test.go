@@ -128,3 +128,30 @@ func TestEnforcerRunsVerificationFromSQS(t *testing.T) {
 		t.Errorf("got metrics %s; want RolledBack 1 for the alarm", metrics.String())
 	}
 }
+
+// FuzzVerifications feeds arbitrary bytes to the SQS batch decoder the
+// enforcer runs on every invocation: it must never panic, and whatever it
+// accepts round-trips.
+func FuzzVerifications(f *testing.F) {
+	body, _ := json.Marshal(map[string]engine.Verification{verificationKey: {LoadBalancerArn: "arn:lb", Name: "edge",
+		TargetGroups: []engine.VerifyGroup{{ARN: "arn:tg", Healthy: []string{"i-1:80"}}}}})
+	good, _ := json.Marshal(map[string]any{"Records": []map[string]string{{"messageId": "m1", "eventSource": "aws:sqs", "body": string(body)}}})
+	for _, seed := range []string{string(good), `{"Records":[]}`, `{"Records":[{"eventSource":"aws:sqs","body":"null"}]}`,
+		`{"Records":[{"eventSource":"aws:s3"}]}`, `{"detail-type":"Scheduled Event"}`, `[]`, ``} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		vs, bad, ok := verifications(raw)
+		if !ok && (len(vs) > 0 || len(bad) > 0) {
+			t.Fatalf("not a batch, yet %d verifications and %d bad", len(vs), len(bad))
+		}
+		for _, v := range vs {
+			if v.LoadBalancerArn == "" {
+				t.Fatalf("accepted a verification without a load balancer: %+v", v)
+			}
+			if _, err := json.Marshal(v); err != nil {
+				t.Fatalf("accepted verification does not encode: %v", err)
+			}
+		}
+	})
+}
