@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	v2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/smithy-go"
 )
 
 // ELBv2 attribute keys and limits.
@@ -134,9 +135,18 @@ func (e *Engine) ruleTargets(ctx context.Context, r *Report, l v2types.Listener)
 	for {
 		page, err := e.v2.DescribeRules(ctx, in)
 		var nf *v2types.ListenerNotFoundException
+		var api smithy.APIError
 		switch {
 		case errors.As(err, &nf):
-			return out // deleted since it was listed
+			// Deleted since it was listed, or a listener kind that has no
+			// rules: DescribeRules answers ListenerNotFound for Gateway Load
+			// Balancer listeners (boto/boto3#3591).
+			return out
+		case errors.As(err, &api) && (api.ErrorCode() == "ValidationError" || api.ErrorCode() == "OperationNotPermitted"):
+			// A listener kind DescribeRules does not serve: its default
+			// actions, read already, are all it forwards to.
+			e.log.DebugContext(ctx, "listener has no rules to read", "listener", aws.ToString(l.ListenerArn), "error", err.Error())
+			return out
 		case err != nil:
 			r.fail(fmt.Errorf("describe rules of listener %d of %s: %w", aws.ToInt32(l.Port), r.Name, err))
 			return out

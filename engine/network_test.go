@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"context"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	v2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/smithy-go"
 )
 
 func TestNetworkALBTargetGroupSkipped(t *testing.T) {
@@ -78,6 +81,46 @@ func TestNetworkFailureIsIndependent(t *testing.T) {
 				if got := n.lattrs[aws.ToString(l.ListenerArn)][attrTCPIdleTimeout]; got != "900" {
 					t.Errorf("listener %d: got idle %q; want 900 despite the failure", aws.ToInt32(l.Port), got)
 				}
+			}
+		})
+	}
+}
+
+// rulesError makes DescribeRules fail with err for every listener.
+type rulesError struct {
+	fakeV2
+	err error
+}
+
+func (r rulesError) DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInput, o ...func(*elbv2.Options)) (*elbv2.DescribeRulesOutput, error) {
+	_, _ = r.fakeV2.DescribeRules(ctx, in, o...) // counted
+	return nil, r.err
+}
+
+func TestNetworkListenerWithoutRules(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus Status
+	}{
+		{"listener not found", &v2types.ListenerNotFoundException{Message: aws.String("One or more listeners not found")}, StatusRemediated},
+		{"validation error", &smithy.GenericAPIError{Code: "ValidationError", Message: "rules are not supported for this listener"}, StatusRemediated},
+		{"access denied", &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform elasticloadbalancing:DescribeRules"}, StatusError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce"}, v2types.ProtocolEnumTcp)
+			e, err := New(f, rulesError{fakeV2{f}, tt.err}, Config{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := reportOf(t, sweep(t, e), "edge")
+			if r.Status != tt.wantStatus {
+				t.Errorf("got %s %+v; want %s", r.Status, r.Findings, tt.wantStatus)
+			}
+			if got := f.tgs[forwardTargets(n.listeners[0].DefaultActions)[0]][attrProxyProtocolV2]; got != "true" {
+				t.Errorf("default-action target group: got %q; want true either way", got)
 			}
 		})
 	}
