@@ -93,7 +93,7 @@ func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDes
 		}
 		steps = append(steps, s...)
 	}
-	e.apply(ctx, &r, steps)
+	e.applyReady(ctx, &r, tags, classicBackends(lb, pols), steps)
 	return r
 }
 

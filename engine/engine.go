@@ -41,6 +41,10 @@ type Engine struct {
 
 	now   func() time.Time // WithClock; nil: time.Now
 	certs certificates     // WithCertificates; see certs.go
+	// instances reads EC2 instance tags for the readiness gate (WithInstances).
+	instances InstancesAPI
+	// verifier queues the delayed health check after a change (WithVerifier).
+	verifier Scheduler
 }
 
 // Option gives the Engine an optional dependency (more AWS APIs it reads

@@ -52,3 +52,29 @@ func ExampleEngine_Reconcile() {
 	// applied DeleteLoadBalancerListeners web:443
 	// applied CreateLoadBalancerListeners web:443
 }
+
+// ExampleWithInstances shows the readiness gate: a Classic ELB whose
+// registered instance does not carry elbguard:proxy-ready=true is left
+// unchanged. The Lambdas and the CLI pass *ec2.Client.
+func ExampleWithInstances() {
+	f := newFake()
+	c := f.addClassic("web", map[string]string{DefaultTagKey: "enforce"},
+		elbtypes.Listener{Protocol: aws.String("HTTP"), LoadBalancerPort: 80, InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(80)})
+	c.desc.Instances = []elbtypes.Instance{{InstanceId: aws.String("i-0abc")}}
+	eng, err := New(f, fakeV2{f}, Config{}, nil, WithInstances(fakeEC2{f}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	res, err := eng.Reconcile(context.Background(), Targets{Classic: []string{"web"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r := res.Reports[0]
+	fmt.Println(r.Status, len(r.Actions), "actions")
+	fmt.Println(r.Findings[len(r.Findings)-1].Rule)
+	// Output:
+	// non_compliant 0 actions
+	// backends_not_ready
+}

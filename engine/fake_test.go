@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -23,6 +25,11 @@ type fake struct {
 	classic map[string]*fakeClassic
 	nlbs    map[string]*fakeNLB
 	tgs     map[string]map[string]string // tg ARN -> attributes
+	tgType  map[string]v2types.TargetTypeEnum
+	targets map[string][]v2types.TargetHealthDescription // tg ARN -> targets and health
+	rules   map[string][]v2types.Rule                    // listener ARN -> rules besides the default
+	itags   map[string]map[string]string                 // EC2 instance id -> tags
+	failNth map[string]int                               // action -> the one call (1-based) that fails
 }
 
 type fakeClassic struct {
@@ -41,11 +48,16 @@ type fakeNLB struct {
 
 func newFake() *fake {
 	return &fake{calls: map[string]int{}, fail: map[string]error{}, classic: map[string]*fakeClassic{},
-		nlbs: map[string]*fakeNLB{}, tgs: map[string]map[string]string{}}
+		nlbs: map[string]*fakeNLB{}, tgs: map[string]map[string]string{},
+		tgType: map[string]v2types.TargetTypeEnum{}, targets: map[string][]v2types.TargetHealthDescription{},
+		rules: map[string][]v2types.Rule{}, itags: map[string]map[string]string{}, failNth: map[string]int{}}
 }
 
 func (f *fake) count(action string) error {
 	f.calls[action]++
+	if n, ok := f.failNth[action]; ok && f.calls[action] == n {
+		return fmt.Errorf("fake: call %d of %s fails", n, action)
+	}
 	return f.fail[action]
 }
 
@@ -55,7 +67,7 @@ func (f *fake) writes() int {
 	defer f.mu.Unlock()
 	n := 0
 	for a, c := range f.calls {
-		if !strings.HasPrefix(strings.TrimPrefix(a, "v2."), "Describe") {
+		if !strings.HasPrefix(a[strings.LastIndex(a, ".")+1:], "Describe") {
 			n += c
 		}
 	}
@@ -67,7 +79,7 @@ func (f *fake) reads() int {
 	defer f.mu.Unlock()
 	n := 0
 	for a, c := range f.calls {
-		if strings.HasPrefix(strings.TrimPrefix(a, "v2."), "Describe") {
+		if strings.HasPrefix(a[strings.LastIndex(a, ".")+1:], "Describe") {
 			n += c
 		}
 	}
@@ -349,9 +361,14 @@ func (f fakeV2) DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTarg
 		if _, ok := f.tgs[tg]; !ok {
 			return nil, &v2types.TargetGroupNotFoundException{}
 		}
-		g := v2types.TargetGroup{TargetGroupArn: aws.String(tg)}
+		g := v2types.TargetGroup{TargetGroupArn: aws.String(tg), TargetType: cmpOr(f.tgType[tg], v2types.TargetTypeEnumInstance)}
 		for a, n := range f.nlbs {
-			if slices.ContainsFunc(n.listeners, func(l v2types.Listener) bool { return slices.Contains(forwardTargets(l.DefaultActions), tg) }) {
+			if slices.ContainsFunc(n.listeners, func(l v2types.Listener) bool {
+				if slices.Contains(forwardTargets(l.DefaultActions), tg) {
+					return true
+				}
+				return slices.ContainsFunc(f.rules[aws.ToString(l.ListenerArn)], func(r v2types.Rule) bool { return slices.Contains(forwardTargets(r.Actions), tg) })
+			}) {
 				g.LoadBalancerArns = append(g.LoadBalancerArns, a)
 			}
 		}
@@ -436,4 +453,119 @@ func (f *fake) addNLB(name string, typ v2types.LoadBalancerTypeEnum, tags map[st
 	}
 	f.nlbs[arn] = n
 	return n
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func (f fakeV2) DescribeRules(ctx context.Context, in *elbv2.DescribeRulesInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeRulesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.count("v2.DescribeRules"); err != nil {
+		return nil, err
+	}
+	la := aws.ToString(in.ListenerArn)
+	out := &elbv2.DescribeRulesOutput{}
+	for _, n := range f.nlbs {
+		for _, l := range n.listeners {
+			if aws.ToString(l.ListenerArn) == la {
+				out.Rules = append(out.Rules, v2types.Rule{IsDefault: aws.Bool(true), Priority: aws.String("default"), Actions: l.DefaultActions})
+			}
+		}
+	}
+	if len(out.Rules) == 0 {
+		return nil, &v2types.ListenerNotFoundException{}
+	}
+	out.Rules = append(out.Rules, f.rules[la]...)
+	return out, nil
+}
+
+func (f fakeV2) DescribeTargetHealth(ctx context.Context, in *elbv2.DescribeTargetHealthInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.count("v2.DescribeTargetHealth"); err != nil {
+		return nil, err
+	}
+	tg := aws.ToString(in.TargetGroupArn)
+	if _, ok := f.tgs[tg]; !ok {
+		return nil, &v2types.TargetGroupNotFoundException{}
+	}
+	return &elbv2.DescribeTargetHealthOutput{TargetHealthDescriptions: slices.Clone(f.targets[tg])}, nil
+}
+
+func (f fakeV2) AddTags(ctx context.Context, in *elbv2.AddTagsInput, _ ...func(*elbv2.Options)) (*elbv2.AddTagsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.count("v2.AddTags"); err != nil {
+		return nil, err
+	}
+	for _, a := range in.ResourceArns {
+		n, ok := f.nlbs[a]
+		if !ok {
+			return nil, &v2types.LoadBalancerNotFoundException{}
+		}
+		if n.tags == nil {
+			n.tags = map[string]string{}
+		}
+		for _, t := range in.Tags {
+			n.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	return &elbv2.AddTagsOutput{}, nil
+}
+
+// fakeEC2 adapts fake to InstancesAPI.
+type fakeEC2 struct{ *fake }
+
+func (f fakeEC2) DescribeTags(ctx context.Context, in *ec2.DescribeTagsInput, _ ...func(*ec2.Options)) (*ec2.DescribeTagsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.count("ec2.DescribeTags"); err != nil {
+		return nil, err
+	}
+	var ids, keys []string
+	for _, flt := range in.Filters {
+		switch aws.ToString(flt.Name) {
+		case "resource-id":
+			ids = flt.Values
+		case "key":
+			keys = flt.Values
+		default:
+			return nil, fmt.Errorf("fake ec2.DescribeTags: unexpected filter %s", aws.ToString(flt.Name))
+		}
+	}
+	if len(ids) > instanceIDBatch {
+		return nil, fmt.Errorf("fake ec2.DescribeTags: %d resource ids; at most %d", len(ids), instanceIDBatch)
+	}
+	out := &ec2.DescribeTagsOutput{}
+	for _, id := range ids {
+		for k, v := range f.itags[id] {
+			if len(keys) == 0 || slices.Contains(keys, k) {
+				out.Tags = append(out.Tags, ec2types.TagDescription{ResourceId: aws.String(id), ResourceType: ec2types.ResourceTypeInstance, Key: aws.String(k), Value: aws.String(v)})
+			}
+		}
+	}
+	return out, nil
+}
+
+// addTarget registers an instance (or ip) target in tg with a health state.
+func (f *fake) addTarget(tg, id string, port int32, state v2types.TargetHealthStateEnum) {
+	f.targets[tg] = append(f.targets[tg], v2types.TargetHealthDescription{
+		Target:       &v2types.TargetDescription{Id: aws.String(id), Port: aws.Int32(port)},
+		TargetHealth: &v2types.TargetHealth{State: state},
+	})
+}
+
+// setHealth changes the health state of every target in tg.
+func (f *fake) setHealth(tg string, state v2types.TargetHealthStateEnum) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.targets[tg] {
+		f.targets[tg][i].TargetHealth = &v2types.TargetHealth{State: state}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	v2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/smithy-go"
 )
 
 // ELBv2 attribute keys and limits.
@@ -59,8 +60,19 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 	if done {
 		return r
 	}
+	if e.healthDropped(&r, tags) {
+		return r
+	}
 	var tcp []v2types.Listener
 	var groups []string
+	add := func(tgs []string) {
+		for _, g := range tgs {
+			if !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	var listeners []v2types.Listener
 	p := elbv2.NewDescribeListenersPaginator(e.v2, &elbv2.DescribeListenersInput{LoadBalancerArn: aws.String(arn)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -81,22 +93,26 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 				if proto == "TCP" {
 					tcp = append(tcp, l)
 				}
-				for _, g := range forwardTargets(l.DefaultActions) {
-					if !slices.Contains(groups, g) {
-						groups = append(groups, g)
-					}
-				}
+				listeners = append(listeners, l)
+				add(forwardTargets(l.DefaultActions))
 			case "UDP", "TCP_UDP":
 				r.find(RuleUDPListener, "listener %d/%s left alone: elbguard enables the PROXY protocol on TCP and TLS listeners only", aws.ToInt32(l.Port), proto)
 			}
 		}
 	}
+	// Listener rules forward to target groups too; a failure to read one
+	// listener's rules does not stop the others (the report says error).
+	for _, l := range listeners {
+		add(e.ruleTargets(ctx, &r, l))
+	}
 	slices.Sort(groups)
+	tgs := e.describeGroups(ctx, &r, groups)
 	var steps []step
-	for _, g := range groups {
-		s, ok := e.targetGroupStep(ctx, &r, g)
+	var enabled []string // target groups this run turned proxy protocol on for
+	for _, tg := range tgs {
+		s, ok := e.targetGroupStep(ctx, &r, tg, &enabled)
 		if !ok {
-			return r
+			continue // reported; the other target groups are independent
 		}
 		steps = append(steps, s...)
 	}
@@ -104,13 +120,95 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 		for _, l := range tcp {
 			s, ok := e.listenerIdleStep(ctx, &r, l, idle)
 			if !ok {
-				return r
+				continue
 			}
 			steps = append(steps, s...)
 		}
 	}
-	e.apply(ctx, &r, steps)
+	b, ok := e.nlbBackends(ctx, &r, tags, tgs)
+	if !ok {
+		return r
+	}
+	e.applyReady(ctx, &r, tags, b, steps)
+	e.scheduleVerify(ctx, &r, lb, enabled, b.health)
 	return r
+}
+
+// ruleTargets lists the target groups a listener's rules forward to
+// (elasticloadbalancing:DescribeRules; the default rule included).
+func (e *Engine) ruleTargets(ctx context.Context, r *Report, l v2types.Listener) []string {
+	var out []string
+	in := &elbv2.DescribeRulesInput{ListenerArn: l.ListenerArn}
+	for {
+		page, err := e.v2.DescribeRules(ctx, in)
+		var nf *v2types.ListenerNotFoundException
+		var api smithy.APIError
+		switch {
+		case errors.As(err, &nf):
+			// Deleted since it was listed, or a listener kind that has no
+			// rules: DescribeRules answers ListenerNotFound for Gateway Load
+			// Balancer listeners (boto/boto3#3591).
+			return out
+		case errors.As(err, &api) && (api.ErrorCode() == "ValidationError" || api.ErrorCode() == "OperationNotPermitted"):
+			// A listener kind DescribeRules does not serve: its default
+			// actions, read already, are all it forwards to.
+			e.log.DebugContext(ctx, "listener has no rules to read", "listener", aws.ToString(l.ListenerArn), "error", err.Error())
+			return out
+		case err != nil:
+			r.fail(fmt.Errorf("describe rules of listener %d of %s: %w", aws.ToInt32(l.Port), r.Name, err))
+			return out
+		}
+		for _, rule := range page.Rules {
+			out = append(out, forwardTargets(rule.Actions)...)
+		}
+		if aws.ToString(page.NextMarker) == "" {
+			return out
+		}
+		in.Marker = page.NextMarker
+	}
+}
+
+// targetGroup is a target group behind a TCP or TLS listener.
+type targetGroup struct {
+	arn        string
+	targetType v2types.TargetTypeEnum
+	proxyOn    bool // proxy_protocol_v2.enabled is already true
+	changes    bool // this run would turn it on
+}
+
+// describeGroups reads the target groups' types, tagBatch at a time. Target
+// groups of type alb (an ALB behind the NLB) cannot take proxy-protocol
+// attributes: they are reported and left out. A batch that cannot be read is
+// reported and its target groups are left out; the others go on.
+func (e *Engine) describeGroups(ctx context.Context, r *Report, arns []string) []*targetGroup {
+	var out []*targetGroup
+	for batch := range slices.Chunk(arns, tagBatch) {
+		got, err := e.v2.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: batch})
+		var nf *v2types.TargetGroupNotFoundException
+		if errors.As(err, &nf) && len(batch) > 1 {
+			for _, a := range batch { // one is gone: read the rest one by one
+				out = append(out, e.describeGroups(ctx, r, []string{a})...)
+			}
+			continue
+		}
+		switch {
+		case errors.As(err, &nf):
+			continue // deleted since the listener was read: nothing to fix
+		case err != nil:
+			r.fail(fmt.Errorf("describe target groups %v: %w", batch, err))
+			continue
+		}
+		for _, g := range got.TargetGroups {
+			a := aws.ToString(g.TargetGroupArn)
+			if g.TargetType == v2types.TargetTypeEnumAlb {
+				r.find(RuleTargetGroupALB, "target group %s forwards to an Application Load Balancer (target type alb), which cannot take %s; left alone", nameFromARN(a), attrProxyProtocolV2)
+				continue
+			}
+			out = append(out, &targetGroup{arn: a, targetType: g.TargetType})
+		}
+	}
+	slices.SortFunc(out, func(a, b *targetGroup) int { return strings.Compare(a.arn, b.arn) })
+	return out
 }
 
 // forwardTargets lists the target groups a listener's actions forward to.
@@ -132,31 +230,40 @@ func forwardTargets(actions []v2types.Action) []string {
 }
 
 // targetGroupStep plans proxy_protocol_v2.enabled=true on a target group when
-// it is not already on (an absent attribute means off).
-func (e *Engine) targetGroupStep(ctx context.Context, r *Report, tg string) ([]step, bool) {
-	out, err := e.v2.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(tg)})
+// it is not already on (an absent attribute means off). ok is false when the
+// attributes could not be read (the report says why). A successful change
+// appends the target group to enabled.
+func (e *Engine) targetGroupStep(ctx context.Context, r *Report, tg *targetGroup, enabled *[]string) ([]step, bool) {
+	out, err := e.v2.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(tg.arn)})
 	var nf *v2types.TargetGroupNotFoundException
 	switch {
 	case errors.As(err, &nf):
 		return nil, true // deleted since the listener was read: nothing to fix
 	case err != nil:
-		r.fail(fmt.Errorf("describe attributes of target group %s: %w", tg, err))
+		r.fail(fmt.Errorf("describe attributes of target group %s: %w", tg.arn, err))
 		return nil, false
 	}
 	for _, a := range out.Attributes {
 		if aws.ToString(a.Key) == attrProxyProtocolV2 && strings.EqualFold(aws.ToString(a.Value), "true") {
+			tg.proxyOn = true
 			return nil, true
 		}
 	}
-	r.find(RuleTargetGroupProxy, "target group %s does not have %s=true", nameFromARN(tg), attrProxyProtocolV2)
+	tg.changes = true
+	r.find(RuleTargetGroupProxy, "target group %s does not have %s=true", nameFromARN(tg.arn), attrProxyProtocolV2)
 	return []step{{
-		plan: planned("ModifyTargetGroupAttributes", tg),
+		plan:        planned("ModifyTargetGroupAttributes", tg.arn),
+		independent: true,
 		do: func(ctx context.Context, r *Report) bool {
 			_, err := e.v2.ModifyTargetGroupAttributes(ctx, &elbv2.ModifyTargetGroupAttributesInput{
-				TargetGroupArn: aws.String(tg),
+				TargetGroupArn: aws.String(tg.arn),
 				Attributes:     []v2types.TargetGroupAttribute{{Key: aws.String(attrProxyProtocolV2), Value: aws.String("true")}},
 			})
-			return r.record("ModifyTargetGroupAttributes", tg, err)
+			if r.record("ModifyTargetGroupAttributes", tg.arn, err) {
+				*enabled = append(*enabled, tg.arn)
+				return true
+			}
+			return false
 		},
 	}}, true
 }
@@ -181,7 +288,8 @@ func (e *Engine) listenerIdleStep(ctx context.Context, r *Report, l v2types.List
 	}
 	r.find(RuleIdleTimeout, "listener %d idle timeout is %qs; want %ss", aws.ToInt32(l.Port), current, want)
 	return []step{{
-		plan: planned("ModifyListenerAttributes", arn),
+		plan:        planned("ModifyListenerAttributes", arn),
+		independent: true,
 		do: func(ctx context.Context, r *Report) bool {
 			_, err := e.v2.ModifyListenerAttributes(ctx, &elbv2.ModifyListenerAttributesInput{
 				ListenerArn: aws.String(arn),

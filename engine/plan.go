@@ -12,6 +12,9 @@ import (
 type step struct {
 	plan []Action
 	do   func(ctx context.Context, r *Report) bool
+	// independent: no later step depends on this one, so its failure does
+	// not stop them (NLB target groups and listeners).
+	independent bool
 }
 
 func planned(api, target string) []Action {
@@ -23,6 +26,9 @@ func (e *Engine) apply(ctx context.Context, r *Report, steps []step) {
 	defer r.settle()
 	if len(steps) == 0 {
 		r.Status = StatusCompliant
+		if r.err != nil { // a read failed: what could not be read is not compliant
+			r.Status = StatusError
+		}
 		return
 	}
 	if r.Mode != ModeEnforce || e.cfg.DryRun || r.hold != nil {
@@ -31,8 +37,12 @@ func (e *Engine) apply(ctx context.Context, r *Report, steps []step) {
 			r.Actions = append(r.Actions, s.plan...)
 		}
 		r.Status = StatusNonCompliant
+		if r.err != nil {
+			r.Status = StatusError
+		}
 		return
 	}
+	failed := false
 	for i, s := range steps {
 		if err := ctx.Err(); err != nil {
 			r.find(RuleStoppedAfterFailure, "%d of %d changes not attempted: %v", len(steps)-i, len(steps), err)
@@ -46,12 +56,20 @@ func (e *Engine) apply(ctx context.Context, r *Report, steps []step) {
 			if r.Status == StatusGone {
 				return
 			}
+			failed = true
+			if s.independent {
+				continue
+			}
 			r.Status = StatusError
 			if rest := len(steps) - i - 1; rest > 0 {
 				r.find(RuleStoppedAfterFailure, "%d later changes not attempted after a failure", rest)
 			}
 			return
 		}
+	}
+	if failed || r.err != nil { // a step, or a read before them, failed
+		r.Status = StatusError
+		return
 	}
 	r.Status = StatusRemediated
 }

@@ -71,6 +71,21 @@ const (
 	RuleUnknownTag            = "unknown_tag"
 	RuleExempt                = "exempt"
 	RuleExemptionExpired      = "exemption_expired"
+	// RuleTargetGroupALB: a target group of type alb, which cannot take
+	// proxy-protocol attributes; left alone.
+	RuleTargetGroupALB = "target_group_type_alb"
+	// RuleBackendsNotReady: the readiness gate held every change because
+	// registered instances lack elbguard:proxy-ready=true.
+	RuleBackendsNotReady = "backends_not_ready"
+	// RuleBackendNotReady: proxy protocol is on and a registered instance
+	// lacks elbguard:proxy-ready=true (drift; never turned off by elbguard).
+	RuleBackendNotReady = "backend_not_ready"
+	// RuleHealthDropped: targets healthy before proxy protocol was turned on
+	// were unhealthy after the verification window; it was turned back off.
+	RuleHealthDropped = "health_dropped"
+	// RuleVerifyNotScheduled: proxy protocol was turned on but the delayed
+	// health verification could not be queued.
+	RuleVerifyNotScheduled = "verification_not_scheduled"
 )
 
 // Report is what the engine found and did for one load balancer.

@@ -122,7 +122,9 @@ func (e *Engine) scope(r *Report, tags map[string]string) (s scope, done bool) {
 // them, so that a load balancer still carrying them is not blocked.
 func (e *Engine) knownTags() []string {
 	keys := []string{e.cfg.TagKey, e.cfg.IdleTimeoutTagKey, TagPorts, TagIaC, TagExemptUntil, TagExemptReason,
-		"elbguard:readiness"} // the readiness gate's switch (readiness.go)
+		TagReadiness,     // the readiness gate's switch (readiness.go)
+		TagHealthDropped, // set by a roll back after health dropped (verify.go)
+	}
 	for _, k := range []string{DefaultTagKey, DefaultIdleTimeoutTagKey} {
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)

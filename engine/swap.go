@@ -55,6 +55,7 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 	port := orig.Listener.LoadBalancerPort
 	target := fmt.Sprintf("%s:%d", name, port)
 	var removed *elbtypes.ListenerDescription // what this run deleted, restored on failure
+	var darkSince time.Time                   // when this run's delete succeeded: the port serves nothing from then
 	read := func() (*elbtypes.ListenerDescription, bool) {
 		cur, err := e.listenerOn(ctx, name, port)
 		switch {
@@ -122,7 +123,7 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 			if !r.record("DeleteLoadBalancerListeners", target, err) {
 				return false
 			}
-			removed = cur
+			removed, darkSince = cur, time.Now()
 			fallthrough
 		default: // the port is empty: create the replacement
 			_, err := e.classic.CreateLoadBalancerListeners(ctx, &elb.CreateLoadBalancerListenersInput{
@@ -140,6 +141,9 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 					e.restoreListener(ctx, r, name, *removed)
 				}
 				return false
+			}
+			if removed != nil {
+				e.log.InfoContext(ctx, "listener swapped", "name", name, "port", port, "dark_seconds", time.Since(darkSince).Seconds())
 			}
 			if len(keep) == 0 {
 				return true

@@ -61,3 +61,25 @@ func LoadBalancerARNFromListener(arn string) (string, bool) {
 	rest = rest[:strings.LastIndex(rest, "/")]
 	return prefix + arnLoadBalancer + rest, true
 }
+
+// arnListenerRule is the ARN kind of an ELBv2 listener rule.
+const arnListenerRule = "listener-rule/"
+
+// LoadBalancerARNFromRule derives a load balancer ARN from one of its rule
+// ARNs (listener-rule/net/NAME/LBID/LISTENERID/RULEID →
+// loadbalancer/net/NAME/LBID) without an API call. It reports false when arn
+// is not a rule ARN.
+func LoadBalancerARNFromRule(arn string) (string, bool) {
+	res, ok := elbResource(arn)
+	if !ok || !strings.HasPrefix(res, arnListenerRule) || strings.Count(res, "/") != 5 {
+		return "", false
+	}
+	f := strings.Split(strings.TrimPrefix(res, arnListenerRule), "/")
+	return strings.TrimSuffix(arn, res) + arnLoadBalancer + strings.Join(f[:3], "/"), true
+}
+
+// isNetwork reports whether a load balancer ARN names a Network Load Balancer.
+func isNetwork(lbARN string) bool {
+	res, _ := elbResource(lbARN)
+	return strings.HasPrefix(res, arnLoadBalancer+"net/")
+}

@@ -71,3 +71,24 @@ func TestRoleARNFromCaller(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadBalancerARNFromRule(t *testing.T) {
+	const p = "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+	tests := []struct {
+		arn, want string
+		ok        bool
+	}{
+		{p + "listener-rule/net/edge/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee", p + "loadbalancer/net/edge/50dc6c495c0c9188", true},
+		{p + "listener-rule/app/web/5d0c7cc6a1f1b2c3/9a8b7c6d5e4f3a2b/0c1d2e3f4a5b6c7d", p + "loadbalancer/app/web/5d0c7cc6a1f1b2c3", true},
+		{p + "listener/net/edge/50dc6c495c0c9188/f2f7dc8efc522ab2", "", false},
+		{p + "listener-rule/net/edge/50dc6c495c0c9188", "", false},
+		{"arn:aws:ec2:us-east-1:123456789012:listener-rule/net/a/b/c/d", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := LoadBalancerARNFromRule(tt.arn)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("LoadBalancerARNFromRule(%q) = %q, %v; want %q, %v", tt.arn, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -69,15 +69,23 @@ var HandledEventNames = []string{
 	"CreateListener",
 	"CreateLoadBalancer",
 	"CreateLoadBalancerListeners",
+	"CreateRule",
 	"DeleteLoadBalancerListeners",
 	"DeleteLoadBalancerPolicy",
+	"DeleteRule",
 	"ModifyListener",
+	"ModifyListenerAttributes",
 	"ModifyLoadBalancerAttributes",
+	"ModifyRule",
 	"ModifyTargetGroupAttributes",
-	"RegisterTargets",
 	"RemoveTags",
 	"SetLoadBalancerPoliciesForBackendServer",
+	"SetRulePriorities",
 }
+
+// RegisterTargets is not handled: Auto Scaling and ECS make storms of it,
+// and registering a target cannot change a target group's attributes (the
+// sweep reports instances that are not ready, see engine.TagProxyReady).
 
 // Classify decodes raw as an EventBridge event and decides what it asks for.
 // It returns an error wrapping ErrMalformed only for undecodable input and
@@ -188,7 +196,9 @@ func classifyCloudTrail(d Decision, c CloudTrailDetail, opts Options) Decision {
 				d.LoadBalancers = appendARN(d.LoadBalancers, l.LoadBalancerArn)
 			}
 		}
-	case "ModifyTargetGroupAttributes", "RegisterTargets":
+	case "ModifyListenerAttributes", "CreateRule", "ModifyRule", "DeleteRule", "SetRulePriorities":
+		return classifyNetworkChange(d, c, req)
+	case "ModifyTargetGroupAttributes":
 		if IsTargetGroupARN(req.TargetGroupArn) && !slices.Contains(d.TargetGroups, req.TargetGroupArn) {
 			d.TargetGroups = append(d.TargetGroups, req.TargetGroupArn)
 		}
@@ -265,4 +275,36 @@ func appendARN(list []string, arn string) []string {
 		return list
 	}
 	return append(list, arn)
+}
+
+// classifyNetworkChange handles the listener-attribute and listener-rule
+// calls, which name a listener or rules, not a load balancer: the load
+// balancer ARN is derived from them. Only Network Load Balancers are
+// reconciled; the same calls on an Application Load Balancer (where rules
+// churn under ingress controllers) cannot change anything elbguard manages.
+func classifyNetworkChange(d Decision, c CloudTrailDetail, req *RequestParameters) Decision {
+	var lbs []string
+	add := func(arn string, ok bool) {
+		if ok {
+			lbs = appendARN(lbs, arn)
+		}
+	}
+	add(LoadBalancerARNFromListener(req.ListenerArn))
+	add(LoadBalancerARNFromRule(req.RuleArn))
+	for _, p := range req.RulePriorities {
+		add(LoadBalancerARNFromRule(p.RuleArn))
+	}
+	if len(lbs) == 0 {
+		return ignored(d, fmt.Sprintf("%s names no load balancer", c.EventName))
+	}
+	for _, lb := range lbs {
+		if isNetwork(lb) {
+			d.LoadBalancers = appendARN(d.LoadBalancers, lb)
+		}
+	}
+	if len(d.LoadBalancers) == 0 {
+		return ignored(d, fmt.Sprintf("%s on a load balancer that is not a Network Load Balancer", c.EventName))
+	}
+	d.Kind = KindReconcile
+	return d
 }

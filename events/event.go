@@ -93,6 +93,14 @@ type RequestParameters struct {
 	Listeners         []ClassicListener `json:"listeners,omitempty"`
 	PolicyName        string            `json:"policyName,omitempty"`
 	InstancePort      int               `json:"instancePort,omitempty"`
+	RuleArn           string            `json:"ruleArn,omitempty"`
+	RulePriorities    []RulePriority    `json:"rulePriorities,omitempty"`
+}
+
+// RulePriority is one entry of a SetRulePriorities request.
+type RulePriority struct {
+	RuleArn  string `json:"ruleArn,omitempty"`
+	Priority int    `json:"priority,omitempty"`
 }
 
 // ClassicListener is a Classic listener as CloudTrail records it. Protocols

@@ -23,6 +23,7 @@ const (
 	CtxLoadBalancer        = "lb"
 	CtxCertificateArn      = "certificateArn"
 	CtxInstanceType        = "instanceType"
+	CtxVerifyWindow        = "verifyWindow" // seconds, 1-900
 )
 
 // ConfigFromContext reads Config from CDK context through get (typically
@@ -40,6 +41,7 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	cfg.Enforcer.ReservedConcurrency = r.integer(CtxReservedConcurrency)
 	cfg.Enforcer.CreateTrail = r.boolean(CtxCreateTrail)
 	cfg.Enforcer.AlarmEmail = r.str(CtxAlarmEmail)
+	cfg.Enforcer.VerifyWindowSeconds = r.integer(CtxVerifyWindow)
 	cfg.Demo = r.boolean(CtxDemo)
 	cfg.Edge.LoadBalancer = r.str(CtxLoadBalancer)
 	cfg.Edge.CertificateArn = r.str(CtxCertificateArn)

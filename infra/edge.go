@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/elbguard/elbguard/engine"
 )
 
 // Ports of the seed's layout: the load balancer forwards to the proxy's
@@ -250,6 +252,10 @@ func NewEdgeDemoStack(scope constructs.Construct, id string, stackProps *awscdk.
 			PauseTime:             awscdk.Duration_Minutes(jsii.Number(2)),
 		}),
 	})
+
+	// The user data installs elbguard-proxy, which reads the PROXY header:
+	// the instances say so to elbguard's readiness gate from launch on.
+	awscdk.Tags_Of(d.Instances).Add(jsii.String(engine.TagProxyReady), jsii.String("true"), &awscdk.TagProps{ApplyToLaunchedInstances: jsii.Bool(true)})
 
 	switch p.LoadBalancer {
 	case LoadBalancerNLB:

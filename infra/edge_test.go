@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/proxy"
 	"github.com/elbguard/elbguard/test/harness"
 )
@@ -146,6 +148,11 @@ func checkInstances(t *testing.T, tpl map[string]any) {
 	ap := asg["Properties"].(map[string]any)
 	if ap["MinSize"] != "2" || ap["MaxSize"] != "2" || ap["HealthCheckType"] != "ELB" {
 		t.Errorf("ASG min/max/health = %v/%v/%v; want 2/2/ELB", ap["MinSize"], ap["MaxSize"], ap["HealthCheckType"])
+	}
+	if !slices.ContainsFunc(asList(ap["Tags"]), func(tag any) bool {
+		return dig(tag, "Key") == engine.TagProxyReady && dig(tag, "Value") == "true" && dig(tag, "PropagateAtLaunch") == true
+	}) {
+		t.Errorf("ASG tags %v; want %s=true propagated to the instances (the readiness gate)", ap["Tags"], engine.TagProxyReady)
 	}
 	if got := dig(asg, "UpdatePolicy", "AutoScalingRollingUpdate", "MaxBatchSize"); got != float64(1) {
 		t.Errorf("ASG rolling update batch = %v; want 1 (a new proxy binary replaces instances one at a time)", got)

@@ -57,6 +57,9 @@ type Enforcer struct {
 	// it receives invocations that failed inside Lambda after retries
 	// (EventBridge's dead-letter queue never sees those).
 	FailureQueue awssqs.Queue
+	// VerifyQueue carries the delayed health checks after a change to the
+	// enforcer (see verify.go); nil in a dry run.
+	VerifyQueue awssqs.Queue
 	// AlarmTopic receives every alarm; it is encrypted with AlarmKey.
 	AlarmTopic awssns.Topic
 	// AlarmKey encrypts AlarmTopic; CloudWatch may use it to publish.
@@ -135,6 +138,7 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 	}
 	addRules(e)
 	addAlarms(e)
+	addVerification(e)
 	if p.CreateTrail {
 		e.Trail, e.TrailBucket = newTrail(c)
 	}

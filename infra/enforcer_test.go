@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
 	"github.com/elbguard/elbguard/functions/handler"
 )
@@ -51,12 +52,12 @@ func TestEnforcerFunctions(t *testing.T) {
 	}{
 		{prefix: enforcerFn, timeout: 60, reserved: float64(2), retries: 2, wantMaxAgeS: 3600, wantLogGroup: "EnforcerEnforcerLogGroup",
 			wantEnv: func(t *testing.T, tpl map[string]any) map[string]any {
-				env := defaultEnv()
+				env := defaultEnv(t, tpl)
 				env[handler.EnvSelfRoleARN] = map[string]any{"Fn::GetAtt": []any{idOf(t, tpl, "AWS::IAM::Role", "EnforcerRole"), "Arn"}}
 				return env
 			}},
 		{prefix: sweeperFn, timeout: 900, reserved: nil, retries: 0, wantMaxAgeS: 3600, wantLogGroup: "EnforcerSweeperLogGroup",
-			wantEnv: func(*testing.T, map[string]any) map[string]any { return defaultEnv() }},
+			wantEnv: defaultEnv},
 	}
 	for _, tt := range tests {
 		t.Run(tt.prefix, func(t *testing.T) {
@@ -112,10 +113,12 @@ func TestEnforcerFunctions(t *testing.T) {
 	}
 }
 
-func defaultEnv() map[string]any {
+func defaultEnv(t *testing.T, tpl map[string]any) map[string]any {
 	return map[string]any{
 		handler.EnvTagKey: "elbguard:proxy-protocol", handler.EnvDefaultMode: "off",
 		handler.EnvDryRun: "false", handler.EnvConcurrency: "8",
+		handler.EnvVerifyQueueURL: map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue")},
+		handler.EnvVerifyWindow:   "90s",
 	}
 }
 
@@ -195,8 +198,8 @@ func toAny(ss []string) []any {
 func TestEnforcerQueuesAndTopic(t *testing.T) {
 	tpl, _ := enforcerStack(t, EnforcerProps{})
 	queues := resources(tpl, "AWS::SQS::Queue")
-	if len(queues) != 2 {
-		t.Fatalf("got %d queues; want 2 (event dead-letter queue, failure queue)", len(queues))
+	if len(queues) != 3 {
+		t.Fatalf("got %d queues; want 3 (event dead-letter queue, failure queue, verification queue)", len(queues))
 	}
 	for id, q := range queues {
 		if got := dig(q, "Properties", "SqsManagedSseEnabled"); got != true {
@@ -263,6 +266,7 @@ func TestEnforcerAlarms(t *testing.T) {
 		"EnforcerSweepErrorAlarm":      handler.MetricNamespace + " Error " + handler.DimensionFunction + "=" + handler.FunctionSweeper,
 		"EnforcerEnforceErrorAlarm":    handler.MetricNamespace + " Error " + handler.DimensionFunction + "=" + handler.FunctionEnforcer,
 		"EnforcerNonCompliantAlarm":    handler.MetricNamespace + " " + handler.MetricNonCompliant + " " + handler.DimensionFunction + "=" + handler.FunctionSweeper,
+		"EnforcerRolledBackAlarm":      handler.MetricNamespace + " RolledBack " + handler.DimensionFunction + "=" + handler.FunctionEnforcer,
 	}
 	if len(alarms) != len(want) {
 		t.Errorf("got %d alarms; want %d", len(alarms), len(want))
@@ -393,6 +397,20 @@ func TestEnforcerIAM(t *testing.T) {
 						resources: []string{elbArnPattern("targetgroup/*")}}
 					want["RemediateNetworkListeners"] = statement{sid: "RemediateNetworkListeners", actions: ListenerWriteActions,
 						resources: []string{elbArnPattern("listener/net/*")}}
+					// The verification (verify.go): tag the load balancer
+					// it rolled back, with that one key; send and consume
+					// the delayed checks.
+					cond := map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []any{engine.TagHealthDropped}}}
+					for k, v := range tt.wantLBCond.(map[string]any) {
+						cond[k] = v
+					}
+					want["MarkHealthDropped"] = statement{sid: "MarkHealthDropped", actions: HealthDroppedTagActions,
+						resources: []string{elbArnPattern("loadbalancer/*")}, condition: cond}
+					verify := "<GetAtt:" + idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue") + ".Arn>"
+					want["sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage,"+verify] = statement{
+						actions: []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}, resources: []string{verify}}
+					consume := []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}
+					want[strings.Join(consume, ",")+","+verify] = statement{actions: consume, resources: []string{verify}}
 				}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("%s role statements:\n got %+v\nwant %+v", fn, got, want)

@@ -75,7 +75,7 @@ func TestHubStackFunctionsAndQueue(t *testing.T) {
 	if worker["Timeout"] != float64(900) || worker["ReservedConcurrentExecutions"] != nil {
 		t.Errorf("worker Timeout/ReservedConcurrentExecutions = %v/%v; want 900/none", worker["Timeout"], worker["ReservedConcurrentExecutions"])
 	}
-	_, esm := only(t, tpl, "AWS::Lambda::EventSourceMapping")
+	esm := workerEventSource(t, tpl)
 	p := esm["Properties"].(map[string]any)
 	checks := []struct {
 		what      string
@@ -166,7 +166,7 @@ func TestHubStackAccountListAndRates(t *testing.T) {
 			t.Errorf("%s = %v; want %q", k, env[k], v)
 		}
 	}
-	_, esm := only(t, tpl, "AWS::Lambda::EventSourceMapping")
+	esm := workerEventSource(t, tpl)
 	if got := dig(esm, "Properties", "ScalingConfig", "MaximumConcurrency"); got != float64(50) {
 		t.Errorf("MaximumConcurrency = %v; want 50", got)
 	}
@@ -253,4 +253,21 @@ func TestBuildOrg(t *testing.T) {
 	if err := Build(awscdk.NewApp(nil), bad); !errors.Is(err, ErrInvalidProps) || !strings.Contains(err.Error(), "hub=true") {
 		t.Errorf("Build(orgUnits without hub) = %v; want ErrInvalidProps asking for hub=true", err)
 	}
+}
+
+// workerEventSource is the one event source mapping that feeds the sweep
+// worker (the enforcer has others, such as the verification queue).
+func workerEventSource(t *testing.T, tpl map[string]any) map[string]any {
+	t.Helper()
+	fn := idOf(t, tpl, "AWS::Lambda::Function", sweepWorker)
+	var found []map[string]any
+	for _, r := range resources(tpl, "AWS::Lambda::EventSourceMapping") {
+		if refID(dig(r, "Properties", "FunctionName")) == fn {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("got %d event source mappings for the sweep worker; want 1", len(found))
+	}
+	return found[0]
 }

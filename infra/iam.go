@@ -8,17 +8,21 @@ import (
 
 // ReadActions are the Elastic Load Balancing reads the Lambdas make (Classic
 // and ELBv2 share the IAM action names DescribeLoadBalancers,
-// DescribeLoadBalancerAttributes and DescribeTags). None of them supports
-// resource-level permissions, so they are granted on "*".
+// DescribeLoadBalancerAttributes and DescribeTags), and ec2:DescribeTags, the
+// readiness gate's read of the instances' elbguard:proxy-ready tag. None of
+// them supports resource-level permissions, so they are granted on "*".
 var ReadActions = []string{
+	"ec2:DescribeTags",
 	"elasticloadbalancing:DescribeListenerAttributes",
 	"elasticloadbalancing:DescribeListeners",
 	"elasticloadbalancing:DescribeLoadBalancerAttributes",
 	"elasticloadbalancing:DescribeLoadBalancerPolicies",
 	"elasticloadbalancing:DescribeLoadBalancers",
+	"elasticloadbalancing:DescribeRules",
 	"elasticloadbalancing:DescribeTags",
 	"elasticloadbalancing:DescribeTargetGroupAttributes",
 	"elasticloadbalancing:DescribeTargetGroups",
+	"elasticloadbalancing:DescribeTargetHealth",
 }
 
 // LoadBalancerWriteActions change a load balancer itself (Classic ELB
@@ -98,6 +102,7 @@ func elbStatementsIn(stack awscdk.Stack, region *string, p EnforcerProps) []awsi
 			Resources:  &[]*string{elbArn(stack, region, "loadbalancer/*")},
 			Conditions: restoreTagConditions(p),
 		}),
+		healthDroppedStatement(stack, region, p),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadListenerCertificates"),
 			Actions:   jsii.Strings(CertificateReadActions...),

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/elbguard/elbguard/engine"
 )
 
 // The IAM least-privilege checker reads identity policies out of a
@@ -111,7 +113,7 @@ func checkStatement(st any, tagKey string, mode policyMode) []string {
 			bad = append(bad, fmt.Sprintf("dry run grants mutating action %q", a))
 		}
 		if slices.Contains(RestoreTagActions, a) && !restoreKeysOnly(dig(st, "Condition")) {
-			bad = append(bad, fmt.Sprintf("tag write %q not limited to aws:TagKeys %s", a, RestoreTagKeys))
+			bad = append(bad, fmt.Sprintf("tag write %q not limited to aws:TagKeys %s or %s", a, RestoreTagKeys, engine.TagHealthDropped))
 		}
 		lbAction := slices.Contains(LoadBalancerWriteActions, a) || slices.Contains(RestoreTagActions, a) || strings.HasPrefix(a, "elasticloadbalancing:") && strings.ContainsAny(a, "*?")
 		lbResource := slices.ContainsFunc(res, func(r string) bool { return r == "*" || strings.Contains(r, ":loadbalancer/") })
@@ -128,6 +130,10 @@ func checkStatement(st any, tagKey string, mode policyMode) []string {
 // restoreKeysOnly reports whether cond lets a tag write touch only the
 // restore tag keys.
 func restoreKeysOnly(cond any) bool {
+	if v := asStrings(dig(cond, "ForAllValues:StringEquals", "aws:TagKeys")); len(v) > 0 {
+		// The verification's mark (verify.go) is the one exact key allowed.
+		return !slices.ContainsFunc(v, func(s string) bool { return s != engine.TagHealthDropped })
+	}
 	v := asStrings(dig(cond, "ForAllValues:StringLike", "aws:TagKeys"))
 	return len(v) > 0 && !slices.ContainsFunc(v, func(s string) bool { return s != RestoreTagKeys })
 }

@@ -82,6 +82,11 @@ type EnforcerProps struct {
 	// AlarmEmail, when set, is subscribed to the alarm topic (the address
 	// must confirm the subscription). Empty: no subscription.
 	AlarmEmail string
+	// VerifyWindowSeconds is how long after turning proxy protocol on for an
+	// NLB's target groups their health is checked again (and proxy protocol
+	// turned back off where healthy targets turned unhealthy), 1-900 s (an
+	// SQS message delay). Zero: DefaultVerifyWindowSeconds (90).
+	VerifyWindowSeconds int
 	// LambdaAssetDir is the directory holding enforcer/bootstrap and
 	// sweeper/bootstrap (linux/arm64), relative to the working directory of
 	// the synthesizing process. Empty: DefaultLambdaAssetDir.
@@ -121,6 +126,9 @@ func (p EnforcerProps) withDefaults() EnforcerProps {
 	if p.LambdaAssetDir == "" {
 		p.LambdaAssetDir = DefaultLambdaAssetDir
 	}
+	if p.VerifyWindowSeconds == 0 {
+		p.VerifyWindowSeconds = DefaultVerifyWindowSeconds
+	}
 	return p
 }
 
@@ -150,6 +158,9 @@ func (p EnforcerProps) Validate() error {
 	}
 	if err := p.Hub.validate(); err != nil {
 		return err
+	}
+	if p.VerifyWindowSeconds < 1 || p.VerifyWindowSeconds > MaxVerifyWindowSeconds {
+		return fmt.Errorf("%w: VerifyWindowSeconds %d: allowed values are 1-%d (0 means %d)", ErrInvalidProps, p.VerifyWindowSeconds, MaxVerifyWindowSeconds, DefaultVerifyWindowSeconds)
 	}
 	if filepath.Clean(p.LambdaAssetDir) == "/" {
 		return fmt.Errorf("%w: LambdaAssetDir %q: want the directory holding enforcer/bootstrap and sweeper/bootstrap", ErrInvalidProps, p.LambdaAssetDir)

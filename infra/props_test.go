@@ -34,6 +34,9 @@ func TestEnforcerPropsValidate(t *testing.T) {
 		{name: "email with name", props: EnforcerProps{AlarmEmail: "Ops <ops@example.com>"}, wantErr: "AlarmEmail"},
 		{name: "not an email", props: EnforcerProps{AlarmEmail: "ops"}, wantErr: "AlarmEmail"},
 		{name: "asset dir root", props: EnforcerProps{LambdaAssetDir: "/"}, wantErr: "LambdaAssetDir"},
+		{name: "verify window max", props: EnforcerProps{VerifyWindowSeconds: 900}},
+		{name: "verify window over SQS's delay", props: EnforcerProps{VerifyWindowSeconds: 901}, wantErr: "VerifyWindowSeconds 901: allowed values are 1-900"},
+		{name: "verify window negative", props: EnforcerProps{VerifyWindowSeconds: -5}, wantErr: "VerifyWindowSeconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +60,8 @@ func TestEnforcerPropsValidate(t *testing.T) {
 func TestEnforcerPropsDefaults(t *testing.T) {
 	got := EnforcerProps{DefaultMode: "Audit"}.withDefaults()
 	want := EnforcerProps{TagKey: DefaultTagKey, DefaultMode: "audit", SweepSchedule: DefaultSweepSchedule,
-		Concurrency: DefaultConcurrency, ReservedConcurrency: DefaultReservedConcurrency, LambdaAssetDir: DefaultLambdaAssetDir}
+		Concurrency: DefaultConcurrency, ReservedConcurrency: DefaultReservedConcurrency, LambdaAssetDir: DefaultLambdaAssetDir,
+		VerifyWindowSeconds: DefaultVerifyWindowSeconds}
 	if got != want {
 		t.Errorf("withDefaults() = %+v; want %+v", got, want)
 	}
@@ -106,10 +110,10 @@ func TestConfigFromContext(t *testing.T) {
 			name: "strings from -c",
 			ctx: map[string]any{"tagKey": "pp", "defaultMode": "enforce", "dryRun": "true", "sweepSchedule": "rate(2 hours)",
 				"concurrency": "4", "reservedConcurrency": "-1", "createTrail": "TRUE", "alarmEmail": " ops@example.com ",
-				"demo": "true", "lb": "nlb", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/x", "instanceType": "m7g.medium"},
+				"demo": "true", "lb": "nlb", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/x", "instanceType": "m7g.medium", "verifyWindow": "120"},
 			want: Config{
 				Enforcer: EnforcerProps{TagKey: "pp", DefaultMode: "enforce", DryRun: true, SweepSchedule: "rate(2 hours)",
-					Concurrency: 4, ReservedConcurrency: -1, CreateTrail: true, AlarmEmail: "ops@example.com"},
+					Concurrency: 4, ReservedConcurrency: -1, CreateTrail: true, AlarmEmail: "ops@example.com", VerifyWindowSeconds: 120},
 				Demo: true,
 				Edge: EdgeDemoProps{LoadBalancer: "nlb", CertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/x", InstanceType: "m7g.medium"},
 			},

@@ -48,7 +48,7 @@ func TestEnforceHandler(t *testing.T) {
 	f := enfCreateFleet(t, m)
 	counter := awscount.New()
 	clients := awsclient.FromConfig(m.Config(t), counter.Instrument)
-	eng, err := handler.NewEngine(clients, engine.Config{}, nil)
+	eng, err := handler.NewEngine(clients, engine.Config{}, nil) // as the Lambdas build it: readiness gate included
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +74,9 @@ func TestEnforceHandler(t *testing.T) {
 			map[string]engine.Status{"edge-nlb": engine.StatusRemediated}},
 		{"alb create", enfSampleEvent(t, "v2_create_alb.json", "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web-alb/8e4497da625e2d8a", f.alb), events.KindReconcile,
 			map[string]engine.Status{"web-alb": engine.StatusNotApplicable}},
-		{"register targets resolves the target group", enfSampleEvent(t, "v2_register_targets.json", enfSampleTG, f.tgs["edge-tls"]), events.KindReconcile,
+		{"target group attributes resolve the target group", enfSampleEvent(t, "v2_modify_target_group_attributes.json", enfSampleTG, f.tgs["edge-tls"]), events.KindReconcile,
 			map[string]engine.Status{"edge-nlb": engine.StatusCompliant}},
+		{"register targets is not handled (Auto Scaling storms)", enfSampleEvent(t, "v2_register_targets.json", enfSampleTG, f.tgs["edge-tls"]), events.KindIgnored, nil},
 		{"tag change on resource", enfSampleEvent(t, "tag_change_classic.json", enfSampleClassic, enfWebSSL), events.KindReconcile,
 			map[string]engine.Status{enfWebSSL: engine.StatusRemediated}},
 		{"deleted load balancer", enfSampleEvent(t, "classic_delete_listeners.json", enfSampleClassic, "deleted-lb"), events.KindReconcile,

@@ -47,9 +47,12 @@ type Enforcer struct {
 // is logged and returns no error so Lambda does not retry it; only retryable
 // failures return an error.
 func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, error) {
+	if vs, bad, ok := verifications(raw); ok { // the delayed health check after a change
+		return h.verify(ctx, vs, bad)
+	}
 	log := requestLogger(ctx, h.Log)
 	cfg := h.Engine.Config()
-	d, err := events.Classify(raw, events.Options{SelfARN: h.SelfARN, TagKeys: []string{cfg.TagKey, cfg.IdleTimeoutTagKey}})
+	d, err := events.Classify(raw, events.Options{SelfARN: h.SelfARN, TagKeys: []string{cfg.TagKey, cfg.IdleTimeoutTagKey, engine.TagReadiness, engine.TagHealthDropped}})
 	if err != nil {
 		log.ErrorContext(ctx, "bad input: event not handled and not retried", "error", err.Error(), "bytes", len(raw))
 		return &Outcome{Decision: events.Decision{Kind: events.KindIgnored, Reason: err.Error()}, BadInput: true}, nil

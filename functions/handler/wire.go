@@ -55,7 +55,11 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 	if err != nil {
 		return nil, nil, err
 	}
-	eng, err := NewEngine(clients, cfg, log)
+	verify, err := VerifierFromEnv(getenv, clients.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := NewEngine(clients, cfg, log, verify...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,9 +68,15 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 
 // NewEngine builds the engine on one account's and region's clients: the one
 // place that decides which APIs the engine is given, for the Lambdas and the
-// CLI alike.
-func NewEngine(clients *awsclient.Clients, cfg engine.Config, log *slog.Logger) (*engine.Engine, error) {
-	return engine.New(clients.Classic, clients.V2, cfg, log, engine.WithCertificates(clients.IAM, clients.ACM))
+// CLI alike. IAM and ACM let the engine check a certificate before a listener
+// is replaced; EC2 feeds the readiness gate; opts add more (the Lambdas'
+// verification queue).
+func NewEngine(clients *awsclient.Clients, cfg engine.Config, log *slog.Logger, opts ...engine.Option) (*engine.Engine, error) {
+	base := []engine.Option{engine.WithCertificates(clients.IAM, clients.ACM)}
+	if clients.EC2 != nil {
+		base = append(base, engine.WithInstances(clients.EC2))
+	}
+	return engine.New(clients.Classic, clients.V2, cfg, log, append(base, opts...)...)
 }
 
 // JSONLogger returns the JSON slog logger the Lambdas use, at the level of

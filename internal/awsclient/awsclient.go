@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -27,6 +28,8 @@ type Clients struct {
 	// before a listener is replaced (engine.WithCertificates).
 	IAM *iam.Client
 	ACM *acm.Client
+	// EC2 reads instance tags for the readiness gate (ec2:DescribeTags).
+	EC2 *ec2.Client
 }
 
 // Option changes the configuration before the clients are built, for
@@ -62,5 +65,6 @@ func FromConfig(cfg aws.Config, opts ...Option) *Clients {
 		STS:     sts.NewFromConfig(cfg),
 		IAM:     iam.NewFromConfig(cfg),
 		ACM:     acm.NewFromConfig(cfg),
+		EC2:     ec2.NewFromConfig(cfg),
 	}
 }

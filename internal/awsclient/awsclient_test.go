@@ -35,7 +35,7 @@ func TestLoadUsesStandardEndpointSetting(t *testing.T) {
 	if c.Config.Region != "eu-west-1" || c.Config.BaseEndpoint == nil || *c.Config.BaseEndpoint != "http://127.0.0.1:5000" {
 		t.Errorf("got region %q endpoint %v; want eu-west-1 and the AWS_ENDPOINT_URL", c.Config.Region, c.Config.BaseEndpoint)
 	}
-	if c.Classic == nil || c.V2 == nil || c.STS == nil {
+	if c.Classic == nil || c.V2 == nil || c.STS == nil || c.EC2 == nil {
 		t.Errorf("got %+v; want every client", c)
 	}
 }

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	v2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+// Verify after the change, roll back on harm. An NLB's health checks carry
+// the PROXY v2 header once proxy_protocol_v2.enabled is on (AWS documents
+// this), so targets whose server cannot read it turn unhealthy within a few
+// health-check intervals. The run that turns proxy protocol on records which
+// targets were healthy before and queues a Verification; after the
+// verification window, Verify reads target health again and, for every
+// target group where a target healthy before is now unhealthy, turns proxy
+// protocol back off. No invocation waits for the window.
+
+// TagHealthDropped is set on a load balancer, to the time of the roll back,
+// when Verify turned proxy protocol back off: while it is present elbguard
+// changes nothing on that load balancer (status non_compliant, finding
+// health_dropped), so that the next run does not turn it on again. Remove it
+// once the back ends read the PROXY header.
+const TagHealthDropped = "elbguard:health-dropped"
+
+// Verification is a delayed check of one load balancer's target groups
+// after proxy protocol was turned on for them.
+type Verification struct {
+	Account         string        `json:"account,omitempty"`
+	Region          string        `json:"region,omitempty"`
+	LoadBalancerArn string        `json:"load_balancer_arn"`
+	Name            string        `json:"name"`
+	EnabledAt       time.Time     `json:"enabled_at"`
+	TargetGroups    []VerifyGroup `json:"target_groups"`
+}
+
+// VerifyGroup is one target group and the targets ("id:port") that were
+// healthy before proxy protocol was turned on for it.
+type VerifyGroup struct {
+	ARN     string   `json:"arn"`
+	Healthy []string `json:"healthy"`
+}
+
+// Scheduler queues a Verification to run after the verification window (an
+// SQS message with a delay in the Lambdas; see handler.SQSScheduler).
+type Scheduler interface {
+	Schedule(ctx context.Context, v Verification) error
+}
+
+// WithVerifier makes the engine queue a Verification through s after it
+// turns proxy protocol on for an NLB's target groups that had healthy
+// targets. Without it, no verification follows a change.
+func WithVerifier(s Scheduler) Option {
+	return func(e *Engine) { e.verifier = s }
+}
+
+// healthDropped reports a load balancer on which a verification rolled
+// proxy protocol back; done is true when it is (nothing is changed).
+func (e *Engine) healthDropped(r *Report, tags map[string]string) (done bool) {
+	v, ok := tags[TagHealthDropped]
+	if !ok {
+		return false
+	}
+	r.Status = StatusNonCompliant
+	r.find(RuleHealthDropped, "proxy protocol was turned back off (%s=%s) after targets turned unhealthy with it; nothing changed until the back ends read the PROXY v2 header (health checks included) and the tag is removed", TagHealthDropped, v)
+	return true
+}
+
+// targetKey names a target as "id:port".
+func targetKey(t *v2types.TargetDescription) string {
+	return fmt.Sprintf("%s:%d", aws.ToString(t.Id), aws.ToInt32(t.Port))
+}
+
+// scheduleVerify queues the verification of the target groups this run
+// turned proxy protocol on for, with the targets healthy before. Target
+// groups without a healthy target have nothing to lose and are left out.
+func (e *Engine) scheduleVerify(ctx context.Context, r *Report, lb *v2types.LoadBalancer, enabled []string, health map[string][]v2types.TargetHealthDescription) {
+	if e.verifier == nil || len(enabled) == 0 {
+		return
+	}
+	v := Verification{Account: r.Account, Region: r.Region, LoadBalancerArn: aws.ToString(lb.LoadBalancerArn), Name: r.Name, EnabledAt: time.Now().UTC()}
+	for _, tg := range enabled {
+		g := VerifyGroup{ARN: tg}
+		for _, d := range health[tg] {
+			if d.Target != nil && d.TargetHealth != nil && d.TargetHealth.State == v2types.TargetHealthStateEnumHealthy {
+				g.Healthy = append(g.Healthy, targetKey(d.Target))
+			}
+		}
+		if len(g.Healthy) > 0 {
+			slices.Sort(g.Healthy)
+			v.TargetGroups = append(v.TargetGroups, g)
+		}
+	}
+	if len(v.TargetGroups) == 0 {
+		return
+	}
+	if err := e.verifier.Schedule(ctx, v); err != nil {
+		r.Status = StatusError
+		r.find(RuleVerifyNotScheduled, "proxy protocol was turned on for %d target groups but their health check could not be queued: %v; watch their health", len(v.TargetGroups), err)
+		if r.err == nil {
+			r.err = fmt.Errorf("schedule verification of %s: %w", r.Name, err)
+		}
+		return
+	}
+	e.log.InfoContext(ctx, "verification scheduled", "name", r.Name, "target_groups", len(v.TargetGroups))
+}
+
+// Verify runs a Verification: for every target group where a target healthy
+// before is now unhealthy, it tags the load balancer TagHealthDropped (so no
+// run turns proxy protocol on again) and turns proxy protocol back off.
+// Status rolled_back with finding health_dropped; compliant when no target
+// dropped; error when a read or the roll back failed.
+func (e *Engine) Verify(ctx context.Context, v Verification) Report {
+	r := Report{Account: v.Account, Region: v.Region, Name: v.Name, ARN: v.LoadBalancerArn, Type: TypeNetwork, Mode: ModeEnforce,
+		Findings: []Finding{}, Actions: []Action{}}
+	type drop struct {
+		tg      string
+		targets []string
+	}
+	var drops []drop
+	for _, g := range v.TargetGroups {
+		out, err := e.v2.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(g.ARN)})
+		var nf *v2types.TargetGroupNotFoundException
+		switch {
+		case errors.As(err, &nf):
+			continue // deleted since: nothing left to harm
+		case err != nil:
+			r.fail(fmt.Errorf("verify: describe target health of %s: %w", nameFromARN(g.ARN), err))
+			continue
+		}
+		var down []string
+		for _, d := range out.TargetHealthDescriptions {
+			if d.Target == nil || d.TargetHealth == nil || d.TargetHealth.State != v2types.TargetHealthStateEnumUnhealthy {
+				continue
+			}
+			if k := targetKey(d.Target); slices.Contains(g.Healthy, k) {
+				down = append(down, k)
+			}
+		}
+		if len(down) > 0 {
+			slices.Sort(down)
+			drops = append(drops, drop{g.ARN, down})
+		}
+	}
+	if len(drops) == 0 {
+		if r.Status != StatusError {
+			r.Status = StatusCompliant
+		}
+		return r
+	}
+	at := time.Now().UTC().Format(time.RFC3339)
+	_, err := e.v2.AddTags(ctx, &elbv2.AddTagsInput{ResourceArns: []string{v.LoadBalancerArn},
+		Tags: []v2types.Tag{{Key: aws.String(TagHealthDropped), Value: aws.String(at)}}})
+	tagged := r.record("AddTags", v.LoadBalancerArn+"/"+TagHealthDropped, err)
+	failed := !tagged
+	for _, d := range drops {
+		r.find(RuleHealthDropped, "target group %s: targets healthy before proxy protocol was turned on at %s are unhealthy %s later: %s; proxy protocol turned back off",
+			nameFromARN(d.tg), v.EnabledAt.Format(time.RFC3339), time.Since(v.EnabledAt).Round(time.Second), strings.Join(d.targets, ", "))
+		_, err := e.v2.ModifyTargetGroupAttributes(ctx, &elbv2.ModifyTargetGroupAttributesInput{
+			TargetGroupArn: aws.String(d.tg),
+			Attributes:     []v2types.TargetGroupAttribute{{Key: aws.String(attrProxyProtocolV2), Value: aws.String("false")}},
+		})
+		if err != nil {
+			failed = true
+			r.Actions = append(r.Actions, Action{API: "ModifyTargetGroupAttributes", Target: d.tg, Status: ActionFailed, Error: "roll back: " + err.Error()})
+			r.find(RuleAPIError, "target group %s: proxy protocol could not be turned back off: %v", nameFromARN(d.tg), err)
+			if r.err == nil {
+				r.err = fmt.Errorf("roll back proxy protocol on %s: %w", d.tg, err)
+			}
+			continue
+		}
+		r.Actions = append(r.Actions, Action{API: "ModifyTargetGroupAttributes", Target: d.tg, Status: ActionRolledBack})
+	}
+	r.Status = StatusRolledBack
+	if failed || r.err != nil {
+		r.Status = StatusError
+	}
+	e.log.WarnContext(ctx, "health dropped after proxy protocol was turned on", "name", r.Name, "target_groups", len(drops), "status", r.Status)
+	return r
+}

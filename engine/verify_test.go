@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	v2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+// queue is a Scheduler that keeps what it is given.
+type queue struct {
+	got []Verification
+	err error
+}
+
+func (q *queue) Schedule(_ context.Context, v Verification) error {
+	q.got = append(q.got, v)
+	return q.err
+}
+
+func TestVerifyRollsBackOnHealthDrop(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"},
+		v2types.ProtocolEnumTcp, v2types.ProtocolEnumTcp, v2types.ProtocolEnumTcp)
+	tgs := []string{forwardTargets(n.listeners[0].DefaultActions)[0], forwardTargets(n.listeners[1].DefaultActions)[0], forwardTargets(n.listeners[2].DefaultActions)[0]}
+	f.addTarget(tgs[0], "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	f.addTarget(tgs[1], "i-b", 80, v2types.TargetHealthStateEnumHealthy)
+	f.addTarget(tgs[2], "i-c", 80, v2types.TargetHealthStateEnumUnhealthy) // nothing healthy to lose
+	q := &queue{}
+	e := newReadyEngine(t, f, Config{}, WithVerifier(q))
+	if r := reportOf(t, sweep(t, e), "edge"); r.Status != StatusRemediated {
+		t.Fatalf("got %s %+v; want remediated", r.Status, r)
+	}
+	if len(q.got) != 1 || len(q.got[0].TargetGroups) != 2 || !slices.Equal(q.got[0].TargetGroups[0].Healthy, []string{"i-a:80"}) {
+		t.Fatalf("got verifications %+v; want one for the 2 target groups with healthy targets", q.got)
+	}
+	f.setHealth(tgs[0], v2types.TargetHealthStateEnumUnhealthy) // the back end cannot read the header
+	r := e.Verify(context.Background(), q.got[0])
+	if r.Status != StatusRolledBack || !hasRule(r, RuleHealthDropped) {
+		t.Fatalf("got %s %+v; want rolled_back with health_dropped", r.Status, r.Findings)
+	}
+	if got := []string{f.tgs[tgs[0]][attrProxyProtocolV2], f.tgs[tgs[1]][attrProxyProtocolV2]}; !slices.Equal(got, []string{"false", "true"}) {
+		t.Errorf("got proxy protocol %v; want off on the dropped group only", got)
+	}
+	if _, ok := n.tags[TagHealthDropped]; !ok {
+		t.Errorf("got tags %v; want %s", n.tags, TagHealthDropped)
+	}
+	// The next run does not turn it on again.
+	before := f.writes()
+	r = reportOf(t, sweep(t, e), "edge")
+	if r.Status != StatusNonCompliant || !hasRule(r, RuleHealthDropped) || f.writes() != before {
+		t.Errorf("next run: got %s %+v, %d writes; want non_compliant, health_dropped, none", r.Status, r.Findings, f.writes()-before)
+	}
+}
+
+func TestVerifyHealthyStays(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp)
+	tg := forwardTargets(n.listeners[0].DefaultActions)[0]
+	f.addTarget(tg, "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	q := &queue{}
+	e := newReadyEngine(t, f, Config{}, WithVerifier(q))
+	sweep(t, e)
+	before := f.writes()
+	if r := e.Verify(context.Background(), q.got[0]); r.Status != StatusCompliant || f.writes() != before {
+		t.Errorf("got %s %+v, %d writes; want compliant and none", r.Status, r, f.writes()-before)
+	}
+}
+
+func TestVerifyNotScheduledIsAnError(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp)
+	f.addTarget(forwardTargets(n.listeners[0].DefaultActions)[0], "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	e := newReadyEngine(t, f, Config{}, WithVerifier(&queue{err: errors.New("queue down")}))
+	if r := reportOf(t, sweep(t, e), "edge"); r.Status != StatusError || !hasRule(r, RuleVerifyNotScheduled) {
+		t.Errorf("got %s %+v; want error with %s", r.Status, r.Findings, RuleVerifyNotScheduled)
+	}
+}
+
+func TestVerifyRollbackFailureIsAnError(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp)
+	tg := forwardTargets(n.listeners[0].DefaultActions)[0]
+	f.addTarget(tg, "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	q := &queue{}
+	e := newReadyEngine(t, f, Config{}, WithVerifier(q))
+	sweep(t, e)
+	f.setHealth(tg, v2types.TargetHealthStateEnumUnhealthy)
+	f.fail["v2.ModifyTargetGroupAttributes"] = errors.New("throttled")
+	r := e.Verify(context.Background(), q.got[0])
+	if r.Status != StatusError || !hasRule(r, RuleHealthDropped) || r.Err() == nil {
+		t.Errorf("got %s %+v; want error with health_dropped and the API error kept", r.Status, r.Findings)
+	}
+}
