@@ -501,7 +501,7 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 	if ferr := bw.Flush(); ferr != nil {
 		keep = false
 	}
-	return sent, keep, !rh.close && !untilEOF, nil
+	return sent, keep, !rh.close && !untilEOF && !ignoredBody(isHead, rh.status, rh.length, rh.chunked), nil
 }
 
 // fastError answers an upstream failure (502, or 504 on timeouts) like

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -52,6 +53,7 @@ func newUpstreamTransport(cfg ListenerConfig, host string) *upstreamTransport {
 // upConn is one pooled upstream connection.
 type upConn struct {
 	c      net.Conn
+	rc     syscall.RawConn // c's socket, for quiet; nil if c is not a *net.TCPConn
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
@@ -113,7 +115,14 @@ func (t *upstreamTransport) get(ctx context.Context, fresh bool) (*upConn, bool,
 		t.idle = t.idle[:n-1]
 		if now.Sub(pc.idleAt) < t.idleTimeout {
 			t.mu.Unlock()
-			return pc, true, nil
+			if pc.quiet() {
+				return pc, true, nil
+			}
+			// Bytes (or EOF) arrived while it idled: they answer no request
+			// of ours, and would reach the next client as its response.
+			_ = pc.c.Close()
+			t.mu.Lock()
+			continue
 		}
 		_ = pc.c.Close()
 	}
@@ -128,7 +137,32 @@ func (t *upstreamTransport) get(ctx context.Context, fresh bool) (*upConn, bool,
 			rw = rs
 		}
 	}
-	return &upConn{c: c, br: bufio.NewReaderSize(rw, 4096), bw: bufio.NewWriterSize(rw, 4096)}, false, nil
+	pc := &upConn{c: c, br: bufio.NewReaderSize(rw, 4096), bw: bufio.NewWriterSize(rw, 4096)}
+	if tc, ok := c.(*net.TCPConn); ok {
+		pc.rc, _ = tc.SyscallConn()
+	}
+	return pc, false, nil
+}
+
+// quiet reports whether nothing waits to be read on the connection: no
+// byte in its reader, none in the socket and no EOF (a non-blocking
+// MSG_PEEK). A connection that is not quiet between two exchanges holds
+// bytes that answer no request (an app that sent a body with a HEAD, 204 or
+// 304 answer, or more than its Content-Length) and is never reused — as
+// Go's http.Transport and nginx close it.
+func (pc *upConn) quiet() bool {
+	if pc.br.Buffered() > 0 {
+		return false
+	}
+	if pc.rc == nil {
+		return true
+	}
+	quiet := false
+	_ = pc.rc.Control(func(fd uintptr) {
+		_, e := sysPeek(fd)
+		quiet = e == syscall.EAGAIN
+	})
+	return quiet
 }
 
 func (t *upstreamTransport) put(pc *upConn) {
@@ -201,7 +235,8 @@ func (t *upstreamTransport) exchange(ctx context.Context, pc *upConn, req *http.
 	if err := pc.c.SetDeadline(time.Time{}); err != nil {
 		return nil, fmt.Errorf("clear upstream deadline: %w", err)
 	}
-	reuse := !resp.Close && !req.Close
+	reuse := !resp.Close && !req.Close && !ignoredBody(req.Method == http.MethodHead, resp.StatusCode,
+		announcedLength(resp.Header["Content-Length"]), len(resp.TransferEncoding) > 0 || len(resp.Header["Transfer-Encoding"]) > 0)
 	if resp.Body == nil || resp.Body == http.NoBody {
 		t.release(pc, reuse)
 		return resp, nil
@@ -210,8 +245,10 @@ func (t *upstreamTransport) exchange(ctx context.Context, pc *upConn, req *http.
 	return resp, nil
 }
 
+// release pools pc after an exchange when reuse allows it and the
+// connection is quiet, and closes it otherwise.
 func (t *upstreamTransport) release(pc *upConn, reuse bool) {
-	if reuse && pc.br.Buffered() == 0 {
+	if reuse && pc.quiet() {
 		t.put(pc)
 		return
 	}
@@ -254,4 +291,29 @@ func (b *upBody) Close() error {
 func isConnReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "read" && !op.Timeout()
+}
+
+// ignoredBody reports a response that has no body by its status or the
+// request's method, but whose head announces one: an app that sends it
+// anyway (Python's http.server with do_HEAD = do_GET) sends it after the
+// head, possibly after the connection went back to the pool, where it
+// would reach the next client as its response. Such a connection is not
+// reused. Honest answers to HEAD carry the Content-Length of the GET: HEAD
+// is rare, and a fresh connection costs little.
+func ignoredBody(isHead bool, status int, length int64, chunked bool) bool {
+	noBody := isHead || status < 200 || status == http.StatusNoContent || status == http.StatusNotModified
+	return noBody && (length > 0 || chunked)
+}
+
+// announcedLength is the Content-Length a header announces (0 if none or
+// invalid).
+func announcedLength(v []string) int64 {
+	if len(v) == 0 {
+		return 0
+	}
+	n, ok := parseUnsigned([]byte(v[0]), 10)
+	if !ok {
+		return 0
+	}
+	return n
 }
