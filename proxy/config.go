@@ -127,6 +127,12 @@ type ListenerConfig struct {
 	// either direction for this long. Default 0: no proxy-side cut, the load
 	// balancer's idle timeout governs. Setting it copies with deadlines (a 32 KiB buffer per direction while a read waits).
 	TunnelIdleTimeout time.Duration `yaml:"tunnel_idle_timeout"`
+	// UnderscoresInHeaders lets request headers whose names contain '_'
+	// reach the app in mode http. Default false: they are dropped, as
+	// nginx's underscores_in_headers off does, because CGI-style apps read
+	// X_Forwarded_For as X-Forwarded-For. Spellings of the forwarding and
+	// client-address headers are dropped either way.
+	UnderscoresInHeaders bool `yaml:"underscores_in_headers"`
 	// SendProxy re-sends the client address upstream in mode tcp: "v1",
 	// "v2" or empty (default, none).
 	SendProxy string `yaml:"send_proxy"`

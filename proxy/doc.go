@@ -18,8 +18,14 @@
 //	X-Forwarded-Port   destination port from the PROXY header
 //	X-Amzn-Vpce-Id     AWS PrivateLink VPC endpoint id (PROXY v2 TLV 0xEA, subtype 0x01), when present
 //
-// Client-sent X-Forwarded-*, Forwarded, X-Real-IP and X-Amzn-Vpce-Id headers
-// are always removed; the Host header is passed through.
+// Client-sent X-Forwarded-*, Forwarded, X-Real-IP, X-Amzn-Vpce-Id and the
+// other client-address headers libraries read (Client-IP, True-Client-IP,
+// X-Client-IP, CF-Connecting-IP, X-Cluster-Client-IP, Fastly-Client-IP,
+// X-Original-Forwarded-For, X-Forwarded, Forwarded-For), in any spelling
+// with '-' or '_', are always removed (header.go); other names with '_' are
+// removed unless underscores_in_headers is set. The Host header is passed
+// through. Only Upgrade: websocket switches protocols; any other upgrade
+// (h2c) is proxied as a plain request without Upgrade and HTTP2-Settings.
 //
 // Request handling has two paths with the same rules. The fast path
 // (fastpath.go) serves keep-alive GET/HEAD requests without a body, and

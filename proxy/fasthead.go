@@ -23,7 +23,7 @@ type fastHead struct {
 	host           span
 	referer, ua    span
 	close          bool
-	upgrade        span                 // Upgrade header value, when Connection names "upgrade"
+	upgrade        span                 // Upgrade header value of a WebSocket upgrade (webSocketUpgrade), else empty
 	upgradeTok     bool                 // Connection contains the "upgrade" token
 	keep           [maxFastHeaders]span // header lines to forward, with their CRLF
 	nkeep          int
@@ -46,8 +46,8 @@ var tchar = func() (t [256]bool) {
 }()
 
 // parseFastHead parses b, which holds exactly one request head ending in
-// CRLF CRLF.
-func parseFastHead(b []byte, h *fastHead) error {
+// CRLF CRLF. Header lines dropRequestHeader drops are not kept.
+func parseFastHead(b []byte, h *fastHead, allowUnderscores bool) error {
 	*h = fastHead{size: len(b)}
 	eol := bytes.Index(b, crlf)
 	if eol < 0 {
@@ -117,12 +117,7 @@ func parseFastHead(b []byte, h *fastHead) error {
 		}
 		name, value := line[:colon], line[vs:ve]
 		val := span{pos + vs, pos + ve}
-		forward := true
 		switch len(name) {
-		case 2:
-			if equalFold(string(name), "te") {
-				forward = false
-			}
 		case 4:
 			if equalFold(string(name), "host") {
 				hosts++
@@ -141,20 +136,14 @@ func parseFastHead(b []byte, h *fastHead) error {
 					return errNotFast // several Upgrade headers
 				}
 				h.upgrade = val
-				forward = false
 			case equalFold(string(name), "trailer"):
 				return errNotFast
-			}
-		case 9:
-			if equalFold(string(name), "forwarded") {
-				forward = false
 			}
 		case 10:
 			switch {
 			case equalFold(string(name), "user-agent"):
 				h.ua = val
 			case equalFold(string(name), "connection"):
-				forward = false
 				for _, tok := range bytes.Split(value, []byte(",")) {
 					tok = bytes.Trim(tok, " \t")
 					switch {
@@ -167,25 +156,17 @@ func parseFastHead(b []byte, h *fastHead) error {
 						return errNotFast // other hop-by-hop headers named in Connection
 					}
 				}
-			case equalFold(string(name), "keep-alive"):
-				forward = false
 			}
-		}
-		switch {
-		case len(name) == 14 && (equalFold(string(name), "content-length") || equalFold(string(name), "x-amzn-vpce-id")):
+		case 14:
 			if equalFold(string(name), "content-length") {
 				return errNotFast
 			}
-			forward = false
-		case len(name) == 17 && equalFold(string(name), "transfer-encoding"):
-			return errNotFast
-		case len(name) == 16 && equalFold(string(name), "proxy-connection"):
-			forward = false
-		case len(name) == 19 && equalFold(string(name), "proxy-authorization"):
-			forward = false
-		case spoofableName(name): // X-Real-IP, X-Forwarded-*, also spelt with '_'
-			forward = false
+		case 17:
+			if equalFold(string(name), "transfer-encoding") {
+				return errNotFast
+			}
 		}
+		forward := !dropRequestHeader(name, allowUnderscores)
 		if forward {
 			if h.nkeep == maxFastHeaders {
 				return errNotFast
@@ -195,8 +176,8 @@ func parseFastHead(b []byte, h *fastHead) error {
 		}
 		pos += eol + 2
 	}
-	if !h.upgradeTok || h.upgrade.end == h.upgrade.start || string(b[h.method.start:h.method.end]) != "GET" {
-		h.upgrade = span{} // not an upgrade request: both headers were hop-by-hop
+	if !webSocketUpgrade(methodString(b[h.method.start:h.method.end]), h.upgradeTok, b[h.upgrade.start:h.upgrade.end]) {
+		h.upgrade = span{} // not a WebSocket upgrade: Connection and Upgrade were hop-by-hop, and dropped
 	}
 	if hosts != 1 || h.host.end == h.host.start {
 		return errNotFast

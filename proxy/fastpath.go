@@ -143,7 +143,7 @@ func (l *listener) serveConn(f *fastConn) {
 			head, err = readFastHead(f.br)
 		}
 		if err == nil {
-			err = parseFastHead(head, &f.head)
+			err = parseFastHead(head, &f.head, st.cfg.UnderscoresInHeaders)
 		}
 		if err == nil && pathIs(head[f.head.target.start:f.head.target.end], st.health) {
 			fc.requests.Add(1)

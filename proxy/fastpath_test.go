@@ -214,7 +214,7 @@ func FuzzFastHead(f *testing.F) {
 		}
 		head := b[:end+4]
 		var h fastHead
-		if parseFastHead(head, &h) != nil {
+		if parseFastHead(head, &h, false) != nil {
 			return
 		}
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
@@ -242,7 +242,7 @@ func BenchmarkFastHead(b *testing.B) {
 	var h fastHead
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := parseFastHead(head, &h); err != nil {
+		if err := parseFastHead(head, &h, false); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -257,7 +257,7 @@ func BenchmarkFastRedirect(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.br.Reset(bytes.NewReader(data))
-		if err := parseFastHead(head, &f.head); err != nil {
+		if err := parseFastHead(head, &f.head, false); err != nil {
 			b.Fatal(err)
 		}
 		l.fastRedirect(f, head, st, true)

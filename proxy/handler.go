@@ -91,13 +91,6 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func headerValue(h http.Header, canonicalKey string) string {
-	if v := h[canonicalKey]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
 // recorder captures the status and body size of a response for the access
 // log and metrics. Pooled: no allocation per request.
 type recorder struct {
@@ -135,59 +128,22 @@ func (r *recorder) Flush() {
 	}
 }
 
-// isUpgrade reports a request asking for a protocol switch (WebSocket).
+// isUpgrade reports a WebSocket upgrade request (webSocketUpgrade). Any
+// other Upgrade is removed, so that ReverseProxy does not switch protocols
+// either.
 func isUpgrade(r *http.Request) bool {
-	if len(r.Header["Upgrade"]) == 0 {
+	up := r.Header["Upgrade"]
+	if len(up) == 0 {
 		return false
 	}
+	conn := false
 	for _, v := range r.Header["Connection"] {
-		if hasToken(v, "upgrade") {
-			return true
-		}
+		conn = conn || hasToken(v, "upgrade")
 	}
+	if len(up) == 1 && webSocketUpgrade(r.Method, conn, up[0]) {
+		return true
+	}
+	delete(r.Header, "Upgrade")
 	return false
 }
 
-// hasToken reports whether the comma-separated list v contains token
-// (ASCII case-insensitive).
-func hasToken(v, token string) bool {
-	for len(v) > 0 {
-		var part string
-		part, v = v, ""
-		for i := 0; i < len(part); i++ {
-			if part[i] == ',' {
-				part, v = part[:i], part[i+1:]
-				break
-			}
-		}
-		for len(part) > 0 && (part[0] == ' ' || part[0] == '\t') {
-			part = part[1:]
-		}
-		for len(part) > 0 && (part[len(part)-1] == ' ' || part[len(part)-1] == '\t') {
-			part = part[:len(part)-1]
-		}
-		if equalFold(part, token) {
-			return true
-		}
-	}
-	return false
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}

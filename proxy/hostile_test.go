@@ -244,7 +244,16 @@ var spoofHeaders = []string{
 	"X-Amzn-Vpce-Id: vpce-spoofed", "x-forwarded-for: 6.6.6.9", "X-FORWARDED-PROTO: ws",
 	// CGI-style apps read '_' as '-' (HTTP_X_FORWARDED_FOR).
 	"X_Forwarded_For: 6.6.6.10", "x_real_ip: 6.6.6.11", "X-Forwarded_Proto: http", "X_AMZN_VPCE_ID: vpce-spoofed",
+	// Names libraries read before X-Forwarded-For.
+	"Client-IP: 6.6.6.12", "True-Client-IP: 6.6.6.13", "X-Client-IP: 6.6.6.14", "CF-Connecting-IP: 6.6.6.15",
+	"X-Cluster-Client-IP: 6.6.6.16", "Fastly-Client-IP: 6.6.6.17", "X-Original-Forwarded-For: 6.6.6.18",
+	"X-Forwarded: for=6.6.6.19", "Forwarded-For: 6.6.6.20", "True_Client_IP: 6.6.6.21",
 }
+
+// clientAddressHeaders are the canonical names the app must never get
+// from a client.
+var clientAddressHeaders = []string{"Client-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
+	"X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For"}
 
 // portOf is the port of a host:port address.
 func portOf(addr string) string {
@@ -272,6 +281,11 @@ func onlyTrueAddress(ip, port, vpce string) func(t *testing.T, got []appRequest)
 				}
 				if got := r.Header[k]; !slices.Equal(got, want) {
 					t.Errorf("%s: app saw %s = %q; want %q", r, k, got, want)
+				}
+			}
+			for _, k := range clientAddressHeaders {
+				if v, ok := r.Header[k]; ok {
+					t.Errorf("%s: app saw %s = %q; want it removed", r, k, v)
 				}
 			}
 			for k := range r.Header {

@@ -49,8 +49,9 @@ func (l *listener) newReverseProxy(st *listenerState) *httputil.ReverseProxy {
 
 // rewrite points the outgoing request at the upstream and sets the
 // forwarding headers from the PROXY header. ReverseProxy already removed
-// Forwarded, X-Forwarded-For/-Host/-Proto and hop-by-hop headers before
-// calling Rewrite; the rest of the spoofable set is removed here.
+// the headers Connection names and its own hop-by-hop list before calling
+// Rewrite; dropRequestHeader's set (the one the fast path applies) is
+// removed here.
 func (st *listenerState) rewrite(pr *httputil.ProxyRequest) {
 	out := pr.Out
 	if st.upstreamBase {
@@ -60,60 +61,12 @@ func (st *listenerState) rewrite(pr *httputil.ProxyRequest) {
 		out.URL.Host = st.upstream.Host
 	}
 	out.Host = pr.In.Host
-	stripSpoofable(out.Header)
+	stripRequestHeaders(out.Header, st.cfg.UnderscoresInHeaders)
 	fc := connFrom(pr.In.Context())
 	if fc == nil {
 		return
 	}
 	setForwarded(out.Header, fc, st)
-}
-
-// stripSpoofable removes headers a client could use to fake its address.
-func stripSpoofable(h http.Header) {
-	for k := range h {
-		if spoofableName(k) {
-			delete(h, k)
-		}
-	}
-}
-
-// spoofableName reports whether a request header name is Forwarded,
-// X-Real-IP, X-Amzn-Vpce-Id or X-Forwarded-*, reading '_' as '-' and ignoring
-// case: CGI-style apps (PHP, Rack, WSGI) see X_Forwarded_For as
-// X-Forwarded-For, which is why nginx drops names with underscores by default.
-func spoofableName[T string | []byte](name T) bool {
-	switch len(name) {
-	case len("forwarded"): // = len("x-real-ip")
-		if foldDashPrefix(name, "forwarded") || foldDashPrefix(name, "x-real-ip") {
-			return true
-		}
-	case len("x-amzn-vpce-id"):
-		if foldDashPrefix(name, "x-amzn-vpce-id") {
-			return true
-		}
-	}
-	return foldDashPrefix(name, "x-forwarded-")
-}
-
-// foldDashPrefix reports whether name starts with the lower-case prefix,
-// ignoring case and reading '_' as '-'.
-func foldDashPrefix[T string | []byte](name T, prefix string) bool {
-	if len(name) < len(prefix) {
-		return false
-	}
-	for i := range len(prefix) {
-		c := name[i]
-		switch {
-		case c == '_':
-			c = '-'
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		if c != prefix[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // setForwarded sets the forwarding headers from the connection's PROXY

@@ -14,11 +14,6 @@ import (
 // errUpgradeBody refuses upgrade requests that carry a body.
 var errUpgradeBody = errors.New("proxy: upgrade request with a body")
 
-// hopHeaders are removed from upgrade requests and responses, except the
-// Upgrade/Connection pair that is re-added.
-var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
-
 // serveUpgrade relays a protocol switch (WebSocket) without
 // httputil.ReverseProxy, so that after the 101 both directions are copied
 // between raw TCP sockets by pump (no buffer held while idle). It
@@ -131,10 +126,7 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 func buildUpgradeRequest(r *http.Request, fc *frontConn, st *listenerState) []byte {
 	h := r.Header.Clone()
 	upgrade := h["Upgrade"]
-	for _, k := range hopHeaders {
-		delete(h, k)
-	}
-	stripSpoofable(h)
+	stripRequestHeaders(h, st.cfg.UnderscoresInHeaders)
 	setForwarded(h, fc, st)
 	b := make([]byte, 0, 512)
 	b = append(b, r.Method...)

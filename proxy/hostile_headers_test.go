@@ -1,0 +1,157 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// h2cApp switches to "h2c" whenever it is asked to (as an app with
+// golang.org/x/net/http2/h2c does), then writes bytes no forwarding rule
+// ever sees; a request without Upgrade gets a plain 200. It records the
+// heads it received.
+func h2cApp(t *testing.T) (string, func() []http.Header) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var heads []http.Header
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					heads = append(heads, r.Header.Clone())
+					mu.Unlock()
+					if r.Header.Get("Upgrade") != "" {
+						_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\nPRI-h2-frames")
+						return
+					}
+					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain")
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), func() []http.Header {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(heads)
+	}
+}
+
+// TestHostileH2CNotTunnelled: only Upgrade: websocket switches protocols.
+// An h2c upgrade (or any other) reaches the app as a plain request without
+// Upgrade, HTTP2-Settings and Connection, and the client gets its answer.
+func TestHostileH2CNotTunnelled(t *testing.T) {
+	app, heads := h2cApp(t)
+	_, addrs := startServer(t, appConfig(app, nil))
+	hdr := v1Header("203.0.113.7:5555", "10.0.0.1:81")
+	for _, tt := range []struct{ name, lines string }{
+		{"h2c upgrade (net/http path: Connection names HTTP2-Settings)", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"},
+		{"h2c upgrade (fast path)", "Connection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"},
+		{"websocket listed after h2c", "Connection: Upgrade\r\nUpgrade: h2c, websocket\r\n"},
+		{"upgrade on POST", "Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := len(heads())
+			method := "GET"
+			if strings.Contains(tt.lines, "Content-Length") {
+				method = "POST"
+			}
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Write(cat(hdr, []byte(method+" /h2 HTTP/1.1\r\nHost: app.example\r\n"+tt.lines+"\r\n")))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("read answer: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || string(body) != "plain" {
+				t.Errorf("client got %d %q; want 200 plain (no protocol switch)", resp.StatusCode, body)
+			}
+			got := heads()[n:]
+			if len(got) != 1 {
+				t.Fatalf("app saw %d requests; want 1", len(got))
+			}
+			for _, k := range []string{"Upgrade", "Http2-Settings", "Connection"} {
+				if v, ok := got[0][k]; ok {
+					t.Errorf("app saw %s = %q; want it removed", k, v)
+				}
+			}
+		})
+	}
+}
+
+// TestHostileUnderscoreHeaders: names with '_' are dropped by default
+// (nginx's underscores_in_headers off); underscores_in_headers lets them
+// through, but never a spelling of a forwarding or client-address header.
+func TestHostileUnderscoreHeaders(t *testing.T) {
+	be, seen := backend(t)
+	hdr := v1Header("203.0.113.7:5555", "10.0.0.1:81")
+	for _, tt := range []struct {
+		name  string
+		allow bool
+		raw   []byte
+		want  []string // header names the app must see
+		never []string // and must not
+	}{
+		{"fast path, default", false, get("/u", "a", "X_User: u", "X-Ok: 1", "True_Client_IP: 6.6.6.6"),
+			[]string{"X-Ok"}, []string{"X_User", "True_Client_IP", "True-Client-Ip"}},
+		{"net/http path, default", false, get("/u", "a", "X_User: u", "X-Ok: 1", "Connection: X-Hop", "X-Hop: 1"),
+			[]string{"X-Ok"}, []string{"X_User", "X-Hop"}},
+		{"fast path, allowed", true, get("/u", "a", "X_User: u", "X_Forwarded_For: 6.6.6.6", "Client_IP: 6.6.6.6"),
+			[]string{"X_User"}, []string{"X_Forwarded_For", "Client_IP"}},
+		{"net/http path, allowed", true, get("/u", "a", "X_User: u", "X_Real_IP: 6.6.6.6", "Connection: X-Hop"),
+			[]string{"X_User"}, []string{"X_Real_IP"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.UnderscoresInHeaders = tt.allow }))
+			resp, _, err := roundTrip(t, addrs[0], cat(hdr, tt.raw))
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("%v %v; want 200", resp, err)
+			}
+			h := seen.last(t).Header
+			has := func(name string) bool { // the app's net/http canonicalizes X_User as X_user
+				for k := range h {
+					if strings.EqualFold(k, name) {
+						return true
+					}
+				}
+				return false
+			}
+			for _, k := range tt.want {
+				if !has(k) {
+					t.Errorf("app did not see %s; want it (got %v)", k, h)
+				}
+			}
+			for _, k := range tt.never {
+				if has(k) {
+					t.Errorf("app saw %s; want it dropped (got %v)", k, h)
+				}
+			}
+		})
+	}
+}
