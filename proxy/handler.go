@@ -146,4 +146,3 @@ func isUpgrade(r *http.Request) bool {
 	delete(r.Header, "Upgrade")
 	return false
 }
-
