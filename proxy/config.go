@@ -95,9 +95,12 @@ type ListenerConfig struct {
 	Mode string `yaml:"mode"`
 	// ProxyProtocol is "required" (default), "optional" or "off".
 	ProxyProtocol string `yaml:"proxy_protocol"`
-	// TrustedCIDRs, when set, lists the only sources allowed to send a PROXY
-	// header: a header from another source closes the connection, and in
-	// "required" mode any connection from another source is refused.
+	// TrustedCIDRs lists the only sources allowed to send a PROXY header: a
+	// header from another source closes the connection, and in "required"
+	// mode any connection from another source is refused. Default (empty):
+	// DefaultTrustedCIDRs, loopback and the private ranges a load
+	// balancer's nodes use (10/8, 172.16/12, 192.168/16, 100.64/10).
+	// Trusting every source must be explicit: [any].
 	TrustedCIDRs []string `yaml:"trusted_cidrs"`
 	// Upstream is the backend: a URL http://host:port[/base] in mode http,
 	// host:port in mode tcp.
@@ -251,8 +254,14 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 		return l, fmt.Errorf("trusted_cidrs: only allowed with proxy_protocol required or optional")
 	}
 	for _, c := range l.TrustedCIDRs {
+		if c == TrustAny {
+			if len(l.TrustedCIDRs) > 1 {
+				return l, fmt.Errorf("trusted_cidrs: %q trusts every source: list it alone", TrustAny)
+			}
+			continue
+		}
 		if _, err := parsePrefix(c); err != nil {
-			return l, fmt.Errorf("trusted_cidrs %q: want a CIDR like 10.0.0.0/8 or an IP address", c)
+			return l, fmt.Errorf("trusted_cidrs %q: want a CIDR like 10.0.0.0/8, an IP address or \"any\"", c)
 		}
 	}
 	switch l.Mode {

@@ -172,6 +172,7 @@ func TestConfigErrors(t *testing.T) {
 		{"https upstream", "listeners: [{listen: ':1', mode: http, upstream: 'https://x:1'}]", "upstream"},
 		{"tcp upstream url", "listeners: [{listen: ':1', mode: tcp, upstream: 'http://x:1'}]", "upstream"},
 		{"bad cidr", "listeners: [{listen: ':1', mode: redirect, trusted_cidrs: [10.0.0.0/33]}]", "trusted_cidrs"},
+		{"any among cidrs", "listeners: [{listen: ':1', mode: redirect, trusted_cidrs: [any, 10.0.0.0/8]}]", "trusted_cidrs: \"any\" trusts every source"},
 		{"cidrs with off", "listeners: [{listen: ':1', mode: redirect, proxy_protocol: off, trusted_cidrs: [10.0.0.0/8]}]", "trusted_cidrs"},
 		{"send_proxy on http", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', send_proxy: v2}]", "send_proxy"},
 		{"bad send_proxy", "listeners: [{listen: ':1', mode: tcp, upstream: 'x:1', send_proxy: v3}]", "send_proxy \"v3\""},

@@ -24,25 +24,6 @@ var ErrUnsupportedHeader = errors.New("proxy: unsupported PROXY header address f
 // trusted_cidrs on a required listener.
 var errUntrusted = fmt.Errorf("proxy: source not in trusted_cidrs: %w", proxyproto.ErrInvalidUpstream)
 
-// connPolicy is the go-proxyproto policy of a listener state: USE for trusted
-// (or all, without trusted_cidrs) sources, REJECT (a header closes the
-// connection) for others, and a refusal in required mode.
-func (st *listenerState) connPolicy(opts proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
-	if len(st.trusted) == 0 {
-		return proxyproto.USE, nil
-	}
-	ip := addrOf(opts.Upstream).Addr().Unmap()
-	for _, p := range st.trusted {
-		if p.Contains(ip) {
-			return proxyproto.USE, nil
-		}
-	}
-	if st.required {
-		return proxyproto.REJECT, errUntrusted
-	}
-	return proxyproto.REJECT, nil
-}
-
 // validateHeader accepts TCP over IPv4/IPv6 and LOCAL headers whose TLVs
 // (go-proxyproto only splits them on demand) fit in the header.
 func validateHeader(h *proxyproto.Header) error {
