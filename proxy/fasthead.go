@@ -182,27 +182,10 @@ func parseFastHead(b []byte, h *fastHead, allowUnderscores bool) error {
 	if hosts != 1 || h.host.end == h.host.start {
 		return errNotFast
 	}
-	host := string(b[h.host.start:h.host.end]) // no allocation: compared, not kept
-	if hp := stripPort(host); !validHost(hp) || !validPort(host[len(hp):]) {
+	if _, ok := hostOnly(string(b[h.host.start:h.host.end])); !ok { // no allocation: checked, not kept
 		return errNotFast
 	}
 	return nil
-}
-
-// validPort accepts "" or ":" followed by up to five digits.
-func validPort(p string) bool {
-	if p == "" {
-		return true
-	}
-	if p[0] != ':' || len(p) > 6 {
-		return false
-	}
-	for i := 1; i < len(p); i++ {
-		if p[i] < '0' || p[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 var crlf = []byte("\r\n")

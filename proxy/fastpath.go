@@ -276,8 +276,10 @@ func bufferedHead(br *bufio.Reader) ([]byte, bool) {
 	return nil, false
 }
 
-// readFastHead returns the buffered request head (unconsumed), reading
-// more as needed; errNotFast when it does not fit in the 4 KiB buffer.
+// readFastHead returns the buffered head (unconsumed), reading more as
+// needed; errNotFast when it does not fit in the 4 KiB buffer or uses a
+// bare LF as a line end (net/http reads those; the fast path would wait
+// for a CRLF CRLF that never comes).
 func readFastHead(br *bufio.Reader) ([]byte, error) {
 	for {
 		n := br.Buffered()
@@ -285,13 +287,28 @@ func readFastHead(br *bufio.Reader) ([]byte, error) {
 		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
 			return buf[:i+4], nil
 		}
-		if n >= br.Size() {
+		if n >= br.Size() || hasBareLF(buf) {
 			return nil, errNotFast
 		}
 		if _, err := br.Peek(n + 1); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// hasBareLF reports an LF not preceded by CR.
+func hasBareLF(b []byte) bool {
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // fastRedirect answers 301 to https://host/target.
@@ -417,7 +434,7 @@ func (l *listener) fastExchange(f *fastConn, pc *upConn, st *listenerState, out 
 		b, err := readFastHead(pc.br)
 		if err != nil {
 			if errors.Is(err, errNotFast) {
-				return 0, 0, false, errors.New("proxy: upstream response head over 4 KiB")
+				return 0, 0, false, errors.New("proxy: upstream response head over 4 KiB or with bare LF line ends")
 			}
 			return 0, 0, false, err
 		}

@@ -155,3 +155,36 @@ func TestHostileUnderscoreHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileRedirectHost: whatever the Host, Location names a valid host
+// or the answer is 400; never a raw byte, never what follows a bracketed
+// address.
+func TestHostileRedirectHost(t *testing.T) {
+	_, addrs := startServer(t, Config{Listeners: []ListenerConfig{{Mode: ModeRedirect, ProxyProtocol: ProxyRequired}}})
+	hdr := v1Header("203.0.113.7:5555", "10.0.0.1:80")
+	for _, tt := range []struct {
+		name, host string
+		want       int
+		location   string
+	}{
+		{"plain", "app.example", 301, "https://app.example/r"},
+		{"port", "app.example:80", 301, "https://app.example/r"},
+		{"IPv6 literal with port", "[::1]:80", 301, "https://[::1]/r"},
+		{"text after an IPv6 literal", "[::1]evil.com", 400, ""},
+		{"text after an IPv6 literal and a port", "[::1]:80evil.com", 400, ""},
+		{"raw 0xFF", "app\xffexample", 400, ""},
+		{"raw 0xFF after the port", "app.example:80\xff", 400, ""},
+		{"userinfo", "evil.com@app.example", 400, ""},
+		{"empty port", "app.example:", 301, "https://app.example/r"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, _, err := roundTrip(t, addrs[0], cat(hdr, []byte("GET /r HTTP/1.1\r\nHost: "+tt.host+"\r\nConnection: close\r\n\r\n")))
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			if loc := resp.Header.Get("Location"); resp.StatusCode != tt.want || loc != tt.location {
+				t.Errorf("got %d Location %q; want %d Location %q", resp.StatusCode, loc, tt.want, tt.location)
+			}
+		})
+	}
+}

@@ -423,9 +423,12 @@ func TestHostileRequestSmuggling(t *testing.T) {
 					t.Errorf("app saw body %q; want the hidden request as body, byte for byte", got[0].Body)
 				}
 			}},
-		// Without any CRLF CRLF the fast path never sees the end of a head:
-		// closed at the header timeout, unanswered.
-		{name: "bare LF only", raw: cat(hdr, []byte("GET /k1 HTTP/1.1\nHost: app.example\nX-Forwarded-For: 6.6.6.6\n\nGET /k2 HTTP/1.1\nHost: app.example\n\n"))},
+		// Bare-LF heads are answered as net/http answers them (it accepts
+		// them), not left to time out.
+		{name: "bare LF only", raw: cat(hdr, []byte("GET /k1 HTTP/1.1\nHost: app.example\nX-Forwarded-For: 6.6.6.6\n\nGET /k2 HTTP/1.1\nHost: app.example\n\n")),
+			want: []int{200, 200}, keepAlive: true, app: []string{"GET /k1" + from, "GET /k2" + from}, check: onlyTrueAddress(clientAddr, "81", "")},
+		{name: "bare LF head after a CRLF request", raw: cat(hdr, req("GET", "/k3"), []byte("GET /k4 HTTP/1.1\nHost: app.example\n\n")),
+			want: []int{200, 200}, keepAlive: true, app: []string{"GET /k3" + from, "GET /k4" + from}},
 		{name: "bare CR in a header line", raw: cat(hdr, []byte("GET /l HTTP/1.1\r\nHost: app.example\rX-A: b\r\n\r\n")), want: []int{400}},
 		// The body streams: the app got the head before the bad chunk size
 		// arrived, then an aborted body; the client a 502 and a close.

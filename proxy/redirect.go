@@ -36,10 +36,11 @@ func RedirectTarget(host, requestURI, redirectHost string) (string, error) {
 	if redirectHost != "" {
 		host = redirectHost
 	} else {
-		host = stripPort(host)
-		if !validHost(host) {
+		h, ok := hostOnly(host)
+		if !ok {
 			return "", ErrBadHost
 		}
+		host = h
 	}
 	uri := requestURI
 	if len(uri) == 0 || uri[0] != '/' {
@@ -75,6 +76,31 @@ func originForm(uri string) string {
 		}
 	}
 	return "/"
+}
+
+// hostOnly is the one Host rule of both paths: the host of a Host value
+// without its port, and whether the value is exactly a valid host
+// (validHost) and an optional ":digits" port. "[::1]evil.com" and raw
+// bytes are refused, never cut into something that looks valid.
+func hostOnly(hostport string) (string, bool) {
+	h := stripPort(hostport)
+	return h, validHost(h) && validPort(hostport[len(h):])
+}
+
+// validPort accepts "" or ":" followed by up to five digits.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	if p[0] != ':' || len(p) > 6 {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // stripPort removes a trailing :port, keeping IPv6 literals in brackets.
