@@ -248,7 +248,7 @@ func (l *listener) fastHealth(f *fastConn, head []byte) bool {
 // net/http. It reports whether net/http took it.
 func (l *listener) handoffConn(f *fastConn) bool {
 	_ = f.fc.SetReadDeadline(time.Time{})
-	rc := &replayConn{frontConn: f.fc, br: f.br}
+	rc := &replayConn{frontConn: f.fc, br: f.br, framing: newFramingTracker()}
 	return l.handoff.push(rc)
 }
 
@@ -553,17 +553,25 @@ func (l *listener) fastError(f *fastConn, st *listenerState, err error, keep boo
 // buffered are read first.
 type replayConn struct {
 	*frontConn
-	br *bufio.Reader
+	br      *bufio.Reader
+	framing *framingTracker // follows what net/http reads (conflicting Content-Length and Transfer-Encoding)
 }
 
 func (c *replayConn) Read(b []byte) (int, error) {
-	if c.br != nil {
-		if c.br.Buffered() > 0 {
-			return c.br.Read(b)
-		}
+	var (
+		n   int
+		err error
+	)
+	if c.br != nil && c.br.Buffered() > 0 {
+		n, err = c.br.Read(b)
+	} else {
 		c.br = nil
+		n, err = c.frontConn.Read(b)
 	}
-	return c.frontConn.Read(b)
+	if n > 0 {
+		c.framing.Write(b[:n])
+	}
+	return n, err
 }
 
 // buffered returns and drops bytes not yet read by net/http (for tunnels).

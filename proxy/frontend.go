@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -104,12 +103,6 @@ type frontConn struct {
 	port       []string // destination port
 	vpceVal    []string
 
-	// last aliases the bytes of the latest Read (net/http's own buffer):
-	// at the start of a handler it still holds the request head, which is
-	// how conflicting Content-Length + Transfer-Encoding is detected after
-	// net/http dropped the Content-Length.
-	last []byte
-
 	requests atomic.Int64
 	gotData  atomic.Bool
 	closed   atomic.Bool
@@ -145,7 +138,6 @@ func (c *frontConn) Read(b []byte) (int, error) {
 		}
 	}
 	if n > 0 {
-		c.last = b[:n]
 		if !c.gotData.Load() {
 			c.gotData.Store(true)
 		}
@@ -358,36 +350,20 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	case *frontConn:
 		return context.WithValue(ctx, connKey{}, v)
 	case *replayConn:
-		return context.WithValue(ctx, connKey{}, v.frontConn)
+		return context.WithValue(context.WithValue(ctx, connKey{}, v.frontConn), framingKey{}, v.framing)
 	}
 	return ctx
+}
+
+type framingKey struct{}
+
+// framingFrom returns the framing tracker of a connection net/http serves.
+func framingFrom(ctx context.Context) *framingTracker {
+	t, _ := ctx.Value(framingKey{}).(*framingTracker)
+	return t
 }
 
 func connFrom(ctx context.Context) *frontConn {
 	fc, _ := ctx.Value(connKey{}).(*frontConn)
 	return fc
-}
-
-// headHasContentLength reports whether the request head in the latest read
-// carries a Content-Length line. Only called for requests with a
-// Transfer-Encoding, before their body is read.
-func (c *frontConn) headHasContentLength() bool {
-	b := c.last
-	if end := bytes.Index(b, []byte("\r\n\r\n")); end >= 0 {
-		b = b[:end+2]
-	}
-	for {
-		i := bytes.Index(b, []byte("\r\n"))
-		if i < 0 {
-			return false
-		}
-		b = b[i+2:]
-		const name = "content-length"
-		if len(b) > len(name) && equalFold(string(b[:len(name)]), name) {
-			rest := bytes.TrimLeft(b[len(name):], " \t")
-			if len(rest) > 0 && rest[0] == ':' {
-				return true
-			}
-		}
-	}
 }

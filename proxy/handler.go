@@ -15,6 +15,11 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fc.requests.Add(1)
+	// Every request takes its verdict, in order, whether or not it is used.
+	conflicting := true
+	if ft := framingFrom(r.Context()); ft != nil {
+		conflicting = ft.conflicting()
+	}
 	st := l.state.Load()
 	rec := recorderPool.Get().(*recorder)
 	rec.ResponseWriter, rec.status, rec.bytes = w, 0, 0
@@ -29,7 +34,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.metrics.headerError(reasonMissing)
 		rec.Header()["Connection"] = closeVal
 		http.Error(rec, "PROXY protocol header required", http.StatusBadRequest)
-	case len(r.TransferEncoding) > 0 && fc.headHasContentLength():
+	case len(r.TransferEncoding) > 0 && conflicting:
 		l.metrics.reject("conflicting_framing")
 		rec.Header()["Connection"] = closeVal
 		http.Error(rec, "conflicting Content-Length and Transfer-Encoding", http.StatusBadRequest)

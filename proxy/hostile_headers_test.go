@@ -188,3 +188,81 @@ func TestHostileRedirectHost(t *testing.T) {
 		})
 	}
 }
+
+// exchangeSegments is exchange with the input in separate writes, 30ms
+// apart (separate TCP segments, separate reads at the proxy).
+func exchangeSegments(t *testing.T, addr string, segs ...[]byte) (statuses []int, closed bool) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	for i, s := range segs {
+		if i > 0 {
+			time.Sleep(30 * time.Millisecond)
+		}
+		_, _ = c.Write(s)
+	}
+	br := bufio.NewReader(c)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(750 * time.Millisecond))
+		if _, err := br.Peek(1); err != nil {
+			ne, ok := err.(net.Error)
+			return statuses, !(ok && ne.Timeout())
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("after %v: unparsable answer: %v", statuses, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		statuses = append(statuses, resp.StatusCode)
+	}
+}
+
+// TestHostileConflictingFraming: a request head with both Content-Length
+// and Transfer-Encoding is answered 400 and its connection closed (RFC 9112
+// §6.1) however it arrives: split across segments, or behind a pipelined
+// request on either path. The app never sees it.
+func TestHostileConflictingFraming(t *testing.T) {
+	rig := newHostileRig(t)
+	hdr := v1Header(clientAddr+":5555", "10.0.0.1:81")
+	from := " from " + clientAddr
+	cl := []byte("POST /both HTTP/1.1\r\nHost: app.example\r\nContent-Length: 5\r\n")
+	te := []byte("Transfer-Encoding: chunked\r\n")
+	end := []byte("\r\n0\r\n\r\n")
+	post := req("POST", "/p", "Content-Length: 2")
+	for _, tt := range []struct {
+		name string
+		segs [][]byte
+		want []int
+		app  []string
+	}{
+		{"in one segment", [][]byte{cat(hdr, cl, te, end)}, []int{400}, nil},
+		{"split after Content-Length", [][]byte{cat(hdr, cl), cat(te, end)}, []int{400}, nil},
+		{"split inside the name", [][]byte{cat(hdr, cl, te[:9]), cat(te[9:], end)}, []int{400}, nil},
+		{"split after Transfer-Encoding", [][]byte{cat(hdr, []byte("POST /both HTTP/1.1\r\nHost: app.example\r\n"), te), cat([]byte("Content-Length: 5\r\n"), end)}, []int{400}, nil},
+		{"behind a fast-path request", [][]byte{cat(hdr, req("GET", "/g"), cl, te, end)}, []int{200, 400}, []string{"GET /g" + from}},
+		{"behind a net/http request", [][]byte{cat(hdr, post, []byte("hi"), cl, te, end)}, []int{200, 400}, []string{"POST /p" + from}},
+		{"behind a net/http request, split", [][]byte{cat(hdr, post, []byte("hi")), cl, cat(te, end)}, []int{200, 400}, []string{"POST /p" + from}},
+		{"behind a net/http request whose body looks like a clean head", [][]byte{
+			cat(hdr, req("POST", "/p", "Content-Length: 47"), []byte("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), cl), cat(te, end)},
+			[]int{200, 400}, []string{"POST /p" + from}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := rig.app.len()
+			statuses, closed := exchangeSegments(t, rig.addrs[0], tt.segs...)
+			rig.app.settle()
+			var gotApp []string
+			for _, r := range rig.app.since(n) {
+				gotApp = append(gotApp, r.String())
+			}
+			if !slices.Equal(statuses, tt.want) || !closed || !slices.Equal(gotApp, tt.app) {
+				t.Errorf("client got %v (closed %v), app saw %q; want %v, closed, app %q", statuses, closed, gotApp, tt.want, tt.app)
+			}
+			rig.checkBystander(t)
+		})
+	}
+}
