@@ -43,6 +43,8 @@ const (
 	DefaultIdleTimeout     = 120 * time.Second
 	DefaultDialTimeout     = 3 * time.Second
 	DefaultUpstreamTimeout = 60 * time.Second
+	DefaultBodyTimeout     = 60 * time.Second
+	DefaultSendTimeout     = 60 * time.Second
 	DefaultMaxHeaderBytes  = 32 << 10
 	DefaultForwardedProto  = "https"
 )
@@ -126,6 +128,16 @@ type ListenerConfig struct {
 	// UpstreamTimeout bounds waiting for the upstream's response headers
 	// (504 after it). Default 60s.
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	// BodyTimeout bounds the wait between two reads of a request body
+	// (nginx's client_body_timeout): a client that sends a head and then
+	// trickles or stops its body is answered 408 and both its connection
+	// and the app's are closed. Default 60s.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// SendTimeout bounds the wait between two writes to the client
+	// (nginx's send_timeout), WebSockets included: a client that stops
+	// reading has both its connection and the app's closed. Default 60s.
+	// It applies to connections accepted after a reload.
+	SendTimeout time.Duration `yaml:"send_timeout"`
 	// TunnelIdleTimeout closes WebSocket and TCP sessions with no traffic in
 	// either direction for this long. Default 0: no proxy-side cut, the load
 	// balancer's idle timeout governs. Setting it copies with deadlines (a 32 KiB buffer per direction while a read waits).
@@ -302,7 +314,7 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 	for name, d := range map[string]*time.Duration{
 		"header_timeout": &l.HeaderTimeout, "idle_timeout": &l.IdleTimeout,
 		"dial_timeout": &l.DialTimeout, "upstream_timeout": &l.UpstreamTimeout,
-		"tunnel_idle_timeout": &l.TunnelIdleTimeout,
+		"tunnel_idle_timeout": &l.TunnelIdleTimeout, "body_timeout": &l.BodyTimeout, "send_timeout": &l.SendTimeout,
 	} {
 		if *d < 0 {
 			return l, fmt.Errorf("%s %s: must not be negative", name, *d)
@@ -319,6 +331,12 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 	}
 	if l.UpstreamTimeout == 0 {
 		l.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	if l.BodyTimeout == 0 {
+		l.BodyTimeout = DefaultBodyTimeout
+	}
+	if l.SendTimeout == 0 {
+		l.SendTimeout = DefaultSendTimeout
 	}
 	if l.MaxHeaderBytes < 0 {
 		return l, fmt.Errorf("max_header_bytes %d: must not be negative", l.MaxHeaderBytes)

@@ -109,7 +109,7 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	_ = fc.SetReadDeadline(time.Time{})
 	upstream, _ := bc.(*net.TCPConn)
 	e.status = http.StatusSwitchingProtocols
-	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, e: e}
+	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, sendTimeout: st.cfg.SendTimeout, e: e}
 	l.metrics.request(http.StatusSwitchingProtocols)
 	t.run()
 	return true

@@ -60,6 +60,11 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 		if raw, ok := c.(*net.TCPConn); ok {
 			fc.raw = raw
 			fc.rs = newRawSock(raw)
+			if fc.rs != nil && st.cfg.Mode != ModeTCP && st.cfg.SendTimeout > 0 {
+				d := st.cfg.SendTimeout
+				fc.rs.sendTimeout = d
+				fc.rs.timedOut = func() { fl.l.clientTimedOut(fc, "send_timeout", d) }
+			}
 		}
 		if st.cfg.ProxyProtocol != ProxyOff {
 			policy, err := st.connPolicy(proxyproto.ConnPolicyOptions{Upstream: c.RemoteAddr(), Downstream: c.LocalAddr()})

@@ -44,6 +44,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The tunnel logs its own line when the session ends.
 		logIt = !l.serveUpgrade(rec, r, st, fc, start)
 	default:
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = limitBody(r.Body, fc, st.cfg.BodyTimeout)
+		}
 		st.rp.ServeHTTP(rec, r)
 	}
 

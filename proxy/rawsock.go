@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -22,6 +24,11 @@ import (
 type rawSock struct {
 	c  *net.TCPConn
 	rc syscall.RawConn
+	// sendTimeout bounds a write's wait for room in the send buffer
+	// (send_timeout on sockets to clients; 0: none). timedOut, if set, is
+	// called when it expires.
+	sendTimeout time.Duration
+	timedOut    func()
 }
 
 func newRawSock(c *net.TCPConn) *rawSock {
@@ -67,35 +74,62 @@ func (s *rawSock) Read(p []byte) (int, error) {
 }
 
 // Write implements io.Writer: all of p, waiting on the poller while the
-// socket's send buffer is full, or an error.
+// socket's send buffer is full, or an error. With a sendTimeout, a wait
+// that sees no progress for that long fails with errSendTimeout (nginx's
+// send_timeout: between two writes, not for the whole response); the
+// deadline is armed only when the socket is full, and cleared after, so
+// writes that never wait cost no timer.
 func (s *rawSock) Write(p []byte) (int, error) {
 	var (
-		n     int
-		errno syscall.Errno
+		n      int
+		errno  syscall.Errno
+		armed  bool
+		armedN int
+		rearm  bool
 	)
-	err := s.rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			r, e := sysWrite(fd, p[n:])
-			switch e {
-			case 0:
-				n += r
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
+	for {
+		rearm = false
+		err := s.rc.Write(func(fd uintptr) bool {
+			for n < len(p) {
+				r, e := sysWrite(fd, p[n:])
+				switch e {
+				case 0:
+					n += r
+				case syscall.EINTR:
+				case syscall.EAGAIN:
+					if s.sendTimeout > 0 && (!armed || n > armedN) {
+						rearm = true // arm (or re-arm after progress) before waiting
+						return true
+					}
+					return false
+				default:
+					errno = e
+					return true
+				}
 			}
+			return true
+		})
+		if rearm && err == nil && errno == 0 {
+			_ = s.c.SetWriteDeadline(time.Now().Add(s.sendTimeout))
+			armed, armedN = true, n
+			continue
 		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return n, s.opError("write", err)
-	case errno != 0:
-		return n, s.opError("write", os.NewSyscallError("write", errno))
+		if armed {
+			_ = s.c.SetWriteDeadline(time.Time{})
+		}
+		switch {
+		case err != nil && armed && errors.Is(err, os.ErrDeadlineExceeded):
+			if s.timedOut != nil {
+				s.timedOut()
+			}
+			return n, s.opError("write", fmt.Errorf("%w (%w)", errSendTimeout, os.ErrDeadlineExceeded))
+		case err != nil:
+			return n, s.opError("write", err)
+		case errno != 0:
+			return n, s.opError("write", os.NewSyscallError("write", errno))
+		}
+		return n, nil
 	}
-	return n, nil
 }
 
 // opError shapes err as net.Conn's Read and Write do (RawConn reports

@@ -84,6 +84,14 @@ func setForwarded(h http.Header, fc *frontConn, st *listenerState) {
 // proxyError maps an upstream failure to a status in one place: dial
 // refused → 502, timeouts → 504, client gone → 499 in the log, nothing sent.
 func (l *listener) proxyError(w http.ResponseWriter, r *http.Request, st *listenerState, err error) {
+	if tb, ok := r.Body.(*timedBody); (ok && tb.expired) || errors.Is(err, errBodyTimeout) {
+		// Logged and counted where it expired (net/http then cancels the
+		// request, so err may only say "canceled"); the upstream
+		// connection went with the aborted request.
+		w.Header()["Connection"] = closeVal
+		http.Error(w, http.StatusText(http.StatusRequestTimeout), http.StatusRequestTimeout)
+		return
+	}
 	status, reason := classifyUpstreamError(r.Context(), err)
 	if reason == "client_gone" {
 		if rec, ok := w.(*recorder); ok {

@@ -106,7 +106,7 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 		}
 	}
 	t := &tunnel{
-		l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout,
+		l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, sendTimeout: st.cfg.SendTimeout,
 		e: entry{listener: l.name, client: fc.src.Addr(), start: start, method: r.Method, uri: r.RequestURI,
 			proto: r.Proto, status: http.StatusSwitchingProtocols, host: r.Host, tunnel: true,
 			referer: headerValue(r.Header, "Referer"), userAgent: headerValue(r.Header, "User-Agent")},
