@@ -489,10 +489,14 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 	for _, k := range rh.keep[:rh.nkeep] {
 		_, _ = bw.Write(b[k.start:k.end])
 	}
-	if st.hstsVal != nil {
+	if st.hstsVal != nil { // response.go's rules: the listener's HSTS replaces the app's
 		_, _ = bw.WriteString("Strict-Transport-Security: ")
 		_, _ = bw.WriteString(st.hstsVal[0])
 		_, _ = bw.WriteString("\r\n")
+	} else {
+		for _, k := range rh.hsts[:rh.nhsts] {
+			_, _ = bw.Write(b[k.start:k.end])
+		}
 	}
 	if !keep {
 		_, _ = bw.WriteString("Connection: close\r\n")

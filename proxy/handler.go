@@ -112,6 +112,7 @@ var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		r.status = code
+		noSniff(r.ResponseWriter.Header())
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
@@ -119,10 +120,19 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
+		noSniff(r.ResponseWriter.Header())
 	}
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)
 	return n, err
+}
+
+// noSniff keeps net/http from adding a Content-Type the answer did not
+// have (response.go's rules; ReverseProxy cannot say it: it copies values).
+func noSniff(h http.Header) {
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil
+	}
 }
 
 // Unwrap lets http.ResponseController reach Flush and Hijack.

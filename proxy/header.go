@@ -33,6 +33,26 @@ var droppedByLen = func() (t [32][]string) {
 	return t
 }()
 
+// hopByLen indexes the lower-cased hopHeaders by length.
+var hopByLen = func() (t [32][]string) {
+	for _, n := range hopHeaders {
+		t[len(n)] = append(t[len(n)], strings.ToLower(n))
+	}
+	return t
+}()
+
+// isHopHeader reports a hop-by-hop header name (ASCII case-insensitive).
+func isHopHeader[T string | []byte](name T) bool {
+	if len(name) < len(hopByLen) {
+		for _, n := range hopByLen[len(name)] {
+			if equalFold(string(name), n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // dropRequestHeader reports whether a client's request header never
 // reaches the app: hop-by-hop, spoofable (X-Forwarded-* included), or
 // spelt with an underscore while underscores are not allowed (nginx's

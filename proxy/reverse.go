@@ -38,11 +38,9 @@ func (l *listener) newReverseProxy(st *listenerState) *httputil.ReverseProxy {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { l.proxyError(w, r, st, err) },
 		ErrorLog:     slog.NewLogLogger(l.srv.log.Handler(), slog.LevelWarn),
 	}
-	if st.hstsVal != nil {
-		rp.ModifyResponse = func(resp *http.Response) error {
-			resp.Header["Strict-Transport-Security"] = st.hstsVal
-			return nil
-		}
+	rp.ModifyResponse = func(resp *http.Response) error {
+		relayedHeaders(resp.Header, st)
+		return nil
 	}
 	return rp
 }

@@ -19,6 +19,9 @@ var errUpgradeBody = errors.New("proxy: upgrade request with a body")
 // between raw TCP sockets by pump (no buffer held while idle). It
 // reports whether a tunnel took over (and will write the access log line).
 func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *listenerState, fc *frontConn, start time.Time) bool {
+	// An upgrade that does not become a tunnel ends its connection, as on
+	// the fast path: the client may already have sent frames after it.
+	w.Header()["Connection"] = closeVal
 	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
 		l.metrics.reject("upgrade_with_body")
 		http.Error(w, errUpgradeBody.Error(), http.StatusBadRequest)
@@ -53,13 +56,12 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 		defer bc.Close()
 		defer resp.Body.Close()
 		_ = bc.SetDeadline(time.Now().Add(st.cfg.UpstreamTimeout))
-		for _, k := range hopHeaders {
-			delete(resp.Header, k)
-		}
 		h := w.Header()
 		for k, v := range resp.Header {
 			h[k] = v
 		}
+		relayedHeaders(h, st)
+		h["Connection"] = closeVal
 		w.WriteHeader(resp.StatusCode)
 		_, _ = io.Copy(w, resp.Body)
 		return false
