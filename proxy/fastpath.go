@@ -6,11 +6,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,14 +143,8 @@ func (l *listener) serveConn(f *fastConn) {
 		if err == nil {
 			err = parseFastHead(head, &f.head, st.cfg.UnderscoresInHeaders)
 		}
-		if err == nil && pathIs(head[f.head.target.start:f.head.target.end], st.health) {
-			fc.requests.Add(1)
-			if !l.fastHealth(f, head) {
-				return
-			}
-			continue
-		}
-		if errors.Is(err, errNotFast) || noHeader {
+		health := err == nil && pathIs(head[f.head.target.start:f.head.target.end], st.health)
+		if !health && (errors.Is(err, errNotFast) || noHeader) {
 			// net/http serves it: anything unusual, and the 400 for a
 			// missing PROXY header (counted there).
 			handedOff = l.handoffConn(f)
@@ -163,34 +155,41 @@ func (l *listener) serveConn(f *fastConn) {
 		}
 		fc.requests.Add(1)
 		start := time.Now()
-		if f.head.upgrade.end != 0 && st.cfg.Mode == ModeHTTP {
+		if !health && f.head.upgrade.end != 0 && st.cfg.Mode == ModeHTTP {
 			tunneled = l.fastUpgrade(f, head, st, start)
 			return
 		}
 		var status int
 		var sent int64
 		keep := !f.head.close && !l.draining.Load()
-		if st.cfg.Mode == ModeRedirect {
+		switch {
+		case health:
+			status, sent, keep = l.fastHealth(f, keep)
+		case st.cfg.Mode == ModeRedirect:
 			status, sent = l.fastRedirect(f, head, st, keep)
-		} else {
+		default:
 			status, sent, keep = l.fastProxy(f, head, st, keep)
 		}
-		l.metrics.request(status)
-		if sent > 0 {
-			l.metrics.toClient.Add(float64(sent))
-		}
+		l.countRequest(status, sent)
 		if a := l.srv.accessLog(); a != nil {
-			h := &f.head
-			e := entry{listener: l.name, client: fc.src.Addr(), start: start, duration: time.Since(start),
-				method: methodString(head[h.method.start:h.method.end]), uri: string(head[h.target.start:h.target.end]),
-				proto: "HTTP/1.1", status: status, bytes: sent, host: string(head[h.host.start:h.host.end]),
-				referer: string(head[h.referer.start:h.referer.end]), userAgent: string(head[h.ua.start:h.ua.end])}
+			// The head's bytes are still in f.br's buffer: discarded, not
+			// overwritten, until the next read.
+			e := l.fastEntry(f, head, start)
+			e.status, e.bytes, e.duration = status, sent, time.Since(start)
 			a.Write(&e)
 		}
 		if !keep {
 			return
 		}
 	}
+}
+
+// fastEntry is the access-log entry of the request whose head f.head
+// parsed in head (newEntry).
+func (l *listener) fastEntry(f *fastConn, head []byte, start time.Time) entry {
+	h := &f.head
+	return l.newEntry(f.fc, start, methodString(head[h.method.start:h.method.end]), string(head[h.target.start:h.target.end]),
+		"HTTP/1.1", string(head[h.host.start:h.host.end]), string(head[h.referer.start:h.referer.end]), string(head[h.ua.start:h.ua.end]))
 }
 
 // pending reports whether bytes of a next request already wait, in the
@@ -210,38 +209,6 @@ func (f *fastConn) pending() bool {
 	var n int
 	_ = rc.Control(func(fd uintptr) { n, _ = sysPeek(fd) })
 	return n > 0
-}
-
-// fastHealth answers the health path (200, or 503 while draining) and
-// reports whether the connection stays open.
-func (l *listener) fastHealth(f *fastConn, head []byte) bool {
-	h := &f.head
-	_, _ = f.br.Discard(h.size)
-	draining := l.srv.draining.Load() || l.draining.Load()
-	status, body := http.StatusOK, okBody
-	if draining {
-		status, body = http.StatusServiceUnavailable, downBody
-	}
-	bw := f.bw
-	_, _ = bw.WriteString("HTTP/1.1 ")
-	_, _ = bw.WriteString(strconv.Itoa(status))
-	_, _ = bw.WriteString(" ")
-	_, _ = bw.WriteString(http.StatusText(status))
-	_, _ = bw.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\nContent-Length: ")
-	_, _ = bw.WriteString(strconv.Itoa(len(body)))
-	keep := !h.close && !draining
-	if !keep {
-		_, _ = bw.WriteString("\r\nConnection: close")
-	}
-	_, _ = bw.WriteString("\r\n\r\n")
-	if h.method.end != 4 { // not HEAD
-		_, _ = bw.Write(body)
-	}
-	if bw.Flush() != nil {
-		return false
-	}
-	l.metrics.request(status)
-	return keep
 }
 
 // handoffConn gives the connection, with the bytes already buffered, to
@@ -523,34 +490,6 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 		keep = false
 	}
 	return sent, keep, !rh.close && !untilEOF && !ignoredBody(isHead, rh.status, rh.length, rh.chunked), nil
-}
-
-// fastError answers an upstream failure (502, or 504 on timeouts) like
-// proxyError does on the net/http path.
-func (l *listener) fastError(f *fastConn, st *listenerState, err error, keep bool) (int, int64, bool) {
-	status, reason := classifyUpstreamError(context.Background(), err)
-	l.metrics.upstreamError(reason)
-	l.srv.log.LogAttrs(context.Background(), slog.LevelWarn, "upstream error",
-		slog.String("listener", l.name), slog.String("upstream", st.cfg.Upstream),
-		slog.String("reason", reason), slog.Int("status", status), slog.String("error", err.Error()))
-	text := http.StatusText(status)
-	bw := f.bw
-	_, _ = bw.WriteString("HTTP/1.1 ")
-	_, _ = bw.WriteString(strconv.Itoa(status))
-	_, _ = bw.WriteString(" ")
-	_, _ = bw.WriteString(text)
-	_, _ = bw.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
-	_, _ = bw.WriteString(strconv.Itoa(len(text) + 1))
-	if !keep {
-		_, _ = bw.WriteString("\r\nConnection: close")
-	}
-	_, _ = bw.WriteString("\r\n\r\n")
-	_, _ = bw.WriteString(text)
-	_, _ = bw.WriteString("\n")
-	if bw.Flush() != nil {
-		keep = false
-	}
-	return status, int64(len(text) + 1), keep
 }
 
 // replayConn is a connection handed to net/http: bytes the fast path

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -20,16 +19,14 @@ var upgradeReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil,
 func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, start time.Time) bool {
 	h := &f.head
 	fc := f.fc
-	e := entry{listener: l.name, client: fc.src.Addr(), start: start, method: http.MethodGet,
-		uri: string(head[h.target.start:h.target.end]), proto: "HTTP/1.1", host: string(head[h.host.start:h.host.end]),
-		referer: string(head[h.referer.start:h.referer.end]), userAgent: string(head[h.ua.start:h.ua.end]), tunnel: true}
+	e := l.fastEntry(f, head, start)
 	out := l.fastRequest(f, head, st, head[h.upgrade.start:h.upgrade.end])
 	_, _ = f.br.Discard(h.size)
 	fail := func(err error) bool {
 		status, sent, _ := l.fastError(f, st, err, false)
-		l.metrics.request(status)
+		l.countRequest(status, sent)
 		if a := l.srv.accessLog(); a != nil {
-			e.status, e.bytes, e.tunnel, e.duration = status, sent, false, time.Since(start)
+			e.status, e.bytes, e.duration = status, sent, time.Since(start)
 			a.Write(&e)
 		}
 		return false
@@ -71,9 +68,9 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 		// The app declined the upgrade: relay its answer, then close.
 		sent, _, _, _ := l.relayResponse(f, ubr, &rh, st, false, false)
 		_ = bc.Close()
-		l.metrics.request(rh.status)
+		l.countRequest(rh.status, sent)
 		if a := l.srv.accessLog(); a != nil {
-			e.status, e.bytes, e.tunnel, e.duration = rh.status, sent, false, time.Since(start)
+			e.status, e.bytes, e.duration = rh.status, sent, time.Since(start)
 			a.Write(&e)
 		}
 		return false
@@ -107,10 +104,6 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	// tunnel has its own idle rule (none by default), so it must not inherit
 	// it (drainProxyBuffer clears it too, but only with PROXY decoding on).
 	_ = fc.SetReadDeadline(time.Time{})
-	upstream, _ := bc.(*net.TCPConn)
-	e.status = http.StatusSwitchingProtocols
-	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, sendTimeout: st.cfg.SendTimeout, e: e}
-	l.metrics.request(http.StatusSwitchingProtocols)
-	t.run()
+	l.startWebSocket(fc, bc, st, e)
 	return true
 }

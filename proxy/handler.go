@@ -28,7 +28,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case r.URL.Path == st.health:
-		l.srv.serveHealth(rec, r)
+		writeHealth(rec, r, l.healthDraining())
 	case !fc.hasHeader && fc.st.required:
 		l.metrics.reject("missing_proxy_header")
 		l.metrics.headerError(reasonMissing)
@@ -55,17 +55,10 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		l.metrics.request(status)
-		if rec.bytes > 0 {
-			l.metrics.toClient.Add(float64(rec.bytes))
-		}
+		l.countRequest(status, rec.bytes)
 		if a := l.srv.accessLog(); a != nil {
-			e := entry{
-				listener: l.name, client: fc.src.Addr(), start: start, duration: time.Since(start),
-				method: r.Method, uri: r.RequestURI, proto: r.Proto, status: status, bytes: rec.bytes,
-				referer: headerValue(r.Header, "Referer"), userAgent: headerValue(r.Header, "User-Agent"),
-				host: r.Host,
-			}
+			e := httpEntry(l, r, fc, start)
+			e.status, e.bytes, e.duration = status, rec.bytes, time.Since(start)
 			a.Write(&e)
 		}
 	}
@@ -74,29 +67,15 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var (
-	closeVal = []string{"close"}
-	textVal  = []string{"text/plain; charset=utf-8"}
-	okBody   = []byte("ok\n")
-	downBody = []byte("shutting down\n")
+	closeVal   = []string{"close"}
+	textVal    = []string{"text/plain; charset=utf-8"}
+	noStoreVal = []string{"no-store"}
 )
 
-// serveHealth answers the health path: 200, or 503 while draining.
-func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h["Content-Type"] = textVal
-	h["Cache-Control"] = []string{"no-store"}
-	if s.draining.Load() {
-		h["Connection"] = closeVal
-		w.WriteHeader(http.StatusServiceUnavailable)
-		if r.Method != http.MethodHead {
-			_, _ = w.Write(downBody)
-		}
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(okBody)
-	}
+// httpEntry is the access-log entry of a request net/http parsed.
+func httpEntry(l *listener, r *http.Request, fc *frontConn, start time.Time) entry {
+	return l.newEntry(fc, start, r.Method, r.RequestURI, r.Proto, r.Host,
+		headerValue(r.Header, "Referer"), headerValue(r.Header, "User-Agent"))
 }
 
 // recorder captures the status and body size of a response for the access

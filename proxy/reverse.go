@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -77,58 +75,6 @@ func setForwarded(h http.Header, fc *frontConn, st *listenerState) {
 	if fc.vpceVal != nil {
 		h["X-Amzn-Vpce-Id"] = fc.vpceVal
 	}
-}
-
-// proxyError maps an upstream failure to a status in one place: dial
-// refused → 502, timeouts → 504, client gone → 499 in the log, nothing sent.
-func (l *listener) proxyError(w http.ResponseWriter, r *http.Request, st *listenerState, err error) {
-	if tb, ok := r.Body.(*timedBody); (ok && tb.expired) || errors.Is(err, errBodyTimeout) {
-		// Logged and counted where it expired (net/http then cancels the
-		// request, so err may only say "canceled"); the upstream
-		// connection went with the aborted request.
-		w.Header()["Connection"] = closeVal
-		http.Error(w, http.StatusText(http.StatusRequestTimeout), http.StatusRequestTimeout)
-		return
-	}
-	status, reason := classifyUpstreamError(r.Context(), err)
-	if reason == "client_gone" {
-		if rec, ok := w.(*recorder); ok {
-			rec.status = status
-		}
-		return
-	}
-	l.metrics.upstreamError(reason)
-	if l.srv.log.Enabled(r.Context(), slog.LevelWarn) {
-		l.srv.log.LogAttrs(r.Context(), slog.LevelWarn, "upstream error",
-			slog.String("listener", l.name), slog.String("upstream", st.cfg.Upstream),
-			slog.String("reason", reason), slog.Int("status", status), slog.String("error", err.Error()))
-	}
-	w.Header()["Content-Type"] = textVal
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(http.StatusText(status) + "\n"))
-}
-
-// StatusClientClosed is logged (never sent) when the client went away
-// before the upstream answered, as nginx's 499.
-const StatusClientClosed = 499
-
-// classifyUpstreamError returns the status and metric reason of an upstream error.
-func classifyUpstreamError(ctx context.Context, err error) (int, string) {
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return StatusClientClosed, "client_gone"
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		if op.Timeout() {
-			return http.StatusGatewayTimeout, "dial_timeout"
-		}
-		return http.StatusBadGateway, "dial"
-	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return http.StatusGatewayTimeout, "timeout"
-	}
-	return http.StatusBadGateway, "other"
 }
 
 // bufPool lends 32 KiB copy buffers to ReverseProxy.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +34,6 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 		l.proxyError(w, r, st, fmt.Errorf("dial upstream %s: %w", st.upstream.Host, err))
 		return false
 	}
-	upstream, _ := bc.(*net.TCPConn)
 	if err := bc.SetDeadline(time.Now().Add(st.cfg.UpstreamTimeout)); err != nil {
 		_ = bc.Close()
 		l.proxyError(w, r, st, fmt.Errorf("set upstream deadline: %w", err))
@@ -107,19 +107,24 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 			}
 		}
 	}
-	t := &tunnel{
-		l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, sendTimeout: st.cfg.SendTimeout,
-		e: entry{listener: l.name, client: fc.src.Addr(), start: start, method: r.Method, uri: r.RequestURI,
-			proto: r.Proto, status: http.StatusSwitchingProtocols, host: r.Host, tunnel: true,
-			referer: headerValue(r.Header, "Referer"), userAgent: headerValue(r.Header, "User-Agent")},
-	}
+	l.startWebSocket(fc, bc, st, httpEntry(l, r, fc, start))
+	return true
+}
+
+// startWebSocket turns a switched connection into a tunnel (pump, two
+// goroutines) that logs e, as a session, when it ends; both paths call it
+// once the 101 and any early bytes are relayed.
+func (l *listener) startWebSocket(fc *frontConn, bc net.Conn, st *listenerState, e entry) {
+	e.status, e.tunnel = http.StatusSwitchingProtocols, true
+	upstream, _ := bc.(*net.TCPConn)
+	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: e.start, idle: st.cfg.TunnelIdleTimeout,
+		sendTimeout: st.cfg.SendTimeout, e: e}
 	l.metrics.request(http.StatusSwitchingProtocols)
-	if l.srv.log.Enabled(ctx, slog.LevelDebug) {
-		l.srv.log.LogAttrs(ctx, slog.LevelDebug, "websocket open", slog.String("listener", l.name),
+	if l.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.srv.log.LogAttrs(context.Background(), slog.LevelDebug, "websocket open", slog.String("listener", l.name),
 			slog.String("client", fc.src.String()))
 	}
 	t.run()
-	return true
 }
 
 // buildUpgradeRequest writes the request head for the upstream: the
