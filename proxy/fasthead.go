@@ -182,7 +182,7 @@ func parseFastHead(b []byte, h *fastHead, allowUnderscores bool) error {
 	if hosts != 1 || h.host.end == h.host.start {
 		return errNotFast
 	}
-	if _, ok := hostOnly(string(b[h.host.start:h.host.end])); !ok { // no allocation: checked, not kept
+	if _, ok := hostOnly(b[h.host.start:h.host.end]); !ok {
 		return errNotFast
 	}
 	return nil

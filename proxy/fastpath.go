@@ -278,26 +278,26 @@ func hasBareLF(b []byte) bool {
 	return false
 }
 
-// fastRedirect answers 301 to https://host/target.
-func (l *listener) fastRedirect(f *fastConn, head []byte, st *listenerState, keep bool) (int, int64) {
+// fastRedirect answers 301 to the redirect target (appendRedirectTarget,
+// the rule net/http's serveRedirect uses), with the listener's HSTS.
+func (l *listener) fastRedirect(f *fastConn, head []byte, st *listenerState, keepAlive bool) (int, int64) {
 	h := &f.head
 	bw := f.bw
+	loc, err := appendRedirectTarget(f.out[:0], head[h.host.start:h.host.end], head[h.target.start:h.target.end], st.cfg.RedirectHost)
+	f.out = loc[:0]
 	_, _ = f.br.Discard(h.size)
-	_, _ = bw.WriteString("HTTP/1.1 301 Moved Permanently\r\nLocation: https://")
-	if st.cfg.RedirectHost != "" {
-		_, _ = bw.WriteString(st.cfg.RedirectHost)
-	} else {
-		host := head[h.host.start:h.host.end]
-		_, _ = bw.Write(host[:len(stripPort(string(host)))])
+	if err != nil { // parseFastHead accepted host and target: unreachable, but never a bad Location
+		return http.StatusBadRequest, 0
 	}
-	_, _ = bw.Write(head[h.target.start:h.target.end])
+	_, _ = bw.WriteString("HTTP/1.1 301 Moved Permanently\r\nLocation: ")
+	_, _ = bw.Write(loc)
 	_, _ = bw.WriteString("\r\nContent-Length: 0\r\n")
 	if st.hstsVal != nil {
 		_, _ = bw.WriteString("Strict-Transport-Security: ")
 		_, _ = bw.WriteString(st.hstsVal[0])
 		_, _ = bw.WriteString("\r\n")
 	}
-	if !keep {
+	if !keepAlive {
 		_, _ = bw.WriteString("Connection: close\r\n")
 	}
 	_, _ = bw.WriteString("\r\n")
@@ -355,23 +355,19 @@ func (l *listener) fastRequest(f *fastConn, head []byte, st *listenerState, upgr
 	for _, k := range h.keep[:h.nkeep] {
 		out = append(out, head[k.start:k.end]...)
 	}
-	out = append(out, "X-Forwarded-For: "...)
-	out = append(out, fc.xff[0]...)
-	out = append(out, "\r\nX-Real-IP: "...)
-	out = append(out, fc.xff[0]...)
-	out = append(out, "\r\nX-Forwarded-Proto: "...)
-	out = append(out, st.cfg.ForwardedProto...)
-	out = append(out, "\r\nX-Forwarded-Port: "...)
-	out = append(out, fc.port[0]...)
-	if fc.vpce != "" {
-		out = append(out, "\r\nX-Amzn-Vpce-Id: "...)
-		out = append(out, fc.vpce...)
+	fwd, n := st.forwarded(fc)
+	for _, fh := range fwd[:n] {
+		out = append(out, fh.name...)
+		out = append(out, ": "...)
+		out = append(out, fh.value[0]...)
+		out = append(out, "\r\n"...)
 	}
 	if upgrade != nil {
-		out = append(out, "\r\nConnection: Upgrade\r\nUpgrade: "...)
+		out = append(out, "Connection: Upgrade\r\nUpgrade: "...)
 		out = append(out, upgrade...)
+		out = append(out, "\r\n"...)
 	}
-	out = append(out, "\r\n\r\n"...)
+	out = append(out, "\r\n"...)
 	f.out = out
 	return out
 }

@@ -121,6 +121,35 @@ func foldDashPrefix[T string | []byte](name T, prefix string) bool {
 	return true
 }
 
+// forwardedHeader is one header the app receives about the client.
+type forwardedHeader struct {
+	name  string
+	value []string // shared per connection or listener, never mutated
+}
+
+// forwarded lists the headers the app receives about the client, from
+// the connection's PROXY information: the one list both paths write
+// (setForwarded into net/http's header map, the fast path's fastRequest
+// as bytes).
+func (st *listenerState) forwarded(fc *frontConn) ([5]forwardedHeader, int) {
+	f := [5]forwardedHeader{
+		{"X-Forwarded-For", fc.xff}, {"X-Real-Ip", fc.xff}, {"X-Forwarded-Proto", st.protoVal},
+		{"X-Forwarded-Port", fc.port}, {"X-Amzn-Vpce-Id", fc.vpceVal},
+	}
+	if fc.vpceVal == nil {
+		return f, 4
+	}
+	return f, 5
+}
+
+// setForwarded sets the forwarding headers in a net/http header map.
+func setForwarded(h http.Header, fc *frontConn, st *listenerState) {
+	f, n := st.forwarded(fc)
+	for _, fh := range f[:n] {
+		h[fh.name] = fh.value
+	}
+}
+
 // webSocketUpgrade is the one upgrade decision: a GET whose Connection
 // names "upgrade" and whose Upgrade is exactly "websocket". Any other
 // Upgrade (h2c above all, which would hand the client an HTTP/2 connection

@@ -33,29 +33,36 @@ func (l *listener) serveRedirect(w http.ResponseWriter, r *http.Request, st *lis
 // path and query are never decoded or re-encoded. An absolute-form request
 // target keeps only its path and query; "*" becomes "/".
 func RedirectTarget(host, requestURI, redirectHost string) (string, error) {
-	if redirectHost != "" {
-		host = redirectHost
-	} else {
-		h, ok := hostOnly(host)
-		if !ok {
-			return "", ErrBadHost
-		}
-		host = h
+	b, err := appendRedirectTarget(make([]byte, 0, len("https://")+len(host)+len(requestURI)), host, requestURI, redirectHost)
+	if err != nil {
+		return "", err
 	}
+	return string(b), nil
+}
+
+// appendRedirectTarget is RedirectTarget appending to dst: the one rule
+// both paths use (the fast path on its buffers, without allocating).
+func appendRedirectTarget[T string | []byte](dst []byte, host, requestURI T, redirectHost string) ([]byte, error) {
 	uri := requestURI
 	if len(uri) == 0 || uri[0] != '/' {
-		uri = originForm(uri)
+		uri = T(originForm(string(uri)))
 	}
 	for i := 0; i < len(uri); i++ {
 		if c := uri[i]; c <= ' ' || c == 0x7f {
-			return "", ErrBadHost
+			return dst, ErrBadHost
 		}
 	}
-	b := make([]byte, 0, len("https://")+len(host)+len(uri))
-	b = append(b, "https://"...)
-	b = append(b, host...)
-	b = append(b, uri...)
-	return string(b), nil
+	dst = append(dst, "https://"...)
+	if redirectHost != "" {
+		dst = append(dst, redirectHost...)
+	} else {
+		n, ok := hostOnly(host)
+		if !ok {
+			return dst, ErrBadHost
+		}
+		dst = append(dst, host[:n]...)
+	}
+	return append(dst, uri...), nil
 }
 
 // originForm turns an absolute-form request target into its path and query.
@@ -78,18 +85,18 @@ func originForm(uri string) string {
 	return "/"
 }
 
-// hostOnly is the one Host rule of both paths: the host of a Host value
-// without its port, and whether the value is exactly a valid host
-// (validHost) and an optional ":digits" port. "[::1]evil.com" and raw
-// bytes are refused, never cut into something that looks valid.
-func hostOnly(hostport string) (string, bool) {
-	h := stripPort(hostport)
-	return h, validHost(h) && validPort(hostport[len(h):])
+// hostOnly is the one Host rule of both paths: the length of the host in
+// a Host value (without its port), and whether the value is exactly a
+// valid host (validHost) and an optional ":digits" port. "[::1]evil.com"
+// and raw bytes are refused, never cut into something that looks valid.
+func hostOnly[T string | []byte](hostport T) (int, bool) {
+	n := stripPort(hostport)
+	return n, validHost(hostport[:n]) && validPort(hostport[n:])
 }
 
 // validPort accepts "" or ":" followed by up to five digits.
-func validPort(p string) bool {
-	if p == "" {
+func validPort[T string | []byte](p T) bool {
+	if len(p) == 0 {
 		return true
 	}
 	if p[0] != ':' || len(p) > 6 {
@@ -103,30 +110,31 @@ func validPort(p string) bool {
 	return true
 }
 
-// stripPort removes a trailing :port, keeping IPv6 literals in brackets.
-func stripPort(host string) string {
+// stripPort returns the length of host without a trailing :port, keeping
+// IPv6 literals in brackets.
+func stripPort[T string | []byte](host T) int {
 	if len(host) > 0 && host[0] == '[' {
 		for i := 1; i < len(host); i++ {
 			if host[i] == ']' {
-				return host[:i+1]
+				return i + 1
 			}
 		}
-		return host // unterminated: validHost rejects it
+		return len(host) // unterminated: validHost rejects it
 	}
 	for i := len(host) - 1; i >= 0; i-- {
 		if host[i] == ':' {
-			return host[:i]
+			return i
 		}
 		if host[i] < '0' || host[i] > '9' {
 			break
 		}
 	}
-	return host
+	return len(host)
 }
 
 // validHost accepts DNS names (letters, digits, '-', '_', '.'), IPv4
 // addresses and bracketed IPv6 literals, up to 253 bytes, no port.
-func validHost(h string) bool {
+func validHost[T string | []byte](h T) bool {
 	if len(h) == 0 || len(h) > 253 {
 		return false
 	}

@@ -65,18 +65,6 @@ func (st *listenerState) rewrite(pr *httputil.ProxyRequest) {
 	setForwarded(out.Header, fc, st)
 }
 
-// setForwarded sets the forwarding headers from the connection's PROXY
-// information. The value slices are shared per connection and never mutated.
-func setForwarded(h http.Header, fc *frontConn, st *listenerState) {
-	h["X-Forwarded-For"] = fc.xff
-	h["X-Real-Ip"] = fc.xff
-	h["X-Forwarded-Proto"] = st.protoVal
-	h["X-Forwarded-Port"] = fc.port
-	if fc.vpceVal != nil {
-		h["X-Amzn-Vpce-Id"] = fc.vpceVal
-	}
-}
-
 // bufPool lends 32 KiB copy buffers to ReverseProxy.
 type bufPool struct{}
 
