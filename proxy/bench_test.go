@@ -46,7 +46,7 @@ func BenchmarkHeaderDecode(b *testing.B) {
 				mc.r.Reset(data)
 				pc := proxyproto.NewConn(mc, proxyproto.WithPolicy(proxyproto.USE),
 					proxyproto.ValidateHeader(validateHeader), proxyproto.SetReadHeaderTimeout(0))
-				fc := &frontConn{Conn: pc, pc: pc, l: l, st: st}
+				fc := &frontConn{Conn: pc, ppc: pc, l: l, st: st}
 				if err := fc.readHeader(); err != nil || !fc.hasHeader {
 					b.Fatalf("decode: %v", err)
 				}

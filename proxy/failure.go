@@ -81,7 +81,7 @@ func classifyUpstreamError(ctx context.Context, err error) (int, string) {
 
 // fastError answers an upstream failure (502, or 504 on timeouts) like
 // proxyError does on the net/http path.
-func (l *listener) fastError(f *fastConn, st *listenerState, err error, keep bool) (int, int64, bool) {
+func (l *listener) fastError(f *fastConn, st *listenerState, err error, keepAlive bool) (int, int64, bool) {
 	status := l.upstreamFailed(context.Background(), st, err)
 	body := errorBody(status)
 	bw := f.bw
@@ -91,13 +91,13 @@ func (l *listener) fastError(f *fastConn, st *listenerState, err error, keep boo
 	_, _ = bw.WriteString(http.StatusText(status))
 	_, _ = bw.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
 	_, _ = bw.WriteString(strconv.Itoa(len(body)))
-	if !keep {
+	if !keepAlive {
 		_, _ = bw.WriteString("\r\nConnection: close")
 	}
 	_, _ = bw.WriteString("\r\n\r\n")
 	_, _ = bw.WriteString(body)
 	if bw.Flush() != nil {
-		keep = false
+		keepAlive = false
 	}
-	return status, int64(len(body)), keep
+	return status, int64(len(body)), keepAlive
 }

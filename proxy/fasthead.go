@@ -25,8 +25,8 @@ type fastHead struct {
 	close          bool
 	upgrade        span                 // Upgrade header value of a WebSocket upgrade (webSocketUpgrade), else empty
 	upgradeTok     bool                 // Connection contains the "upgrade" token
-	keep           [maxFastHeaders]span // header lines to forward, with their CRLF
-	nkeep          int
+	fwd            [maxFastHeaders]span // header lines to forward, with their CRLF
+	nfwd           int
 	size           int // bytes of the head including the final CRLF CRLF
 }
 
@@ -168,11 +168,11 @@ func parseFastHead(b []byte, h *fastHead, allowUnderscores bool) error {
 		}
 		forward := !dropRequestHeader(name, allowUnderscores)
 		if forward {
-			if h.nkeep == maxFastHeaders {
+			if h.nfwd == maxFastHeaders {
 				return errNotFast
 			}
-			h.keep[h.nkeep] = span{pos, pos + eol + 2}
-			h.nkeep++
+			h.fwd[h.nfwd] = span{pos, pos + eol + 2}
+			h.nfwd++
 		}
 		pos += eol + 2
 	}

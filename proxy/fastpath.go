@@ -161,14 +161,14 @@ func (l *listener) serveConn(f *fastConn) {
 		}
 		var status int
 		var sent int64
-		keep := !f.head.close && !l.draining.Load()
+		keepAlive := !f.head.close && !l.draining.Load()
 		switch {
 		case health:
-			status, sent, keep = l.fastHealth(f, keep)
+			status, sent, keepAlive = l.fastHealth(f, keepAlive)
 		case st.cfg.Mode == ModeRedirect:
-			status, sent = l.fastRedirect(f, head, st, keep)
+			status, sent = l.fastRedirect(f, head, st, keepAlive)
 		default:
-			status, sent, keep = l.fastProxy(f, head, st, keep)
+			status, sent, keepAlive = l.fastProxy(f, head, st, keepAlive)
 		}
 		l.countRequest(status, sent)
 		if a := l.srv.accessLog(); a != nil {
@@ -178,7 +178,7 @@ func (l *listener) serveConn(f *fastConn) {
 			e.status, e.bytes, e.duration = status, sent, time.Since(start)
 			a.Write(&e)
 		}
-		if !keep {
+		if !keepAlive {
 			return
 		}
 	}
@@ -307,7 +307,7 @@ func (l *listener) fastRedirect(f *fastConn, head []byte, st *listenerState, kee
 
 // fastProxy relays one request to the upstream and its response back. It
 // returns the status, body bytes sent and whether the connection stays open.
-func (l *listener) fastProxy(f *fastConn, head []byte, st *listenerState, keep bool) (int, int64, bool) {
+func (l *listener) fastProxy(f *fastConn, head []byte, st *listenerState, keepAlive bool) (int, int64, bool) {
 	h := &f.head
 	out := l.fastRequest(f, head, st, nil)
 	isHead := h.method.end == 4
@@ -315,22 +315,22 @@ func (l *listener) fastProxy(f *fastConn, head []byte, st *listenerState, keep b
 
 	t := st.transport
 	for attempt := 0; ; attempt++ {
-		pc, reused, err := t.get(context.Background(), attempt > 0)
+		uc, reused, err := t.get(context.Background(), attempt > 0)
 		if err != nil {
-			return l.fastError(f, st, err, keep)
+			return l.fastError(f, st, err, keepAlive)
 		}
-		status, sent, ok, err := l.fastExchange(f, pc, st, out, isHead, keep)
+		status, sent, ok, err := l.fastExchange(f, uc, st, out, isHead, keepAlive)
 		if err == nil {
 			return status, sent, ok
 		}
-		_ = pc.c.Close()
-		if reused && attempt == 0 && errors.Is(err, errUpstreamClosed) {
+		_ = uc.c.Close()
+		if retryOnFresh(reused, attempt, err) {
 			continue
 		}
 		if status != 0 { // the response had started: nothing more can be sent
 			return status, sent, false
 		}
-		return l.fastError(f, st, err, keep)
+		return l.fastError(f, st, err, keepAlive)
 	}
 }
 
@@ -352,7 +352,7 @@ func (l *listener) fastRequest(f *fastConn, head []byte, st *listenerState, upgr
 	}
 	out = append(out, head[h.target.start:h.target.end]...)
 	out = append(out, " HTTP/1.1\r\n"...)
-	for _, k := range h.keep[:h.nkeep] {
+	for _, k := range h.fwd[:h.nfwd] {
 		out = append(out, head[k.start:k.end]...)
 	}
 	fwd, n := st.forwarded(fc)
@@ -372,29 +372,29 @@ func (l *listener) fastRequest(f *fastConn, head []byte, st *listenerState, upgr
 	return out
 }
 
-// fastExchange writes the request on pc, reads the response head and
+// fastExchange writes the request on uc, reads the response head and
 // streams the response. A non-nil error with status 0 means nothing was
 // sent to the client.
-func (l *listener) fastExchange(f *fastConn, pc *upConn, st *listenerState, out []byte, isHead, keep bool) (int, int64, bool, error) {
+func (l *listener) fastExchange(f *fastConn, uc *upConn, st *listenerState, out []byte, isHead, keepAlive bool) (int, int64, bool, error) {
 	t := st.transport
 	if t.headerTimeout > 0 {
-		_ = pc.c.SetDeadline(time.Now().Add(t.headerTimeout))
+		_ = uc.c.SetDeadline(time.Now().Add(t.headerTimeout))
 	}
-	if _, err := pc.bw.Write(out); err != nil {
+	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
-	if err := pc.bw.Flush(); err != nil {
+	if err := uc.bw.Flush(); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
 	var rh respHead
 	for {
-		if _, err := pc.br.Peek(1); err != nil {
+		if _, err := uc.br.Peek(1); err != nil {
 			if errors.Is(err, io.EOF) || isConnReset(err) {
 				return 0, 0, false, errUpstreamClosed
 			}
 			return 0, 0, false, err
 		}
-		b, err := readFastHead(pc.br)
+		b, err := readFastHead(uc.br)
 		if err != nil {
 			if errors.Is(err, errNotFast) {
 				return 0, 0, false, errors.New("proxy: upstream response head over 4 KiB or with bare LF line ends")
@@ -407,23 +407,23 @@ func (l *listener) fastExchange(f *fastConn, pc *upConn, st *listenerState, out 
 		if rh.status >= 200 {
 			break
 		}
-		_, _ = pc.br.Discard(rh.size) // 1xx informational: not relayed
+		_, _ = uc.br.Discard(rh.size) // 1xx informational: not relayed
 	}
-	if t.headerTimeout > 0 && !bodyBuffered(pc.br, &rh, isHead) {
+	if t.headerTimeout > 0 && !bodyBuffered(uc.br, &rh, isHead) {
 		// The body still has to be read: no deadline on streaming it. A
 		// body already in the buffer reads nothing more, and every use of
 		// a pooled connection sets its deadline first, so the timer is
 		// left alone (one timer update fewer per request).
-		_ = pc.c.SetDeadline(time.Time{})
+		_ = uc.c.SetDeadline(time.Time{})
 	}
-	sent, keep, reuse, err := l.relayResponse(f, pc.br, &rh, st, isHead, keep)
+	sent, keepAlive, reuse, err := l.relayResponse(f, uc.br, &rh, st, isHead, keepAlive)
 	if err != nil {
 		// Upstream or client failed mid-body: neither connection is reusable.
-		_ = pc.c.Close()
+		_ = uc.c.Close()
 		return rh.status, sent, false, nil //nolint:nilerr // the response has started: nothing to report to the client but a closed connection
 	}
-	t.release(pc, reuse)
-	return rh.status, sent, keep, nil
+	t.release(uc, reuse)
+	return rh.status, sent, keepAlive, nil
 }
 
 // bodyBuffered reports whether the whole response (head and body) parsed
@@ -438,18 +438,18 @@ func bodyBuffered(br *bufio.Reader, rh *respHead, isHead bool) bool {
 // relayResponse writes the response head parsed in rh (still buffered in
 // br) and its body to the client. It reports the body bytes, whether the
 // client connection stays open and whether the upstream one can be reused.
-func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st *listenerState, isHead, keep bool) (int64, bool, bool, error) {
+func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st *listenerState, isHead, keepAlive bool) (int64, bool, bool, error) {
 	b, _ := br.Peek(rh.size)
 	noBody := isHead || rh.status == http.StatusNoContent || rh.status == http.StatusNotModified
 	untilEOF := !noBody && !rh.chunked && rh.length < 0
 	if untilEOF {
-		keep = false
+		keepAlive = false
 	}
 	bw := f.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")
 	_, _ = bw.Write(b[rh.statusLine.start:rh.statusLine.end])
 	_, _ = bw.WriteString("\r\n")
-	for _, k := range rh.keep[:rh.nkeep] {
+	for _, k := range rh.relay[:rh.nrelay] {
 		_, _ = bw.Write(b[k.start:k.end])
 	}
 	if st.hstsVal != nil { // response.go's rules: the listener's HSTS replaces the app's
@@ -461,7 +461,7 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 			_, _ = bw.Write(b[k.start:k.end])
 		}
 	}
-	if !keep {
+	if !keepAlive {
 		_, _ = bw.WriteString("Connection: close\r\n")
 	}
 	_, _ = bw.WriteString("\r\n")
@@ -483,9 +483,9 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 		return sent, false, false, err
 	}
 	if ferr := bw.Flush(); ferr != nil {
-		keep = false
+		keepAlive = false
 	}
-	return sent, keep, !rh.close && !untilEOF && !ignoredBody(isHead, rh.status, rh.length, rh.chunked), nil
+	return sent, keepAlive, !rh.close && !untilEOF && !ignoredBody(isHead, rh.status, rh.length, rh.chunked), nil
 }
 
 // replayConn is a connection handed to net/http: bytes the fast path

@@ -225,7 +225,7 @@ func FuzzFastHead(f *testing.F) {
 			req.Host != string(head[h.host.start:h.host.end]) || req.ContentLength > 0 || len(req.TransferEncoding) > 0 {
 			t.Fatalf("fast path and net/http disagree on %q: %s %s host %q", head, req.Method, req.RequestURI, req.Host)
 		}
-		for _, k := range h.keep[:h.nkeep] {
+		for _, k := range h.fwd[:h.nfwd] {
 			line := strings.ToLower(string(head[k.start:k.end]))
 			for _, bad := range []string{"x-forwarded-", "forwarded:", "x-real-ip:", "connection:", "content-length:", "transfer-encoding:", "upgrade:", "keep-alive:"} {
 				if strings.HasPrefix(line, bad) {

@@ -12,9 +12,9 @@ import (
 // respHead is a parsed upstream response head.
 type respHead struct {
 	status     int
-	statusLine span // "200 OK"
-	keep       [maxFastHeaders]span
-	nkeep      int
+	statusLine span                 // "200 OK"
+	relay      [maxFastHeaders]span // header lines relayed to the client
+	nrelay     int
 	upgrade    span    // Upgrade header value (101 responses)
 	hsts       [4]span // the app's Strict-Transport-Security lines
 	nhsts      int
@@ -124,11 +124,11 @@ func parseRespHead(b []byte, rh *respHead, allow101 bool) error {
 			forward = !isHopHeader(name) // response.go's rules
 		}
 		if forward {
-			if rh.nkeep == maxFastHeaders {
+			if rh.nrelay == maxFastHeaders {
 				return errBadResponse
 			}
-			rh.keep[rh.nkeep] = span{pos, pos + eol + 2}
-			rh.nkeep++
+			rh.relay[rh.nrelay] = span{pos, pos + eol + 2}
+			rh.nrelay++
 		}
 		pos += eol + 2
 	}

@@ -80,7 +80,7 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	_, _ = bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")
 	_, _ = bw.Write(bytes.Trim(b[rh.upgrade.start:rh.upgrade.end], " \t"))
 	_, _ = bw.WriteString("\r\n")
-	for _, k := range rh.keep[:rh.nkeep] {
+	for _, k := range rh.relay[:rh.nrelay] {
 		_, _ = bw.Write(b[k.start:k.end])
 	}
 	_, _ = bw.WriteString("\r\n")

@@ -73,11 +73,11 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 				_ = c.Close()
 				continue
 			}
-			fc.pc = proxyproto.NewConn(c,
+			fc.ppc = proxyproto.NewConn(c,
 				proxyproto.WithPolicy(policy),
 				proxyproto.ValidateHeader(validateHeader),
 				proxyproto.SetReadHeaderTimeout(st.cfg.HeaderTimeout))
-			fc.Conn = fc.pc
+			fc.Conn = fc.ppc
 		}
 		fl.l.metrics.connections.Inc()
 		fl.l.metrics.activeConns.Inc()
@@ -89,7 +89,7 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 // information. Read decodes the header on first use.
 type frontConn struct {
 	net.Conn                  // *proxyproto.Conn, or the raw conn when proxy_protocol is off
-	pc       *proxyproto.Conn // nil when proxy_protocol is off
+	ppc      *proxyproto.Conn // nil when proxy_protocol is off
 	raw      *net.TCPConn     // the socket, for pump
 	rs       *rawSock         // raw's reads and writes once the header is done (nil if raw is)
 	rawReads bool             // reads go to rs; go-proxyproto's buffer was moved to pending
@@ -213,14 +213,14 @@ func (c *frontConn) readHeader() error {
 	c.headerDone = true
 	c.src = addrOf(c.Conn.RemoteAddr())
 	c.dst = addrOf(c.Conn.LocalAddr())
-	if c.pc != nil {
+	if c.ppc != nil {
 		start := time.Now()
-		if _, err := c.pc.Read(nil); err != nil {
+		if _, err := c.ppc.Read(nil); err != nil {
 			c.headerErr = fmt.Errorf("read PROXY header from %s: %w", c.src, err)
 			c.l.metrics.headerError(headerErrorReason(err))
 			return c.headerErr
 		}
-		if h := c.pc.ProxyHeader(); h != nil {
+		if h := c.ppc.ProxyHeader(); h != nil {
 			c.hasHeader = true
 			c.local = h.Command.IsLocal()
 			if !c.local {
@@ -270,8 +270,8 @@ func (c *frontConn) Close() error {
 // the go-proxyproto Conn (its WriteTo flushes its buffer, then copies from
 // the raw *net.TCPConn) or the raw conn.
 func (c *frontConn) reader() io.Reader {
-	if c.pc != nil {
-		return c.pc
+	if c.ppc != nil {
+		return c.ppc
 	}
 	if c.raw != nil {
 		return c.raw
@@ -289,18 +289,18 @@ func (c *frontConn) drainProxyBuffer() []byte {
 		c.pending = nil
 		return p
 	}
-	if c.pc == nil || c.headerErr != nil {
+	if c.ppc == nil || c.headerErr != nil {
 		return nil
 	}
-	_ = c.pc.SetReadDeadline(time.Unix(1, 0))
+	_ = c.ppc.SetReadDeadline(time.Unix(1, 0))
 	buf := make([]byte, 256) // go-proxyproto buffers at most 256 bytes
-	n, _ := c.pc.Read(buf)
+	n, _ := c.ppc.Read(buf)
 	// Back to the deadline the caller had set (the keep-alive loop's).
 	var dl time.Time
 	if ns := c.readDeadline.Load(); ns != 0 {
 		dl = time.Unix(0, ns)
 	}
-	_ = c.pc.SetReadDeadline(dl)
+	_ = c.ppc.SetReadDeadline(dl)
 	return buf[:n]
 }
 
