@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 )
@@ -192,4 +193,49 @@ var crlf = []byte("\r\n")
 
 func isHex(c byte) bool {
 	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+// bufferedHead returns the request head if it is already complete in br's
+// buffer (unconsumed).
+func bufferedHead(br *bufio.Reader) ([]byte, bool) {
+	buf, _ := br.Peek(br.Buffered())
+	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+		return buf[:i+4], true
+	}
+	return nil, false
+}
+
+// readFastHead returns the buffered head (unconsumed), reading more as
+// needed; errNotFast when it does not fit in the 4 KiB buffer or uses a
+// bare LF as a line end (net/http reads those; the fast path would wait
+// for a CRLF CRLF that never comes).
+func readFastHead(br *bufio.Reader) ([]byte, error) {
+	for {
+		n := br.Buffered()
+		buf, _ := br.Peek(n)
+		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+			return buf[:i+4], nil
+		}
+		if n >= br.Size() || hasBareLF(buf) {
+			return nil, errNotFast
+		}
+		if _, err := br.Peek(n + 1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// hasBareLF reports an LF not preceded by CR.
+func hasBareLF(b []byte) bool {
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }

@@ -3,10 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -14,14 +11,19 @@ import (
 	"time"
 )
 
-// The fast path serves the common case of redirect and http listeners on
-// the connection's own goroutine: keep-alive GET/HEAD requests without a
-// body, parsed strictly by parseFastHead, relayed over pooled upstream
-// connections. Any request outside that subset — health path, missing
-// PROXY header on a required listener, bodies, upgrades, odd headers,
-// heads over 4 KiB — hands the connection, unread, to net/http (handoff),
-// which serves it from then on with the full rule set. Both paths apply the
-// same forwarding headers, access log and metrics.
+// The fast path is a strict parser and writer in front of the proxy's
+// rules: it serves redirect and http listeners on the connection's own
+// goroutine — keep-alive GET/HEAD requests without a body (parsed by
+// parseFastHead), the health path (even without a PROXY header), redirects
+// and WebSocket upgrades — relayed over the pooled upstream connections of
+// transport.go. Any other request (a body, another method, an unusual
+// header, a head over 4 KiB or with bare-LF line ends, a missing PROXY
+// header on a required listener) hands the connection, unread, to
+// net/http (handoff.go), which serves it from then on. Both paths call the
+// same rules — header.go (which request headers reach the app, the
+// forwarding headers, the upgrade decision), response.go, health.go,
+// redirect.go, failure.go, the access-log entry and the tunnel — and
+// differential_test.go holds them together.
 
 // fastConn is one client connection on the fast path.
 type fastConn struct {
@@ -210,15 +212,6 @@ func (f *fastConn) pending() bool {
 	_ = rc.Control(func(fd uintptr) { n, _ = sysPeek(fd) })
 	return n > 0
 }
-
-// handoffConn gives the connection, with the bytes already buffered, to
-// net/http. It reports whether net/http took it.
-func (l *listener) handoffConn(f *fastConn) bool {
-	_ = f.fc.SetReadDeadline(time.Time{})
-	rc := &replayConn{frontConn: f.fc, br: f.br, framing: newFramingTracker()}
-	return l.handoff.push(rc)
-}
-
 func pathIs(target []byte, path string) bool {
 	if i := bytes.IndexByte(target, '?'); i >= 0 {
 		target = target[:i]
@@ -232,332 +225,3 @@ func methodString(m []byte) string {
 	}
 	return http.MethodGet
 }
-
-// bufferedHead returns the request head if it is already complete in br's
-// buffer (unconsumed).
-func bufferedHead(br *bufio.Reader) ([]byte, bool) {
-	buf, _ := br.Peek(br.Buffered())
-	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-		return buf[:i+4], true
-	}
-	return nil, false
-}
-
-// readFastHead returns the buffered head (unconsumed), reading more as
-// needed; errNotFast when it does not fit in the 4 KiB buffer or uses a
-// bare LF as a line end (net/http reads those; the fast path would wait
-// for a CRLF CRLF that never comes).
-func readFastHead(br *bufio.Reader) ([]byte, error) {
-	for {
-		n := br.Buffered()
-		buf, _ := br.Peek(n)
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			return buf[:i+4], nil
-		}
-		if n >= br.Size() || hasBareLF(buf) {
-			return nil, errNotFast
-		}
-		if _, err := br.Peek(n + 1); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// hasBareLF reports an LF not preceded by CR.
-func hasBareLF(b []byte) bool {
-	for i := bytes.IndexByte(b, '\n'); i >= 0; {
-		if i == 0 || b[i-1] != '\r' {
-			return true
-		}
-		j := bytes.IndexByte(b[i+1:], '\n')
-		if j < 0 {
-			return false
-		}
-		i += 1 + j
-	}
-	return false
-}
-
-// fastRedirect answers 301 to the redirect target (appendRedirectTarget,
-// the rule net/http's serveRedirect uses), with the listener's HSTS.
-func (l *listener) fastRedirect(f *fastConn, head []byte, st *listenerState, keepAlive bool) (int, int64) {
-	h := &f.head
-	bw := f.bw
-	loc, err := appendRedirectTarget(f.out[:0], head[h.host.start:h.host.end], head[h.target.start:h.target.end], st.cfg.RedirectHost)
-	f.out = loc[:0]
-	_, _ = f.br.Discard(h.size)
-	if err != nil { // parseFastHead accepted host and target: unreachable, but never a bad Location
-		return http.StatusBadRequest, 0
-	}
-	_, _ = bw.WriteString("HTTP/1.1 301 Moved Permanently\r\nLocation: ")
-	_, _ = bw.Write(loc)
-	_, _ = bw.WriteString("\r\nContent-Length: 0\r\n")
-	if st.hstsVal != nil {
-		_, _ = bw.WriteString("Strict-Transport-Security: ")
-		_, _ = bw.WriteString(st.hstsVal[0])
-		_, _ = bw.WriteString("\r\n")
-	}
-	if !keepAlive {
-		_, _ = bw.WriteString("Connection: close\r\n")
-	}
-	_, _ = bw.WriteString("\r\n")
-	_ = bw.Flush()
-	return http.StatusMovedPermanently, 0
-}
-
-// fastProxy relays one request to the upstream and its response back. It
-// returns the status, body bytes sent and whether the connection stays open.
-func (l *listener) fastProxy(f *fastConn, head []byte, st *listenerState, keepAlive bool) (int, int64, bool) {
-	h := &f.head
-	out := l.fastRequest(f, head, st, nil)
-	isHead := h.method.end == 4
-	_, _ = f.br.Discard(h.size)
-
-	t := st.transport
-	for attempt := 0; ; attempt++ {
-		uc, reused, err := t.get(context.Background(), attempt > 0)
-		if err != nil {
-			return l.fastError(f, st, err, keepAlive)
-		}
-		status, sent, ok, err := l.fastExchange(f, uc, st, out, isHead, keepAlive)
-		if err == nil {
-			return status, sent, ok
-		}
-		_ = uc.c.Close()
-		if retryOnFresh(reused, attempt, err) {
-			continue
-		}
-		if status != 0 { // the response had started: nothing more can be sent
-			return status, sent, false
-		}
-		return l.fastError(f, st, err, keepAlive)
-	}
-}
-
-// fastRequest builds the upstream request head in f.out: request line,
-// the client's headers minus hop-by-hop and spoofable ones, the forwarding
-// headers and, for upgrades, Connection/Upgrade.
-func (l *listener) fastRequest(f *fastConn, head []byte, st *listenerState, upgrade []byte) []byte {
-	h := &f.head
-	fc := f.fc
-	out := f.out[:0]
-	out = append(out, head[h.method.start:h.method.end]...)
-	out = append(out, ' ')
-	if st.upstreamBase {
-		base := st.upstream.Path
-		if base[len(base)-1] == '/' {
-			base = base[:len(base)-1]
-		}
-		out = append(out, base...)
-	}
-	out = append(out, head[h.target.start:h.target.end]...)
-	out = append(out, " HTTP/1.1\r\n"...)
-	for _, k := range h.fwd[:h.nfwd] {
-		out = append(out, head[k.start:k.end]...)
-	}
-	fwd, n := st.forwarded(fc)
-	for _, fh := range fwd[:n] {
-		out = append(out, fh.name...)
-		out = append(out, ": "...)
-		out = append(out, fh.value[0]...)
-		out = append(out, "\r\n"...)
-	}
-	if upgrade != nil {
-		out = append(out, "Connection: Upgrade\r\nUpgrade: "...)
-		out = append(out, upgrade...)
-		out = append(out, "\r\n"...)
-	}
-	out = append(out, "\r\n"...)
-	f.out = out
-	return out
-}
-
-// fastExchange writes the request on uc, reads the response head and
-// streams the response. A non-nil error with status 0 means nothing was
-// sent to the client.
-func (l *listener) fastExchange(f *fastConn, uc *upConn, st *listenerState, out []byte, isHead, keepAlive bool) (int, int64, bool, error) {
-	t := st.transport
-	if t.headerTimeout > 0 {
-		_ = uc.c.SetDeadline(time.Now().Add(t.headerTimeout))
-	}
-	if _, err := uc.bw.Write(out); err != nil {
-		return 0, 0, false, errUpstreamClosed
-	}
-	if err := uc.bw.Flush(); err != nil {
-		return 0, 0, false, errUpstreamClosed
-	}
-	var rh respHead
-	for {
-		if _, err := uc.br.Peek(1); err != nil {
-			if errors.Is(err, io.EOF) || isConnReset(err) {
-				return 0, 0, false, errUpstreamClosed
-			}
-			return 0, 0, false, err
-		}
-		b, err := readFastHead(uc.br)
-		if err != nil {
-			if errors.Is(err, errNotFast) {
-				return 0, 0, false, errors.New("proxy: upstream response head over 4 KiB or with bare LF line ends")
-			}
-			return 0, 0, false, err
-		}
-		if err := parseRespHead(b, &rh, false); err != nil {
-			return 0, 0, false, err
-		}
-		if rh.status >= 200 {
-			break
-		}
-		_, _ = uc.br.Discard(rh.size) // 1xx informational: not relayed
-	}
-	if t.headerTimeout > 0 && !bodyBuffered(uc.br, &rh, isHead) {
-		// The body still has to be read: no deadline on streaming it. A
-		// body already in the buffer reads nothing more, and every use of
-		// a pooled connection sets its deadline first, so the timer is
-		// left alone (one timer update fewer per request).
-		_ = uc.c.SetDeadline(time.Time{})
-	}
-	sent, keepAlive, reuse, err := l.relayResponse(f, uc.br, &rh, st, isHead, keepAlive)
-	if err != nil {
-		// Upstream or client failed mid-body: neither connection is reusable.
-		_ = uc.c.Close()
-		return rh.status, sent, false, nil //nolint:nilerr // the response has started: nothing to report to the client but a closed connection
-	}
-	t.release(uc, reuse)
-	return rh.status, sent, keepAlive, nil
-}
-
-// bodyBuffered reports whether the whole response (head and body) parsed
-// in rh is already in br, so relaying it reads nothing from the socket.
-func bodyBuffered(br *bufio.Reader, rh *respHead, isHead bool) bool {
-	if isHead || rh.status == http.StatusNoContent || rh.status == http.StatusNotModified {
-		return true
-	}
-	return !rh.chunked && rh.length >= 0 && int64(br.Buffered()) >= int64(rh.size)+rh.length
-}
-
-// relayResponse writes the response head parsed in rh (still buffered in
-// br) and its body to the client. It reports the body bytes, whether the
-// client connection stays open and whether the upstream one can be reused.
-func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st *listenerState, isHead, keepAlive bool) (int64, bool, bool, error) {
-	b, _ := br.Peek(rh.size)
-	noBody := isHead || rh.status == http.StatusNoContent || rh.status == http.StatusNotModified
-	untilEOF := !noBody && !rh.chunked && rh.length < 0
-	if untilEOF {
-		keepAlive = false
-	}
-	bw := f.bw
-	_, _ = bw.WriteString("HTTP/1.1 ")
-	_, _ = bw.Write(b[rh.statusLine.start:rh.statusLine.end])
-	_, _ = bw.WriteString("\r\n")
-	for _, k := range rh.relay[:rh.nrelay] {
-		_, _ = bw.Write(b[k.start:k.end])
-	}
-	if st.hstsVal != nil { // response.go's rules: the listener's HSTS replaces the app's
-		_, _ = bw.WriteString("Strict-Transport-Security: ")
-		_, _ = bw.WriteString(st.hstsVal[0])
-		_, _ = bw.WriteString("\r\n")
-	} else {
-		for _, k := range rh.hsts[:rh.nhsts] {
-			_, _ = bw.Write(b[k.start:k.end])
-		}
-	}
-	if !keepAlive {
-		_, _ = bw.WriteString("Connection: close\r\n")
-	}
-	_, _ = bw.WriteString("\r\n")
-	_, _ = br.Discard(rh.size)
-
-	var sent int64
-	var err error
-	switch {
-	case noBody:
-	case rh.chunked:
-		sent, err = copyChunked(bw, br)
-	case rh.length >= 0:
-		sent, err = io.CopyN(bw, br, rh.length)
-	default:
-		sent, err = io.Copy(bw, br)
-	}
-	if err != nil {
-		_ = bw.Flush()
-		return sent, false, false, err
-	}
-	if ferr := bw.Flush(); ferr != nil {
-		keepAlive = false
-	}
-	return sent, keepAlive, !rh.close && !untilEOF && !ignoredBody(isHead, rh.status, rh.length, rh.chunked), nil
-}
-
-// replayConn is a connection handed to net/http: bytes the fast path
-// buffered are read first.
-type replayConn struct {
-	*frontConn
-	br      *bufio.Reader
-	framing *framingTracker // follows what net/http reads (conflicting Content-Length and Transfer-Encoding)
-}
-
-func (c *replayConn) Read(b []byte) (int, error) {
-	var (
-		n   int
-		err error
-	)
-	if c.br != nil && c.br.Buffered() > 0 {
-		n, err = c.br.Read(b)
-	} else {
-		c.br = nil
-		n, err = c.frontConn.Read(b)
-	}
-	if n > 0 {
-		c.framing.Write(b[:n])
-	}
-	return n, err
-}
-
-// buffered returns and drops bytes not yet read by net/http (for tunnels).
-func (c *replayConn) buffered() []byte {
-	if c.br == nil || c.br.Buffered() == 0 {
-		return nil
-	}
-	b, _ := c.br.Peek(c.br.Buffered())
-	out := append([]byte(nil), b...)
-	_, _ = c.br.Discard(len(b))
-	return out
-}
-
-// handoffListener is the net.Listener net/http serves: connections the
-// fast path handed over.
-type handoffListener struct {
-	addr net.Addr
-	ch   chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-func newHandoffListener(addr net.Addr) *handoffListener {
-	return &handoffListener{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (h *handoffListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-h.ch:
-		return c, nil
-	case <-h.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (h *handoffListener) push(c net.Conn) bool {
-	select {
-	case h.ch <- c:
-		return true
-	case <-h.done:
-		return false
-	}
-}
-
-func (h *handoffListener) Close() error {
-	h.once.Do(func() { close(h.done) })
-	return nil
-}
-
-func (h *handoffListener) Addr() net.Addr { return h.addr }

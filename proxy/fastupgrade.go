@@ -12,7 +12,8 @@ import (
 
 var upgradeReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
-// fastUpgrade relays a WebSocket (or other protocol switch) request: dial,
+// fastUpgrade relays a WebSocket upgrade request (webSocketUpgrade: the
+// only protocol switch the proxy makes): dial,
 // forward the head, and on 101 hand both sockets to a tunnel (pump, two
 // goroutines, no buffers kept). Other answers are relayed and the client
 // connection closed. It reports whether a tunnel took the connection.

@@ -85,35 +85,57 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 	}
 }
 
-// frontConn is an accepted client connection with its decoded PROXY
-// information. Read decodes the header on first use.
+// frontConn is an accepted client connection: the socket, the decoding of
+// its PROXY header, what that header says about the client, and the
+// connection's bookkeeping, each its own part. Read decodes the header on
+// first use. HTTP state lives elsewhere (fastConn on the fast path,
+// replayConn once net/http serves the connection).
 type frontConn struct {
-	net.Conn                  // *proxyproto.Conn, or the raw conn when proxy_protocol is off
-	ppc      *proxyproto.Conn // nil when proxy_protocol is off
-	raw      *net.TCPConn     // the socket, for pump
-	rs       *rawSock         // raw's reads and writes once the header is done (nil if raw is)
-	rawReads bool             // reads go to rs; go-proxyproto's buffer was moved to pending
-	pending  []byte           // client bytes go-proxyproto had buffered behind the header
+	net.Conn // *proxyproto.Conn, or the raw conn when proxy_protocol is off
 	l        *listener
 	st       *listenerState // config snapshot at accept
+	clientSocket
+	headerDecoder
+	clientInfo
+	connStats
+}
 
+// clientSocket is the TCP socket under the PROXY decoding.
+type clientSocket struct {
+	raw      *net.TCPConn // the socket, for pump
+	rs       *rawSock     // raw's reads and writes once the header is done (nil if raw is)
+	rawReads bool         // reads go to rs; go-proxyproto's buffer was moved to pending
+	pending  []byte       // client bytes go-proxyproto had buffered behind the header
+}
+
+// headerDecoder is the state of the PROXY header's decoding.
+type headerDecoder struct {
+	ppc        *proxyproto.Conn // nil when proxy_protocol is off
 	headerDone bool
 	headerErr  error
-	hasHeader  bool // a PROXY header (PROXY or LOCAL) was received
-	local      bool // the header was LOCAL (health check from the load balancer)
-	src        netip.AddrPort
-	dst        netip.AddrPort
-	vpce       string
-	xff        []string // src address, shared by every request of the connection
-	port       []string // destination port
-	vpceVal    []string
-
-	requests atomic.Int64
-	gotData  atomic.Bool
-	closed   atomic.Bool
 	// readDeadline is the read deadline set before the header was read
 	// (Unix ns, 0 for none): the header read ends at it at the latest.
 	readDeadline atomic.Int64
+}
+
+// clientInfo is what the PROXY header (or, without one, the socket) says
+// about the client, and the forwarding-header values made from it once.
+type clientInfo struct {
+	hasHeader bool // a PROXY header (PROXY or LOCAL) was received
+	local     bool // the header was LOCAL (health check from the load balancer)
+	src       netip.AddrPort
+	dst       netip.AddrPort
+	vpce      string
+	xff       []string // src address, shared by every request of the connection
+	port      []string // destination port
+	vpceVal   []string
+}
+
+// connStats is the connection's bookkeeping for metrics.
+type connStats struct {
+	requests atomic.Int64
+	gotData  atomic.Bool
+	closed   atomic.Bool
 }
 
 // Read decodes the PROXY header on the first call, then reads payload.

@@ -19,8 +19,9 @@ import (
 // runtime's sysmon thread from its deep sleep, after which it polls every
 // 20 µs for a millisecond (golang/go#18236). A proxy on 2 busy cores drops
 // into that sleep thousands of times a second, and perf showed sysmon at 11%
-// of its CPU (BENCHMARKS.md). Used on the fast path's sockets only: client
-// and upstream connections of redirect and http listeners.
+// of its CPU (BENCHMARKS.md). Used on the client sockets of redirect and
+// http listeners (both paths), their pooled upstream connections, and by
+// pump for WebSocket tunnels.
 type rawSock struct {
 	c  *net.TCPConn
 	rc syscall.RawConn

@@ -161,3 +161,30 @@ func validHost[T string | []byte](h T) bool {
 	}
 	return true
 }
+
+// fastRedirect answers 301 to the redirect target (appendRedirectTarget,
+// the rule net/http's serveRedirect uses), with the listener's HSTS.
+func (l *listener) fastRedirect(f *fastConn, head []byte, st *listenerState, keepAlive bool) (int, int64) {
+	h := &f.head
+	bw := f.bw
+	loc, err := appendRedirectTarget(f.out[:0], head[h.host.start:h.host.end], head[h.target.start:h.target.end], st.cfg.RedirectHost)
+	f.out = loc[:0]
+	_, _ = f.br.Discard(h.size)
+	if err != nil { // parseFastHead accepted host and target: unreachable, but never a bad Location
+		return http.StatusBadRequest, 0
+	}
+	_, _ = bw.WriteString("HTTP/1.1 301 Moved Permanently\r\nLocation: ")
+	_, _ = bw.Write(loc)
+	_, _ = bw.WriteString("\r\nContent-Length: 0\r\n")
+	if st.hstsVal != nil {
+		_, _ = bw.WriteString("Strict-Transport-Security: ")
+		_, _ = bw.WriteString(st.hstsVal[0])
+		_, _ = bw.WriteString("\r\n")
+	}
+	if !keepAlive {
+		_, _ = bw.WriteString("Connection: close\r\n")
+	}
+	_, _ = bw.WriteString("\r\n")
+	_ = bw.Flush()
+	return http.StatusMovedPermanently, 0
+}
