@@ -30,6 +30,24 @@ type rawSock struct {
 	// called when it expires.
 	sendTimeout time.Duration
 	timedOut    func()
+
+	// The state of the one Read and the one Write in progress, and their
+	// RawConn callbacks, bound once: a closure over locals would move them
+	// to the heap on every call.
+	rd      ioStep
+	wr      ioStep
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+}
+
+// ioStep is the state of a Read or Write across its RawConn callbacks.
+type ioStep struct {
+	p      []byte
+	n      int
+	errno  syscall.Errno
+	armed  bool // Write: the send_timeout deadline is set
+	armedN int  // Write: n when it was set
+	rearm  bool // Write: set (or move) the deadline, then wait
 }
 
 func newRawSock(c *net.TCPConn) *rawSock {
@@ -37,7 +55,9 @@ func newRawSock(c *net.TCPConn) *rawSock {
 	if err != nil {
 		return nil
 	}
-	return &rawSock{c: c, rc: rc}
+	s := &rawSock{c: c, rc: rc}
+	s.readFn, s.writeFn = s.readStep, s.writeStep
+	return s
 }
 
 // Read implements io.Reader with net.Conn's errors: io.EOF at the end, a
@@ -46,23 +66,10 @@ func (s *rawSock) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := s.rc.Read(func(fd uintptr) bool {
-		for {
-			r, e := sysRead(fd, p)
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait on the poller
-			}
-			n, errno = r, e
-			return true
-		}
-	})
+	s.rd = ioStep{p: p}
+	err := s.rc.Read(s.readFn)
+	n, errno := s.rd.n, s.rd.errno
+	s.rd.p = nil
 	switch {
 	case err != nil:
 		return 0, s.opError("read", err)
@@ -74,6 +81,20 @@ func (s *rawSock) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+func (s *rawSock) readStep(fd uintptr) bool {
+	for {
+		r, e := sysRead(fd, s.rd.p)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait on the poller
+		}
+		s.rd.n, s.rd.errno = r, e
+		return true
+	}
+}
+
 // Write implements io.Writer: all of p, waiting on the poller while the
 // socket's send buffer is full, or an error. With a sendTimeout, a wait
 // that sees no progress for that long fails with errSendTimeout (nginx's
@@ -81,56 +102,55 @@ func (s *rawSock) Read(p []byte) (int, error) {
 // deadline is armed only when the socket is full, and cleared after, so
 // writes that never wait cost no timer.
 func (s *rawSock) Write(p []byte) (int, error) {
-	var (
-		n      int
-		errno  syscall.Errno
-		armed  bool
-		armedN int
-		rearm  bool
-	)
+	s.wr = ioStep{p: p}
+	w := &s.wr
+	defer func() { w.p = nil }()
 	for {
-		rearm = false
-		err := s.rc.Write(func(fd uintptr) bool {
-			for n < len(p) {
-				r, e := sysWrite(fd, p[n:])
-				switch e {
-				case 0:
-					n += r
-				case syscall.EINTR:
-				case syscall.EAGAIN:
-					if s.sendTimeout > 0 && (!armed || n > armedN) {
-						rearm = true // arm (or re-arm after progress) before waiting
-						return true
-					}
-					return false
-				default:
-					errno = e
-					return true
-				}
-			}
-			return true
-		})
-		if rearm && err == nil && errno == 0 {
+		w.rearm = false
+		err := s.rc.Write(s.writeFn)
+		if w.rearm && err == nil && w.errno == 0 {
 			_ = s.c.SetWriteDeadline(time.Now().Add(s.sendTimeout))
-			armed, armedN = true, n
+			w.armed, w.armedN = true, w.n
 			continue
 		}
-		if armed {
+		if w.armed {
 			_ = s.c.SetWriteDeadline(time.Time{})
 		}
 		switch {
-		case err != nil && armed && errors.Is(err, os.ErrDeadlineExceeded):
+		case err != nil && w.armed && errors.Is(err, os.ErrDeadlineExceeded):
 			if s.timedOut != nil {
 				s.timedOut()
 			}
-			return n, s.opError("write", fmt.Errorf("%w (%w)", errSendTimeout, os.ErrDeadlineExceeded))
+			return w.n, s.opError("write", fmt.Errorf("%w (%w)", errSendTimeout, os.ErrDeadlineExceeded))
 		case err != nil:
-			return n, s.opError("write", err)
-		case errno != 0:
-			return n, s.opError("write", os.NewSyscallError("write", errno))
+			return w.n, s.opError("write", err)
+		case w.errno != 0:
+			return w.n, s.opError("write", os.NewSyscallError("write", w.errno))
 		}
-		return n, nil
+		return w.n, nil
 	}
+}
+
+func (s *rawSock) writeStep(fd uintptr) bool {
+	w := &s.wr
+	for w.n < len(w.p) {
+		r, e := sysWrite(fd, w.p[w.n:])
+		switch e {
+		case 0:
+			w.n += r
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			if s.sendTimeout > 0 && (!w.armed || w.n > w.armedN) {
+				w.rearm = true // arm (or re-arm after progress) before waiting
+				return true
+			}
+			return false
+		default:
+			w.errno = e
+			return true
+		}
+	}
+	return true
 }
 
 // opError shapes err as net.Conn's Read and Write do (RawConn reports

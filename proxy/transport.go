@@ -52,11 +52,13 @@ func newUpstreamTransport(cfg ListenerConfig, host string) *upstreamTransport {
 
 // upConn is one pooled upstream connection.
 type upConn struct {
-	c      net.Conn
-	rc     syscall.RawConn // c's socket, for quiet; nil if c is not a *net.TCPConn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	idleAt time.Time
+	c         net.Conn
+	rc        syscall.RawConn // c's socket, for quiet; nil if c is not a *net.TCPConn
+	peekFn    func(fd uintptr)
+	peekQuiet bool
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleAt    time.Time
 }
 
 // errUpstreamClosed reports a reused connection the upstream had closed.
@@ -148,6 +150,7 @@ func (t *upstreamTransport) get(ctx context.Context, fresh bool) (*upConn, bool,
 	uc := &upConn{c: c, br: bufio.NewReaderSize(rw, 4096), bw: bufio.NewWriterSize(rw, 4096)}
 	if tc, ok := c.(*net.TCPConn); ok {
 		uc.rc, _ = tc.SyscallConn()
+		uc.peekFn = uc.peek
 	}
 	return uc, false, nil
 }
@@ -165,12 +168,15 @@ func (uc *upConn) quiet() bool {
 	if uc.rc == nil {
 		return true
 	}
-	quiet := false
-	_ = uc.rc.Control(func(fd uintptr) {
-		_, e := sysPeek(fd)
-		quiet = e == syscall.EAGAIN
-	})
-	return quiet
+	_ = uc.rc.Control(uc.peekFn)
+	return uc.peekQuiet
+}
+
+// peek is quiet's RawConn callback (bound once to peekFn: no allocation
+// per call).
+func (uc *upConn) peek(fd uintptr) {
+	_, e := sysPeek(fd)
+	uc.peekQuiet = e == syscall.EAGAIN
 }
 
 func (t *upstreamTransport) put(uc *upConn) {
