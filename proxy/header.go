@@ -58,14 +58,18 @@ func isHopHeader[T string | []byte](name T) bool {
 // spelt with an underscore while underscores are not allowed (nginx's
 // underscores_in_headers off, the default).
 func dropRequestHeader[T string | []byte](name T, allowUnderscores bool) bool {
+	if len(name) == 0 {
+		return false
+	}
+	first := name[0] | 0x20 // lower-case letter (names start with a token character)
 	if len(name) < len(droppedByLen) {
 		for _, n := range droppedByLen[len(name)] {
-			if foldDashPrefix(name, n) {
+			if n[0] == first && foldDashPrefix(name, n) {
 				return true
 			}
 		}
 	}
-	if foldDashPrefix(name, "x-forwarded-") {
+	if first == 'x' && len(name) >= len("x-forwarded-") && foldDashPrefix(name, "x-forwarded-") {
 		return true
 	}
 	if !allowUnderscores {
