@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -138,8 +139,8 @@ func canonicalResponse(t *testing.T, c net.Conn, method string) string {
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
 		if _, err := br.Peek(1); err != nil {
-			ne, ok := err.(net.Error)
-			if ok && ne.Timeout() {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
 				b.WriteString("[open]")
 			} else {
 				b.WriteString("[closed]")

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -209,8 +210,8 @@ func exchangeSegments(t *testing.T, addr string, segs ...[]byte) (statuses []int
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(750 * time.Millisecond))
 		if _, err := br.Peek(1); err != nil {
-			ne, ok := err.(net.Error)
-			return statuses, !(ok && ne.Timeout())
+			var ne net.Error
+			return statuses, !(errors.As(err, &ne) && ne.Timeout())
 		}
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
