@@ -3,11 +3,13 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -184,12 +186,14 @@ func TestDifferentialPaths(t *testing.T) {
 	}
 	downURL := "http://" + down.Addr().String()
 	down.Close() // an upstream that refuses connections
-	_, addrs := startServer(t, Config{Listeners: []ListenerConfig{
-		{Mode: ModeHTTP, Upstream: upstream, HSTS: "max-age=60"},
-		{Mode: ModeRedirect, HSTS: "max-age=60"},
-		{Mode: ModeHTTP, Upstream: downURL},
-		{Mode: ModeHTTP, Upstream: upstream},
-	}})
+	logPath := t.TempDir() + "/access.log"
+	_, addrs := startServer(t, Config{AccessLog: AccessLogConfig{Path: logPath, Format: LogFormatJSON, FlushInterval: 5 * time.Millisecond},
+		Listeners: []ListenerConfig{
+			{Mode: ModeHTTP, Upstream: upstream, HSTS: "max-age=60"},
+			{Mode: ModeRedirect, HSTS: "max-age=60"},
+			{Mode: ModeHTTP, Upstream: downURL},
+			{Mode: ModeHTTP, Upstream: upstream},
+		}})
 	hdr := v1Header("203.0.113.7:5555", "10.0.0.1:81")
 	ws := []string{"Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"}
 	corpus := []struct {
@@ -237,7 +241,7 @@ func TestDifferentialPaths(t *testing.T) {
 	}
 	for _, tt := range corpus {
 		t.Run(tt.name, func(t *testing.T) {
-			got := map[string][2]string{}
+			got := map[string][3]string{}
 			for _, path := range []string{"fast path", "net/http path"} {
 				c, err := net.Dial("tcp", addrs[tt.listener])
 				if err != nil {
@@ -259,9 +263,15 @@ func TestDifferentialPaths(t *testing.T) {
 				client := canonicalResponse(t, c, method)
 				c.Close()
 				time.Sleep(20 * time.Millisecond)
-				got[path] = [2]string{strings.Join(app.since(n), "\n---\n"), client}
+				got[path] = [3]string{strings.Join(app.since(n), "\n---\n"), client, logLines(t, logPath)}
 			}
 			fast, slow := got["fast path"], got["net/http path"]
+			if !strings.Contains(fast[2], `"uri":"/prime"`) {
+				t.Errorf("access log %q lacks the priming request", fast[2])
+			}
+			if fast[2] != slow[2] {
+				t.Errorf("the access log differs:\nfast path:\n%s\nnet/http path:\n%s", fast[2], slow[2])
+			}
 			if fast[0] != slow[0] {
 				t.Errorf("the app received different requests:\nfast path:\n%s\nnet/http path:\n%s", fast[0], slow[0])
 			}
@@ -292,4 +302,37 @@ func canonicalResponseOne(t *testing.T, c net.Conn) string {
 	body := make([]byte, resp.ContentLength)
 	_, _ = io.ReadFull(c, body)
 	return buf.String()
+}
+
+// logLines returns the access-log lines written since the last call (the
+// file is truncated after reading), without time and duration, once the
+// log has been quiet for 30ms.
+func logLines(t *testing.T, path string) string {
+	t.Helper()
+	var data []byte
+	for last := -1; ; last = len(data) {
+		time.Sleep(30 * time.Millisecond)
+		data, _ = os.ReadFile(path)
+		if len(data) == last {
+			break
+		}
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatalf("truncate access log: %v", err)
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("access log line %q: %v", line, err)
+		}
+		delete(m, "time")
+		delete(m, "duration_ms")
+		b, _ := json.Marshal(m)
+		out = append(out, string(b))
+	}
+	return strings.Join(out, "\n")
 }
