@@ -155,7 +155,8 @@ func TestDefaults(t *testing.T) {
 	}
 	l := cfg.Listeners[0]
 	if l.ProxyProtocol != ProxyRequired || l.ForwardedProto != "https" || l.HeaderTimeout != 5*time.Second ||
-		cfg.HealthPath != "/healthz" || cfg.Admin != DefaultAdmin || cfg.ShutdownTimeout != 30*time.Second {
+		cfg.HealthPath != "/healthz" || cfg.Admin != DefaultAdmin || cfg.ShutdownTimeout != 30*time.Second ||
+		l.BodyTimeout != 60*time.Second || l.SendTimeout != 60*time.Second || l.UnderscoresInHeaders || len(l.TrustedCIDRs) != 0 {
 		t.Errorf("defaults = %+v %+v", cfg, l)
 	}
 }
@@ -179,6 +180,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad format", "access_log: {path: '-', format: apache}\nlisteners: [{listen: ':1', mode: redirect}]", "access_log.format \"apache\": allowed values are elb, json"},
 		{"unknown field", "listeners: [{listen: ':1', mode: redirect, upstreams: x}]", "upstreams"},
 		{"negative timeout", "listeners: [{listen: ':1', mode: redirect, header_timeout: -1s}]", "header_timeout"},
+		{"negative body_timeout", "listeners: [{listen: ':1', mode: redirect, body_timeout: -1s}]", "body_timeout"},
+		{"negative send_timeout", "listeners: [{listen: ':1', mode: redirect, send_timeout: -1s}]", "send_timeout"},
 		{"duplicate", "listeners: [{listen: ':1', mode: redirect}, {listen: ':1', mode: redirect}]", "duplicate"},
 		{"bad redirect_host", "listeners: [{listen: ':1', mode: redirect, redirect_host: 'a/b'}]", "redirect_host"},
 		{"bad forwarded_proto", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', forwarded_proto: ftp}]", "forwarded_proto"},
