@@ -259,10 +259,13 @@ func (t *upstreamTransport) exchange(ctx context.Context, uc *upConn, req *http.
 	return resp, nil
 }
 
-// release pools uc after an exchange when reuse allows it and the
-// connection is quiet, and closes it otherwise.
+// release pools uc after an exchange when reuse allows it and nothing is
+// left in its reader, and closes it otherwise. The socket is checked once,
+// when the connection is taken again (get calls quiet): bytes that arrive
+// between now and then are caught there, and a request pays one peek, not
+// two.
 func (t *upstreamTransport) release(uc *upConn, reuse bool) {
-	if reuse && uc.quiet() {
+	if reuse && uc.br.Buffered() == 0 {
 		t.put(uc)
 		return
 	}
