@@ -31,6 +31,21 @@ type entry struct {
 	tunnel    bool
 }
 
+// newEntry is the access-log entry of a request, on either path (the
+// fast path's fastEntry, net/http's httpEntry, the upgrades').
+func (l *listener) newEntry(fc *frontConn, start time.Time, method, uri, proto, host, referer, userAgent string) entry {
+	return entry{listener: l.name, client: fc.src.Addr(), start: start, method: method, uri: uri, proto: proto,
+		host: host, referer: referer, userAgent: userAgent}
+}
+
+// countRequest counts a finished request's status and body bytes.
+func (l *listener) countRequest(status int, sent int64) {
+	l.metrics.request(status)
+	if sent > 0 {
+		l.metrics.toClient.Add(float64(sent))
+	}
+}
+
 // AccessLog is a buffered access log writer, safe for concurrent use. Lines
 // are flushed every FlushInterval, on Reopen and on Close.
 type AccessLog struct {

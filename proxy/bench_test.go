@@ -46,7 +46,7 @@ func BenchmarkHeaderDecode(b *testing.B) {
 				mc.r.Reset(data)
 				pc := proxyproto.NewConn(mc, proxyproto.WithPolicy(proxyproto.USE),
 					proxyproto.ValidateHeader(validateHeader), proxyproto.SetReadHeaderTimeout(0))
-				fc := &frontConn{Conn: pc, pc: pc, l: l, st: st}
+				fc := &frontConn{Conn: pc, l: l, st: st, headerDecoder: headerDecoder{ppc: pc}}
 				if err := fc.readHeader(); err != nil || !fc.hasHeader {
 					b.Fatalf("decode: %v", err)
 				}
@@ -58,7 +58,7 @@ func BenchmarkHeaderDecode(b *testing.B) {
 func BenchmarkRewrite(b *testing.B) {
 	u, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:8080", nil)
 	st := &listenerState{upstream: u.URL, protoVal: []string{"https"}}
-	fc := &frontConn{xff: []string{"203.0.113.7"}, port: []string{"443"}}
+	fc := &frontConn{clientInfo: clientInfo{xff: []string{"203.0.113.7"}, port: []string{"443"}}}
 	in := httptest.NewRequest(http.MethodGet, "http://app.example/path?q=1", nil)
 	in = in.WithContext(context.WithValue(in.Context(), connKey{}, fc))
 	in.Header = http.Header{"User-Agent": {"bench"}, "Accept": {"*/*"}, "X-Forwarded-For": {"6.6.6.6"}, "X-Real-Ip": {"6.6.6.6"}}

@@ -43,6 +43,8 @@ const (
 	DefaultIdleTimeout     = 120 * time.Second
 	DefaultDialTimeout     = 3 * time.Second
 	DefaultUpstreamTimeout = 60 * time.Second
+	DefaultBodyTimeout     = 60 * time.Second
+	DefaultSendTimeout     = 60 * time.Second
 	DefaultMaxHeaderBytes  = 32 << 10
 	DefaultForwardedProto  = "https"
 )
@@ -95,9 +97,12 @@ type ListenerConfig struct {
 	Mode string `yaml:"mode"`
 	// ProxyProtocol is "required" (default), "optional" or "off".
 	ProxyProtocol string `yaml:"proxy_protocol"`
-	// TrustedCIDRs, when set, lists the only sources allowed to send a PROXY
-	// header: a header from another source closes the connection, and in
-	// "required" mode any connection from another source is refused.
+	// TrustedCIDRs lists the only sources allowed to send a PROXY header: a
+	// header from another source closes the connection, and in "required"
+	// mode any connection from another source is refused. Default (empty):
+	// DefaultTrustedCIDRs, loopback and the private ranges a load
+	// balancer's nodes use (10/8, 172.16/12, 192.168/16, 100.64/10).
+	// Trusting every source must be explicit: [any].
 	TrustedCIDRs []string `yaml:"trusted_cidrs"`
 	// Upstream is the backend: a URL http://host:port[/base] in mode http,
 	// host:port in mode tcp.
@@ -123,10 +128,26 @@ type ListenerConfig struct {
 	// UpstreamTimeout bounds waiting for the upstream's response headers
 	// (504 after it). Default 60s.
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	// BodyTimeout bounds the wait between two reads of a request body
+	// (nginx's client_body_timeout): a client that sends a head and then
+	// trickles or stops its body is answered 408 and both its connection
+	// and the app's are closed. Default 60s.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// SendTimeout bounds the wait between two writes to the client
+	// (nginx's send_timeout), WebSockets included: a client that stops
+	// reading has both its connection and the app's closed. Default 60s.
+	// It applies to connections accepted after a reload.
+	SendTimeout time.Duration `yaml:"send_timeout"`
 	// TunnelIdleTimeout closes WebSocket and TCP sessions with no traffic in
 	// either direction for this long. Default 0: no proxy-side cut, the load
 	// balancer's idle timeout governs. Setting it copies with deadlines (a 32 KiB buffer per direction while a read waits).
 	TunnelIdleTimeout time.Duration `yaml:"tunnel_idle_timeout"`
+	// UnderscoresInHeaders lets request headers whose names contain '_'
+	// reach the app in mode http. Default false: they are dropped, as
+	// nginx's underscores_in_headers off does, because CGI-style apps read
+	// X_Forwarded_For as X-Forwarded-For. Spellings of the forwarding and
+	// client-address headers are dropped either way.
+	UnderscoresInHeaders bool `yaml:"underscores_in_headers"`
 	// SendProxy re-sends the client address upstream in mode tcp: "v1",
 	// "v2" or empty (default, none).
 	SendProxy string `yaml:"send_proxy"`
@@ -245,8 +266,14 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 		return l, fmt.Errorf("trusted_cidrs: only allowed with proxy_protocol required or optional")
 	}
 	for _, c := range l.TrustedCIDRs {
+		if c == TrustAny {
+			if len(l.TrustedCIDRs) > 1 {
+				return l, fmt.Errorf("trusted_cidrs: %q trusts every source: list it alone", TrustAny)
+			}
+			continue
+		}
 		if _, err := parsePrefix(c); err != nil {
-			return l, fmt.Errorf("trusted_cidrs %q: want a CIDR like 10.0.0.0/8 or an IP address", c)
+			return l, fmt.Errorf("trusted_cidrs %q: want a CIDR like 10.0.0.0/8, an IP address or \"any\"", c)
 		}
 	}
 	switch l.Mode {
@@ -287,7 +314,7 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 	for name, d := range map[string]*time.Duration{
 		"header_timeout": &l.HeaderTimeout, "idle_timeout": &l.IdleTimeout,
 		"dial_timeout": &l.DialTimeout, "upstream_timeout": &l.UpstreamTimeout,
-		"tunnel_idle_timeout": &l.TunnelIdleTimeout,
+		"tunnel_idle_timeout": &l.TunnelIdleTimeout, "body_timeout": &l.BodyTimeout, "send_timeout": &l.SendTimeout,
 	} {
 		if *d < 0 {
 			return l, fmt.Errorf("%s %s: must not be negative", name, *d)
@@ -304,6 +331,12 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 	}
 	if l.UpstreamTimeout == 0 {
 		l.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	if l.BodyTimeout == 0 {
+		l.BodyTimeout = DefaultBodyTimeout
+	}
+	if l.SendTimeout == 0 {
+		l.SendTimeout = DefaultSendTimeout
 	}
 	if l.MaxHeaderBytes < 0 {
 		return l, fmt.Errorf("max_header_bytes %d: must not be negative", l.MaxHeaderBytes)

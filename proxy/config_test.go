@@ -155,7 +155,8 @@ func TestDefaults(t *testing.T) {
 	}
 	l := cfg.Listeners[0]
 	if l.ProxyProtocol != ProxyRequired || l.ForwardedProto != "https" || l.HeaderTimeout != 5*time.Second ||
-		cfg.HealthPath != "/healthz" || cfg.Admin != DefaultAdmin || cfg.ShutdownTimeout != 30*time.Second {
+		cfg.HealthPath != "/healthz" || cfg.Admin != DefaultAdmin || cfg.ShutdownTimeout != 30*time.Second ||
+		l.BodyTimeout != 60*time.Second || l.SendTimeout != 60*time.Second || l.UnderscoresInHeaders || len(l.TrustedCIDRs) != 0 {
 		t.Errorf("defaults = %+v %+v", cfg, l)
 	}
 }
@@ -172,12 +173,15 @@ func TestConfigErrors(t *testing.T) {
 		{"https upstream", "listeners: [{listen: ':1', mode: http, upstream: 'https://x:1'}]", "upstream"},
 		{"tcp upstream url", "listeners: [{listen: ':1', mode: tcp, upstream: 'http://x:1'}]", "upstream"},
 		{"bad cidr", "listeners: [{listen: ':1', mode: redirect, trusted_cidrs: [10.0.0.0/33]}]", "trusted_cidrs"},
+		{"any among cidrs", "listeners: [{listen: ':1', mode: redirect, trusted_cidrs: [any, 10.0.0.0/8]}]", "trusted_cidrs: \"any\" trusts every source"},
 		{"cidrs with off", "listeners: [{listen: ':1', mode: redirect, proxy_protocol: off, trusted_cidrs: [10.0.0.0/8]}]", "trusted_cidrs"},
 		{"send_proxy on http", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', send_proxy: v2}]", "send_proxy"},
 		{"bad send_proxy", "listeners: [{listen: ':1', mode: tcp, upstream: 'x:1', send_proxy: v3}]", "send_proxy \"v3\""},
 		{"bad format", "access_log: {path: '-', format: apache}\nlisteners: [{listen: ':1', mode: redirect}]", "access_log.format \"apache\": allowed values are elb, json"},
 		{"unknown field", "listeners: [{listen: ':1', mode: redirect, upstreams: x}]", "upstreams"},
 		{"negative timeout", "listeners: [{listen: ':1', mode: redirect, header_timeout: -1s}]", "header_timeout"},
+		{"negative body_timeout", "listeners: [{listen: ':1', mode: redirect, body_timeout: -1s}]", "body_timeout"},
+		{"negative send_timeout", "listeners: [{listen: ':1', mode: redirect, send_timeout: -1s}]", "send_timeout"},
 		{"duplicate", "listeners: [{listen: ':1', mode: redirect}, {listen: ':1', mode: redirect}]", "duplicate"},
 		{"bad redirect_host", "listeners: [{listen: ':1', mode: redirect, redirect_host: 'a/b'}]", "redirect_host"},
 		{"bad forwarded_proto", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', forwarded_proto: ftp}]", "forwarded_proto"},

@@ -18,19 +18,28 @@
 //	X-Forwarded-Port   destination port from the PROXY header
 //	X-Amzn-Vpce-Id     AWS PrivateLink VPC endpoint id (PROXY v2 TLV 0xEA, subtype 0x01), when present
 //
-// Client-sent X-Forwarded-*, Forwarded, X-Real-IP and X-Amzn-Vpce-Id headers
-// are always removed; the Host header is passed through.
+// Client-sent X-Forwarded-*, Forwarded, X-Real-IP, X-Amzn-Vpce-Id and the
+// other client-address headers libraries read (Client-IP, True-Client-IP,
+// X-Client-IP, CF-Connecting-IP, X-Cluster-Client-IP, Fastly-Client-IP,
+// X-Original-Forwarded-For, X-Forwarded, Forwarded-For), in any spelling
+// with '-' or '_', are always removed (header.go); other names with '_' are
+// removed unless underscores_in_headers is set. The Host header is passed
+// through. Only Upgrade: websocket switches protocols; any other upgrade
+// (h2c) is proxied as a plain request without Upgrade and HTTP2-Settings.
 //
-// Request handling has two paths with the same rules. The fast path
-// (fastpath.go) serves keep-alive GET/HEAD requests without a body, and
-// WebSocket upgrades, on the connection's goroutine: a strict parser
-// (parseFastHead) and pooled upstream connections, no per-request
-// goroutines. Anything outside that subset (bodies, other methods, the
-// health path, a missing PROXY header, unusual headers, heads over 4 KiB)
-// hands the connection, unread, to a net/http Server with
-// httputil.ReverseProxy, which serves it from then on. Upgraded
-// connections and tcp sessions are tunnels: WebSockets use pump, which holds
-// no buffer while idle; tcp mode copies with splice(2).
+// Request handling has two paths with one set of rules. The fast path
+// (fastpath.go) is a strict parser and writer: it serves keep-alive
+// GET/HEAD requests without a body, the health path, redirects and
+// WebSocket upgrades on the connection's goroutine, over pooled upstream
+// connections, with no per-request goroutines. Anything outside that
+// subset (bodies, other methods, unusual headers, heads over 4 KiB, a
+// missing PROXY header) hands the connection, unread, to a net/http Server
+// with httputil.ReverseProxy, which serves it from then on. Both call the
+// same rules (header.go, response.go, health.go, redirect.go, failure.go,
+// the access-log entry, the tunnel, the upstream pool and its retry); a
+// differential test runs one corpus through both. Upgraded connections and
+// tcp sessions are tunnels: WebSockets use pump, which holds no buffer
+// while idle; tcp mode copies with splice(2).
 //
 // Signals (see Run): SIGTERM/SIGINT drain, SIGHUP reloads the config file
 // (Server.Reload documents what changes in place), SIGUSR1 reopens the

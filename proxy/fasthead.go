@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 )
@@ -23,10 +24,10 @@ type fastHead struct {
 	host           span
 	referer, ua    span
 	close          bool
-	upgrade        span                 // Upgrade header value, when Connection names "upgrade"
+	upgrade        span                 // Upgrade header value of a WebSocket upgrade (webSocketUpgrade), else empty
 	upgradeTok     bool                 // Connection contains the "upgrade" token
-	keep           [maxFastHeaders]span // header lines to forward, with their CRLF
-	nkeep          int
+	fwd            [maxFastHeaders]span // header lines to forward, with their CRLF
+	nfwd           int
 	size           int // bytes of the head including the final CRLF CRLF
 }
 
@@ -46,8 +47,8 @@ var tchar = func() (t [256]bool) {
 }()
 
 // parseFastHead parses b, which holds exactly one request head ending in
-// CRLF CRLF.
-func parseFastHead(b []byte, h *fastHead) error {
+// CRLF CRLF. Header lines dropRequestHeader drops are not kept.
+func parseFastHead(b []byte, h *fastHead, allowUnderscores bool) error {
 	*h = fastHead{size: len(b)}
 	eol := bytes.Index(b, crlf)
 	if eol < 0 {
@@ -117,12 +118,7 @@ func parseFastHead(b []byte, h *fastHead) error {
 		}
 		name, value := line[:colon], line[vs:ve]
 		val := span{pos + vs, pos + ve}
-		forward := true
 		switch len(name) {
-		case 2:
-			if equalFold(string(name), "te") {
-				forward = false
-			}
 		case 4:
 			if equalFold(string(name), "host") {
 				hosts++
@@ -141,20 +137,14 @@ func parseFastHead(b []byte, h *fastHead) error {
 					return errNotFast // several Upgrade headers
 				}
 				h.upgrade = val
-				forward = false
 			case equalFold(string(name), "trailer"):
 				return errNotFast
-			}
-		case 9:
-			if equalFold(string(name), "forwarded") {
-				forward = false
 			}
 		case 10:
 			switch {
 			case equalFold(string(name), "user-agent"):
 				h.ua = val
 			case equalFold(string(name), "connection"):
-				forward = false
 				for _, tok := range bytes.Split(value, []byte(",")) {
 					tok = bytes.Trim(tok, " \t")
 					switch {
@@ -167,65 +157,85 @@ func parseFastHead(b []byte, h *fastHead) error {
 						return errNotFast // other hop-by-hop headers named in Connection
 					}
 				}
-			case equalFold(string(name), "keep-alive"):
-				forward = false
 			}
-		}
-		switch {
-		case len(name) == 14 && (equalFold(string(name), "content-length") || equalFold(string(name), "x-amzn-vpce-id")):
+		case 14:
 			if equalFold(string(name), "content-length") {
 				return errNotFast
 			}
-			forward = false
-		case len(name) == 17 && equalFold(string(name), "transfer-encoding"):
-			return errNotFast
-		case len(name) == 16 && equalFold(string(name), "proxy-connection"):
-			forward = false
-		case len(name) == 19 && equalFold(string(name), "proxy-authorization"):
-			forward = false
-		case spoofableName(name): // X-Real-IP, X-Forwarded-*, also spelt with '_'
-			forward = false
-		}
-		if forward {
-			if h.nkeep == maxFastHeaders {
+		case 17:
+			if equalFold(string(name), "transfer-encoding") {
 				return errNotFast
 			}
-			h.keep[h.nkeep] = span{pos, pos + eol + 2}
-			h.nkeep++
+		}
+		forward := !dropRequestHeader(name, allowUnderscores)
+		if forward {
+			if h.nfwd == maxFastHeaders {
+				return errNotFast
+			}
+			h.fwd[h.nfwd] = span{pos, pos + eol + 2}
+			h.nfwd++
 		}
 		pos += eol + 2
 	}
-	if !h.upgradeTok || h.upgrade.end == h.upgrade.start || string(b[h.method.start:h.method.end]) != "GET" {
-		h.upgrade = span{} // not an upgrade request: both headers were hop-by-hop
+	if !webSocketUpgrade(methodString(b[h.method.start:h.method.end]), h.upgradeTok, b[h.upgrade.start:h.upgrade.end]) {
+		h.upgrade = span{} // not a WebSocket upgrade: Connection and Upgrade were hop-by-hop, and dropped
 	}
 	if hosts != 1 || h.host.end == h.host.start {
 		return errNotFast
 	}
-	host := string(b[h.host.start:h.host.end]) // no allocation: compared, not kept
-	if hp := stripPort(host); !validHost(hp) || !validPort(host[len(hp):]) {
+	if _, ok := hostOnly(b[h.host.start:h.host.end]); !ok {
 		return errNotFast
 	}
 	return nil
-}
-
-// validPort accepts "" or ":" followed by up to five digits.
-func validPort(p string) bool {
-	if p == "" {
-		return true
-	}
-	if p[0] != ':' || len(p) > 6 {
-		return false
-	}
-	for i := 1; i < len(p); i++ {
-		if p[i] < '0' || p[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 var crlf = []byte("\r\n")
 
 func isHex(c byte) bool {
 	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+// bufferedHead returns the request head if it is already complete in br's
+// buffer (unconsumed).
+func bufferedHead(br *bufio.Reader) ([]byte, bool) {
+	buf, _ := br.Peek(br.Buffered())
+	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+		return buf[:i+4], true
+	}
+	return nil, false
+}
+
+// readFastHead returns the buffered head (unconsumed), reading more as
+// needed; errNotFast when it does not fit in the 4 KiB buffer or uses a
+// bare LF as a line end (net/http reads those; the fast path would wait
+// for a CRLF CRLF that never comes).
+func readFastHead(br *bufio.Reader) ([]byte, error) {
+	for {
+		n := br.Buffered()
+		buf, _ := br.Peek(n)
+		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+			return buf[:i+4], nil
+		}
+		if n >= br.Size() || hasBareLF(buf) {
+			return nil, errNotFast
+		}
+		if _, err := br.Peek(n + 1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// hasBareLF reports an LF not preceded by CR.
+func hasBareLF(b []byte) bool {
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }

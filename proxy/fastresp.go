@@ -12,10 +12,12 @@ import (
 // respHead is a parsed upstream response head.
 type respHead struct {
 	status     int
-	statusLine span // "200 OK"
-	keep       [maxFastHeaders]span
-	nkeep      int
-	upgrade    span  // Upgrade header value (101 responses)
+	statusLine span                 // "200 OK"
+	relay      [maxFastHeaders]span // header lines relayed to the client
+	nrelay     int
+	upgrade    span    // Upgrade header value (101 responses)
+	hsts       [4]span // the app's Strict-Transport-Security lines
+	nhsts      int
 	length     int64 // -1 unknown
 	chunked    bool
 	close      bool
@@ -109,16 +111,24 @@ func parseRespHead(b []byte, rh *respHead, allow101 bool) error {
 		case equalFold(name, "upgrade"):
 			forward = false
 			rh.upgrade = span{pos + colon + 1, pos + eol}
-		case equalFold(name, "keep-alive"), equalFold(name, "proxy-connection"), equalFold(name, "te"),
-			equalFold(name, "proxy-authenticate"):
+		case equalFold(name, "strict-transport-security"):
+			// Relayed unless the listener sets its own (relayResponse).
 			forward = false
+			if rh.nhsts < len(rh.hsts) {
+				rh.hsts[rh.nhsts] = span{pos, pos + eol + 2}
+				rh.nhsts++
+			}
+		case equalFold(name, "trailer"):
+			// relayed with the chunked body, as is
+		default:
+			forward = !isHopHeader(name) // response.go's rules
 		}
 		if forward {
-			if rh.nkeep == maxFastHeaders {
+			if rh.nrelay == maxFastHeaders {
 				return errBadResponse
 			}
-			rh.keep[rh.nkeep] = span{pos, pos + eol + 2}
-			rh.nkeep++
+			rh.relay[rh.nrelay] = span{pos, pos + eol + 2}
+			rh.nrelay++
 		}
 		pos += eol + 2
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -13,23 +12,22 @@ import (
 
 var upgradeReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
-// fastUpgrade relays a WebSocket (or other protocol switch) request: dial,
+// fastUpgrade relays a WebSocket upgrade request (webSocketUpgrade: the
+// only protocol switch the proxy makes): dial,
 // forward the head, and on 101 hand both sockets to a tunnel (pump, two
 // goroutines, no buffers kept). Other answers are relayed and the client
 // connection closed. It reports whether a tunnel took the connection.
 func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, start time.Time) bool {
 	h := &f.head
 	fc := f.fc
-	e := entry{listener: l.name, client: fc.src.Addr(), start: start, method: http.MethodGet,
-		uri: string(head[h.target.start:h.target.end]), proto: "HTTP/1.1", host: string(head[h.host.start:h.host.end]),
-		referer: string(head[h.referer.start:h.referer.end]), userAgent: string(head[h.ua.start:h.ua.end]), tunnel: true}
+	e := l.fastEntry(f, head, start)
 	out := l.fastRequest(f, head, st, head[h.upgrade.start:h.upgrade.end])
 	_, _ = f.br.Discard(h.size)
 	fail := func(err error) bool {
 		status, sent, _ := l.fastError(f, st, err, false)
-		l.metrics.request(status)
+		l.countRequest(status, sent)
 		if a := l.srv.accessLog(); a != nil {
-			e.status, e.bytes, e.tunnel, e.duration = status, sent, false, time.Since(start)
+			e.status, e.bytes, e.duration = status, sent, time.Since(start)
 			a.Write(&e)
 		}
 		return false
@@ -71,9 +69,9 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 		// The app declined the upgrade: relay its answer, then close.
 		sent, _, _, _ := l.relayResponse(f, ubr, &rh, st, false, false)
 		_ = bc.Close()
-		l.metrics.request(rh.status)
+		l.countRequest(rh.status, sent)
 		if a := l.srv.accessLog(); a != nil {
-			e.status, e.bytes, e.tunnel, e.duration = rh.status, sent, false, time.Since(start)
+			e.status, e.bytes, e.duration = rh.status, sent, time.Since(start)
 			a.Write(&e)
 		}
 		return false
@@ -83,7 +81,7 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	_, _ = bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")
 	_, _ = bw.Write(bytes.Trim(b[rh.upgrade.start:rh.upgrade.end], " \t"))
 	_, _ = bw.WriteString("\r\n")
-	for _, k := range rh.keep[:rh.nkeep] {
+	for _, k := range rh.relay[:rh.nrelay] {
 		_, _ = bw.Write(b[k.start:k.end])
 	}
 	_, _ = bw.WriteString("\r\n")
@@ -107,10 +105,6 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	// tunnel has its own idle rule (none by default), so it must not inherit
 	// it (drainProxyBuffer clears it too, but only with PROXY decoding on).
 	_ = fc.SetReadDeadline(time.Time{})
-	upstream, _ := bc.(*net.TCPConn)
-	e.status = http.StatusSwitchingProtocols
-	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, e: e}
-	l.metrics.request(http.StatusSwitchingProtocols)
-	t.run()
+	l.startWebSocket(fc, bc, st, e)
 	return true
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,25 +22,6 @@ var ErrUnsupportedHeader = errors.New("proxy: unsupported PROXY header address f
 // errUntrusted marks a connection refused because its source is outside
 // trusted_cidrs on a required listener.
 var errUntrusted = fmt.Errorf("proxy: source not in trusted_cidrs: %w", proxyproto.ErrInvalidUpstream)
-
-// connPolicy is the go-proxyproto policy of a listener state: USE for trusted
-// (or all, without trusted_cidrs) sources, REJECT (a header closes the
-// connection) for others, and a refusal in required mode.
-func (st *listenerState) connPolicy(opts proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
-	if len(st.trusted) == 0 {
-		return proxyproto.USE, nil
-	}
-	ip := addrOf(opts.Upstream).Addr().Unmap()
-	for _, p := range st.trusted {
-		if p.Contains(ip) {
-			return proxyproto.USE, nil
-		}
-	}
-	if st.required {
-		return proxyproto.REJECT, errUntrusted
-	}
-	return proxyproto.REJECT, nil
-}
 
 // validateHeader accepts TCP over IPv4/IPv6 and LOCAL headers whose TLVs
 // (go-proxyproto only splits them on demand) fit in the header.
@@ -80,6 +60,11 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 		if raw, ok := c.(*net.TCPConn); ok {
 			fc.raw = raw
 			fc.rs = newRawSock(raw)
+			if fc.rs != nil && st.cfg.Mode != ModeTCP && st.cfg.SendTimeout > 0 {
+				d := st.cfg.SendTimeout
+				fc.rs.sendTimeout = d
+				fc.rs.timedOut = func() { fl.l.clientTimedOut(fc, "send_timeout", d) }
+			}
 		}
 		if st.cfg.ProxyProtocol != ProxyOff {
 			policy, err := st.connPolicy(proxyproto.ConnPolicyOptions{Upstream: c.RemoteAddr(), Downstream: c.LocalAddr()})
@@ -88,11 +73,11 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 				_ = c.Close()
 				continue
 			}
-			fc.pc = proxyproto.NewConn(c,
+			fc.ppc = proxyproto.NewConn(c,
 				proxyproto.WithPolicy(policy),
 				proxyproto.ValidateHeader(validateHeader),
 				proxyproto.SetReadHeaderTimeout(st.cfg.HeaderTimeout))
-			fc.Conn = fc.pc
+			fc.Conn = fc.ppc
 		}
 		fl.l.metrics.connections.Inc()
 		fl.l.metrics.activeConns.Inc()
@@ -100,41 +85,57 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 	}
 }
 
-// frontConn is an accepted client connection with its decoded PROXY
-// information. Read decodes the header on first use.
+// frontConn is an accepted client connection: the socket, the decoding of
+// its PROXY header, what that header says about the client, and the
+// connection's bookkeeping, each its own part. Read decodes the header on
+// first use. HTTP state lives elsewhere (fastConn on the fast path,
+// replayConn once net/http serves the connection).
 type frontConn struct {
-	net.Conn                  // *proxyproto.Conn, or the raw conn when proxy_protocol is off
-	pc       *proxyproto.Conn // nil when proxy_protocol is off
-	raw      *net.TCPConn     // the socket, for pump
-	rs       *rawSock         // raw's reads and writes once the header is done (nil if raw is)
-	rawReads bool             // reads go to rs; go-proxyproto's buffer was moved to pending
-	pending  []byte           // client bytes go-proxyproto had buffered behind the header
+	net.Conn // *proxyproto.Conn, or the raw conn when proxy_protocol is off
 	l        *listener
 	st       *listenerState // config snapshot at accept
+	clientSocket
+	headerDecoder
+	clientInfo
+	connStats
+}
 
+// clientSocket is the TCP socket under the PROXY decoding.
+type clientSocket struct {
+	raw      *net.TCPConn // the socket, for pump
+	rs       *rawSock     // raw's reads and writes once the header is done (nil if raw is)
+	rawReads bool         // reads go to rs; go-proxyproto's buffer was moved to pending
+	pending  []byte       // client bytes go-proxyproto had buffered behind the header
+}
+
+// headerDecoder is the state of the PROXY header's decoding.
+type headerDecoder struct {
+	ppc        *proxyproto.Conn // nil when proxy_protocol is off
 	headerDone bool
 	headerErr  error
-	hasHeader  bool // a PROXY header (PROXY or LOCAL) was received
-	local      bool // the header was LOCAL (health check from the load balancer)
-	src        netip.AddrPort
-	dst        netip.AddrPort
-	vpce       string
-	xff        []string // src address, shared by every request of the connection
-	port       []string // destination port
-	vpceVal    []string
-
-	// last aliases the bytes of the latest Read (net/http's own buffer):
-	// at the start of a handler it still holds the request head, which is
-	// how conflicting Content-Length + Transfer-Encoding is detected after
-	// net/http dropped the Content-Length.
-	last []byte
-
-	requests atomic.Int64
-	gotData  atomic.Bool
-	closed   atomic.Bool
 	// readDeadline is the read deadline set before the header was read
 	// (Unix ns, 0 for none): the header read ends at it at the latest.
 	readDeadline atomic.Int64
+}
+
+// clientInfo is what the PROXY header (or, without one, the socket) says
+// about the client, and the forwarding-header values made from it once.
+type clientInfo struct {
+	hasHeader bool // a PROXY header (PROXY or LOCAL) was received
+	local     bool // the header was LOCAL (health check from the load balancer)
+	src       netip.AddrPort
+	dst       netip.AddrPort
+	vpce      string
+	xff       []string // src address, shared by every request of the connection
+	port      []string // destination port
+	vpceVal   []string
+}
+
+// connStats is the connection's bookkeeping for metrics.
+type connStats struct {
+	requests atomic.Int64
+	gotData  atomic.Bool
+	closed   atomic.Bool
 }
 
 // Read decodes the PROXY header on the first call, then reads payload.
@@ -164,7 +165,6 @@ func (c *frontConn) Read(b []byte) (int, error) {
 		}
 	}
 	if n > 0 {
-		c.last = b[:n]
 		if !c.gotData.Load() {
 			c.gotData.Store(true)
 		}
@@ -235,14 +235,14 @@ func (c *frontConn) readHeader() error {
 	c.headerDone = true
 	c.src = addrOf(c.Conn.RemoteAddr())
 	c.dst = addrOf(c.Conn.LocalAddr())
-	if c.pc != nil {
+	if c.ppc != nil {
 		start := time.Now()
-		if _, err := c.pc.Read(nil); err != nil {
+		if _, err := c.ppc.Read(nil); err != nil {
 			c.headerErr = fmt.Errorf("read PROXY header from %s: %w", c.src, err)
 			c.l.metrics.headerError(headerErrorReason(err))
 			return c.headerErr
 		}
-		if h := c.pc.ProxyHeader(); h != nil {
+		if h := c.ppc.ProxyHeader(); h != nil {
 			c.hasHeader = true
 			c.local = h.Command.IsLocal()
 			if !c.local {
@@ -292,8 +292,8 @@ func (c *frontConn) Close() error {
 // the go-proxyproto Conn (its WriteTo flushes its buffer, then copies from
 // the raw *net.TCPConn) or the raw conn.
 func (c *frontConn) reader() io.Reader {
-	if c.pc != nil {
-		return c.pc
+	if c.ppc != nil {
+		return c.ppc
 	}
 	if c.raw != nil {
 		return c.raw
@@ -311,18 +311,18 @@ func (c *frontConn) drainProxyBuffer() []byte {
 		c.pending = nil
 		return p
 	}
-	if c.pc == nil || c.headerErr != nil {
+	if c.ppc == nil || c.headerErr != nil {
 		return nil
 	}
-	_ = c.pc.SetReadDeadline(time.Unix(1, 0))
+	_ = c.ppc.SetReadDeadline(time.Unix(1, 0))
 	buf := make([]byte, 256) // go-proxyproto buffers at most 256 bytes
-	n, _ := c.pc.Read(buf)
+	n, _ := c.ppc.Read(buf)
 	// Back to the deadline the caller had set (the keep-alive loop's).
 	var dl time.Time
 	if ns := c.readDeadline.Load(); ns != 0 {
 		dl = time.Unix(0, ns)
 	}
-	_ = c.pc.SetReadDeadline(dl)
+	_ = c.ppc.SetReadDeadline(dl)
 	return buf[:n]
 }
 
@@ -377,36 +377,20 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	case *frontConn:
 		return context.WithValue(ctx, connKey{}, v)
 	case *replayConn:
-		return context.WithValue(ctx, connKey{}, v.frontConn)
+		return context.WithValue(context.WithValue(ctx, connKey{}, v.frontConn), framingKey{}, v.framing)
 	}
 	return ctx
+}
+
+type framingKey struct{}
+
+// framingFrom returns the framing tracker of a connection net/http serves.
+func framingFrom(ctx context.Context) *framingTracker {
+	t, _ := ctx.Value(framingKey{}).(*framingTracker)
+	return t
 }
 
 func connFrom(ctx context.Context) *frontConn {
 	fc, _ := ctx.Value(connKey{}).(*frontConn)
 	return fc
-}
-
-// headHasContentLength reports whether the request head in the latest read
-// carries a Content-Length line. Only called for requests with a
-// Transfer-Encoding, before their body is read.
-func (c *frontConn) headHasContentLength() bool {
-	b := c.last
-	if end := bytes.Index(b, []byte("\r\n\r\n")); end >= 0 {
-		b = b[:end+2]
-	}
-	for {
-		i := bytes.Index(b, []byte("\r\n"))
-		if i < 0 {
-			return false
-		}
-		b = b[i+2:]
-		const name = "content-length"
-		if len(b) > len(name) && equalFold(string(b[:len(name)]), name) {
-			rest := bytes.TrimLeft(b[len(name):], " \t")
-			if len(rest) > 0 && rest[0] == ':' {
-				return true
-			}
-		}
-	}
 }

@@ -15,6 +15,11 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fc.requests.Add(1)
+	// Every request takes its verdict, in order, whether or not it is used.
+	conflicting := true
+	if ft := framingFrom(r.Context()); ft != nil {
+		conflicting = ft.conflicting()
+	}
 	st := l.state.Load()
 	rec := recorderPool.Get().(*recorder)
 	rec.ResponseWriter, rec.status, rec.bytes = w, 0, 0
@@ -23,13 +28,13 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case r.URL.Path == st.health:
-		l.srv.serveHealth(rec, r)
+		writeHealth(rec, r, l.healthDraining())
 	case !fc.hasHeader && fc.st.required:
 		l.metrics.reject("missing_proxy_header")
 		l.metrics.headerError(reasonMissing)
 		rec.Header()["Connection"] = closeVal
 		http.Error(rec, "PROXY protocol header required", http.StatusBadRequest)
-	case len(r.TransferEncoding) > 0 && fc.headHasContentLength():
+	case len(r.TransferEncoding) > 0 && conflicting:
 		l.metrics.reject("conflicting_framing")
 		rec.Header()["Connection"] = closeVal
 		http.Error(rec, "conflicting Content-Length and Transfer-Encoding", http.StatusBadRequest)
@@ -39,6 +44,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The tunnel logs its own line when the session ends.
 		logIt = !l.serveUpgrade(rec, r, st, fc, start)
 	default:
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = limitBody(r.Body, fc, st.cfg.BodyTimeout)
+		}
 		st.rp.ServeHTTP(rec, r)
 	}
 
@@ -47,17 +55,10 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		l.metrics.request(status)
-		if rec.bytes > 0 {
-			l.metrics.toClient.Add(float64(rec.bytes))
-		}
+		l.countRequest(status, rec.bytes)
 		if a := l.srv.accessLog(); a != nil {
-			e := entry{
-				listener: l.name, client: fc.src.Addr(), start: start, duration: time.Since(start),
-				method: r.Method, uri: r.RequestURI, proto: r.Proto, status: status, bytes: rec.bytes,
-				referer: headerValue(r.Header, "Referer"), userAgent: headerValue(r.Header, "User-Agent"),
-				host: r.Host,
-			}
+			e := httpEntry(l, r, fc, start)
+			e.status, e.bytes, e.duration = status, rec.bytes, time.Since(start)
 			a.Write(&e)
 		}
 	}
@@ -66,36 +67,15 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var (
-	closeVal = []string{"close"}
-	textVal  = []string{"text/plain; charset=utf-8"}
-	okBody   = []byte("ok\n")
-	downBody = []byte("shutting down\n")
+	closeVal   = []string{"close"}
+	textVal    = []string{"text/plain; charset=utf-8"}
+	noStoreVal = []string{"no-store"}
 )
 
-// serveHealth answers the health path: 200, or 503 while draining.
-func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h["Content-Type"] = textVal
-	h["Cache-Control"] = []string{"no-store"}
-	if s.draining.Load() {
-		h["Connection"] = closeVal
-		w.WriteHeader(http.StatusServiceUnavailable)
-		if r.Method != http.MethodHead {
-			_, _ = w.Write(downBody)
-		}
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(okBody)
-	}
-}
-
-func headerValue(h http.Header, canonicalKey string) string {
-	if v := h[canonicalKey]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
+// httpEntry is the access-log entry of a request net/http parsed.
+func httpEntry(l *listener, r *http.Request, fc *frontConn, start time.Time) entry {
+	return l.newEntry(fc, start, r.Method, r.RequestURI, r.Proto, r.Host,
+		headerValue(r.Header, "Referer"), headerValue(r.Header, "User-Agent"))
 }
 
 // recorder captures the status and body size of a response for the access
@@ -111,6 +91,7 @@ var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		r.status = code
+		noSniff(r.ResponseWriter.Header())
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
@@ -118,10 +99,19 @@ func (r *recorder) WriteHeader(code int) {
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
+		noSniff(r.ResponseWriter.Header())
 	}
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)
 	return n, err
+}
+
+// noSniff keeps net/http from adding a Content-Type the answer did not
+// have (response.go's rules; ReverseProxy cannot say it: it copies values).
+func noSniff(h http.Header) {
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil
+	}
 }
 
 // Unwrap lets http.ResponseController reach Flush and Hijack.
@@ -135,59 +125,21 @@ func (r *recorder) Flush() {
 	}
 }
 
-// isUpgrade reports a request asking for a protocol switch (WebSocket).
+// isUpgrade reports a WebSocket upgrade request (webSocketUpgrade). Any
+// other Upgrade is removed, so that ReverseProxy does not switch protocols
+// either.
 func isUpgrade(r *http.Request) bool {
-	if len(r.Header["Upgrade"]) == 0 {
+	up := r.Header["Upgrade"]
+	if len(up) == 0 {
 		return false
 	}
+	conn := false
 	for _, v := range r.Header["Connection"] {
-		if hasToken(v, "upgrade") {
-			return true
-		}
+		conn = conn || hasToken(v, "upgrade")
 	}
+	if len(up) == 1 && webSocketUpgrade(r.Method, conn, up[0]) {
+		return true
+	}
+	delete(r.Header, "Upgrade")
 	return false
-}
-
-// hasToken reports whether the comma-separated list v contains token
-// (ASCII case-insensitive).
-func hasToken(v, token string) bool {
-	for len(v) > 0 {
-		var part string
-		part, v = v, ""
-		for i := 0; i < len(part); i++ {
-			if part[i] == ',' {
-				part, v = part[:i], part[i+1:]
-				break
-			}
-		}
-		for len(part) > 0 && (part[0] == ' ' || part[0] == '\t') {
-			part = part[1:]
-		}
-		for len(part) > 0 && (part[len(part)-1] == ' ' || part[len(part)-1] == '\t') {
-			part = part[:len(part)-1]
-		}
-		if equalFold(part, token) {
-			return true
-		}
-	}
-	return false
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

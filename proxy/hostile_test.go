@@ -244,7 +244,16 @@ var spoofHeaders = []string{
 	"X-Amzn-Vpce-Id: vpce-spoofed", "x-forwarded-for: 6.6.6.9", "X-FORWARDED-PROTO: ws",
 	// CGI-style apps read '_' as '-' (HTTP_X_FORWARDED_FOR).
 	"X_Forwarded_For: 6.6.6.10", "x_real_ip: 6.6.6.11", "X-Forwarded_Proto: http", "X_AMZN_VPCE_ID: vpce-spoofed",
+	// Names libraries read before X-Forwarded-For.
+	"Client-IP: 6.6.6.12", "True-Client-IP: 6.6.6.13", "X-Client-IP: 6.6.6.14", "CF-Connecting-IP: 6.6.6.15",
+	"X-Cluster-Client-IP: 6.6.6.16", "Fastly-Client-IP: 6.6.6.17", "X-Original-Forwarded-For: 6.6.6.18",
+	"X-Forwarded: for=6.6.6.19", "Forwarded-For: 6.6.6.20", "True_Client_IP: 6.6.6.21",
 }
+
+// clientAddressHeaders are the canonical names the app must never get
+// from a client.
+var clientAddressHeaders = []string{"Client-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
+	"X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For"}
 
 // portOf is the port of a host:port address.
 func portOf(addr string) string {
@@ -272,6 +281,11 @@ func onlyTrueAddress(ip, port, vpce string) func(t *testing.T, got []appRequest)
 				}
 				if got := r.Header[k]; !slices.Equal(got, want) {
 					t.Errorf("%s: app saw %s = %q; want %q", r, k, got, want)
+				}
+			}
+			for _, k := range clientAddressHeaders {
+				if v, ok := r.Header[k]; ok {
+					t.Errorf("%s: app saw %s = %q; want it removed", r, k, v)
 				}
 			}
 			for k := range r.Header {
@@ -409,9 +423,12 @@ func TestHostileRequestSmuggling(t *testing.T) {
 					t.Errorf("app saw body %q; want the hidden request as body, byte for byte", got[0].Body)
 				}
 			}},
-		// Without any CRLF CRLF the fast path never sees the end of a head:
-		// closed at the header timeout, unanswered.
-		{name: "bare LF only", raw: cat(hdr, []byte("GET /k1 HTTP/1.1\nHost: app.example\nX-Forwarded-For: 6.6.6.6\n\nGET /k2 HTTP/1.1\nHost: app.example\n\n"))},
+		// Bare-LF heads are answered as net/http answers them (it accepts
+		// them), not left to time out.
+		{name: "bare LF only", raw: cat(hdr, []byte("GET /k1 HTTP/1.1\nHost: app.example\nX-Forwarded-For: 6.6.6.6\n\nGET /k2 HTTP/1.1\nHost: app.example\n\n")),
+			want: []int{200, 200}, keepAlive: true, app: []string{"GET /k1" + from, "GET /k2" + from}, check: onlyTrueAddress(clientAddr, "81", "")},
+		{name: "bare LF head after a CRLF request", raw: cat(hdr, req("GET", "/k3"), []byte("GET /k4 HTTP/1.1\nHost: app.example\n\n")),
+			want: []int{200, 200}, keepAlive: true, app: []string{"GET /k3" + from, "GET /k4" + from}},
 		{name: "bare CR in a header line", raw: cat(hdr, []byte("GET /l HTTP/1.1\r\nHost: app.example\rX-A: b\r\n\r\n")), want: []int{400}},
 		// The body streams: the app got the head before the bad chunk size
 		// arrived, then an aborted body; the client a 502 and a close.

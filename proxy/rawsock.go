@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -17,11 +19,35 @@ import (
 // runtime's sysmon thread from its deep sleep, after which it polls every
 // 20 µs for a millisecond (golang/go#18236). A proxy on 2 busy cores drops
 // into that sleep thousands of times a second, and perf showed sysmon at 11%
-// of its CPU (BENCHMARKS.md). Used on the fast path's sockets only: client
-// and upstream connections of redirect and http listeners.
+// of its CPU (BENCHMARKS.md). Used on the client sockets of redirect and
+// http listeners (both paths), their pooled upstream connections, and by
+// pump for WebSocket tunnels.
 type rawSock struct {
 	c  *net.TCPConn
 	rc syscall.RawConn
+	// sendTimeout bounds a write's wait for room in the send buffer
+	// (send_timeout on sockets to clients; 0: none). timedOut, if set, is
+	// called when it expires.
+	sendTimeout time.Duration
+	timedOut    func()
+
+	// The state of the one Read and the one Write in progress, and their
+	// RawConn callbacks, bound once: a closure over locals would move them
+	// to the heap on every call.
+	rd      ioStep
+	wr      ioStep
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+}
+
+// ioStep is the state of a Read or Write across its RawConn callbacks.
+type ioStep struct {
+	p      []byte
+	n      int
+	errno  syscall.Errno
+	armed  bool // Write: the send_timeout deadline is set
+	armedN int  // Write: n when it was set
+	rearm  bool // Write: set (or move) the deadline, then wait
 }
 
 func newRawSock(c *net.TCPConn) *rawSock {
@@ -29,7 +55,9 @@ func newRawSock(c *net.TCPConn) *rawSock {
 	if err != nil {
 		return nil
 	}
-	return &rawSock{c: c, rc: rc}
+	s := &rawSock{c: c, rc: rc}
+	s.readFn, s.writeFn = s.readStep, s.writeStep
+	return s
 }
 
 // Read implements io.Reader with net.Conn's errors: io.EOF at the end, a
@@ -38,23 +66,10 @@ func (s *rawSock) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := s.rc.Read(func(fd uintptr) bool {
-		for {
-			r, e := sysRead(fd, p)
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait on the poller
-			}
-			n, errno = r, e
-			return true
-		}
-	})
+	s.rd = ioStep{p: p}
+	err := s.rc.Read(s.readFn)
+	n, errno := s.rd.n, s.rd.errno
+	s.rd.p = nil
 	switch {
 	case err != nil:
 		return 0, s.opError("read", err)
@@ -66,36 +81,76 @@ func (s *rawSock) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+func (s *rawSock) readStep(fd uintptr) bool {
+	for {
+		r, e := sysRead(fd, s.rd.p)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait on the poller
+		}
+		s.rd.n, s.rd.errno = r, e
+		return true
+	}
+}
+
 // Write implements io.Writer: all of p, waiting on the poller while the
-// socket's send buffer is full, or an error.
+// socket's send buffer is full, or an error. With a sendTimeout, a wait
+// that sees no progress for that long fails with errSendTimeout (nginx's
+// send_timeout: between two writes, not for the whole response); the
+// deadline is armed only when the socket is full, and cleared after, so
+// writes that never wait cost no timer.
 func (s *rawSock) Write(p []byte) (int, error) {
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := s.rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			r, e := sysWrite(fd, p[n:])
-			switch e {
-			case 0:
-				n += r
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
+	s.wr = ioStep{p: p}
+	w := &s.wr
+	defer func() { w.p = nil }()
+	for {
+		w.rearm = false
+		err := s.rc.Write(s.writeFn)
+		if w.rearm && err == nil && w.errno == 0 {
+			_ = s.c.SetWriteDeadline(time.Now().Add(s.sendTimeout))
+			w.armed, w.armedN = true, w.n
+			continue
+		}
+		if w.armed {
+			_ = s.c.SetWriteDeadline(time.Time{})
+		}
+		switch {
+		case err != nil && w.armed && errors.Is(err, os.ErrDeadlineExceeded):
+			if s.timedOut != nil {
+				s.timedOut()
+			}
+			return w.n, s.opError("write", fmt.Errorf("%w (%w)", errSendTimeout, os.ErrDeadlineExceeded))
+		case err != nil:
+			return w.n, s.opError("write", err)
+		case w.errno != 0:
+			return w.n, s.opError("write", os.NewSyscallError("write", w.errno))
+		}
+		return w.n, nil
+	}
+}
+
+func (s *rawSock) writeStep(fd uintptr) bool {
+	w := &s.wr
+	for w.n < len(w.p) {
+		r, e := sysWrite(fd, w.p[w.n:])
+		switch e {
+		case 0:
+			w.n += r
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			if s.sendTimeout > 0 && (!w.armed || w.n > w.armedN) {
+				w.rearm = true // arm (or re-arm after progress) before waiting
 				return true
 			}
+			return false
+		default:
+			w.errno = e
+			return true
 		}
-		return true
-	})
-	switch {
-	case err != nil:
-		return n, s.opError("write", err)
-	case errno != 0:
-		return n, s.opError("write", os.NewSyscallError("write", errno))
 	}
-	return n, nil
+	return true
 }
 
 // opError shapes err as net.Conn's Read and Write do (RawConn reports

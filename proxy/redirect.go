@@ -33,28 +33,36 @@ func (l *listener) serveRedirect(w http.ResponseWriter, r *http.Request, st *lis
 // path and query are never decoded or re-encoded. An absolute-form request
 // target keeps only its path and query; "*" becomes "/".
 func RedirectTarget(host, requestURI, redirectHost string) (string, error) {
-	if redirectHost != "" {
-		host = redirectHost
-	} else {
-		host = stripPort(host)
-		if !validHost(host) {
-			return "", ErrBadHost
-		}
+	b, err := appendRedirectTarget(make([]byte, 0, len("https://")+len(host)+len(requestURI)), host, requestURI, redirectHost)
+	if err != nil {
+		return "", err
 	}
+	return string(b), nil
+}
+
+// appendRedirectTarget is RedirectTarget appending to dst: the one rule
+// both paths use (the fast path on its buffers, without allocating).
+func appendRedirectTarget[T string | []byte](dst []byte, host, requestURI T, redirectHost string) ([]byte, error) {
 	uri := requestURI
 	if len(uri) == 0 || uri[0] != '/' {
-		uri = originForm(uri)
+		uri = T(originForm(string(uri)))
 	}
 	for i := 0; i < len(uri); i++ {
 		if c := uri[i]; c <= ' ' || c == 0x7f {
-			return "", ErrBadHost
+			return dst, ErrBadHost
 		}
 	}
-	b := make([]byte, 0, len("https://")+len(host)+len(uri))
-	b = append(b, "https://"...)
-	b = append(b, host...)
-	b = append(b, uri...)
-	return string(b), nil
+	dst = append(dst, "https://"...)
+	if redirectHost != "" {
+		dst = append(dst, redirectHost...)
+	} else {
+		n, ok := hostOnly(host)
+		if !ok {
+			return dst, ErrBadHost
+		}
+		dst = append(dst, host[:n]...)
+	}
+	return append(dst, uri...), nil
 }
 
 // originForm turns an absolute-form request target into its path and query.
@@ -77,30 +85,56 @@ func originForm(uri string) string {
 	return "/"
 }
 
-// stripPort removes a trailing :port, keeping IPv6 literals in brackets.
-func stripPort(host string) string {
+// hostOnly is the one Host rule of both paths: the length of the host in
+// a Host value (without its port), and whether the value is exactly a
+// valid host (validHost) and an optional ":digits" port. "[::1]evil.com"
+// and raw bytes are refused, never cut into something that looks valid.
+func hostOnly[T string | []byte](hostport T) (int, bool) {
+	n := stripPort(hostport)
+	return n, validHost(hostport[:n]) && validPort(hostport[n:])
+}
+
+// validPort accepts "" or ":" followed by up to five digits.
+func validPort[T string | []byte](p T) bool {
+	if len(p) == 0 {
+		return true
+	}
+	if p[0] != ':' || len(p) > 6 {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// stripPort returns the length of host without a trailing :port, keeping
+// IPv6 literals in brackets.
+func stripPort[T string | []byte](host T) int {
 	if len(host) > 0 && host[0] == '[' {
 		for i := 1; i < len(host); i++ {
 			if host[i] == ']' {
-				return host[:i+1]
+				return i + 1
 			}
 		}
-		return host // unterminated: validHost rejects it
+		return len(host) // unterminated: validHost rejects it
 	}
 	for i := len(host) - 1; i >= 0; i-- {
 		if host[i] == ':' {
-			return host[:i]
+			return i
 		}
 		if host[i] < '0' || host[i] > '9' {
 			break
 		}
 	}
-	return host
+	return len(host)
 }
 
 // validHost accepts DNS names (letters, digits, '-', '_', '.'), IPv4
 // addresses and bracketed IPv6 literals, up to 253 bytes, no port.
-func validHost(h string) bool {
+func validHost[T string | []byte](h T) bool {
 	if len(h) == 0 || len(h) > 253 {
 		return false
 	}
@@ -126,4 +160,31 @@ func validHost(h string) bool {
 		}
 	}
 	return true
+}
+
+// fastRedirect answers 301 to the redirect target (appendRedirectTarget,
+// the rule net/http's serveRedirect uses), with the listener's HSTS.
+func (l *listener) fastRedirect(f *fastConn, head []byte, st *listenerState, keepAlive bool) (int, int64) {
+	h := &f.head
+	bw := f.bw
+	loc, err := appendRedirectTarget(f.out[:0], head[h.host.start:h.host.end], head[h.target.start:h.target.end], st.cfg.RedirectHost)
+	f.out = loc[:0]
+	_, _ = f.br.Discard(h.size)
+	if err != nil { // parseFastHead accepted host and target: unreachable, but never a bad Location
+		return http.StatusBadRequest, 0
+	}
+	_, _ = bw.WriteString("HTTP/1.1 301 Moved Permanently\r\nLocation: ")
+	_, _ = bw.Write(loc)
+	_, _ = bw.WriteString("\r\nContent-Length: 0\r\n")
+	if st.hstsVal != nil {
+		_, _ = bw.WriteString("Strict-Transport-Security: ")
+		_, _ = bw.WriteString(st.hstsVal[0])
+		_, _ = bw.WriteString("\r\n")
+	}
+	if !keepAlive {
+		_, _ = bw.WriteString("Connection: close\r\n")
+	}
+	_, _ = bw.WriteString("\r\n")
+	_ = bw.Flush()
+	return http.StatusMovedPermanently, 0
 }

@@ -88,7 +88,7 @@ func FuzzRedirectTarget(f *testing.F) {
 				t.Fatalf("target %q contains control or space byte", got)
 			}
 		}
-		h := stripPort(host)
+		h := host[:stripPort(host)]
 		if !strings.HasPrefix(rest, h) || !validHost(h) {
 			t.Fatalf("target %q does not start with the valid host %q", got, h)
 		}

@@ -60,16 +60,16 @@ func TestRetiredTransportClosesReleasedConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := newUpstreamTransport(lc.Listeners[0], be.Listener.Addr().String())
-	pc, _, err := tr.get(context.Background(), false)
+	uc, _, err := tr.get(context.Background(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr.retire()
-	tr.release(pc, true)
+	tr.release(uc, true)
 	if n := len(tr.idle); n != 0 {
 		t.Errorf("retired transport pooled %d connections; want 0", n)
 	}
-	if _, err := pc.c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+	if _, err := uc.c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("write on the released connection: %v; want it closed", err)
 	}
 }

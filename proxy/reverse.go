@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,19 +36,18 @@ func (l *listener) newReverseProxy(st *listenerState) *httputil.ReverseProxy {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { l.proxyError(w, r, st, err) },
 		ErrorLog:     slog.NewLogLogger(l.srv.log.Handler(), slog.LevelWarn),
 	}
-	if st.hstsVal != nil {
-		rp.ModifyResponse = func(resp *http.Response) error {
-			resp.Header["Strict-Transport-Security"] = st.hstsVal
-			return nil
-		}
+	rp.ModifyResponse = func(resp *http.Response) error {
+		relayedHeaders(resp.Header, st)
+		return nil
 	}
 	return rp
 }
 
 // rewrite points the outgoing request at the upstream and sets the
 // forwarding headers from the PROXY header. ReverseProxy already removed
-// Forwarded, X-Forwarded-For/-Host/-Proto and hop-by-hop headers before
-// calling Rewrite; the rest of the spoofable set is removed here.
+// the headers Connection names and its own hop-by-hop list before calling
+// Rewrite; dropRequestHeader's set (the one the fast path applies) is
+// removed here.
 func (st *listenerState) rewrite(pr *httputil.ProxyRequest) {
 	out := pr.Out
 	if st.upstreamBase {
@@ -60,116 +57,12 @@ func (st *listenerState) rewrite(pr *httputil.ProxyRequest) {
 		out.URL.Host = st.upstream.Host
 	}
 	out.Host = pr.In.Host
-	stripSpoofable(out.Header)
+	stripRequestHeaders(out.Header, st.cfg.UnderscoresInHeaders)
 	fc := connFrom(pr.In.Context())
 	if fc == nil {
 		return
 	}
 	setForwarded(out.Header, fc, st)
-}
-
-// stripSpoofable removes headers a client could use to fake its address.
-func stripSpoofable(h http.Header) {
-	for k := range h {
-		if spoofableName(k) {
-			delete(h, k)
-		}
-	}
-}
-
-// spoofableName reports whether a request header name is Forwarded,
-// X-Real-IP, X-Amzn-Vpce-Id or X-Forwarded-*, reading '_' as '-' and ignoring
-// case: CGI-style apps (PHP, Rack, WSGI) see X_Forwarded_For as
-// X-Forwarded-For, which is why nginx drops names with underscores by default.
-func spoofableName[T string | []byte](name T) bool {
-	switch len(name) {
-	case len("forwarded"): // = len("x-real-ip")
-		if foldDashPrefix(name, "forwarded") || foldDashPrefix(name, "x-real-ip") {
-			return true
-		}
-	case len("x-amzn-vpce-id"):
-		if foldDashPrefix(name, "x-amzn-vpce-id") {
-			return true
-		}
-	}
-	return foldDashPrefix(name, "x-forwarded-")
-}
-
-// foldDashPrefix reports whether name starts with the lower-case prefix,
-// ignoring case and reading '_' as '-'.
-func foldDashPrefix[T string | []byte](name T, prefix string) bool {
-	if len(name) < len(prefix) {
-		return false
-	}
-	for i := range len(prefix) {
-		c := name[i]
-		switch {
-		case c == '_':
-			c = '-'
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		if c != prefix[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// setForwarded sets the forwarding headers from the connection's PROXY
-// information. The value slices are shared per connection and never mutated.
-func setForwarded(h http.Header, fc *frontConn, st *listenerState) {
-	h["X-Forwarded-For"] = fc.xff
-	h["X-Real-Ip"] = fc.xff
-	h["X-Forwarded-Proto"] = st.protoVal
-	h["X-Forwarded-Port"] = fc.port
-	if fc.vpceVal != nil {
-		h["X-Amzn-Vpce-Id"] = fc.vpceVal
-	}
-}
-
-// proxyError maps an upstream failure to a status in one place: dial
-// refused → 502, timeouts → 504, client gone → 499 in the log, nothing sent.
-func (l *listener) proxyError(w http.ResponseWriter, r *http.Request, st *listenerState, err error) {
-	status, reason := classifyUpstreamError(r.Context(), err)
-	if reason == "client_gone" {
-		if rec, ok := w.(*recorder); ok {
-			rec.status = status
-		}
-		return
-	}
-	l.metrics.upstreamError(reason)
-	if l.srv.log.Enabled(r.Context(), slog.LevelWarn) {
-		l.srv.log.LogAttrs(r.Context(), slog.LevelWarn, "upstream error",
-			slog.String("listener", l.name), slog.String("upstream", st.cfg.Upstream),
-			slog.String("reason", reason), slog.Int("status", status), slog.String("error", err.Error()))
-	}
-	w.Header()["Content-Type"] = textVal
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(http.StatusText(status) + "\n"))
-}
-
-// StatusClientClosed is logged (never sent) when the client went away
-// before the upstream answered, as nginx's 499.
-const StatusClientClosed = 499
-
-// classifyUpstreamError returns the status and metric reason of an upstream error.
-func classifyUpstreamError(ctx context.Context, err error) (int, string) {
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return StatusClientClosed, "client_gone"
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		if op.Timeout() {
-			return http.StatusGatewayTimeout, "dial_timeout"
-		}
-		return http.StatusBadGateway, "dial"
-	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return http.StatusGatewayTimeout, "timeout"
-	}
-	return http.StatusBadGateway, "other"
 }
 
 // bufPool lends 32 KiB copy buffers to ReverseProxy.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -71,7 +70,7 @@ type listenerState struct {
 	cfg          ListenerConfig
 	health       string
 	required     bool
-	trusted      []netip.Prefix
+	trust        trustPolicy
 	upstream     *url.URL
 	upstreamBase bool // upstream has a base path to prepend
 	transport    *upstreamTransport
@@ -167,13 +166,11 @@ func (s *Server) buildState(l *listener, lc ListenerConfig, cfg Config, old *lis
 	if lc.HSTS != "" {
 		st.hstsVal = []string{lc.HSTS}
 	}
-	for _, c := range lc.TrustedCIDRs {
-		p, err := parsePrefix(c)
-		if err != nil {
-			return nil, fmt.Errorf("listener %s: %w", lc.Listen, err)
-		}
-		st.trusted = append(st.trusted, p)
+	trust, err := compileTrust(lc.TrustedCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", lc.Listen, err)
 	}
+	st.trust = trust
 	if lc.Mode == ModeHTTP {
 		u, err := url.Parse(lc.Upstream)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -51,42 +52,53 @@ func newUpstreamTransport(cfg ListenerConfig, host string) *upstreamTransport {
 
 // upConn is one pooled upstream connection.
 type upConn struct {
-	c      net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	idleAt time.Time
+	c         net.Conn
+	rc        syscall.RawConn // c's socket, for quiet; nil if c is not a *net.TCPConn
+	peekFn    func(fd uintptr)
+	peekQuiet bool
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	idleAt    time.Time
 }
 
 // errUpstreamClosed reports a reused connection the upstream had closed.
 var errUpstreamClosed = errors.New("proxy: upstream closed an idle connection")
 
+// retryOnFresh is the stale-connection rule of both paths (RoundTrip and
+// the fast path's fastProxy): a request whose reused pooled connection the
+// upstream had closed, before any byte of an answer, is retried once, on a
+// freshly dialed connection (get with fresh).
+func retryOnFresh(reused bool, attempt int, err error) bool {
+	return reused && attempt == 0 && errors.Is(err, errUpstreamClosed)
+}
+
 // RoundTrip implements http.RoundTripper.
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !t.fastPath(req) {
+	if !t.pooled(req) {
 		return t.fallback.RoundTrip(req)
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
-		pc, reused, err := t.get(ctx, attempt > 0)
+		uc, reused, err := t.get(ctx, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := t.exchange(ctx, pc, req)
+		resp, err := t.exchange(ctx, uc, req)
 		if err == nil {
 			return resp, nil
 		}
-		_ = pc.c.Close()
+		_ = uc.c.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if reused && attempt == 0 && errors.Is(err, errUpstreamClosed) {
-			continue // the idle connection was stale: one retry on a fresh one
+		if retryOnFresh(reused, attempt, err) {
+			continue
 		}
 		return nil, err
 	}
 }
 
-func (t *upstreamTransport) fastPath(req *http.Request) bool {
+func (t *upstreamTransport) pooled(req *http.Request) bool {
 	if req.ContentLength != 0 || (req.Body != nil && req.Body != http.NoBody) {
 		return false
 	}
@@ -108,14 +120,21 @@ func (t *upstreamTransport) get(ctx context.Context, fresh bool) (*upConn, bool,
 	now := time.Now()
 	t.mu.Lock()
 	for n := len(t.idle); n > 0 && !fresh; n = len(t.idle) {
-		pc := t.idle[n-1]
+		uc := t.idle[n-1]
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]
-		if now.Sub(pc.idleAt) < t.idleTimeout {
+		if now.Sub(uc.idleAt) < t.idleTimeout {
 			t.mu.Unlock()
-			return pc, true, nil
+			if uc.quiet() {
+				return uc, true, nil
+			}
+			// Bytes (or EOF) arrived while it idled: they answer no request
+			// of ours, and would reach the next client as its response.
+			_ = uc.c.Close()
+			t.mu.Lock()
+			continue
 		}
-		_ = pc.c.Close()
+		_ = uc.c.Close()
 	}
 	t.mu.Unlock()
 	c, err := t.dialer.DialContext(ctx, "tcp", t.addr)
@@ -128,19 +147,48 @@ func (t *upstreamTransport) get(ctx context.Context, fresh bool) (*upConn, bool,
 			rw = rs
 		}
 	}
-	return &upConn{c: c, br: bufio.NewReaderSize(rw, 4096), bw: bufio.NewWriterSize(rw, 4096)}, false, nil
+	uc := &upConn{c: c, br: bufio.NewReaderSize(rw, 4096), bw: bufio.NewWriterSize(rw, 4096)}
+	if tc, ok := c.(*net.TCPConn); ok {
+		uc.rc, _ = tc.SyscallConn()
+		uc.peekFn = uc.peek
+	}
+	return uc, false, nil
 }
 
-func (t *upstreamTransport) put(pc *upConn) {
-	pc.idleAt = time.Now()
+// quiet reports whether nothing waits to be read on the connection: no
+// byte in its reader, none in the socket and no EOF (a non-blocking
+// MSG_PEEK). A connection that is not quiet between two exchanges holds
+// bytes that answer no request (an app that sent a body with a HEAD, 204 or
+// 304 answer, or more than its Content-Length) and is never reused — as
+// Go's http.Transport and nginx close it.
+func (uc *upConn) quiet() bool {
+	if uc.br.Buffered() > 0 {
+		return false
+	}
+	if uc.rc == nil {
+		return true
+	}
+	_ = uc.rc.Control(uc.peekFn)
+	return uc.peekQuiet
+}
+
+// peek is quiet's RawConn callback (bound once to peekFn: no allocation
+// per call).
+func (uc *upConn) peek(fd uintptr) {
+	_, e := sysPeek(fd)
+	uc.peekQuiet = e == syscall.EAGAIN
+}
+
+func (t *upstreamTransport) put(uc *upConn) {
+	uc.idleAt = time.Now()
 	t.mu.Lock()
 	if !t.retired && len(t.idle) < t.maxIdle {
-		t.idle = append(t.idle, pc)
+		t.idle = append(t.idle, uc)
 		t.mu.Unlock()
 		return
 	}
 	t.mu.Unlock()
-	_ = pc.c.Close()
+	_ = uc.c.Close()
 }
 
 // retire closes the pooled connections of a transport a reload replaced,
@@ -159,36 +207,36 @@ func (t *upstreamTransport) CloseIdleConnections() {
 	idle := t.idle
 	t.idle = nil
 	t.mu.Unlock()
-	for _, pc := range idle {
-		_ = pc.c.Close()
+	for _, uc := range idle {
+		_ = uc.c.Close()
 	}
 	t.fallback.CloseIdleConnections()
 }
 
-// exchange writes the request and reads the response head on pc.
-func (t *upstreamTransport) exchange(ctx context.Context, pc *upConn, req *http.Request) (*http.Response, error) {
-	stop := context.AfterFunc(ctx, func() { _ = pc.c.SetDeadline(time.Unix(1, 0)) })
+// exchange writes the request and reads the response head on uc.
+func (t *upstreamTransport) exchange(ctx context.Context, uc *upConn, req *http.Request) (*http.Response, error) {
+	stop := context.AfterFunc(ctx, func() { _ = uc.c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if t.headerTimeout > 0 {
-		if err := pc.c.SetDeadline(time.Now().Add(t.headerTimeout)); err != nil {
+		if err := uc.c.SetDeadline(time.Now().Add(t.headerTimeout)); err != nil {
 			return nil, fmt.Errorf("set upstream deadline: %w", err)
 		}
 	}
-	if err := req.Write(pc.bw); err != nil {
+	if err := req.Write(uc.bw); err != nil {
 		return nil, fmt.Errorf("write request to %s: %w", t.host, err)
 	}
-	if err := pc.bw.Flush(); err != nil {
+	if err := uc.bw.Flush(); err != nil {
 		return nil, fmt.Errorf("write request to %s: %w", t.host, err)
 	}
 	var resp *http.Response
 	for {
-		if _, err := pc.br.Peek(1); err != nil {
+		if _, err := uc.br.Peek(1); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isConnReset(err) {
 				return nil, fmt.Errorf("read response from %s: %w", t.host, errUpstreamClosed)
 			}
 			return nil, fmt.Errorf("read response from %s: %w", t.host, err)
 		}
-		r, err := http.ReadResponse(pc.br, req)
+		r, err := http.ReadResponse(uc.br, req)
 		if err != nil {
 			return nil, fmt.Errorf("read response from %s: %w", t.host, err)
 		}
@@ -198,31 +246,37 @@ func (t *upstreamTransport) exchange(ctx context.Context, pc *upConn, req *http.
 		resp = r
 		break
 	}
-	if err := pc.c.SetDeadline(time.Time{}); err != nil {
+	if err := uc.c.SetDeadline(time.Time{}); err != nil {
 		return nil, fmt.Errorf("clear upstream deadline: %w", err)
 	}
-	reuse := !resp.Close && !req.Close
+	reuse := !resp.Close && !req.Close && !ignoredBody(req.Method == http.MethodHead, resp.StatusCode,
+		announcedLength(resp.Header["Content-Length"]), len(resp.TransferEncoding) > 0 || len(resp.Header["Transfer-Encoding"]) > 0)
 	if resp.Body == nil || resp.Body == http.NoBody {
-		t.release(pc, reuse)
+		t.release(uc, reuse)
 		return resp, nil
 	}
-	resp.Body = &upBody{t: t, pc: pc, body: resp.Body, reuse: reuse}
+	resp.Body = &upBody{t: t, uc: uc, body: resp.Body, reuse: reuse}
 	return resp, nil
 }
 
-func (t *upstreamTransport) release(pc *upConn, reuse bool) {
-	if reuse && pc.br.Buffered() == 0 {
-		t.put(pc)
+// release pools uc after an exchange when reuse allows it and nothing is
+// left in its reader, and closes it otherwise. The socket is checked once,
+// when the connection is taken again (get calls quiet): bytes that arrive
+// between now and then are caught there, and a request pays one peek, not
+// two.
+func (t *upstreamTransport) release(uc *upConn, reuse bool) {
+	if reuse && uc.br.Buffered() == 0 {
+		t.put(uc)
 		return
 	}
-	_ = pc.c.Close()
+	_ = uc.c.Close()
 }
 
 // upBody returns its connection to the pool once the body was read to
 // EOF, and closes it when the body is abandoned early.
 type upBody struct {
 	t     *upstreamTransport
-	pc    *upConn
+	uc    *upConn
 	body  io.ReadCloser
 	reuse bool
 	done  bool
@@ -235,10 +289,10 @@ func (b *upBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	if err == io.EOF {
 		b.done = true
-		b.t.release(b.pc, b.reuse)
+		b.t.release(b.uc, b.reuse)
 	} else if err != nil {
 		b.done = true
-		_ = b.pc.c.Close()
+		_ = b.uc.c.Close()
 	}
 	return n, err
 }
@@ -246,7 +300,7 @@ func (b *upBody) Read(p []byte) (int, error) {
 func (b *upBody) Close() error {
 	if !b.done {
 		b.done = true
-		_ = b.pc.c.Close()
+		_ = b.uc.c.Close()
 	}
 	return nil
 }
@@ -254,4 +308,29 @@ func (b *upBody) Close() error {
 func isConnReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "read" && !op.Timeout()
+}
+
+// ignoredBody reports a response that has no body by its status or the
+// request's method, but whose head announces one: an app that sends it
+// anyway (Python's http.server with do_HEAD = do_GET) sends it after the
+// head, possibly after the connection went back to the pool, where it
+// would reach the next client as its response. Such a connection is not
+// reused. Honest answers to HEAD carry the Content-Length of the GET: HEAD
+// is rare, and a fresh connection costs little.
+func ignoredBody(isHead bool, status int, length int64, chunked bool) bool {
+	noBody := isHead || status < 200 || status == http.StatusNoContent || status == http.StatusNotModified
+	return noBody && (length > 0 || chunked)
+}
+
+// announcedLength is the Content-Length a header announces (0 if none or
+// invalid).
+func announcedLength(v []string) int64 {
+	if len(v) == 0 {
+		return 0
+	}
+	n, ok := parseUnsigned([]byte(v[0]), 10)
+	if !ok {
+		return 0
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,7 +23,10 @@ type tunnel struct {
 	start    time.Time
 	idle     time.Duration
 	splice   bool // tcp mode: io.Copy between the raw sockets (splice(2)); WebSockets use pump
-	e        entry
+	// sendTimeout bounds each wait to write to the client (send_timeout;
+	// WebSockets only, 0: none).
+	sendTimeout time.Duration
+	e           entry
 
 	toUpstream, toClient int64
 	lastActive           atomicTime
@@ -90,7 +94,7 @@ func (t *tunnel) copyUp() int64 {
 		return n
 	}
 	if t.upstream != nil && t.fc.raw != nil {
-		n, err := pump(t.upstream, t.fc.raw)
+		n, err := pump(t.upstream, t.fc.raw, 0, nil)
 		t.onError(err)
 		return n
 	}
@@ -109,7 +113,7 @@ func (t *tunnel) copyDown() int64 {
 		return n
 	}
 	if t.upstream != nil && t.fc.raw != nil {
-		n, err := pump(t.fc.raw, t.upstream)
+		n, err := pump(t.fc.raw, t.upstream, t.sendTimeout, func() { t.l.clientTimedOut(t.fc, "send_timeout", t.sendTimeout) })
 		t.onError(err)
 		return n
 	}
@@ -128,7 +132,10 @@ var pumpBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b 
 // socket (FIONREAD) move with splice(2). An idle tunnel costs two parked
 // goroutines and nothing else (io.Copy's splice would pin two 1 MiB-capacity
 // pipes in the kernel per idle tunnel).
-func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
+//
+// A sendTimeout bounds each wait for room in dst (send_timeout towards a
+// client that stopped reading); timedOut is called when it expires.
+func pump(dst *net.TCPConn, src *net.TCPConn, sendTimeout time.Duration, timedOut func()) (int64, error) {
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return 0, fmt.Errorf("raw conn: %w", err)
@@ -136,6 +143,7 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 	// Raw read(2)/write(2) on the non-blocking sockets: see rawSock.
 	var out io.Writer = dst
 	if rs := newRawSock(dst); rs != nil {
+		rs.sendTimeout, rs.timedOut = sendTimeout, timedOut
 		out = rs
 	}
 	var (
@@ -222,7 +230,16 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 				if err := rc.Control(inq); err != nil || avail <= 0 {
 					break
 				}
+				if sendTimeout > 0 {
+					_ = dst.SetWriteDeadline(time.Now().Add(sendTimeout))
+				}
 				m, err := dst.ReadFrom(&io.LimitedReader{R: src, N: int64(avail)})
+				if sendTimeout > 0 {
+					_ = dst.SetWriteDeadline(time.Time{})
+					if errors.Is(err, os.ErrDeadlineExceeded) && timedOut != nil {
+						timedOut()
+					}
+				}
 				total += m
 				if err != nil {
 					pumpBufs.Put(bp)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,16 +15,14 @@ import (
 // errUpgradeBody refuses upgrade requests that carry a body.
 var errUpgradeBody = errors.New("proxy: upgrade request with a body")
 
-// hopHeaders are removed from upgrade requests and responses, except the
-// Upgrade/Connection pair that is re-added.
-var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
-
 // serveUpgrade relays a protocol switch (WebSocket) without
 // httputil.ReverseProxy, so that after the 101 both directions are copied
 // between raw TCP sockets by pump (no buffer held while idle). It
 // reports whether a tunnel took over (and will write the access log line).
 func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *listenerState, fc *frontConn, start time.Time) bool {
+	// An upgrade that does not become a tunnel ends its connection, as on
+	// the fast path: the client may already have sent frames after it.
+	w.Header()["Connection"] = closeVal
 	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
 		l.metrics.reject("upgrade_with_body")
 		http.Error(w, errUpgradeBody.Error(), http.StatusBadRequest)
@@ -35,7 +34,6 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 		l.proxyError(w, r, st, fmt.Errorf("dial upstream %s: %w", st.upstream.Host, err))
 		return false
 	}
-	upstream, _ := bc.(*net.TCPConn)
 	if err := bc.SetDeadline(time.Now().Add(st.cfg.UpstreamTimeout)); err != nil {
 		_ = bc.Close()
 		l.proxyError(w, r, st, fmt.Errorf("set upstream deadline: %w", err))
@@ -58,13 +56,12 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 		defer bc.Close()
 		defer resp.Body.Close()
 		_ = bc.SetDeadline(time.Now().Add(st.cfg.UpstreamTimeout))
-		for _, k := range hopHeaders {
-			delete(resp.Header, k)
-		}
 		h := w.Header()
 		for k, v := range resp.Header {
 			h[k] = v
 		}
+		relayedHeaders(h, st)
+		h["Connection"] = closeVal
 		w.WriteHeader(resp.StatusCode)
 		_, _ = io.Copy(w, resp.Body)
 		return false
@@ -110,19 +107,24 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 			}
 		}
 	}
-	t := &tunnel{
-		l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout,
-		e: entry{listener: l.name, client: fc.src.Addr(), start: start, method: r.Method, uri: r.RequestURI,
-			proto: r.Proto, status: http.StatusSwitchingProtocols, host: r.Host, tunnel: true,
-			referer: headerValue(r.Header, "Referer"), userAgent: headerValue(r.Header, "User-Agent")},
-	}
+	l.startWebSocket(fc, bc, st, httpEntry(l, r, fc, start))
+	return true
+}
+
+// startWebSocket turns a switched connection into a tunnel (pump, two
+// goroutines) that logs e, as a session, when it ends; both paths call it
+// once the 101 and any early bytes are relayed.
+func (l *listener) startWebSocket(fc *frontConn, bc net.Conn, st *listenerState, e entry) {
+	e.status, e.tunnel = http.StatusSwitchingProtocols, true
+	upstream, _ := bc.(*net.TCPConn)
+	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: e.start, idle: st.cfg.TunnelIdleTimeout,
+		sendTimeout: st.cfg.SendTimeout, e: e}
 	l.metrics.request(http.StatusSwitchingProtocols)
-	if l.srv.log.Enabled(ctx, slog.LevelDebug) {
-		l.srv.log.LogAttrs(ctx, slog.LevelDebug, "websocket open", slog.String("listener", l.name),
+	if l.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.srv.log.LogAttrs(context.Background(), slog.LevelDebug, "websocket open", slog.String("listener", l.name),
 			slog.String("client", fc.src.String()))
 	}
 	t.run()
-	return true
 }
 
 // buildUpgradeRequest writes the request head for the upstream: the
@@ -131,10 +133,7 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 func buildUpgradeRequest(r *http.Request, fc *frontConn, st *listenerState) []byte {
 	h := r.Header.Clone()
 	upgrade := h["Upgrade"]
-	for _, k := range hopHeaders {
-		delete(h, k)
-	}
-	stripSpoofable(h)
+	stripRequestHeaders(h, st.cfg.UnderscoresInHeaders)
 	setForwarded(h, fc, st)
 	b := make([]byte, 0, 512)
 	b = append(b, r.Method...)

@@ -1,0 +1,183 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// poison is what a misbehaving app leaves in a pooled connection: a whole
+// response, sent as the body of an answer that has none by its framing.
+const poison = "HTTP/1.1 302 Found\r\nLocation: https://evil.example/\r\nContent-Length: 0\r\n\r\n"
+
+// misbehavingApp answers /page/<id> with "page <id>", and sends a body
+// anyway, a moment after the head, where HTTP says there is none: on HEAD
+// (Python's http.server with do_HEAD = do_GET), on 204 and on 304.
+func misbehavingApp(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, r.Body)
+					var head string
+					switch {
+					case r.Method == http.MethodHead:
+						head = fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(poison))
+					case r.URL.Path == "/204":
+						head = fmt.Sprintf("HTTP/1.1 204 No Content\r\nContent-Length: %d\r\n\r\n", len(poison))
+					case r.URL.Path == "/304":
+						head = fmt.Sprintf("HTTP/1.1 304 Not Modified\r\nContent-Length: %d\r\n\r\n", len(poison))
+					default:
+						body := "page " + strings.TrimPrefix(r.URL.Path, "/page/")
+						if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
+							return
+						}
+						continue
+					}
+					if _, err := io.WriteString(c, head); err != nil {
+						return
+					}
+					time.Sleep(time.Millisecond) // a separate segment, after the proxy relayed the head
+					if _, err := io.WriteString(c, poison); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// TestHostilePoolNeverServesAnotherClientsBytes: concurrent clients, some
+// asking for answers the app follows with stray bytes, others for their own
+// page. Every client must get its own answer: never the stray bytes of
+// another client's exchange, on the fast path and on the net/http path.
+func TestHostilePoolNeverServesAnotherClientsBytes(t *testing.T) {
+	_, addrs := startServer(t, appConfig(misbehavingApp(t), nil))
+	for _, path := range []struct{ name, first string }{
+		{"fast path", ""},
+		// A Connection token naming another header hands the connection
+		// to net/http, which serves it from then on.
+		{"net/http path", "Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"},
+	} {
+		t.Run(path.name, func(t *testing.T) {
+			var wg sync.WaitGroup
+			errs := make(chan string, 64)
+			for g := range 6 {
+				wg.Go(func() {
+					c, err := net.Dial("tcp", addrs[0])
+					if err != nil {
+						errs <- err.Error()
+						return
+					}
+					defer c.Close()
+					_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+					_, _ = c.Write(v1Header(fmt.Sprintf("203.0.113.%d:1000", g+1), "10.0.0.1:81"))
+					br := bufio.NewReader(c)
+					for i := range 40 {
+						method, target, want := http.MethodGet, fmt.Sprintf("/page/%d-%d", g, i), fmt.Sprintf("200 page %d-%d", g, i)
+						switch (g + i) % 4 {
+						case 1:
+							method, target, want = http.MethodHead, "/page/head", "200 "
+						case 2:
+							target, want = "/204", "204 "
+						case 3:
+							target, want = "/304", "304 "
+						}
+						extra := ""
+						if i == 0 {
+							extra = path.first
+						}
+						if _, err := fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: app.example\r\n%s\r\n", method, target, extra); err != nil {
+							errs <- fmt.Sprintf("client %d request %d: write: %v", g, i, err)
+							return
+						}
+						rq, _ := http.NewRequest(method, target, nil)
+						resp, err := http.ReadResponse(br, rq)
+						if err != nil {
+							errs <- fmt.Sprintf("client %d request %d %s %s: %v", g, i, method, target, err)
+							return
+						}
+						body, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if got := fmt.Sprintf("%d %s", resp.StatusCode, body); got != want || resp.Header.Get("Location") != "" {
+							errs <- fmt.Sprintf("client %d request %d %s %s: got %q (Location %q); want %q",
+								g, i, method, target, got, resp.Header.Get("Location"), want)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Error(e)
+			}
+		})
+	}
+}
+
+// TestPoolDropsConnectionWithStrayBytes: bytes an app sends after a
+// complete answer, while its connection idles in the pool, retire the
+// connection; the next request gets a fresh one and its own answer.
+func TestPoolDropsConnectionWithStrayBytes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					r, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(r.URL.Path), r.URL.Path); err != nil {
+						return
+					}
+					time.Sleep(20 * time.Millisecond)
+					_, _ = io.WriteString(c, poison) // stray bytes while the connection is pooled
+				}
+			}()
+		}
+	}()
+	_, addrs := startServer(t, appConfig("http://"+ln.Addr().String(), nil))
+	hdr := v1Header("203.0.113.1:1", "10.0.0.1:81")
+	for _, raw := range [][]byte{get("/first", "a"), get("/second", "a"), get("/third", "a", "Connection: X-Hop")} {
+		resp, body, err := roundTrip(t, addrs[0], cat(hdr, raw))
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(raw), "GET "+body+" ") {
+			t.Fatalf("%q: %v %q %v; want 200 and its own path", raw, resp, body, err)
+		}
+		time.Sleep(100 * time.Millisecond) // the stray bytes arrive in the pool
+	}
+}
