@@ -38,6 +38,7 @@ type Engine struct {
 	v2      V2API
 	cfg     Config
 	log     *slog.Logger
+	loc     location // account and region stamped on reports (WithLocation)
 }
 
 // Option gives the Engine an optional dependency (more AWS APIs it reads
@@ -254,6 +255,7 @@ func (e *Engine) run(ctx context.Context, items []*item) *Result {
 		}
 		if ctx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) {
 			res.Incomplete = true
+			res.Remaining = remaining(items[i:])
 			break
 		}
 		sem <- struct{}{}
@@ -276,6 +278,7 @@ func (e *Engine) run(ctx context.Context, items []*item) *Result {
 		if r.Actions == nil {
 			r.Actions = []Action{}
 		}
+		e.loc.stamp(r)
 		res.Reports = append(res.Reports, *r)
 		res.Counts[r.Status]++
 	}
