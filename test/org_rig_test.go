@@ -189,4 +189,10 @@ func orgLocations(accounts ...string) []string {
 	return out
 }
 
-var _ = context.Background
+
+// contextWithTimeout is context.WithTimeout from the background, for a
+// deadline shorter than the test's.
+func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
+	t.Helper()
+	return context.WithTimeout(context.Background(), d)
+}

@@ -159,24 +159,52 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, body string) bool {
 		log.WarnContext(ctx, "unit ignored", "reason", reason, "account", u.Account, "region", u.Region)
 		return true
 	}
+	summary := log
 	log = log.With("account", u.Account, "region", u.Region, "part", u.Part)
 	res, err := w.Fleet.Run(ctx, u)
 	if err != nil {
 		log.ErrorContext(ctx, "unit failed", "error", err.Error(), "retryable", true)
 		return false
 	}
-	if res.Incomplete && res.Remaining != nil && len(res.Remaining.Classic)+len(res.Remaining.LoadBalancers) > 0 {
-		next := Unit{Account: u.Account, Region: u.Region, Remaining: res.Remaining, Part: u.Part + 1}
+	continued := false
+	if rest := rest(res); rest != nil {
+		next := Unit{Account: u.Account, Region: u.Region, Remaining: rest, Part: u.Part + 1}
 		n, err := Enqueue(context.WithoutCancel(ctx), w.Queue, w.QueueURL, []Unit{next})
 		if err != nil {
 			log.ErrorContext(ctx, "cannot enqueue the rest of the unit; the whole unit will be redelivered", "error", err.Error())
 			return false
 		}
-		log.InfoContext(ctx, "unit continues", "remaining", len(res.Remaining.Classic)+len(res.Remaining.LoadBalancers), "messages", n)
+		continued = true
+		log.InfoContext(ctx, "unit continues", "remaining", len(rest.Classic)+len(rest.LoadBalancers), "messages", n)
 	}
-	Summarize(ctx, log, w.Metrics, res, FunctionSweeper)
+	Summarize(ctx, summary, w.Metrics, res, FunctionSweeper)
 	_, err = finish(ctx, log, &Outcome{Decision: events.Decision{Kind: events.KindSweep}}, res, nil, nil, FunctionSweepWorker)
-	return err == nil
+	// A continuation carries the retryable failures too: nothing to redeliver.
+	return err == nil || continued
+}
+
+// rest is what a stopped run leaves for a continuation: the load balancers
+// it did not reach and those that failed for a retryable reason (the
+// deadline cut them short). Nil when the run was complete.
+func rest(res *engine.Result) *engine.Targets {
+	if !res.Incomplete || res.Remaining == nil {
+		return nil
+	}
+	t := &engine.Targets{Classic: slices.Clone(res.Remaining.Classic), LoadBalancers: slices.Clone(res.Remaining.LoadBalancers)}
+	for _, r := range res.Reports {
+		if !Retryable(r.Err()) {
+			continue
+		}
+		if r.ARN != "" {
+			t.LoadBalancers = append(t.LoadBalancers, r.ARN)
+		} else if r.Type == engine.TypeClassic {
+			t.Classic = append(t.Classic, r.Name)
+		}
+	}
+	if len(t.Classic)+len(t.LoadBalancers) == 0 {
+		return nil
+	}
+	return t
 }
 
 // Summarize logs one "account summary" line per account and region of res

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -51,6 +52,12 @@ func (f *Fleet) String() string {
 	return fmt.Sprintf("home %s, accounts %s, regions %s, role %s", f.Scope.home, accounts, strings.Join(f.Scope.Regions(), ","), f.Provider.RoleName())
 }
 
+// WorkerStopBefore is the least time a sweep worker keeps before its
+// deadline: under the rate limiter (2 mutating calls a second shared by 8
+// load balancers at once) one Classic remediation of about 5 calls can take
+// 20 s, and a load balancer started later would be cut off.
+const WorkerStopBefore = time.Minute
+
 // WorkerFromEnv builds the sweep worker Lambda's handler: it needs
 // ELBGUARD_ACCOUNTS and ELBGUARD_SWEEP_QUEUE_URL (for continuations).
 func WorkerFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Worker, error) {
@@ -63,6 +70,7 @@ func WorkerFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 	if fleet == nil || fleet.QueueURL == "" {
 		return nil, fmt.Errorf("%w: the sweep worker needs %s and %s", ErrEnv, EnvAccounts, EnvSweepQueueURL)
 	}
+	fleet.Config.StopBefore = max(fleet.Config.WithDefaults().StopBefore, WorkerStopBefore)
 	log.InfoContext(ctx, "sweep worker ready", "config", fmt.Sprintf("%+v", fleet.Config), "fleet", fleet.String(), "queue", fleet.QueueURL)
 	return &Worker{Fleet: fleet, Queue: sqs.NewFromConfig(fleet.Provider.Base()), QueueURL: fleet.QueueURL, Log: log, Metrics: metrics}, nil
 }

@@ -114,7 +114,12 @@ func (l *Limiter) Wait(ctx context.Context, service, operation string) error {
 		return nil
 	}
 	if err := l.get(service, operation).Wait(ctx); err != nil {
-		return fmt.Errorf("rate limit %s %s: %w", service, operation, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("rate limit %s %s: %w", service, operation, ctx.Err())
+		}
+		// The wait would pass the deadline: say so as the deadline, so
+		// that callers deciding on retries (handler.Retryable) see it.
+		return fmt.Errorf("rate limit %s %s: %w (%v)", service, operation, context.DeadlineExceeded, err)
 	}
 	return nil
 }
