@@ -196,3 +196,43 @@ func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context
 	t.Helper()
 	return context.WithTimeout(context.Background(), d)
 }
+
+// awsCfg is aws.Config, named for closures in tests.
+type awsCfg = aws.Config
+
+// orgCreateMany creates n Classic load balancers scale-NNNN tagged enforce
+// with an HTTP:80 listener in account and region.
+func orgCreateMany(t *testing.T, ctx context.Context, prov *awsclient.Provider, account, region string, n int) {
+	t.Helper()
+	c, err := prov.Clients(ctx, account, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range work {
+				_, err := c.Classic.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
+					LoadBalancerName:  aws.String(fmt.Sprintf("scale-%04d", i)),
+					AvailabilityZones: []string{region + "a"},
+					Listeners:         []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")},
+					Tags:              enfTags(enfModeTag, "enforce"),
+				})
+				if err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("create load balancers in %s/%s: %v", account, region, err)
+	}
+}
