@@ -147,7 +147,7 @@ func TestProviderAssumesOncePerAccount(t *testing.T) {
 }
 
 func TestNewProviderRejects(t *testing.T) {
-	for _, cfg := range []ProviderConfig{{RoleName: "a/b"}, {Home: "1"}, {Limits: Limits{Describe: -1}}, {Limits: Limits{Mutate: MaxRate + 1}}} {
+	for _, cfg := range []ProviderConfig{{RoleName: "a/b"}, {Home: "1"}, {Limits: Limits{Describe: -1}}, {Limits: Limits{Mutate: MaxRate + 1}}, {Limits: Limits{MutateBurst: 41}}} {
 		if _, err := NewProvider(aws.Config{Region: "us-east-1"}, cfg); err == nil {
 			t.Errorf("%+v: got nil; want an error", cfg)
 		}
@@ -170,7 +170,7 @@ func TestLimiterPacesELBCalls(t *testing.T) {
 		fmt.Fprint(w, `<ModifyLoadBalancerAttributesResponse><ModifyLoadBalancerAttributesResult/></ModifyLoadBalancerAttributesResponse>`)
 	}))
 	t.Cleanup(srv.Close)
-	l := NewLimiter(Limits{Describe: 50, Mutate: 10})
+	l := NewLimiter(Limits{Describe: 50, Mutate: 10, DescribeBurst: 1, MutateBurst: 1})
 	c := FromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: aws.AnonymousCredentials{}}, l.Option)
 	ctx := context.Background()
 	timeIt := func(n int, call func() error) time.Duration {

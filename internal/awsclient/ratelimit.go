@@ -24,6 +24,12 @@ import (
 const (
 	DefaultDescribeRate = 8.0
 	DefaultMutateRate   = 2.0
+	// DefaultDescribeBurst and DefaultMutateBurst are the calls that may go
+	// at once after a quiet spell: the few reads of one event pass without
+	// waiting, and a sweep settles to the rate. Both stay far below AWS's
+	// bucket sizes (40 for Describe*).
+	DefaultDescribeBurst = 4
+	DefaultMutateBurst   = 1
 	// MaxRate bounds a configured rate: above AWS's largest documented
 	// refill the limiter would protect nothing.
 	MaxRate = 100.0
@@ -38,6 +44,9 @@ type Limits struct {
 	// Mutate is the rate of every other call per second, per ELB API
 	// version. Zero: DefaultMutateRate.
 	Mutate float64
+	// DescribeBurst and MutateBurst are the bucket sizes. Zero:
+	// DefaultDescribeBurst, DefaultMutateBurst.
+	DescribeBurst, MutateBurst int
 }
 
 // WithDefaults fills zero fields.
@@ -47,6 +56,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.Mutate == 0 {
 		l.Mutate = DefaultMutateRate
+	}
+	if l.DescribeBurst == 0 {
+		l.DescribeBurst = DefaultDescribeBurst
+	}
+	if l.MutateBurst == 0 {
+		l.MutateBurst = DefaultMutateBurst
 	}
 	return l
 }
@@ -61,6 +76,9 @@ func (l Limits) Validate() error {
 		if r.v <= 0 || r.v > MaxRate {
 			return fmt.Errorf("awsclient: %s rate %v; want more than 0 and at most %v requests per second", r.name, r.v, MaxRate)
 		}
+	}
+	if l.DescribeBurst < 1 || l.MutateBurst < 1 || l.DescribeBurst > 40 || l.MutateBurst > 40 {
+		return fmt.Errorf("awsclient: bursts %d and %d; want 1 to 40", l.DescribeBurst, l.MutateBurst)
 	}
 	return nil
 }
@@ -84,24 +102,23 @@ type Limiter struct {
 	bucket map[string]*rate.Limiter
 }
 
-// NewLimiter returns a limiter with l's rates (defaults for zero fields).
-// Each bucket holds one token: a burst would spend tokens other tools in
-// the account count on.
+// NewLimiter returns a limiter with l's rates and bursts (defaults for zero
+// fields).
 func NewLimiter(l Limits) *Limiter {
 	return &Limiter{limits: l.WithDefaults(), bucket: map[string]*rate.Limiter{}}
 }
 
 func (l *Limiter) get(service, operation string) *rate.Limiter {
-	class, r := "mutate", l.limits.Mutate
+	class, r, burst := "mutate", l.limits.Mutate, l.limits.MutateBurst
 	if IsRead(operation) {
-		class, r = "describe", l.limits.Describe
+		class, r, burst = "describe", l.limits.Describe, l.limits.DescribeBurst
 	}
 	key := service + "/" + class
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.bucket[key]
 	if b == nil {
-		b = rate.NewLimiter(rate.Limit(r), 1)
+		b = rate.NewLimiter(rate.Limit(r), burst)
 		l.bucket[key] = b
 	}
 	return b

@@ -103,7 +103,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if opts.org.multi() {
 		return runMulti(ctx, env, cmd, opts, log, count)
 	}
-	clients, err := awsclient.Load(ctx, opts.region, append([]awsclient.Option{awsclient.NewLimiter(opts.orgCfg.Limits).Option}, count...)...)
+	if opts.orgCfg.Limits != (awsclient.Limits{}) { // ELBGUARD_RATE_*: a single-account run paced as asked
+		count = append(count, awsclient.NewLimiter(opts.orgCfg.Limits).Option)
+	}
+	clients, err := awsclient.Load(ctx, opts.region, count...)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
