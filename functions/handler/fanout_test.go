@@ -81,7 +81,7 @@ func TestWorkerUnreachableSpokeIsAReport(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Errorf("got %+v, %v; want done", resp, err)
 	}
-	if !strings.Contains(logs.String(), `"msg":"account summary","account":"111111111111","region":"us-east-1","processed":1,"counts":{"error":1}`) {
+	if !strings.Contains(logs.String(), `"account":"111111111111","region":"us-east-1","processed":1,"counts":{"error":1}`) {
 		t.Errorf("logs lack the account summary with one error:\n%s", logs.String())
 	}
 	if !strings.Contains(metrics.String(), `"Account":"111111111111"`) || !strings.Contains(metrics.String(), `"Error":1`) {
