@@ -190,7 +190,6 @@ func orgLocations(accounts ...string) []string {
 	return out
 }
 
-
 // contextWithTimeout is context.WithTimeout from the background, for a
 // deadline shorter than the test's.
 func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {

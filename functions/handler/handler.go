@@ -71,8 +71,7 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 	log = log.With("event_name", d.EventName, "detail_type", d.DetailType, "caller", d.Caller)
 	out := &Outcome{Decision: d}
 	var res *engine.Result
-	switch d.Kind {
-	case events.KindIgnored:
+	if d.Kind == events.KindIgnored {
 		log.InfoContext(ctx, "event ignored", "reason", d.Reason)
 		return out, nil
 	}

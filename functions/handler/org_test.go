@@ -67,7 +67,9 @@ func (f *fakeOrg) ListAccounts(_ context.Context, in *organizations.ListAccounts
 	f.calls++
 	start := 0
 	if in.NextToken != nil {
-		fmt.Sscan(*in.NextToken, &start)
+		if _, err := fmt.Sscan(*in.NextToken, &start); err != nil {
+			return nil, err
+		}
 	}
 	end := min(start+2, len(f.accounts))
 	out := &organizations.ListAccountsOutput{Accounts: f.accounts[start:end]}

@@ -136,7 +136,7 @@ func (l *Limiter) Wait(ctx context.Context, service, operation string) error {
 		}
 		// The wait would pass the deadline: say so as the deadline, so
 		// that callers deciding on retries (handler.Retryable) see it.
-		return fmt.Errorf("rate limit %s %s: %w (%v)", service, operation, context.DeadlineExceeded, err)
+		return fmt.Errorf("rate limit %s %s: %w (%w)", service, operation, context.DeadlineExceeded, err)
 	}
 	return nil
 }

@@ -210,11 +210,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		k, mutate := bucketKey(r, version, action)
 		throttled = !p.buckets.take(k, mutate)
 	}
-	if throttled {
+	switch {
+	case throttled:
 		st.Faults[FaultBucket]++
-	} else if fault != nil {
+	case fault != nil:
 		st.Faults[fault.Kind.String()]++
-	} else if icpt != nil {
+	case icpt != nil:
 		st.Faults["intercepted"]++
 	}
 	p.mu.Unlock()
