@@ -198,6 +198,23 @@ func TestLimiterPacesELBCalls(t *testing.T) {
 	if mutate < 280*time.Millisecond || mutate > 2*time.Second {
 		t.Errorf("4 mutations at 10/s took %s; want about 300ms", mutate)
 	}
+	// Re-creating a listener never waits, but takes its token: the next
+	// mutation waits for two.
+	start := time.Now()
+	for range 3 {
+		if err := l.Wait(ctx, "Elastic Load Balancing", "CreateLoadBalancerListeners"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Errorf("3 listener re-creations waited %s; want no wait", d)
+	}
+	if err := l.Wait(ctx, "Elastic Load Balancing", "DeleteLoadBalancerListeners"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("a delete after 3 unwaited creates at 10/s came after %s; want about 300ms (the creates' tokens repaid)", d)
+	}
 	if err := l.Wait(ctx, "STS", "AssumeRole"); err != nil {
 		t.Errorf("STS: got %v; want no limit", err)
 	}

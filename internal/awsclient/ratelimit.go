@@ -87,6 +87,12 @@ func (l Limits) Validate() error {
 // has its own buckets, as on AWS.
 var limitedServices = map[string]bool{"Elastic Load Balancing": true, "Elastic Load Balancing v2": true}
 
+// unwaited are the calls that never wait for a token: re-creating a Classic
+// listener the engine has just deleted (the swap, or its rollback) ends an
+// outage of that port, and must not queue behind other load balancers'
+// writes. They still take their token, in debt, so the rate holds over time.
+var unwaited = map[string]bool{"CreateLoadBalancerListeners": true}
+
 // IsRead reports whether an operation is a read (Describe*, Get*, List*),
 // which AWS counts against the non-mutating bucket.
 func IsRead(operation string) bool {
@@ -128,6 +134,10 @@ func (l *Limiter) get(service, operation string) *rate.Limiter {
 // ends. Services other than the ELB APIs pass at once.
 func (l *Limiter) Wait(ctx context.Context, service, operation string) error {
 	if !limitedServices[service] {
+		return nil
+	}
+	if unwaited[operation] {
+		l.get(service, operation).Reserve()
 		return nil
 	}
 	if err := l.get(service, operation).Wait(ctx); err != nil {
