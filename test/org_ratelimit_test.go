@@ -142,11 +142,19 @@ func TestOrgRateLimit(t *testing.T) {
 		n, time.Since(start).Round(time.Millisecond), throttled, res.Counts)
 	unretried := 0
 	for _, r := range res.Reports {
+		if r.Status != engine.StatusError {
+			continue
+		}
+		var details []string
 		for _, f := range r.Findings {
-			if f.Rule == engine.RuleAPIError && strings.Contains(f.Detail, "Throttling") {
-				if unretried++; unretried <= 3 {
-					t.Logf("control: %s: %s", r.Name, shorten(f.Detail, 300))
-				}
+			details = append(details, f.Detail)
+		}
+		for _, a := range r.Actions {
+			details = append(details, a.Error)
+		}
+		if d := strings.Join(details, " | "); strings.Contains(d, "Throttling") || strings.Contains(d, "retry quota") {
+			if unretried++; unretried <= 3 {
+				t.Logf("control: %s: %s", r.Name, shorten(d, 400))
 			}
 		}
 	}
