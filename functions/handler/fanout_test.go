@@ -3,6 +3,7 @@ package handler
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +20,7 @@ import (
 
 // deadFleet is a fleet whose every AWS call reaches a server that counts
 // and refuses it.
-func deadFleet(t *testing.T) (*Fleet, *atomic.Int32) {
+func deadFleet(t testing.TB) (*Fleet, *atomic.Int32) {
 	t.Helper()
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,4 +101,25 @@ func TestRest(t *testing.T) {
 	if got == nil || len(got.Classic) != 1 || got.Classic[0] != "c" {
 		t.Errorf("got %+v; want the one unreached", got)
 	}
+}
+
+// FuzzWorkerUnit feeds arbitrary message bodies to the sweep worker: it must
+// never panic, and must never ask for a redelivery of a body it cannot use.
+func FuzzWorkerUnit(f *testing.F) {
+	for _, s := range []string{`{"account":"111111111111","region":"us-east-1"}`, `{"account":"111111111111","region":"us-east-1","remaining":{"Classic":["a"]},"part":3}`,
+		`{"account":"1","region":"x"}`, `{}`, `null`, `[]`, `"s"`, `{"account":["x"]}`, `{"remaining":{"Classic":"a"}}`} {
+		f.Add(s)
+	}
+	fleet, _ := deadFleet(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		w := &Worker{Fleet: fleet, Queue: &fakeQueue{}, QueueURL: "https://q"}
+		resp, err := w.Handle(context.Background(), awsevents.SQSEvent{Records: []awsevents.SQSMessage{{MessageId: "m", Body: body}}})
+		if err != nil {
+			t.Fatalf("got %v; want no error", err)
+		}
+		var u Unit
+		if json.Unmarshal([]byte(body), &u) != nil && len(resp.BatchItemFailures) != 0 {
+			t.Errorf("undecodable body %q redelivered", body)
+		}
+	})
 }
