@@ -45,6 +45,7 @@ type Engine struct {
 	instances InstancesAPI
 	// verifier queues the delayed health check after a change (WithVerifier).
 	verifier Scheduler
+	loc      location // account and region stamped on reports (WithLocation)
 }
 
 // Option gives the Engine an optional dependency (more AWS APIs it reads
@@ -261,6 +262,7 @@ func (e *Engine) run(ctx context.Context, items []*item) *Result {
 		}
 		if ctx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) {
 			res.Incomplete = true
+			res.Remaining = remaining(items[i:])
 			break
 		}
 		sem <- struct{}{}
@@ -283,6 +285,7 @@ func (e *Engine) run(ctx context.Context, items []*item) *Result {
 		if r.Actions == nil {
 			r.Actions = []Action{}
 		}
+		e.loc.stamp(r)
 		res.Reports = append(res.Reports, *r)
 		res.Counts[r.Status]++
 	}

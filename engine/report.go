@@ -174,6 +174,9 @@ type Result struct {
 	// Incomplete is true when the run stopped before its deadline with
 	// load balancers left over.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// Remaining names the load balancers an incomplete run did not reach,
+	// for a later Reconcile to resume with; nil when complete.
+	Remaining *Targets `json:"remaining,omitempty"`
 	// Counts is the number of reports per status.
 	Counts map[Status]int `json:"counts"`
 }

@@ -84,7 +84,7 @@ func (e *Engine) scheduleVerify(ctx context.Context, r *Report, lb *v2types.Load
 	if e.verifier == nil || len(enabled) == 0 {
 		return
 	}
-	v := Verification{Account: r.Account, Region: r.Region, LoadBalancerArn: aws.ToString(lb.LoadBalancerArn), Name: r.Name, EnabledAt: time.Now().UTC()}
+	v := Verification{Account: e.loc.account, Region: e.loc.region, LoadBalancerArn: aws.ToString(lb.LoadBalancerArn), Name: r.Name, EnabledAt: time.Now().UTC()}
 	for _, tg := range enabled {
 		g := VerifyGroup{ARN: tg}
 		for _, d := range health[tg] {

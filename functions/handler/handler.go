@@ -24,6 +24,9 @@ type Outcome struct {
 	BadInput bool `json:"bad_input,omitempty"`
 	// Result is the engine's run, nil when nothing was reconciled.
 	Result *engine.Result `json:"result,omitempty"`
+	// Enqueued is how many account-region units a multi-account sweep put
+	// on the sweep queue.
+	Enqueued int `json:"enqueued,omitempty"`
 	// Error is the run's failure, if any.
 	Error string `json:"error,omitempty"`
 }
@@ -33,6 +36,9 @@ type Outcome struct {
 // own role. The Lambda and `elbguard handle` both call Handle.
 type Enforcer struct {
 	Engine *engine.Engine
+	// Fleet, when set, picks the engine by the event's account and region
+	// (a multi-account hub) and Engine is unused.
+	Fleet *Fleet
 	// SelfARN is the enforcer's own principal (see SelfARN); empty disables the check.
 	SelfARN string
 	// Log receives JSON logs; the request id is added per invocation. Nil: discard.
@@ -51,8 +57,16 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 		return h.verify(ctx, vs, bad)
 	}
 	log := requestLogger(ctx, h.Log)
-	cfg := h.Engine.Config()
-	d, err := events.Classify(raw, events.Options{SelfARN: h.SelfARN, TagKeys: []string{cfg.TagKey, cfg.IdleTimeoutTagKey, engine.TagReadiness, engine.TagHealthDropped}})
+	eng, self := h.Engine, h.SelfARN
+	var origin eventOrigin
+	var cfg engine.Config
+	if h.Fleet != nil {
+		origin = originOf(raw)
+		cfg, self = h.Fleet.Config.WithDefaults(), h.Fleet.SelfARN(ctx, origin.Account, h.SelfARN)
+	} else {
+		cfg = h.Engine.Config()
+	}
+	d, err := events.Classify(raw, events.Options{SelfARN: self, TagKeys: []string{cfg.TagKey, cfg.IdleTimeoutTagKey, engine.TagReadiness, engine.TagHealthDropped}})
 	if err != nil {
 		log.ErrorContext(ctx, "bad input: event not handled and not retried", "error", err.Error(), "bytes", len(raw))
 		return &Outcome{Decision: events.Decision{Kind: events.KindIgnored, Reason: err.Error()}, BadInput: true}, nil
@@ -60,14 +74,21 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 	log = log.With("event_name", d.EventName, "detail_type", d.DetailType, "caller", d.Caller)
 	out := &Outcome{Decision: d}
 	var res *engine.Result
-	switch d.Kind {
-	case events.KindIgnored:
+	if d.Kind == events.KindIgnored {
 		log.InfoContext(ctx, "event ignored", "reason", d.Reason)
 		return out, nil
+	}
+	if h.Fleet != nil {
+		var done *Outcome
+		if eng, log, done, err = h.route(ctx, log, origin, out); eng == nil {
+			return done, err
+		}
+	}
+	switch d.Kind {
 	case events.KindSweep:
-		res, err = h.Engine.Sweep(ctx)
+		res, err = eng.Sweep(ctx)
 	case events.KindReconcile:
-		res, err = h.Engine.Reconcile(ctx, engine.Targets{Classic: d.Classic, LoadBalancers: d.LoadBalancers, TargetGroups: d.TargetGroups})
+		res, err = eng.Reconcile(ctx, engine.Targets{Classic: d.Classic, LoadBalancers: d.LoadBalancers, TargetGroups: d.TargetGroups})
 	default:
 		return out, fmt.Errorf("handle event: unknown decision %q", d.Kind)
 	}
@@ -84,6 +105,11 @@ type Sweeper struct {
 	Metrics io.Writer
 	// Function is the EMF Function dimension. Empty: "sweeper".
 	Function string
+	// Fleet, when set, makes the sweep cover every account and region in
+	// its scope: onto Queue (QueueURL) as units, or run here without one.
+	Fleet    *Fleet
+	Queue    QueueAPI
+	QueueURL string
 }
 
 // Handle sweeps. It returns an error only when the sweep could not list the
@@ -91,6 +117,9 @@ type Sweeper struct {
 func (h *Sweeper) Handle(ctx context.Context, _ json.RawMessage) (*Outcome, error) {
 	log := requestLogger(ctx, h.Log)
 	out := &Outcome{Decision: events.Decision{Kind: events.KindSweep}}
+	if h.Fleet != nil {
+		return h.sweepFleet(ctx, log, out)
+	}
 	res, err := h.Engine.Sweep(ctx)
 	return finish(ctx, log, out, res, err, h.Metrics, cmp.Or(h.Function, FunctionSweeper))
 }

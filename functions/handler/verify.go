@@ -135,11 +135,27 @@ func (h *Enforcer) verify(ctx context.Context, vs []engine.Verification, bad []s
 	}
 	res := &engine.Result{Found: len(vs), Counts: map[engine.Status]int{}}
 	for _, v := range vs {
-		r := h.Engine.Verify(ctx, v)
+		r := h.verifyOne(ctx, v)
 		res.Reports = append(res.Reports, r)
 		res.Counts[r.Status]++
 	}
 	res.Processed = len(res.Reports)
 	out := &Outcome{Decision: events.Decision{Kind: events.KindReconcile, Reason: "delayed health verification"}}
 	return finish(ctx, log, out, res, nil, h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
+}
+
+// verifyOne runs one verification with the engine of the account and region
+// it names (the hub's own when it names none, or in a single-account
+// deployment).
+func (h *Enforcer) verifyOne(ctx context.Context, v engine.Verification) engine.Report {
+	if h.Fleet == nil || v.Account == "" {
+		return h.Engine.Verify(ctx, v)
+	}
+	eng, err := h.Fleet.Engine(ctx, v.Account, v.Region)
+	if err != nil {
+		r := LocationError(v.Account, v.Region, err).Reports[0]
+		r.Name, r.ARN, r.Type = v.Name, v.LoadBalancerArn, engine.TypeNetwork
+		return r
+	}
+	return eng.Verify(ctx, v)
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/internal/awsclient"
 )
@@ -22,7 +24,7 @@ const InitTimeout = 8 * time.Second
 func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Enforcer, error) {
 	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
 	defer cancel()
-	eng, clients, err := engineFromEnv(ctx, getenv, log)
+	eng, clients, fleet, err := engineFromEnv(ctx, getenv, log)
 	if err != nil {
 		return nil, err
 	}
@@ -30,51 +32,72 @@ func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	log.InfoContext(ctx, "enforcer ready", "self_arn", self, "config", fmt.Sprintf("%+v", eng.Config()))
-	return &Enforcer{Engine: eng, SelfARN: self, Log: log, Metrics: metrics}, nil
+	log.InfoContext(ctx, "enforcer ready", "self_arn", self, "config", fmt.Sprintf("%+v", eng.Config()), "fleet", fleet.String())
+	return &Enforcer{Engine: eng, Fleet: fleet, SelfARN: self, Log: log, Metrics: metrics}, nil
 }
 
 // SweeperFromEnv builds the sweeper Lambda's handler from the environment.
 func SweeperFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Sweeper, error) {
 	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
 	defer cancel()
-	eng, _, err := engineFromEnv(ctx, getenv, log)
+	eng, _, fleet, err := engineFromEnv(ctx, getenv, log)
 	if err != nil {
 		return nil, err
 	}
-	log.InfoContext(ctx, "sweeper ready", "config", fmt.Sprintf("%+v", eng.Config()))
-	return &Sweeper{Engine: eng, Log: log, Metrics: metrics}, nil
+	h := &Sweeper{Engine: eng, Fleet: fleet, Log: log, Metrics: metrics}
+	if fleet != nil && fleet.QueueURL != "" {
+		h.Queue, h.QueueURL = sqs.NewFromConfig(fleet.Provider.Base()), fleet.QueueURL
+	}
+	log.InfoContext(ctx, "sweeper ready", "config", fmt.Sprintf("%+v", eng.Config()), "fleet", fleet.String(), "queue", h.QueueURL)
+	return h, nil
 }
 
-func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*engine.Engine, *awsclient.Clients, error) {
+func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*engine.Engine, *awsclient.Clients, *Fleet, error) {
 	cfg, err := ConfigFromEnv(getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	clients, err := awsclient.Load(ctx, "")
+	org, err := OrgConfigFromEnv(getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	verify, err := VerifierFromEnv(getenv, clients.Config)
+	base, err := awsclient.LoadConfig(ctx, "")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	verify, err := VerifierFromEnv(getenv, base)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	clients := awsclient.FromConfig(base, awsclient.NewLimiter(org.Limits).Option)
 	eng, err := NewEngine(clients, cfg, log, verify...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return eng, clients, nil
+	if !org.Enabled() {
+		return eng, clients, nil, nil
+	}
+	fleet, err := NewFleet(ctx, base, org, cfg, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fleet.Options = verify // every account's changes are verified through the hub's queue
+	return eng, clients, fleet, nil
 }
 
 // NewEngine builds the engine on one account's and region's clients: the one
 // place that decides which APIs the engine is given, for the Lambdas and the
 // CLI alike. IAM and ACM let the engine check a certificate before a listener
-// is replaced; EC2 feeds the readiness gate; opts add more (the Lambdas'
-// verification queue).
+// is replaced; EC2 feeds the readiness gate; a multi-account run stamps
+// account and region on reports; opts add more (the Lambdas' verification
+// queue).
 func NewEngine(clients *awsclient.Clients, cfg engine.Config, log *slog.Logger, opts ...engine.Option) (*engine.Engine, error) {
 	base := []engine.Option{engine.WithCertificates(clients.IAM, clients.ACM)}
 	if clients.EC2 != nil {
 		base = append(base, engine.WithInstances(clients.EC2))
+	}
+	if clients.Account != "" { // a multi-account run; single-account reports stay as they were
+		base = append(base, engine.WithLocation(clients.Account, clients.Region()))
 	}
 	return engine.New(clients.Classic, clients.V2, cfg, log, append(base, opts...)...)
 }

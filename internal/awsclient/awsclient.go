@@ -18,8 +18,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
-// Clients are the SDK clients of one configuration.
+// Clients are the SDK clients of one configuration: one account in one
+// region.
 type Clients struct {
+	// Account is the account the clients act in; empty when not known (a
+	// single-account run that never asked).
+	Account string
 	Config  aws.Config
 	Classic *elb.Client
 	V2      *elbv2.Client
@@ -39,18 +43,28 @@ type Option func(*aws.Config)
 // Load reads the standard AWS configuration; a non-empty region overrides
 // AWS_REGION and profiles. It fails when no region is configured.
 func Load(ctx context.Context, region string, opts ...Option) (*Clients, error) {
+	cfg, err := LoadConfig(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return FromConfig(cfg, opts...), nil
+}
+
+// LoadConfig reads the standard AWS configuration as Load does, without
+// building clients (the base of a Provider).
+func LoadConfig(ctx context.Context, region string) (aws.Config, error) {
 	var load []func(*config.LoadOptions) error
 	if region != "" {
 		load = append(load, config.WithRegion(region))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, fmt.Errorf("load AWS configuration: no region; set AWS_REGION or --region")
+		return aws.Config{}, fmt.Errorf("load AWS configuration: no region; set AWS_REGION or --region")
 	}
-	return FromConfig(cfg, opts...), nil
+	return cfg, nil
 }
 
 // FromConfig builds the clients from an existing configuration.
@@ -68,3 +82,6 @@ func FromConfig(cfg aws.Config, opts ...Option) *Clients {
 		EC2:     ec2.NewFromConfig(cfg),
 	}
 }
+
+// Region is the region the clients act in.
+func (c *Clients) Region() string { return c.Config.Region }

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -34,6 +35,9 @@ Commands:
   handle    [--dry-run] [--output table|json] FILE|-         handle one EventBridge event exactly as the enforcer Lambda
 
 Common flags: --tag-key KEY  --default-mode enforce|audit|off  --concurrency N  --region REGION  --stats
+Accounts and regions (like c7n-org): --accounts ID,ID,...|org  --regions R,R,...|all  --role-name NAME
+  (default elbguard-spoke): audit and remediate cover every account x region, handle acts in the
+  event's account and region; other accounts through sts:AssumeRole of arn:aws:iam::ID:role/NAME.
 Defaults come from ELBGUARD_* environment variables, endpoint and credentials from the
 standard AWS configuration (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...).
 
@@ -54,6 +58,8 @@ type options struct {
 	output string
 	stats  bool
 	args   []string
+	org    orgFlags          // --accounts, --regions, --role-name
+	orgCfg handler.OrgConfig // checked from org and the environment
 }
 
 // Run executes the command line args (without the program name) and returns
@@ -94,6 +100,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 		count = append(count, counter.Instrument)
 		defer func() { fmt.Fprintf(env.Stderr, "API calls by action:\n%s", indent(counter.String())) }()
 	}
+	if opts.org.multi() {
+		return runMulti(ctx, env, cmd, opts, log, count)
+	}
+	if opts.orgCfg.Limits != (awsclient.Limits{}) { // ELBGUARD_RATE_*: a single-account run paced as asked
+		count = append(count, awsclient.NewLimiter(opts.orgCfg.Limits).Option)
+	}
 	clients, err := awsclient.Load(ctx, opts.region, count...)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
@@ -119,7 +131,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		}
 		return report(env, opts, res, err, func(s engine.Status) bool { return s == engine.StatusError })
 	default:
-		return handle(ctx, env, opts, eng, clients, log)
+		return handle(ctx, env, opts, eng, nil, clients.STS, log)
 	}
 }
 
@@ -141,6 +153,9 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	fs.StringVar(&o.region, "region", "", "AWS region (default: standard AWS configuration)")
 	fs.StringVar(&o.output, "output", "table", "output format: table or json")
 	fs.BoolVar(&o.stats, "stats", false, "print API calls by action to stderr")
+	fs.StringVar(&o.org.accounts, "accounts", "", "accounts to cover: ID,ID,... or org (Organizations); default: the caller's only")
+	fs.StringVar(&o.org.regions, "regions", "", "regions to cover: R,R,... or all (enabled regions); default: --region")
+	fs.StringVar(&o.org.roleName, "role-name", cmp.Or(env.Getenv(handler.EnvRoleName), awsclient.DefaultRoleName), "role assumed in other accounts")
 	if cmd != "audit" {
 		fs.BoolVar(&o.cfg.DryRun, "dry-run", base.DryRun, "plan every action, change nothing")
 	}
@@ -176,6 +191,9 @@ func parse(cmd string, args []string, env Env) (options, error) {
 		return o, fmt.Errorf("--output %q: want table or json", o.output)
 	}
 	if err := o.cfg.Validate(); err != nil {
+		return o, err
+	}
+	if o.orgCfg, err = o.org.orgConfig(env.Getenv); err != nil {
 		return o, err
 	}
 	return o, nil
@@ -227,7 +245,7 @@ func exitFor(res *engine.Result, bad func(engine.Status) bool) int {
 }
 
 // handle runs one event through handler.Enforcer, the Lambda's own code path.
-func handle(ctx context.Context, env Env, o options, eng *engine.Engine, clients *awsclient.Clients, log *slog.Logger) int {
+func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fleet *handler.Fleet, self handler.CallerIdentityAPI, log *slog.Logger) int {
 	var raw []byte
 	var err error
 	if o.args[0] == "-" {
@@ -239,12 +257,12 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, clients
 		fmt.Fprintf(env.Stderr, "elbguard handle: read event: %v\n", err)
 		return ExitUsage
 	}
-	self, err := handler.SelfARN(ctx, env.Getenv(handler.EnvSelfRoleARN), clients.STS)
+	selfARN, err := handler.SelfARN(ctx, env.Getenv(handler.EnvSelfRoleARN), self)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard handle: %v\n", err)
 		return ExitUsage
 	}
-	h := &handler.Enforcer{Engine: eng, SelfARN: self, Log: log}
+	h := &handler.Enforcer{Engine: eng, Fleet: fleet, SelfARN: selfARN, Log: log}
 	out, herr := h.Handle(ctx, raw)
 	var res *engine.Result
 	if out != nil {

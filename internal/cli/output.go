@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,11 +33,18 @@ func write(w io.Writer, format string, v any, res *engine.Result) error {
 // changed (or would change, or why not), then a summary line.
 func Table(w io.Writer, res *engine.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	located := slices.ContainsFunc(res.Reports, func(r engine.Report) bool { return r.Account != "" || r.Region != "" })
+	if located { // a multi-account run: where each load balancer is
+		fmt.Fprint(tw, "ACCOUNT\tREGION\t")
+	}
 	fmt.Fprintln(tw, "TYPE\tNAME\tMODE\tSTATUS\tCHANGES")
 	for _, r := range res.Reports {
 		mode := string(r.Mode)
 		if mode == "" {
 			mode = "-"
+		}
+		if located {
+			fmt.Fprintf(tw, "%s\t%s\t", cmp.Or(r.Account, "-"), cmp.Or(r.Region, "-"))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Type, r.Name, mode, r.Status, changes(r))
 	}

@@ -52,6 +52,7 @@ type Proxy struct {
 	hooks     map[string]*hookSet
 	intercept map[string]Interceptor
 	stats     map[string]*ActionStats
+	buckets   *buckets // emulated AWS token buckets (SetBuckets); nil: none
 }
 
 // New returns a proxy to the backend at target ("http://127.0.0.1:5000")
@@ -127,7 +128,7 @@ func (p *Proxy) Intercept(action string, f Interceptor) {
 	p.intercept[action] = f
 }
 
-// Reset drops every rule, hook, interceptor and count.
+// Reset drops every rule, hook, interceptor, emulated bucket and count.
 func (p *Proxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -135,6 +136,7 @@ func (p *Proxy) Reset() {
 	p.hooks = map[string]*hookSet{}
 	p.intercept = map[string]Interceptor{}
 	p.stats = map[string]*ActionStats{}
+	p.buckets = nil
 }
 
 // Stats returns a copy of the counts since the last Reset.
@@ -203,12 +205,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	icpt := p.intercept[action]
-	if fault != nil {
+	throttled := false
+	if fault == nil && p.buckets != nil {
+		k, mutate := bucketKey(r, version, action)
+		throttled = !p.buckets.take(k, mutate)
+	}
+	switch {
+	case throttled:
+		st.Faults[FaultBucket]++
+	case fault != nil:
 		st.Faults[fault.Kind.String()]++
-	} else if icpt != nil {
+	case icpt != nil:
 		st.Faults["intercepted"]++
 	}
 	p.mu.Unlock()
+	if throttled {
+		WriteError(w, http.StatusBadRequest, "Sender", "Throttling", "Rate exceeded")
+		return
+	}
 
 	forward := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
