@@ -17,17 +17,19 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/elbguard/elbguard/functions/handler"
 )
 
 // The hub's functions read these variables (the engine's multi-account
-// runtime contract, implemented in functions/handler).
+// runtime contract; functions/handler names them once).
 const (
-	envRoleName      = "ELBGUARD_ROLE_NAME"
-	envAccounts      = "ELBGUARD_ACCOUNTS"
-	envRegions       = "ELBGUARD_REGIONS"
-	envSweepQueueURL = "ELBGUARD_SWEEP_QUEUE_URL"
-	envRateDescribe  = "ELBGUARD_RATE_DESCRIBE"
-	envRateMutate    = "ELBGUARD_RATE_MUTATE"
+	envRoleName      = handler.EnvRoleName
+	envAccounts      = handler.EnvAccounts
+	envRegions       = handler.EnvRegions
+	envSweepQueueURL = handler.EnvSweepQueueURL
+	envRateDescribe  = handler.EnvRateDescribe
+	envRateMutate    = handler.EnvRateMutate
 )
 
 // Hub defaults and limits.
