@@ -21,13 +21,16 @@ func main() {
 	if errors.Is(err, flag.ErrHelp) {
 		return
 	}
+	if opts.Check { // -t, check: validate and exit, like nginx -t
+		os.Exit(proxy.CheckResult(os.Stderr, opts, err))
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "elbguard-proxy:", err)
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: opts.LogLevel}))
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	if err := proxy.Run(context.Background(), opts, log, sigs); err != nil {
 		log.Error("elbguard-proxy failed", slog.String("error", err.Error()))
 		os.Exit(1)
