@@ -88,8 +88,10 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	}
 	_, _ = bw.WriteString("\r\n")
 	_, _ = ubr.Discard(rh.size)
+	down := new(wsFrames)
 	if n := ubr.Buffered(); n > 0 { // frames the app sent right after its 101
 		early, _ := ubr.Peek(n)
+		down.feed(early)
 		_, _ = bw.Write(early)
 	}
 	if err := bw.Flush(); err != nil {
@@ -109,7 +111,7 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	_ = fc.SetReadDeadline(time.Time{})
 	upstream, _ := bc.(*net.TCPConn)
 	e.status = http.StatusSwitchingProtocols
-	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, e: e}
+	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, e: e, down: down}
 	l.metrics.request(http.StatusSwitchingProtocols)
 	t.run()
 	return true

@@ -357,9 +357,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.smu.Unlock()
 		for _, t := range left {
-			t.close()
+			t.goAway() // WebSockets: a 1001 Close frame, then the closing handshake
 		}
-		<-sessDone
+		select {
+		case <-sessDone:
+		case <-time.After(tunnelFinTimeout + time.Second):
+			for _, t := range left {
+				t.close()
+			}
+			<-sessDone
+		}
 		err = fmt.Errorf("shutdown: closed %d open sessions at the deadline: %w", len(left), ctx.Err())
 	}
 	for _, l := range ls {

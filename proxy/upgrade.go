@@ -82,8 +82,10 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 	head = append(head, "HTTP/1.1 101 Switching Protocols\r\n"...)
 	head = appendHeaders(head, resp.Header)
 	head = append(head, "\r\n"...)
+	down := new(wsFrames)
 	if n := br.Buffered(); n > 0 {
 		early, _ := br.Peek(n)
+		down.feed(early)
 		head = append(head, early...)
 	}
 	if _, err := client.Write(head); err != nil {
@@ -111,7 +113,7 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 		}
 	}
 	t := &tunnel{
-		l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout,
+		l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, down: down,
 		e: entry{listener: l.name, client: fc.src.Addr(), start: start, method: r.Method, uri: r.RequestURI,
 			proto: r.Proto, status: http.StatusSwitchingProtocols, host: r.Host, tunnel: true,
 			referer: headerValue(r.Header, "Referer"), userAgent: headerValue(r.Header, "User-Agent")},
