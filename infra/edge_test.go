@@ -199,7 +199,7 @@ func TestEdgeDemoUserData(t *testing.T) {
 	}
 	order := []string{
 		"aws s3 cp ",
-		"install -m 0755 /tmp/elbguard-proxy /usr/local/bin/elbguard-proxy\n",
+		"install -m 0755 /tmp/elbguard-proxy /usr/bin/elbguard-proxy\n",
 		"cat > /etc/elbguard/proxy.yaml ",
 		"cat > /etc/systemd/system/elbguard-proxy.service ",
 		"systemctl daemon-reload\n",

@@ -46,7 +46,7 @@ func TestParseProxyInstall(t *testing.T) {
 		wantApp        string
 	}{
 		{name: "repository files (DynamicUser)", unit: unit, config: config,
-			wantBinary: "/usr/local/bin/elbguard-proxy", wantConfigPath: "/etc/elbguard/proxy.yaml", wantApp: "127.0.0.1:8080"},
+			wantBinary: "/usr/bin/elbguard-proxy", wantConfigPath: "/etc/elbguard/proxy.yaml", wantApp: "127.0.0.1:8080"},
 		{name: "fixture: fixed user, continuation line", unit: fixtureUnit, config: fixtureConfig,
 			wantBinary: "/usr/local/bin/elbguard-proxy", wantConfigPath: "/etc/elbguard/elbguard-proxy.yaml", wantUser: "elbguard", wantApp: "127.0.0.1:8080"},
 		{name: "--config= form and exec prefix", unit: "[Service]\nExecStart=-/opt/bin/p --config=/etc/p.yaml\n", config: fixtureConfig,
@@ -159,7 +159,7 @@ func TestInstallCommandsInstallRepositoryFiles(t *testing.T) {
 		t.Errorf("proxy.ParseConfig(config written by user data) = %v; want nil", err)
 	}
 	for _, line := range []string{
-		"install -m 0755 /tmp/elbguard-proxy /usr/local/bin/elbguard-proxy",
+		"install -m 0755 /tmp/elbguard-proxy /usr/bin/elbguard-proxy",
 		"systemctl enable --now " + demoAppUnit + " " + proxyUnit,
 	} {
 		if !strings.Contains(script, "\n"+line+"\n") {
