@@ -128,6 +128,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, signals <-chan os.
 		case sig := <-signals:
 			switch sig {
 			case syscall.SIGUSR2:
+				if opts.ConfigPath != "" {
+					// The new process would refuse it too; say why here.
+					if _, err := LoadConfig(opts.ConfigPath); err != nil {
+						log.Error("upgrade failed; this process keeps serving", slog.String("error", err.Error()))
+						continue
+					}
+				}
 				pid, err := sk.handover(ctx, os.Args[1:], log)
 				if err != nil {
 					log.Error("upgrade failed; this process keeps serving", slog.String("error", err.Error()))
