@@ -9,6 +9,7 @@
 #   make bench   side-by-side benchmarks against nginx and HAProxy
 #   make security  govulncheck (offline database) and golangci-lint with gosec
 #   make soak    the long reliability run: faults, load and fuzzing (see RELIABILITY.md)
+#   make package elbguard-proxy .deb and .rpm for linux/amd64 and arm64, and SHA256SUMS, into dist/package/
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -35,6 +36,7 @@ CI_FUZZTIME      ?= 5s
 SOAK_FUZZTIME    ?= 2m
 SOAK_TIMEOUT     ?= 90m
 
+.PHONY: package
 .PHONY: help tools build build-host build-lambda build-assets cdk-app test test-unit vet lint golangci security vulncheck fuzz soak synth demo demo-enforcer demo-proxy bench bench-quick clean
 
 help:
@@ -141,6 +143,12 @@ bench:
 
 bench-quick:
 	@./scripts/benchmark.sh --quick
+
+# nfpm as a library (deploy/package, a module of its own: its dependencies stay
+# out of the product's go.mod); version from git describe, or VERSION=1.2.3[-4].
+package:
+	@echo "==> make package: elbguard-proxy .deb and .rpm (amd64, arm64) into dist/package/"
+	cd deploy/package && $(GO) run . -root ../.. -out ../../dist/package $(if $(VERSION),-version $(VERSION))
 
 clean:
 	@echo "==> clean: bin/ dist/ cdk.out/"
