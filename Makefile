@@ -63,9 +63,10 @@ build-lambda:
 	done
 
 build-assets: build-lambda
-	@echo "==> make build-assets: dist/proxy/linux-arm64/elbguard-proxy (the demo stack's S3 asset)"
-	@mkdir -p dist/proxy/linux-arm64
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" -o dist/proxy/linux-arm64/elbguard-proxy ./cmd/elbguard-proxy
+	@echo "==> make build-assets: dist/proxy/linux-arm64/elbguard-proxy.rpm (the demo stack's S3 asset; make package builds all four)"
+	@rm -rf dist/proxy/linux-arm64 && mkdir -p dist/proxy/linux-arm64
+	cd deploy/package && $(GO) run . -root ../.. -out ../../dist/proxy/linux-arm64 -arch arm64 -formats rpm >/dev/null
+	mv dist/proxy/linux-arm64/elbguard-proxy-*.aarch64.rpm dist/proxy/linux-arm64/elbguard-proxy.rpm
 
 # The CDK app (cdk.json runs it): fresh Lambda and proxy assets, then synth.
 cdk-app: build-assets

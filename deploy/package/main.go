@@ -104,9 +104,14 @@ func run(args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("make %s: %w", o.out, err)
 	}
+	tmp, err := os.MkdirTemp("", "elbguard-package-")
+	if err != nil {
+		return fmt.Errorf("work directory: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
 	var built []string
 	for _, arch := range o.arches {
-		work := filepath.Join(o.out, "build", arch)
+		work := filepath.Join(tmp, arch)
 		bin := filepath.Join(work, "elbguard-proxy")
 		full := version
 		if release != "" {
