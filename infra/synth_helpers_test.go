@@ -20,8 +20,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/elbguard/elbguard/test/peer"
 	"github.com/elbguard/elbguard/test/harness"
+	"github.com/elbguard/elbguard/test/peer"
 )
 
 // These tests drive the real CDK (through jsii, one node process per test
@@ -46,7 +46,7 @@ var (
 
 // testAssets are the deployment artifacts the stacks package.
 type testAssets struct {
-	lambdaDir   string // enforcer/bootstrap, sweeper/bootstrap
+	lambdaDir    string // enforcer/bootstrap, sweeper/bootstrap
 	proxyPackage string // the linux/arm64 .rpm, as make build-assets builds it
 	// placeholders names the artifacts that are placeholders because their
 	// code did not compile (outside CI only).
