@@ -30,6 +30,7 @@ import (
 //     listener, then stops accepting and drains. Both accept from the same
 //     queue for a moment; nothing is refused and no second bind happens.
 //
+
 // Sockets is the registry of one process's listening sockets, by configured
 // address. It keeps its own descriptor of each for the life of the process,
 // so a reload that re-binds a listener reuses the queue instead of closing
@@ -258,7 +259,9 @@ func (sk *Sockets) handover(ctx context.Context, args []string, log *slog.Logger
 	}
 	env = append(env, envHandoverFDs+"="+strings.Join(names, ","),
 		envHandoverReady+"="+strconv.Itoa(listenFDsStart+len(names)))
-	cmd := exec.Command(sk.exe, args...) //nolint:gosec // our own binary, with our own arguments
+	// The new process outlives this one and the hand-over's deadline: no
+	// context may kill it once started (a failed hand-over kills it below).
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), sk.exe, args...) //nolint:gosec // our own binary, with our own arguments
 	cmd.Env, cmd.ExtraFiles = env, files
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -293,8 +296,8 @@ func (sk *Sockets) handover(ctx context.Context, args []string, log *slog.Logger
 		return 0, fmt.Errorf("%w: new process %d: %w", ErrHandover, pid, err)
 	case <-ctx.Done():
 		_ = cmd.Process.Kill()
-		<-exited
-		return 0, fmt.Errorf("%w: new process %d not ready: %w", ErrHandover, pid, ctx.Err())
+		werr := <-exited
+		return 0, fmt.Errorf("%w: new process %d not ready: %w (killed: %w)", ErrHandover, pid, ctx.Err(), werr)
 	}
 }
 
@@ -305,7 +308,7 @@ func sameAddress(listen string, a *net.TCPAddr) bool {
 	if err != nil {
 		return false
 	}
-	p, err := net.LookupPort("tcp", port)
+	p, err := net.DefaultResolver.LookupPort(context.Background(), "tcp", port) // a number, or /etc/services
 	if err != nil || p != a.Port {
 		return false
 	}

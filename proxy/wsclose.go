@@ -74,11 +74,11 @@ func (w *wsFrames) feed(p []byte) {
 // spliceable returns how many of avail bytes may move without being seen:
 // the rest of the current payload.
 func (w *wsFrames) spliceable(avail int) int {
-	if w.broken || w.nh > 0 || w.left == 0 {
+	if w.broken || w.nh > 0 || w.left == 0 || avail <= 0 {
 		return 0
 	}
-	if uint64(avail) > w.left {
-		return int(w.left)
+	if uint64(avail) > w.left { //nolint:gosec // avail > 0
+		return int(w.left) //nolint:gosec // w.left < avail, an int
 	}
 	return avail
 }

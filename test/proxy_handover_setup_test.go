@@ -109,7 +109,7 @@ func (m *hoManager) readNotify() {
 // shell that execs the binary keeps its pid).
 func (m *hoManager) start() int {
 	m.t.Helper()
-	logf, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		m.t.Fatal(err)
 	}

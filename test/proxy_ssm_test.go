@@ -107,7 +107,8 @@ func TestProxySSMInstallScript(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
-		case <-done:
+		case werr := <-done:
+			_ = werr // a non-zero exit is the exit code below
 		case <-time.After(3 * time.Minute):
 			_ = cmd.Process.Kill()
 			t.Fatalf("install.sh still running after 3 min:\n%s", out.String())
