@@ -379,3 +379,16 @@ func (c Config) hasListener(addr string) bool {
 	}
 	return false
 }
+
+// stopAdmin closes the admin listener ahead of a drain after a hand-over:
+// the new process shares the admin socket and answers its health checks;
+// the old one would answer 503 (draining) to some of them.
+func (s *Server) stopAdmin() {
+	s.mu.Lock()
+	adm := s.admin
+	s.admin = nil
+	s.mu.Unlock()
+	if adm != nil {
+		adm.close()
+	}
+}

@@ -141,6 +141,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, signals <-chan os.
 					continue
 				}
 				log.Info("handed over; draining", slog.Int("new_pid", pid), slog.Duration("timeout", cfg.ShutdownTimeout))
+				s.stopAdmin()
 				return s.stop(cfg)
 			case syscall.SIGHUP:
 				if opts.ConfigPath == "" {

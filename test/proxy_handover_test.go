@@ -276,6 +276,7 @@ listeners:
 	bins := []string{binB, binA}
 	versions := []string{"handover-B", "handover-A"}
 	var restartStops []time.Duration
+	healthOK := 0
 	start := time.Now()
 	for i := range 5 {
 		stopped, pid := m.restart()
@@ -286,6 +287,25 @@ listeners:
 		time.Sleep(1500 * time.Millisecond)
 
 		install(t, bins[i%2], bin)
+		// The admin health endpoint answers 200 throughout an upgrade: the
+		// new process shares its socket, the old one stops answering on it.
+		healthDone := make(chan [2]int)
+		go func() {
+			var ok, bad int
+			c := &http.Client{Timeout: 5 * time.Second}
+			for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+				resp, err := c.Get("http://" + adminAddr + "/healthz")
+				if err == nil {
+					_ = resp.Body.Close()
+				}
+				if err == nil && resp.StatusCode == http.StatusOK {
+					ok++
+				} else {
+					bad++
+				}
+			}
+			healthDone <- [2]int{ok, bad}
+		}()
 		pid, err := m.reload()
 		if err != nil {
 			t.Fatalf("upgrade %d: %v\n%s", i+1, err, m.tailLog())
@@ -293,8 +313,13 @@ listeners:
 		if !m.logHas("elbguard-proxy starting", "version="+versions[i%2], fmt.Sprintf("pid=%d", pid)) {
 			t.Errorf("upgrade %d: pid %d does not run version %s", i+1, pid, versions[i%2])
 		}
+		h := <-healthDone
+		healthOK += h[0]
+		if h[1] > 0 {
+			t.Errorf("upgrade %d: the admin health check failed %d times (of %d); want 200 throughout", i+1, h[1], h[0]+h[1])
+		}
 		t.Logf("upgrade %d: new pid %d (%s)", i+1, pid, versions[i%2])
-		time.Sleep(1500 * time.Millisecond)
+		time.Sleep(time.Second)
 	}
 	cycles := time.Since(start)
 	time.Sleep(time.Second)
@@ -324,10 +349,10 @@ listeners:
 	t.Logf("SUMMARY handover: 5 restarts + 5 upgrades in %v under load: keep-alive %d ok / %d failed, "+
 		"one-per-connection %d ok / %d failed, refused %d, slowest request %v; WebSockets opened %d (100 at once), %d echoes, "+
 		"ended by Close frame %s, abnormal %d, dial failures %d, alive at the end %d; restart stop times %v; "+
-		"open fds: first process %d, after the load %d (pooled upstream connections), fresh process %d",
+		"admin health during upgrades %d × 200, 0 other; open fds: first process %d, after the load %d (pooled upstream connections), fresh process %d",
 		cycles.Round(time.Millisecond), load.kaOK.Load(), load.kaFail.Load(), load.churnOK.Load(), load.churnFail.Load(),
 		load.refused.Load(), time.Duration(load.slowest.Load()).Round(time.Millisecond), load.wsOpened.Load(), load.wsMsgs.Load(), closed, load.wsAbnormal.Load(),
-		load.wsDialFail.Load(), load.wsAlive.Load(), restartStops, baseline, loaded, after)
+		load.wsDialFail.Load(), load.wsAlive.Load(), restartStops, healthOK, baseline, loaded, after)
 	if n := load.kaFail.Load() + load.churnFail.Load() + load.refused.Load() + load.wsAbnormal.Load() + load.wsDialFail.Load(); n > 0 {
 		t.Errorf("%d failures (refused %d); first errors:\n%s", n, load.refused.Load(), strings.Join(errs, "\n"))
 	}
