@@ -23,6 +23,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/elbguard/elbguard/test/echo"
+	"github.com/elbguard/elbguard/test/harness"
 )
 
 // hoLoad is the continuous load of TestProxyHandover and what it saw.
@@ -422,4 +423,66 @@ func cfgAddr(cfg string) string {
 		}
 	}
 	return ""
+}
+
+// TestProxySocketActivation starts elbguard-proxy the way systemd does, with
+// systemd's own systemd-socket-activate: it binds the listener and the admin
+// address, and starts the proxy only when the first connection arrives,
+// passing the sockets in LISTEN_FDS with LISTEN_FDNAMES. That first
+// connection, made while no proxy ran, is served, not refused.
+func TestProxySocketActivation(t *testing.T) {
+	activate := pkgTool(t, "systemd-socket-activate")
+	bin := filepath.Join(t.TempDir(), "elbguard-proxy")
+	buildVersion(t, "activation", bin)
+	upstream, _ := pxStartApp(t)
+	app, admin := harness.FreeAddr(t), harness.FreeAddr(t)
+	cfgPath := filepath.Join(t.TempDir(), "proxy.yaml")
+	cfg := fmt.Sprintf("admin: %s\nshutdown_timeout: 1s\naccess_log: {path: \"\"}\nlisteners:\n  - listen: %q\n    mode: http\n    proxy_protocol: required\n    upstream: %s\n",
+		admin, app, upstream)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(t.TempDir(), "proxy.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(activate, "-l", app, "-l", admin, "--fdname=app:admin", bin, "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	load := &hoLoad{addr: app}
+	var resp *http.Response
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		// The first request that connects starts the proxy (until the
+		// socket is bound, connecting is refused: that is before any
+		// process runs, and is retried).
+		resp, err = load.client().Get("http://app.example/first")
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b, _ := os.ReadFile(logPath)
+		t.Fatalf("first request through the socket-activated proxy: %v %v\n%s", resp, err, b)
+	}
+	_ = resp.Body.Close()
+	b, _ := os.ReadFile(logPath)
+	for _, addr := range []string{app, admin} {
+		if !strings.Contains(string(b), `"listening on an inherited socket" listen=`+addr) {
+			t.Errorf("the proxy did not take the activated socket for %s:\n%s", addr, b)
+		}
+	}
+	if hr, err := http.Get("http://" + admin + "/healthz"); err != nil || hr.StatusCode != http.StatusOK {
+		t.Errorf("admin health on the activated socket: %v %v", hr, err)
+	} else {
+		_ = hr.Body.Close()
+	}
 }
