@@ -77,7 +77,8 @@ else
 		say "elbguard-proxy $have already installed"
 	else
 		say "installing $name (${have:-not installed} -> $want)"
-		rpm -U --replacepkgs "$pkg" || fail "rpm -U $name"
+		# --oldpackage: publishing an older package rolls the fleet back.
+		rpm -U --replacepkgs --oldpackage "$pkg" || fail "rpm -U $name"
 	fi
 fi
 
