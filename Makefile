@@ -80,6 +80,7 @@ vet:
 test: tools vet
 	@echo "==> go test: unit + integration + peer tests (CI=$${CI:-false}: a missing peer $$( [ "$${CI:-}" = true ] && echo fails || echo skips ))"
 	$(GO) test -tags integration -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd deploy/package && $(GO) vet ./... && $(GO) test -count=1 ./...
 	@$(MAKE) -s fuzz FUZZTIME=$(CI_FUZZTIME)
 	@$(MAKE) -s security
 
