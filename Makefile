@@ -150,6 +150,7 @@ bench-quick:
 # out of the product's go.mod); version from git describe, or VERSION=1.2.3[-4].
 package:
 	@echo "==> make package: elbguard-proxy .deb and .rpm (amd64, arm64) into dist/package/"
+	@rm -rf dist/package  # one version only: the ProxyFleet construct publishes exactly one of each
 	cd deploy/package && $(GO) run . -root ../.. -out ../../dist/package $(if $(VERSION),-version $(VERSION))
 
 clean:
