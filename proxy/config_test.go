@@ -35,7 +35,8 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"ExecStart=/usr/bin/elbguard-proxy --config /etc/elbguard/proxy.yaml",
-		"ExecReload=/usr/bin/elbguard-proxy check --config /etc/elbguard/proxy.yaml", "Type=notify", "NotifyAccess=all",
+		"ExecReload=/usr/bin/elbguard-proxy reload --config /etc/elbguard/proxy.yaml --pid $MAINPID", "Type=notify", "NotifyAccess=all",
+		"RuntimeDirectory=elbguard-proxy",
 		"AmbientCapabilities=CAP_NET_BIND_SERVICE", "NoNewPrivileges=yes", "ProtectSystem=strict", "DynamicUser=yes"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("unit lacks %q", want)

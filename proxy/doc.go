@@ -37,5 +37,7 @@
 // listening sockets to a new process of the binary on disk and drains
 // (handover.go), SIGUSR1 reopens the access log. Sockets passed by systemd
 // socket activation (LISTEN_FDS) are used for the listeners with the same
-// address. `elbguard-proxy -t` checks a config (CheckResult).
+// address. `elbguard-proxy -t` checks a config (CheckResult); `elbguard-proxy
+// reload --pid PID` checks it, hands over and waits for the outcome
+// (ReloadCommand, the unit's ExecReload).
 package proxy

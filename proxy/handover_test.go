@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -176,5 +179,38 @@ func TestRetiredFallbackClosesReturnedConnections(t *testing.T) {
 	}
 	if n := closed.Load(); n < 2 {
 		t.Errorf("%d of 2 upstream connections closed after their responses; want both: a retired pool keeps none", n)
+	}
+}
+
+// reload waits for the running process's word on the hand-over and turns
+// it into its exit code.
+func TestReloadCommandReportsOutcome(t *testing.T) {
+	tests := []struct {
+		name     string
+		herr     error
+		wantCode int
+		want     string
+	}{
+		{"handed over", nil, 0, "handed over to pid 4242"},
+		{"failed", ErrHandover, 1, "keeps serving: proxy: hand-over to a new process failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("RUNTIME_DIRECTORY", t.TempDir())
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, syscall.SIGUSR2)
+			defer signal.Stop(sigs)
+			go func() {
+				<-sigs // the running process (here, this one) got SIGUSR2
+				writeHandoverStatus(4242, tt.herr, slog.New(slog.DiscardHandler))
+			}()
+			var out bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			code := ReloadCommand(ctx, &out, Options{ReloadPID: os.Getpid()}, nil)
+			if code != tt.wantCode || !strings.Contains(out.String(), tt.want) {
+				t.Errorf("exit %d, %q; want exit %d and %q", code, out.String(), tt.wantCode, tt.want)
+			}
+		})
 	}
 }

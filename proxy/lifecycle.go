@@ -24,6 +24,10 @@ type Options struct {
 	// Check is -t or the check command: validate the configuration, report
 	// and exit (like nginx -t); nothing is started.
 	Check bool
+	// ReloadPID is the reload command's --pid: check the configuration,
+	// then hand the running process over to a new one and wait for the
+	// outcome (ReloadCommand). 0: not the reload command.
+	ReloadPID int
 }
 
 // ParseFlags reads the command line. With --config the file is the whole
@@ -46,8 +50,13 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 		accessLog    = fs.String("access-log", def.AccessLog.Path, "access log path, - for stdout, empty for none")
 		format       = fs.String("access-log-format", LogFormatELB, "access log format: elb, json")
 	)
-	if len(args) > 0 && args[0] == "check" {
+	reload := false
+	switch {
+	case len(args) > 0 && args[0] == "check":
 		opts.Check, args = true, args[1:]
+	case len(args) > 0 && args[0] == "reload":
+		reload, args = true, args[1:]
+		fs.IntVar(&opts.ReloadPID, "pid", 0, "reload: the running process ($MAINPID)")
 	}
 	fs.BoolVar(&opts.Check, "t", opts.Check, "check the configuration and exit (0: valid, 1: invalid); same as the check command")
 	fs.StringVar(&opts.ConfigPath, "config", "", "YAML config file (see deploy/elbguard-proxy.yaml)")
@@ -55,13 +64,16 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	if err := fs.Parse(args); err != nil {
 		return opts, fmt.Errorf("parse flags: %w", err)
 	}
+	if reload && opts.ReloadPID <= 0 {
+		return opts, fmt.Errorf("%w: reload needs --pid of the running process", ErrConfig)
+	}
 	if err := opts.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return opts, fmt.Errorf("%w: --log-level %q: allowed values are debug, info, warn, error", ErrConfig, level)
 	}
 	if opts.ConfigPath != "" {
 		var extra []string
 		fs.Visit(func(f *flag.Flag) {
-			if f.Name != "config" && f.Name != "log-level" && f.Name != "t" {
+			if f.Name != "config" && f.Name != "log-level" && f.Name != "t" && f.Name != "pid" {
 				extra = append(extra, "--"+f.Name)
 			}
 		})
@@ -128,16 +140,20 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, signals <-chan os.
 		case sig := <-signals:
 			switch sig {
 			case syscall.SIGUSR2:
+				var (
+					pid  int
+					herr error
+				)
 				if opts.ConfigPath != "" {
 					// The new process would refuse it too; say why here.
-					if _, err := LoadConfig(opts.ConfigPath); err != nil {
-						log.Error("upgrade failed; this process keeps serving", slog.String("error", err.Error()))
-						continue
-					}
+					_, herr = LoadConfig(opts.ConfigPath)
 				}
-				pid, err := sk.handover(ctx, os.Args[1:], log)
-				if err != nil {
-					log.Error("upgrade failed; this process keeps serving", slog.String("error", err.Error()))
+				if herr == nil {
+					pid, herr = sk.handover(ctx, os.Args[1:], log)
+				}
+				writeHandoverStatus(pid, herr, log)
+				if herr != nil {
+					log.Error("upgrade failed; this process keeps serving", slog.String("error", herr.Error()))
 					continue
 				}
 				log.Info("handed over; draining", slog.Int("new_pid", pid), slog.Duration("timeout", cfg.ShutdownTimeout))

@@ -28,7 +28,8 @@ import (
 // NotifyAccess=all it reads READY=1 and MAINPID= from NOTIFY_SOCKET; like
 // `systemctl restart` it sends SIGTERM to every process of the service,
 // waits for all to exit, then starts a new one; like ExecReload it runs
-// `elbguard-proxy check`, then sends SIGUSR2 to the main process.
+// `elbguard-proxy reload --pid MAINPID` (check, SIGUSR2, wait for the
+// outcome), with RUNTIME_DIRECTORY as RuntimeDirectory= sets it.
 type hoManager struct {
 	t       *testing.T
 	bin     string // the installed binary (replaced by upgrades)
@@ -36,12 +37,15 @@ type hoManager struct {
 	logPath string
 	held    []*os.File // the "socket unit"
 	notify  *net.UnixConn
+	runtime string // RUNTIME_DIRECTORY
 
 	mu      sync.Mutex
 	main    int
 	procs   map[int]bool // pids of the service's processes still running
 	readyC  chan int     // MAINPID of each READY=1
 	exitErr []string
+
+	lastReload string // output of the last reload command
 }
 
 func newHOManager(t *testing.T, bin, config, logPath string, held []*os.File) *hoManager {
@@ -57,7 +61,7 @@ func newHOManager(t *testing.T, bin, config, logPath string, held []*os.File) *h
 		t.Fatal(err)
 	}
 	m := &hoManager{t: t, bin: bin, config: config, logPath: logPath, held: held, notify: nc,
-		procs: map[int]bool{}, readyC: make(chan int, 16)}
+		runtime: t.TempDir(), procs: map[int]bool{}, readyC: make(chan int, 16)}
 	go m.readNotify()
 	t.Cleanup(func() {
 		m.mu.Lock()
@@ -117,7 +121,7 @@ func (m *hoManager) start() int {
 	cmd := exec.Command("/bin/sh", "-c", `export LISTEN_PID=$$; exec "$0" "$@"`, m.bin, "--config", m.config)
 	cmd.ExtraFiles = m.held
 	cmd.Env = append(os.Environ(), "LISTEN_FDS="+strconv.Itoa(len(m.held)),
-		"NOTIFY_SOCKET="+m.notify.LocalAddr().String(), "GOMAXPROCS=1")
+		"NOTIFY_SOCKET="+m.notify.LocalAddr().String(), "RUNTIME_DIRECTORY="+m.runtime, "GOMAXPROCS=1")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		m.t.Fatalf("start %s: %v", m.bin, err)
@@ -177,17 +181,18 @@ func (m *hoManager) restart() (time.Duration, int) {
 	return stopped, m.start()
 }
 
-// reload is ExecReload: `elbguard-proxy check`, then SIGUSR2 to the main
-// process; it returns the new main process once it is ready.
+// reload is ExecReload: `elbguard-proxy reload --config FILE --pid
+// $MAINPID`; it returns the new main process once it is ready, or the
+// reload command's failure and output.
 func (m *hoManager) reload() (int, error) {
 	m.t.Helper()
-	out, err := exec.Command(m.bin, "check", "--config", m.config).CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("ExecReload check: %w: %s", err, out)
-	}
 	old := m.mainPID()
-	if err := syscall.Kill(old, syscall.SIGUSR2); err != nil {
-		return 0, fmt.Errorf("SIGUSR2 %d: %w", old, err)
+	cmd := exec.Command(m.bin, "reload", "--config", m.config, "--pid", strconv.Itoa(old))
+	cmd.Env = append(os.Environ(), "RUNTIME_DIRECTORY="+m.runtime)
+	out, err := cmd.CombinedOutput()
+	m.lastReload = string(out)
+	if err != nil {
+		return 0, fmt.Errorf("ExecReload: %w: %s", err, out)
 	}
 	pid := m.waitReady(15 * time.Second)
 	if pid == 0 || pid == old {

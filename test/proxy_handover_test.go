@@ -385,8 +385,8 @@ func hoBadConfig(t *testing.T, m *hoManager, bin, cfgPath, cfg string) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), `listeners[0].mode "htp"`) {
 		t.Errorf("check of a broken config: %v, %q; want exit 1 naming listeners[0].mode", err, out)
 	}
-	if _, err := m.reload(); err == nil {
-		t.Errorf("ExecReload with a broken config succeeded; want the check to fail it")
+	if _, err := m.reload(); err == nil || !strings.Contains(err.Error(), `listeners[0].mode "htp"`) {
+		t.Errorf("ExecReload with a broken config: %v; want it failed by the check, naming the field", err)
 	}
 	main := m.mainPID()
 	for _, sig := range []syscall.Signal{syscall.SIGUSR2, syscall.SIGHUP} {
@@ -406,6 +406,32 @@ func hoBadConfig(t *testing.T, m *hoManager, bin, cfgPath, cfg string) {
 	if got := m.mainPID(); got != main {
 		t.Errorf("main process %d after a failed hand-over; want %d still", got, main)
 	}
+
+	// A config that passes the check but that the new process cannot start
+	// with (a port another program holds): the reload fails, the running
+	// process keeps serving.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	extra := cfg + fmt.Sprintf("  - listen: %q\n    mode: redirect\n    proxy_protocol: required\n", busy.Addr().String())
+	if err := os.WriteFile(cfgPath, []byte(extra), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.reload(); err == nil || !strings.Contains(err.Error(), "keeps serving") {
+		t.Errorf("reload with a port the new process cannot bind: %v; want it failed, the old process serving", err)
+	}
+	if !m.logHas(busy.Addr().String(), "address already in use") {
+		t.Errorf("the new process did not log why it could not start:\n%s", m.tailLog())
+	}
+	if got := m.mainPID(); got != main {
+		t.Errorf("main process %d after a failed hand-over; want %d still", got, main)
+	}
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	load := &hoLoad{addr: cfgAddr(cfg)}
 	resp, err := load.client().Get("http://app.example/after-bad-config")
 	if err != nil || resp.StatusCode != http.StatusOK {

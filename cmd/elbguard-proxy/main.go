@@ -31,6 +31,9 @@ func main() {
 	if opts.Check { // -t, check: validate and exit, like nginx -t
 		os.Exit(proxy.CheckResult(os.Stderr, opts, err))
 	}
+	if opts.ReloadPID > 0 { // reload: check, hand over, wait for the outcome (the unit's ExecReload)
+		os.Exit(proxy.ReloadCommand(context.Background(), os.Stderr, opts, err))
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "elbguard-proxy:", err)
 		os.Exit(2)
