@@ -9,6 +9,7 @@
 #   make bench   side-by-side benchmarks against nginx and HAProxy
 #   make security  govulncheck (offline database) and golangci-lint with gosec
 #   make soak    the long reliability run: faults, load and fuzzing (see RELIABILITY.md)
+#   make package elbguard-proxy .deb and .rpm for linux/amd64 and arm64, and SHA256SUMS, into dist/package/
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -35,6 +36,7 @@ CI_FUZZTIME      ?= 5s
 SOAK_FUZZTIME    ?= 2m
 SOAK_TIMEOUT     ?= 90m
 
+.PHONY: package
 .PHONY: help tools build build-host build-lambda build-assets cdk-app test test-unit vet lint golangci security vulncheck fuzz soak synth demo demo-enforcer demo-proxy bench bench-quick clean
 
 help:
@@ -61,9 +63,10 @@ build-lambda:
 	done
 
 build-assets: build-lambda
-	@echo "==> make build-assets: dist/proxy/linux-arm64/elbguard-proxy (the demo stack's S3 asset)"
-	@mkdir -p dist/proxy/linux-arm64
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-s -w" -o dist/proxy/linux-arm64/elbguard-proxy ./cmd/elbguard-proxy
+	@echo "==> make build-assets: dist/proxy/linux-arm64/elbguard-proxy.rpm (the demo stack's S3 asset; make package builds all four)"
+	@rm -rf dist/proxy/linux-arm64 && mkdir -p dist/proxy/linux-arm64
+	cd deploy/package && $(GO) run . -root ../.. -out ../../dist/proxy/linux-arm64 -arch arm64 -formats rpm >/dev/null
+	mv dist/proxy/linux-arm64/elbguard-proxy-*.aarch64.rpm dist/proxy/linux-arm64/elbguard-proxy.rpm
 
 # The CDK app (cdk.json runs it): fresh Lambda and proxy assets, then synth.
 cdk-app: build-assets
@@ -77,6 +80,7 @@ vet:
 test: tools vet
 	@echo "==> go test: unit + integration + peer tests (CI=$${CI:-false}: a missing peer $$( [ "$${CI:-}" = true ] && echo fails || echo skips ))"
 	$(GO) test -tags integration -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd deploy/package && $(GO) vet ./... && $(GO) test -count=1 ./...
 	@$(MAKE) -s fuzz FUZZTIME=$(CI_FUZZTIME)
 	@$(MAKE) -s security
 
@@ -141,6 +145,13 @@ bench:
 
 bench-quick:
 	@./scripts/benchmark.sh --quick
+
+# nfpm as a library (deploy/package, a module of its own: its dependencies stay
+# out of the product's go.mod); version from git describe, or VERSION=1.2.3[-4].
+package:
+	@echo "==> make package: elbguard-proxy .deb and .rpm (amd64, arm64) into dist/package/"
+	@rm -rf dist/package  # one version only: the ProxyFleet construct publishes exactly one of each
+	cd deploy/package && $(GO) run . -root ../.. -out ../../dist/package $(if $(VERSION),-version $(VERSION))
 
 clean:
 	@echo "==> clean: bin/ dist/ cdk.out/"

@@ -38,8 +38,9 @@ const (
 	LoadBalancerNLB = "nlb"
 	// DefaultInstanceType is the smallest burstable Graviton type.
 	DefaultInstanceType = "t4g.micro"
-	// DefaultProxyBinary is written by `make build-assets`.
-	DefaultProxyBinary = "dist/proxy/linux-arm64/elbguard-proxy"
+	// DefaultProxyPackage is written by `make build-assets`: the
+	// elbguard-proxy .rpm for linux/arm64 (make package builds the same).
+	DefaultProxyPackage = "dist/proxy/linux-arm64/elbguard-proxy.rpm"
 )
 
 // EdgeDemoProps configures NewEdgeDemoStack. The zero value gives a Classic
@@ -57,9 +58,10 @@ type EdgeDemoProps struct {
 	CertificateArn string
 	// InstanceType must be a Graviton (arm64) type. Empty: t4g.micro.
 	InstanceType string
-	// ProxyBinary is the linux/arm64 elbguard-proxy binary uploaded as an S3
-	// asset. Empty: DefaultProxyBinary (relative to the working directory).
-	ProxyBinary string
+	// ProxyPackage is the linux/arm64 elbguard-proxy .rpm the instances
+	// install, uploaded as an S3 asset. Empty: DefaultProxyPackage (relative
+	// to the working directory).
+	ProxyPackage string
 	// ProxyUnit and ProxyConfig are the systemd unit and config the
 	// instances install. Empty: read from RepoRoot (ProxyUnitFile,
 	// ProxyConfigFile).
@@ -84,8 +86,8 @@ func (p EdgeDemoProps) withDefaults() EdgeDemoProps {
 	if p.InstanceType == "" {
 		p.InstanceType = DefaultInstanceType
 	}
-	if p.ProxyBinary == "" {
-		p.ProxyBinary = DefaultProxyBinary
+	if p.ProxyPackage == "" {
+		p.ProxyPackage = DefaultProxyPackage
 	}
 	if p.RepoRoot == "" {
 		p.RepoRoot = "."
@@ -153,8 +155,8 @@ func NewEdgeDemoStack(scope constructs.Construct, id string, stackProps *awscdk.
 	if err != nil {
 		return nil, fmt.Errorf("build stack %s: %w", id, err)
 	}
-	if _, err := os.Stat(p.ProxyBinary); err != nil {
-		return nil, fmt.Errorf("build stack %s: proxy binary (run make build-assets): %w", id, err)
+	if _, err := os.Stat(p.ProxyPackage); err != nil {
+		return nil, fmt.Errorf("build stack %s: proxy package (run make build-assets): %w", id, err)
 	}
 
 	var sp awscdk.StackProps
@@ -182,14 +184,14 @@ func NewEdgeDemoStack(scope constructs.Construct, id string, stackProps *awscdk.
 
 	role := awsiam.NewRole(stack, jsii.String("InstanceRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
-		Description: jsii.String("elbguard edge demo instances: read the proxy binary asset"),
+		Description: jsii.String("elbguard edge demo instances: read the proxy package asset"),
 	})
-	binary := awss3assets.NewAsset(stack, jsii.String("ProxyBinary"), &awss3assets.AssetProps{
-		Path: jsii.String(p.ProxyBinary),
+	binary := awss3assets.NewAsset(stack, jsii.String("ProxyPackage"), &awss3assets.AssetProps{
+		Path: jsii.String(p.ProxyPackage),
 	})
 	// Exactly the one object, not the asset bucket.
 	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("ReadProxyBinary"),
+		Sid:       jsii.String("ReadProxyPackage"),
 		Actions:   jsii.Strings("s3:GetObject"),
 		Resources: &[]*string{binary.Bucket().ArnForObjects(binary.S3ObjectKey())},
 	}))
@@ -199,7 +201,7 @@ func NewEdgeDemoStack(scope constructs.Construct, id string, stackProps *awscdk.
 	downloaded := d.UserData.AddS3DownloadCommand(&awsec2.S3DownloadOptions{
 		Bucket:    binary.Bucket(),
 		BucketKey: binary.S3ObjectKey(),
-		LocalFile: jsii.String("/tmp/elbguard-proxy"),
+		LocalFile: jsii.String("/tmp/elbguard-proxy.rpm"),
 		Region:    stack.Region(),
 	})
 	cmds, err := installCommands(install, *downloaded)
@@ -244,7 +246,7 @@ func NewEdgeDemoStack(scope constructs.Construct, id string, stackProps *awscdk.
 			GracePeriod:     awscdk.Duration_Minutes(jsii.Number(5)),
 		}),
 		Cooldown: awscdk.Duration_Minutes(jsii.Number(5)),
-		// A new proxy binary or config changes the user data: replace the
+		// A new proxy package or config changes the user data: replace the
 		// instances one at a time, keeping one in service.
 		UpdatePolicy: awsautoscaling.UpdatePolicy_RollingUpdate(&awsautoscaling.RollingUpdateOptions{
 			MaxBatchSize:          jsii.Number(1),

@@ -171,7 +171,7 @@ func checkInstances(t *testing.T, tpl map[string]any) {
 
 var cfnToken = regexp.MustCompile(`<(Ref|GetAtt):[^>]+>`)
 
-var s3Download = regexp.MustCompile(`(?m)^aws s3 cp 's3://cdk-hnb659fds-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}/[0-9a-f]{64}[^']*' '/tmp/elbguard-proxy' --region <Ref:AWS::Region>$`)
+var s3Download = regexp.MustCompile(`(?m)^aws s3 cp 's3://cdk-hnb659fds-assets-\$\{AWS::AccountId\}-\$\{AWS::Region\}/[0-9a-f]{64}[^']*' '/tmp/elbguard-proxy.rpm' --region <Ref:AWS::Region>$`)
 
 // TestEdgeDemoUserData reads the user data back from the template and checks
 // it downloads the proxy asset, installs the repository's unit and config
@@ -192,10 +192,10 @@ func TestEdgeDemoUserData(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := scriptFiles(script)
+	_ = unit // the package installs it
 	for path, want := range map[string]string{
-		"/etc/systemd/system/elbguard-proxy.service": unit,
-		"/etc/elbguard/proxy.yaml":                   config,
-		demoAppPath:                                  demoApp,
+		"/etc/elbguard/proxy.yaml": config,
+		demoAppPath:                demoApp,
 	} {
 		if files[path] != want {
 			t.Errorf("user data writes %s with %d bytes; want the %d bytes of the repository file", path, len(files[path]), len(want))
@@ -206,11 +206,11 @@ func TestEdgeDemoUserData(t *testing.T) {
 	}
 	order := []string{
 		"aws s3 cp ",
-		"install -m 0755 /tmp/elbguard-proxy /usr/local/bin/elbguard-proxy\n",
+		"rpm -U --replacepkgs /tmp/elbguard-proxy.rpm\n",
 		"cat > /etc/elbguard/proxy.yaml ",
-		"cat > /etc/systemd/system/elbguard-proxy.service ",
 		"systemctl daemon-reload\n",
-		"systemctl enable --now elbguard-demo-app.service elbguard-proxy.service\n",
+		"systemctl enable --now elbguard-demo-app.service elbguard-proxy.socket elbguard-proxy.service\n",
+		"systemctl reload-or-restart elbguard-proxy.service\n",
 	}
 	last := -1
 	for _, step := range order {
@@ -287,7 +287,7 @@ func TestNewEdgeDemoStackErrors(t *testing.T) {
 	}{
 		{name: "invalid props", props: EdgeDemoProps{LoadBalancer: "alb", RepoRoot: root}, want: "LoadBalancer"},
 		{name: "missing proxy files", props: EdgeDemoProps{RepoRoot: t.TempDir()}, want: "read proxy unit"},
-		{name: "missing binary", props: EdgeDemoProps{RepoRoot: root, ProxyBinary: "/nonexistent/elbguard-proxy"}, want: "run make build-assets"},
+		{name: "missing package", props: EdgeDemoProps{RepoRoot: root, ProxyPackage: "/nonexistent/elbguard-proxy.rpm"}, want: "run make build-assets"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,7 +309,7 @@ func TestBuild(t *testing.T) {
 	a := assets(t)
 	cfg := Config{
 		Enforcer: EnforcerProps{TagKey: "team:pp", LambdaAssetDir: a.lambdaDir},
-		Edge:     EdgeDemoProps{ProxyBinary: a.proxyBinary, RepoRoot: harness.Root(t)},
+		Edge:     EdgeDemoProps{ProxyPackage: a.proxyPackage, RepoRoot: harness.Root(t)},
 	}
 	app := awscdk.NewApp(nil)
 	if err := Build(app, cfg); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -45,8 +46,8 @@ var (
 
 // testAssets are the deployment artifacts the stacks package.
 type testAssets struct {
-	lambdaDir   string // enforcer/bootstrap, sweeper/bootstrap, sweepworker/bootstrap
-	proxyBinary string
+	lambdaDir    string // enforcer/bootstrap, sweeper/bootstrap, sweepworker/bootstrap
+	proxyPackage string // the linux/arm64 .rpm, as make build-assets builds it
 	// placeholders names the artifacts that are placeholders because their
 	// code did not compile (outside CI only).
 	placeholders []string
@@ -67,7 +68,7 @@ func assets(t *testing.T) testAssets {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		assetDirs.lambdaDir = filepath.Join(assetRoot, "lambda")
-		assetDirs.proxyBinary = filepath.Join(assetRoot, "proxy", "elbguard-proxy")
+		assetDirs.proxyPackage = filepath.Join(assetRoot, "proxy", "elbguard-proxy.rpm")
 		arm := []string{"GOOS=linux", "GOARCH=arm64"}
 		builds := []struct {
 			pkg, out string
@@ -75,21 +76,10 @@ func assets(t *testing.T) testAssets {
 		}{
 			{"./functions/enforcer", filepath.Join(assetDirs.lambdaDir, "enforcer", "bootstrap"), []string{"lambda.norpc"}},
 			{"./functions/sweeper", filepath.Join(assetDirs.lambdaDir, "sweeper", "bootstrap"), []string{"lambda.norpc"}},
-			{"./cmd/elbguard-proxy", assetDirs.proxyBinary, nil},
+			{"./functions/sweepworker", filepath.Join(assetDirs.lambdaDir, "sweepworker", "bootstrap"), []string{"lambda.norpc"}},
 		}
-		// The sweep worker's code lands from the org-engine branch; until its
-		// package exists, the hub stacks package a placeholder (the infra
-		// tests check the deployment, not the function).
-		worker := filepath.Join(assetDirs.lambdaDir, "sweepworker", "bootstrap")
-		if _, err := os.Stat(filepath.Join(root, "functions", "sweepworker")); err == nil {
-			builds = append(builds, struct {
-				pkg, out string
-				tags     []string
-			}{"./functions/sweepworker", worker, []string{"lambda.norpc"}})
-		} else if assetErr = writePlaceholder(worker, "./functions/sweepworker (package absent)"); assetErr != nil {
+		if assetErr = buildProxyPackage(ctx, root, assetDirs.proxyPackage); assetErr != nil {
 			return
-		} else {
-			assetDirs.placeholders = append(assetDirs.placeholders, "./functions/sweepworker (package absent on this branch)")
 		}
 		for _, b := range builds {
 			if err := os.MkdirAll(filepath.Dir(b.out), 0o755); err != nil {
@@ -120,12 +110,19 @@ func assets(t *testing.T) testAssets {
 	return assetDirs
 }
 
-// writePlaceholder writes a stand-in for an artifact whose code is absent.
-func writePlaceholder(out, what string) error {
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
+// buildProxyPackage builds the linux/arm64 .rpm into out, as make
+// build-assets does (deploy/package, its own module).
+func buildProxyPackage(ctx context.Context, root, out string) error {
+	dir := filepath.Dir(out)
+	cmd := exec.CommandContext(ctx, "go", "run", ".", "-root", root, "-out", dir, "-arch", "arm64", "-formats", "rpm", "-version", "0.0.0-1")
+	cmd.Dir = filepath.Join(root, "deploy/package")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build the proxy package: %w\n%s", err, b)
 	}
-	return os.WriteFile(out, []byte("placeholder: "+what+"\n"), 0o755)
+	if err := os.Rename(filepath.Join(dir, "elbguard-proxy-0.0.0-1.aarch64.rpm"), out); err != nil {
+		return fmt.Errorf("build the proxy package: %w", err)
+	}
+	return nil
 }
 
 // enforcerStack synthesizes an ElbGuard stack with props (asset dir filled
@@ -147,7 +144,7 @@ func enforcerStack(t *testing.T, props EnforcerProps) (map[string]any, *Enforcer
 // files under the cdk-nag checks.
 func edgeStack(t *testing.T, props EdgeDemoProps) (map[string]any, *EdgeDemo) {
 	t.Helper()
-	props.ProxyBinary = assets(t).proxyBinary
+	props.ProxyPackage = assets(t).proxyPackage
 	props.RepoRoot = harness.Root(t)
 	app := awscdk.NewApp(nil)
 	d, err := NewEdgeDemoStack(app, EdgeDemoStack, nil, &props)

@@ -25,6 +25,7 @@ const (
 	demoAppPath = "/opt/elbguard-demo/ws_echo.py"
 	demoAppUnit = "elbguard-demo-app.service"
 	proxyUnit   = "elbguard-proxy.service"
+	proxySocket = "elbguard-proxy.socket"
 	heredocEnd  = "ELBGUARD_FILE_EOF"
 )
 
@@ -176,7 +177,7 @@ func containsInt(xs []int, x int) bool {
 	return false
 }
 
-// userDataPreamble comes before the download of the proxy binary: stop at
+// userDataPreamble comes before the download of the proxy package: stop at
 // the first failing command and keep a log of the run.
 var userDataPreamble = []string{
 	"set -euo pipefail",
@@ -185,11 +186,13 @@ var userDataPreamble = []string{
 
 var errHeredoc = errors.New("file contains the heredoc terminator " + heredocEnd)
 
-// installCommands is the user data (after the download of the proxy binary
-// to downloaded): install the binary, write the shared config and unit, the
-// demo app and its unit, then start both and wait for the proxy's health.
+// installCommands is the user data (after the download of the proxy's
+// linux/arm64 .rpm to downloaded): install the package (binary, unit and
+// socket, default config; its postinstall enables and starts the service),
+// write the shared config, the demo app and its unit, then start the app,
+// apply the config (a hand-over) and wait for the proxy.
 func installCommands(in proxyInstall, downloaded string) ([]string, error) {
-	for _, f := range []string{in.unit, in.config, demoApp} {
+	for _, f := range []string{in.config, demoApp} {
 		if strings.Contains(f, heredocEnd) {
 			return nil, errHeredoc
 		}
@@ -205,18 +208,18 @@ func installCommands(in proxyInstall, downloaded string) ([]string, error) {
 		}
 	}
 	cmds := []string{
-		fmt.Sprintf("install -m 0755 %s %s", downloaded, in.binaryPath),
+		fmt.Sprintf("rpm -U --replacepkgs %s", downloaded),
 	}
 	if in.user != "" {
 		cmds = append(cmds, fmt.Sprintf("id -u %[1]s >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin %[1]s", in.user))
 	}
 	cmds = append(cmds, write(in.configPath, "0644", in.config)...)
-	cmds = append(cmds, write("/etc/systemd/system/"+proxyUnit, "0644", in.unit)...)
 	cmds = append(cmds, write(demoAppPath, "0755", demoApp)...)
 	cmds = append(cmds, write("/etc/systemd/system/"+demoAppUnit, "0644", demoAppUnitText(in.appListen))...)
 	cmds = append(cmds,
 		"systemctl daemon-reload",
-		fmt.Sprintf("systemctl enable --now %s %s", demoAppUnit, proxyUnit),
+		fmt.Sprintf("systemctl enable --now %s %s %s", demoAppUnit, proxySocket, proxyUnit),
+		fmt.Sprintf("systemctl reload-or-restart %s", proxyUnit),
 		fmt.Sprintf("for i in $(seq 30); do systemctl is-active --quiet %s && break; sleep 1; done", proxyUnit),
 		fmt.Sprintf("systemctl --no-pager status %s %s", demoAppUnit, proxyUnit),
 	)

@@ -46,7 +46,7 @@ func TestParseProxyInstall(t *testing.T) {
 		wantApp        string
 	}{
 		{name: "repository files (DynamicUser)", unit: unit, config: config,
-			wantBinary: "/usr/local/bin/elbguard-proxy", wantConfigPath: "/etc/elbguard/proxy.yaml", wantApp: "127.0.0.1:8080"},
+			wantBinary: "/usr/bin/elbguard-proxy", wantConfigPath: "/etc/elbguard/proxy.yaml", wantApp: "127.0.0.1:8080"},
 		{name: "fixture: fixed user, continuation line", unit: fixtureUnit, config: fixtureConfig,
 			wantBinary: "/usr/local/bin/elbguard-proxy", wantConfigPath: "/etc/elbguard/elbguard-proxy.yaml", wantUser: "elbguard", wantApp: "127.0.0.1:8080"},
 		{name: "--config= form and exec prefix", unit: "[Service]\nExecStart=-/opt/bin/p --config=/etc/p.yaml\n", config: fixtureConfig,
@@ -99,12 +99,12 @@ func renderScript(t *testing.T, unit, config string) string {
 	if err != nil {
 		t.Fatalf("parseProxyInstall: %v", err)
 	}
-	cmds, err := installCommands(in, "/tmp/elbguard-proxy")
+	cmds, err := installCommands(in, "/tmp/elbguard-proxy.rpm")
 	if err != nil {
 		t.Fatalf("installCommands: %v", err)
 	}
 	lines := append([]string{"#!/bin/bash"}, userDataPreamble...)
-	lines = append(lines, "aws s3 cp 's3://bucket/key' '/tmp/elbguard-proxy'")
+	lines = append(lines, "aws s3 cp 's3://bucket/key' '/tmp/elbguard-proxy.rpm'")
 	return strings.Join(append(lines, cmds...), "\n") + "\n"
 }
 
@@ -141,11 +141,10 @@ func TestInstallCommandsInstallRepositoryFiles(t *testing.T) {
 	unit, config := repoProxyFiles(t)
 	script := renderScript(t, unit, config)
 	files := scriptFiles(script)
-	want := map[string]string{
-		"/etc/systemd/system/elbguard-proxy.service": unit,
-		"/etc/elbguard/proxy.yaml":                   config,
-		demoAppPath:                                  demoApp,
-		"/etc/systemd/system/" + demoAppUnit:         demoAppUnitText("127.0.0.1:8080"),
+	want := map[string]string{ // the package installs the proxy's unit
+		"/etc/elbguard/proxy.yaml":           config,
+		demoAppPath:                          demoApp,
+		"/etc/systemd/system/" + demoAppUnit: demoAppUnitText("127.0.0.1:8080"),
 	}
 	for path, content := range want {
 		if got, ok := files[path]; !ok || got != content {
@@ -159,8 +158,9 @@ func TestInstallCommandsInstallRepositoryFiles(t *testing.T) {
 		t.Errorf("proxy.ParseConfig(config written by user data) = %v; want nil", err)
 	}
 	for _, line := range []string{
-		"install -m 0755 /tmp/elbguard-proxy /usr/local/bin/elbguard-proxy",
-		"systemctl enable --now " + demoAppUnit + " " + proxyUnit,
+		"rpm -U --replacepkgs /tmp/elbguard-proxy.rpm",
+		"systemctl enable --now " + demoAppUnit + " " + proxySocket + " " + proxyUnit,
+		"systemctl reload-or-restart " + proxyUnit,
 	} {
 		if !strings.Contains(script, "\n"+line+"\n") {
 			t.Errorf("user data lacks the line %q", line)

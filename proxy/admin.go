@@ -34,8 +34,7 @@ func (s *Server) startAdmin(ctx context.Context, cfg Config) (*adminServer, erro
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Admin)
+	ln, err := s.listen(ctx, cfg.Admin)
 	if err != nil {
 		return nil, fmt.Errorf("listen admin %s: %w", cfg.Admin, err)
 	}

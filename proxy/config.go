@@ -234,7 +234,7 @@ func (c Config) Normalize() (Config, error) {
 	for i, l := range c.Listeners {
 		nl, err := l.normalize()
 		if err != nil {
-			return c, fmt.Errorf("%w: listeners[%d]: %w", ErrConfig, i, err)
+			return c, fmt.Errorf("%w: listeners[%d].%w", ErrConfig, i, err)
 		}
 		if seen[nl.Listen] && !strings.HasSuffix(nl.Listen, ":0") {
 			return c, fmt.Errorf("%w: listeners[%d].listen %q: duplicate address", ErrConfig, i, nl.Listen)

@@ -34,7 +34,9 @@ func TestSystemdUnit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"ExecStart=/usr/local/bin/elbguard-proxy --config /etc/elbguard/proxy.yaml",
+	for _, want := range []string{"ExecStart=/usr/bin/elbguard-proxy --config /etc/elbguard/proxy.yaml",
+		"ExecReload=/usr/bin/elbguard-proxy reload --config /etc/elbguard/proxy.yaml --pid $MAINPID", "Type=notify", "NotifyAccess=all",
+		"RuntimeDirectory=elbguard-proxy",
 		"AmbientCapabilities=CAP_NET_BIND_SERVICE", "NoNewPrivileges=yes", "ProtectSystem=strict", "DynamicUser=yes"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("unit lacks %q", want)
@@ -110,13 +112,21 @@ func TestSystemdUnitUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Skip("no true binary for systemd-analyze verify")
 	}
-	unit := filepath.Join(t.TempDir(), "elbguard-proxy.service")
-	if err := os.WriteFile(unit, []byte(strings.ReplaceAll(string(b), "/usr/local/bin/elbguard-proxy", trueBin)), 0o600); err != nil {
+	dir := t.TempDir()
+	unit := filepath.Join(dir, "elbguard-proxy.service")
+	if err := os.WriteFile(unit, []byte(strings.ReplaceAll(string(b), "/usr/bin/elbguard-proxy", trueBin)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock, err := os.ReadFile("../deploy/systemd/elbguard-proxy.socket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "elbguard-proxy.socket"), sock, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, analyze, "verify", unit).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, analyze, "verify", unit, filepath.Join(dir, "elbguard-proxy.socket")).CombinedOutput(); err != nil {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }

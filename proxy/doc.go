@@ -42,6 +42,11 @@
 // while idle; tcp mode copies with splice(2).
 //
 // Signals (see Run): SIGTERM/SIGINT drain, SIGHUP reloads the config file
-// (Server.Reload documents what changes in place), SIGUSR1 reopens the
-// access log.
+// (Server.Reload documents what changes in place), SIGUSR2 hands the
+// listening sockets to a new process of the binary on disk and drains
+// (handover.go), SIGUSR1 reopens the access log. Sockets passed by systemd
+// socket activation (LISTEN_FDS) are used for the listeners with the same
+// address. `elbguard-proxy -t` checks a config (CheckResult); `elbguard-proxy
+// reload --pid PID` checks it, hands over and waits for the outcome
+// (ReloadCommand, the unit's ExecReload).
 package proxy

@@ -59,12 +59,12 @@ func (l *listener) serveFast() {
 	}
 }
 
+// addFast registers an accepted connection. One accepted while the drain
+// begins is served too (its first request, with Connection: close): the
+// drain waits for the accept loop to return before it waits on fastWG.
 func (l *listener) addFast(f *fastConn) bool {
 	l.fastMu.Lock()
 	defer l.fastMu.Unlock()
-	if l.draining.Load() {
-		return false
-	}
 	l.fast[f] = struct{}{}
 	l.fastWG.Add(1)
 	return true
@@ -84,7 +84,11 @@ func (l *listener) wakeIdleFast(closeAll bool) {
 	for f := range l.fast {
 		if closeAll {
 			_ = f.fc.Close()
-		} else if f.idle.Load() {
+		} else if f.idle.Load() && f.fc.requests.Load() > 0 {
+			// Idle between requests: wake it to close. A connection that has
+			// not sent its first request yet is left to send it (within
+			// header_timeout) and is served with Connection: close: the
+			// client, or the load balancer, opened it to send a request.
 			_ = f.fc.SetReadDeadline(time.Now())
 		}
 	}
@@ -116,7 +120,7 @@ func (l *listener) serveConn(f *fastConn) {
 		}
 		_ = fc.SetReadDeadline(time.Now().Add(wait))
 		f.idle.Store(true)
-		if l.draining.Load() && (first || !f.pending()) {
+		if l.draining.Load() && !first && !f.pending() {
 			return
 		}
 		_, err := f.br.Peek(1)

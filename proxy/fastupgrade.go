@@ -86,8 +86,10 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	}
 	_, _ = bw.WriteString("\r\n")
 	_, _ = ubr.Discard(rh.size)
+	down := new(wsFrames)
 	if n := ubr.Buffered(); n > 0 { // frames the app sent right after its 101
 		early, _ := ubr.Peek(n)
+		down.feed(early)
 		_, _ = bw.Write(early)
 	}
 	if err := bw.Flush(); err != nil {
@@ -105,6 +107,6 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	// tunnel has its own idle rule (none by default), so it must not inherit
 	// it (drainProxyBuffer clears it too, but only with PROXY decoding on).
 	_ = fc.SetReadDeadline(time.Time{})
-	l.startWebSocket(fc, bc, st, e)
+	l.startWebSocket(fc, bc, st, e, down)
 	return true
 }

@@ -21,6 +21,13 @@ type Options struct {
 	Config Config
 	// LogLevel is the slog level of the process log (--log-level).
 	LogLevel slog.Level
+	// Check is -t or the check command: validate the configuration, report
+	// and exit (like nginx -t); nothing is started.
+	Check bool
+	// ReloadPID is the reload command's --pid: check the configuration,
+	// then hand the running process over to a new one and wait for the
+	// outcome (ReloadCommand). 0: not the reload command.
+	ReloadPID int
 }
 
 // ParseFlags reads the command line. With --config the file is the whole
@@ -43,10 +50,22 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 		accessLog    = fs.String("access-log", def.AccessLog.Path, "access log path, - for stdout, empty for none")
 		format       = fs.String("access-log-format", LogFormatELB, "access log format: elb, json")
 	)
+	reload := false
+	switch {
+	case len(args) > 0 && args[0] == "check":
+		opts.Check, args = true, args[1:]
+	case len(args) > 0 && args[0] == "reload":
+		reload, args = true, args[1:]
+		fs.IntVar(&opts.ReloadPID, "pid", 0, "reload: the running process ($MAINPID)")
+	}
+	fs.BoolVar(&opts.Check, "t", opts.Check, "check the configuration and exit (0: valid, 1: invalid); same as the check command")
 	fs.StringVar(&opts.ConfigPath, "config", "", "YAML config file (see deploy/elbguard-proxy.yaml)")
 	fs.StringVar(&level, "log-level", "info", "process log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return opts, fmt.Errorf("parse flags: %w", err)
+	}
+	if reload && opts.ReloadPID <= 0 {
+		return opts, fmt.Errorf("%w: reload needs --pid of the running process", ErrConfig)
 	}
 	if err := opts.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return opts, fmt.Errorf("%w: --log-level %q: allowed values are debug, info, warn, error", ErrConfig, level)
@@ -54,7 +73,7 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	if opts.ConfigPath != "" {
 		var extra []string
 		fs.Visit(func(f *flag.Flag) {
-			if f.Name != "config" && f.Name != "log-level" {
+			if f.Name != "config" && f.Name != "log-level" && f.Name != "t" && f.Name != "pid" {
 				extra = append(extra, "--"+f.Name)
 			}
 		})
@@ -93,23 +112,53 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 
 // Run starts a Server with opts and handles signals until it stops:
 // SIGTERM/SIGINT (or ctx done) drain within shutdown_timeout; SIGHUP
-// reloads the config file; SIGUSR1 reopens the access log.
+// reloads the config file in place; SIGUSR2 hands the listening sockets to
+// a new process of the binary on disk and drains (handover.go); SIGUSR1
+// reopens the access log. Sockets passed by systemd (LISTEN_FDS) or by the
+// process handing over are used for the listeners with the same address.
 func Run(ctx context.Context, opts Options, log *slog.Logger, signals <-chan os.Signal) error {
 	cfg, err := opts.Config.Normalize()
 	if err != nil {
 		return err
 	}
+	sk, err := InheritSockets()
+	if err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
 	log.Info("procs", slog.Int("gomaxprocs", applyProcs(cfg.Procs)), slog.Int("cores", startProcs))
 	s := NewServer(log)
+	s.UseSockets(sk)
 	if err := s.Start(ctx, cfg); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	sk.closeSpare(log)
+	sk.ready(log)
 	for {
 		select {
 		case <-ctx.Done():
 			return s.stop(cfg)
 		case sig := <-signals:
 			switch sig {
+			case syscall.SIGUSR2:
+				var (
+					pid  int
+					herr error
+				)
+				if opts.ConfigPath != "" {
+					// The new process would refuse it too; say why here.
+					_, herr = LoadConfig(opts.ConfigPath)
+				}
+				if herr == nil {
+					pid, herr = sk.handover(ctx, os.Args[1:], log)
+				}
+				writeHandoverStatus(pid, herr, log)
+				if herr != nil {
+					log.Error("upgrade failed; this process keeps serving", slog.String("error", herr.Error()))
+					continue
+				}
+				log.Info("handed over; draining", slog.Int("new_pid", pid), slog.Duration("timeout", cfg.ShutdownTimeout))
+				s.stopAdmin()
+				return s.stop(cfg)
 			case syscall.SIGHUP:
 				if opts.ConfigPath == "" {
 					log.Warn("SIGHUP ignored: no --config file to reload")
@@ -130,6 +179,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger, signals <-chan os.
 					log.Error("reopen access log", slog.String("error", err.Error()))
 				}
 			case syscall.SIGTERM, syscall.SIGINT:
+				_ = sdNotify("STOPPING=1")
 				log.Info("shutting down", slog.String("signal", sig.String()), slog.Duration("timeout", cfg.ShutdownTimeout))
 				return s.stop(cfg)
 			}
@@ -161,4 +211,31 @@ func applyProcs(procs int) int {
 	}
 	runtime.GOMAXPROCS(procs)
 	return procs
+}
+
+// CheckResult reports the outcome of -t / check (opts and err as ParseFlags
+// returned them) on w, nginx -t style, and returns the exit code: 0 when the
+// configuration is valid, 1 when it is not (the message names the field, or
+// the YAML line).
+func CheckResult(w io.Writer, opts Options, err error) int {
+	src := "flags"
+	if opts.ConfigPath != "" {
+		src = opts.ConfigPath
+	}
+	if err != nil {
+		fmt.Fprintf(w, "elbguard-proxy: configuration %s is invalid: %v\n", src, err)
+		return 1
+	}
+	cfg := opts.Config
+	parts := make([]string, 0, len(cfg.Listeners))
+	for _, l := range cfg.Listeners {
+		p := l.Listen + " " + l.Mode
+		if l.Upstream != "" {
+			p += " -> " + l.Upstream
+		}
+		parts = append(parts, p)
+	}
+	fmt.Fprintf(w, "elbguard-proxy: configuration %s is valid: %d listeners (%s), admin %s\n",
+		src, len(cfg.Listeners), strings.Join(parts, ", "), cfg.Admin)
+	return 0
 }

@@ -26,6 +26,7 @@ type Server struct {
 	cfg       Config
 	listeners []*listener
 	admin     *adminServer
+	sockets   *Sockets // nil: every listener binds its own socket (handover.go)
 
 	smu      sync.Mutex
 	sessions map[*tunnel]struct{}
@@ -197,10 +198,7 @@ func (s *Server) startListener(ctx context.Context, lc ListenerConfig, cfg Confi
 		return nil, err
 	}
 	l.state.Store(st)
-	// No TCP keep-alive probes on client sockets: the load balancer's idle
-	// timeout governs, and it saves four setsockopt calls per connection.
-	lcfg := net.ListenConfig{KeepAlive: -1}
-	raw, err := lcfg.Listen(ctx, "tcp", lc.Listen)
+	raw, err := s.listen(ctx, lc.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s (mode %s): %w", lc.Listen, lc.Mode, err)
 	}
@@ -356,9 +354,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.smu.Unlock()
 		for _, t := range left {
-			t.close()
+			t.goAway() // WebSockets: a 1001 Close frame, then the closing handshake
 		}
-		<-sessDone
+		select {
+		case <-sessDone:
+		case <-time.After(tunnelFinTimeout + time.Second):
+			for _, t := range left {
+				t.close()
+			}
+			<-sessDone
+		}
 		err = fmt.Errorf("shutdown: closed %d open sessions at the deadline: %w", len(left), ctx.Err())
 	}
 	for _, l := range ls {
@@ -417,6 +422,9 @@ func (s *Server) Reload(ctx context.Context, cfg Config) error {
 			s.admin.close()
 			s.admin = nil
 		}
+		if cfg.Admin != s.cfg.Admin {
+			s.releaseSocket(s.cfg.Admin)
+		}
 		if cfg.Admin != "off" {
 			adm, err := s.startAdmin(ctx, cfg)
 			if err != nil {
@@ -442,6 +450,9 @@ func (s *Server) Reload(ctx context.Context, cfg Config) error {
 	for _, l := range current {
 		_ = l.ln.Close()
 		go l.drainAsync(cfg.ShutdownTimeout)
+		if !cfg.hasListener(l.name) {
+			s.releaseSocket(l.name)
+		}
 	}
 	var next []*listener
 	for _, lc := range cfg.Listeners {

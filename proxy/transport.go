@@ -75,7 +75,7 @@ func retryOnFresh(reused bool, attempt int, err error) bool {
 // RoundTrip implements http.RoundTripper.
 func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.pooled(req) {
-		return t.fallback.RoundTrip(req)
+		return t.fallbackRoundTrip(req)
 	}
 	ctx := req.Context()
 	for attempt := 0; ; attempt++ {
@@ -333,4 +333,42 @@ func announcedLength(v []string) int64 {
 		return 0
 	}
 	return n
+}
+
+// fallbackRoundTrip runs a request on the http.Transport. Its pool has no
+// retired mode, so once a reload has retired this transport, every response
+// that ends (its body closed, or no body) closes the pool's idle
+// connections: the one the request just returned would otherwise stay open,
+// in a pool nothing uses, until IdleConnTimeout.
+func (t *upstreamTransport) fallbackRoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.fallback.RoundTrip(req)
+	if err != nil {
+		t.closeIdleIfRetired()
+		return nil, err //nolint:wrapcheck // ReverseProxy's ErrorHandler maps the transport's own errors
+	}
+	resp.Body = &fallbackBody{ReadCloser: resp.Body, t: t}
+	t.closeIdleIfRetired()
+	return resp, nil
+}
+
+func (t *upstreamTransport) closeIdleIfRetired() {
+	t.mu.Lock()
+	retired := t.retired
+	t.mu.Unlock()
+	if retired {
+		t.fallback.CloseIdleConnections()
+	}
+}
+
+// fallbackBody closes the retired pool's idle connections when the
+// response ends.
+type fallbackBody struct {
+	io.ReadCloser
+	t *upstreamTransport
+}
+
+func (b *fallbackBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.t.closeIdleIfRetired()
+	return err //nolint:wrapcheck // the transport's own body error
 }

@@ -27,6 +27,8 @@ type tunnel struct {
 	// WebSockets only, 0: none).
 	sendTimeout time.Duration
 	e           entry
+	down        *wsFrames   // WebSockets: frame boundaries of the client-bound bytes (wsclose.go)
+	away        atomic.Bool // the drain's deadline passed: close with 1001 (goAway)
 
 	toUpstream, toClient int64
 	lastActive           atomicTime
@@ -84,7 +86,7 @@ func (t *tunnel) finWait(src interface{ SetReadDeadline(time.Time) error }) {
 
 func (t *tunnel) copyUp() int64 {
 	if t.idle > 0 {
-		return t.copyIdle(t.up, t.fc, t.fc)
+		return t.copyIdle(t.up, t.fc, t.fc, nil)
 	}
 	if t.splice && t.upstream != nil {
 		// *proxyproto.Conn.WriteTo flushes its buffer, then io.Copy between
@@ -94,7 +96,7 @@ func (t *tunnel) copyUp() int64 {
 		return n
 	}
 	if t.upstream != nil && t.fc.raw != nil {
-		n, err := pump(t.upstream, t.fc.raw, 0, nil)
+		n, err := pump(t.upstream, t.fc.raw, 0, nil, nil)
 		t.onError(err)
 		return n
 	}
@@ -105,7 +107,11 @@ func (t *tunnel) copyUp() int64 {
 
 func (t *tunnel) copyDown() int64 {
 	if t.idle > 0 {
-		return t.copyIdle(t.fc.writer(), t.up, t.up)
+		n := t.copyIdle(t.fc.writer(), t.up, t.up, t.down)
+		if t.away.Load() {
+			t.sendGoingAway()
+		}
+		return n
 	}
 	if t.splice && t.upstream != nil && t.fc.raw != nil {
 		n, err := io.Copy(t.fc.raw, t.upstream) // splice(2)
@@ -113,9 +119,16 @@ func (t *tunnel) copyDown() int64 {
 		return n
 	}
 	if t.upstream != nil && t.fc.raw != nil {
-		n, err := pump(t.fc.raw, t.upstream, t.sendTimeout, func() { t.l.clientTimedOut(t.fc, "send_timeout", t.sendTimeout) })
+		n, err := pump(t.fc.raw, t.upstream, t.sendTimeout, func() { t.l.clientTimedOut(t.fc, "send_timeout", t.sendTimeout) }, t.down)
+		if t.away.Load() {
+			t.sendGoingAway()
+			return n
+		}
 		t.onError(err)
 		return n
+	}
+	if t.down != nil {
+		t.down.broken = true // unseen bytes: no frame of ours at the deadline
 	}
 	n, err := io.Copy(t.fc.writer(), t.up)
 	t.onError(err)
@@ -135,7 +148,9 @@ var pumpBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b 
 //
 // A sendTimeout bounds each wait for room in dst (send_timeout towards a
 // client that stopped reading); timedOut is called when it expires.
-func pump(dst *net.TCPConn, src *net.TCPConn, sendTimeout time.Duration, timedOut func()) (int64, error) {
+// frames, when not nil, follows the WebSocket frames that pass (wsclose.go):
+// the bulk path then moves only the rest of the current payload unseen.
+func pump(dst *net.TCPConn, src *net.TCPConn, sendTimeout time.Duration, timedOut func(), frames *wsFrames) (int64, error) {
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return 0, fmt.Errorf("raw conn: %w", err)
@@ -215,6 +230,9 @@ func pump(dst *net.TCPConn, src *net.TCPConn, sendTimeout time.Duration, timedOu
 				pumpBufs.Put(bp)
 				return total, nil // EOF
 			}
+			if frames != nil {
+				frames.feed(buf[:n])
+			}
 			if _, err := out.Write(buf[:n]); err != nil {
 				pumpBufs.Put(bp)
 				return total, err
@@ -230,10 +248,18 @@ func pump(dst *net.TCPConn, src *net.TCPConn, sendTimeout time.Duration, timedOu
 				if err := rc.Control(inq); err != nil || avail <= 0 {
 					break
 				}
+				if frames != nil {
+					if avail = frames.spliceable(avail); avail == 0 {
+						break // a frame header comes next: read it through buf
+					}
+				}
 				if sendTimeout > 0 {
 					_ = dst.SetWriteDeadline(time.Now().Add(sendTimeout))
 				}
 				m, err := dst.ReadFrom(&io.LimitedReader{R: src, N: int64(avail)})
+				if frames != nil {
+					frames.skip(m)
+				}
 				if sendTimeout > 0 {
 					_ = dst.SetWriteDeadline(time.Time{})
 					if errors.Is(err, os.ErrDeadlineExceeded) && timedOut != nil {
@@ -264,16 +290,22 @@ func (t *tunnel) onError(err error) {
 
 // copyIdle copies with a pooled buffer and read deadlines, closing the
 // tunnel after t.idle without traffic in either direction.
-func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDeadline(time.Time) error }) int64 {
+func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDeadline(time.Time) error }, frames *wsFrames) int64 {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
 	var total int64
 	for {
+		if frames != nil && t.away.Load() {
+			return total
+		}
 		_ = dl.SetReadDeadline(time.Now().Add(t.idle))
 		n, err := src.Read(buf)
 		if n > 0 {
 			t.lastActive.store(time.Now())
+			if frames != nil {
+				frames.feed(buf[:n])
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				t.close()
 				return total
@@ -282,6 +314,9 @@ func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDea
 		}
 		if err != nil {
 			var ne net.Error
+			if t.away.Load() && frames != nil {
+				return total // goAway: the caller sends the Close frame
+			}
 			if errors.As(err, &ne) && ne.Timeout() && time.Since(t.lastActive.load()) < t.idle {
 				continue // the other direction is active
 			}

@@ -79,8 +79,10 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 	head = append(head, "HTTP/1.1 101 Switching Protocols\r\n"...)
 	head = appendHeaders(head, resp.Header)
 	head = append(head, "\r\n"...)
+	down := new(wsFrames)
 	if n := br.Buffered(); n > 0 {
 		early, _ := br.Peek(n)
+		down.feed(early)
 		head = append(head, early...)
 	}
 	if _, err := client.Write(head); err != nil {
@@ -107,18 +109,19 @@ func (l *listener) serveUpgrade(w http.ResponseWriter, r *http.Request, st *list
 			}
 		}
 	}
-	l.startWebSocket(fc, bc, st, httpEntry(l, r, fc, start))
+	l.startWebSocket(fc, bc, st, httpEntry(l, r, fc, start), down)
 	return true
 }
 
 // startWebSocket turns a switched connection into a tunnel (pump, two
 // goroutines) that logs e, as a session, when it ends; both paths call it
-// once the 101 and any early bytes are relayed.
-func (l *listener) startWebSocket(fc *frontConn, bc net.Conn, st *listenerState, e entry) {
+// once the 101 and any early bytes are relayed. down has seen the frames the
+// app sent with its 101 (wsclose.go).
+func (l *listener) startWebSocket(fc *frontConn, bc net.Conn, st *listenerState, e entry, down *wsFrames) {
 	e.status, e.tunnel = http.StatusSwitchingProtocols, true
 	upstream, _ := bc.(*net.TCPConn)
 	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: e.start, idle: st.cfg.TunnelIdleTimeout,
-		sendTimeout: st.cfg.SendTimeout, e: e}
+		sendTimeout: st.cfg.SendTimeout, e: e, down: down}
 	l.metrics.request(http.StatusSwitchingProtocols)
 	if l.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		l.srv.log.LogAttrs(context.Background(), slog.LevelDebug, "websocket open", slog.String("listener", l.name),

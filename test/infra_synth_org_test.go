@@ -24,29 +24,6 @@ var orgContext = []string{
 	"-c", "defaultMode=enforce",
 }
 
-// sweepWorkerAsset makes sure dist/lambda/sweepworker/bootstrap exists for
-// the hub's synthesis. The worker's code lands from the org-engine branch
-// (then `make build-lambda` builds it); until functions/sweepworker exists,
-// a placeholder stands in and is removed afterwards.
-func sweepWorkerAsset(t *testing.T, root string) {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(root, "functions", "sweepworker")); err == nil {
-		return
-	}
-	out := filepath.Join(root, "dist", "lambda", "sweepworker", "bootstrap")
-	if _, err := os.Stat(out); err == nil {
-		return
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, []byte("placeholder: functions/sweepworker is absent on this branch\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("NOTE: placeholder %s (functions/sweepworker is absent on this branch)", out)
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(out)) })
-}
-
 // TestInfraSynthOrg runs scripts/synth.sh (real cdk CLI, cdk-nag, cfn-lint)
 // with the organization contexts: ElbGuardHub with its StackSet and
 // ElbGuardSpoke come out next to ElbGuard and the demo, every template
@@ -55,7 +32,6 @@ func sweepWorkerAsset(t *testing.T, root string) {
 func TestInfraSynthOrg(t *testing.T) {
 	synthTools(t)
 	root := harness.Root(t)
-	sweepWorkerAsset(t, root)
 	out := t.TempDir()
 	start := time.Now()
 	res := harness.Run(t, 8*time.Minute, "bash", append([]string{"scripts/synth.sh"}, orgContext...),
@@ -128,7 +104,6 @@ func TestInfraSynthOrg(t *testing.T) {
 func TestInfraSynthRejectsBadOrgContext(t *testing.T) {
 	synthTools(t)
 	root := harness.Root(t)
-	sweepWorkerAsset(t, root)
 	res := harness.Run(t, 8*time.Minute, "bash", []string{"scripts/synth.sh", "-c", "hub=true", "-c", "orgId=o-a1b2c3d4e5",
 		"-c", "regions=us-east-1,eu-west-1a"},
 		harness.WithDir(root), harness.WithEnv(append([]string{"CDK_OUT=" + t.TempDir()}, noCredentials...)...))

@@ -1,0 +1,216 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestSameAddress(t *testing.T) {
+	any4 := &net.TCPAddr{IP: net.IPv4zero, Port: 80}
+	any6 := &net.TCPAddr{IP: net.IPv6unspecified, Port: 80}
+	lo := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9901}
+	tests := []struct {
+		listen string
+		addr   *net.TCPAddr
+		want   bool
+	}{
+		{":80", any6, true},
+		{":80", any4, true},
+		{"0.0.0.0:80", any6, true},
+		{"[::]:80", any4, true},
+		{":http", any6, true},
+		{":81", any6, false},
+		{"127.0.0.1:9901", lo, true},
+		{"127.0.0.2:9901", lo, false},
+		{":9901", lo, false},
+		{"127.0.0.1:80", any4, false},
+		{"bad", any4, false},
+	}
+	for _, tt := range tests {
+		if got := sameAddress(tt.listen, tt.addr); got != tt.want {
+			t.Errorf("sameAddress(%q, %s) = %v; want %v", tt.listen, tt.addr, got, tt.want)
+		}
+	}
+}
+
+// A reload that re-binds a listener gets the same socket back: the
+// connections queued on it are accepted by the new listener, none refused.
+func TestSocketsRebindKeepsQueue(t *testing.T) {
+	sk := &Sockets{files: make(map[string]*os.File)}
+	ctx := context.Background()
+	ln, _, err := sk.listen(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	// Registered under the configured address, which here names port 0:
+	// look it up by the bound one for the rest of the test.
+	sk.files[addr] = sk.files["127.0.0.1:0"]
+	delete(sk.files, "127.0.0.1:0")
+	c, err := net.DialTimeout("tcp", addr, time.Second) // queued, not accepted
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = ln.Close() // the old listener goes away
+	ln2, _, err := sk.listen(ctx, addr)
+	if err != nil {
+		t.Fatalf("re-listen %s: %v", addr, err)
+	}
+	defer ln2.Close()
+	_ = ln2.(*net.TCPListener).SetDeadline(time.Now().Add(2 * time.Second))
+	sc, err := ln2.Accept()
+	if err != nil {
+		t.Fatalf("accept the queued connection on the re-bound listener: %v", err)
+	}
+	_ = sc.Close()
+	_ = ln2.Close()
+	sk.release(addr)
+	if l, err := net.Listen("tcp", addr); err != nil {
+		t.Errorf("after release the port is still held: %v", err)
+	} else {
+		_ = l.Close()
+	}
+}
+
+func TestCheckResult(t *testing.T) {
+	tests := []struct {
+		name     string
+		yaml     string
+		wantCode int
+		want     string
+	}{
+		{"valid", "listeners:\n  - {listen: \":80\", mode: redirect}\n", 0, "is valid: 1 listeners (:80 redirect)"},
+		{"bad mode", "listeners:\n  - {listen: \":80\", mode: htp}\n", 1, `listeners[0].mode "htp": allowed values are redirect, http, tcp`},
+		{"unknown field", "listeners:\n  - listen: \":80\"\n    mdoe: http\n", 1, "line 3: field mdoe not found"},
+		{"bad duration", "shutdown_timeout: -1s\nlisteners:\n  - {listen: \":80\", mode: redirect}\n", 1, "shutdown_timeout -1s: must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := t.TempDir() + "/proxy.yaml"
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"-t", "--config", path}, {"check", "--config", path}} {
+				opts, err := ParseFlags(args, io.Discard)
+				if !opts.Check {
+					t.Fatalf("%v: Check not set", args)
+				}
+				var out bytes.Buffer
+				if code := CheckResult(&out, opts, err); code != tt.wantCode || !strings.Contains(out.String(), tt.want) {
+					t.Errorf("%v: exit %d, %q; want exit %d and %q", args, code, out.String(), tt.wantCode, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// Responses on the fallback http.Transport that end after a reload retired
+// it do not stay pooled: the upstream sees their connections closed. (The
+// Transport's own CloseIdleConnections stops pooling only until the next
+// request asks for a connection: here, one that took the old state just
+// before the reload and reaches the transport just after.)
+func TestRetiredFallbackClosesReturnedConnections(t *testing.T) {
+	var closed, active atomic.Int32
+	release := make(chan struct{})
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-release
+		_, _ = io.WriteString(w, "ok")
+	}))
+	be.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateActive:
+			active.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
+		}
+	}
+	be.Start()
+	defer be.Close()
+	lc, err := appConfig(be.URL, func(l *ListenerConfig) { l.Listen = "127.0.0.1:0" }).Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := newUpstreamTransport(lc.Listeners[0], be.Listener.Addr().String())
+	done := make(chan *http.Response, 2)
+	post := func() {
+		req, _ := http.NewRequest(http.MethodPost, be.URL+"/post", strings.NewReader("body"))
+		resp, err := tr.RoundTrip(req) // a body: the fallback transport
+		if err != nil {
+			t.Errorf("round trip: %v", err)
+		}
+		done <- resp
+	}
+	waitActive := func(n int32) {
+		for deadline := time.Now().Add(2 * time.Second); active.Load() < n && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	go post()
+	waitActive(1)
+	tr.retire() // the reload happens while the request is in flight
+	go post()   // and one more request reaches the old transport after it
+	waitActive(2)
+	close(release)
+	for range 2 {
+		resp := <-done
+		if resp == nil {
+			t.FailNow()
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for closed.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := closed.Load(); n < 2 {
+		t.Errorf("%d of 2 upstream connections closed after their responses; want both: a retired pool keeps none", n)
+	}
+}
+
+// reload waits for the running process's word on the hand-over and turns
+// it into its exit code.
+func TestReloadCommandReportsOutcome(t *testing.T) {
+	tests := []struct {
+		name     string
+		herr     error
+		wantCode int
+		want     string
+	}{
+		{"handed over", nil, 0, "handed over to pid 4242"},
+		{"failed", ErrHandover, 1, "keeps serving: proxy: hand-over to a new process failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("RUNTIME_DIRECTORY", t.TempDir())
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, syscall.SIGUSR2)
+			defer signal.Stop(sigs)
+			go func() {
+				<-sigs // the running process (here, this one) got SIGUSR2
+				writeHandoverStatus(4242, tt.herr, slog.New(slog.DiscardHandler))
+			}()
+			var out bytes.Buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			code := ReloadCommand(ctx, &out, Options{ReloadPID: os.Getpid()}, nil)
+			if code != tt.wantCode || !strings.Contains(out.String(), tt.want) {
+				t.Errorf("exit %d, %q; want exit %d and %q", code, out.String(), tt.wantCode, tt.want)
+			}
+		})
+	}
+}
