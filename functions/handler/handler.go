@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/events"
 	"github.com/elbguard/elbguard/engine"
 )
@@ -41,6 +42,8 @@ type Enforcer struct {
 	Metrics io.Writer
 	// Function is the EMF Function dimension. Empty: "enforcer".
 	Function string
+	// Publisher publishes each run to the compliance sinks. Nil: none.
+	Publisher *compliance.Publisher
 }
 
 // Handle classifies and handles raw. Bad input (malformed or unknown events)
@@ -68,6 +71,7 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 	default:
 		return out, fmt.Errorf("handle event: unknown decision %q", d.Kind)
 	}
+	publish(ctx, log, h.Publisher, res, TriggerOf(d), h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
 	return finish(ctx, log, out, res, err, h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
 }
 
@@ -81,6 +85,8 @@ type Sweeper struct {
 	Metrics io.Writer
 	// Function is the EMF Function dimension. Empty: "sweeper".
 	Function string
+	// Publisher publishes each run to the compliance sinks. Nil: none.
+	Publisher *compliance.Publisher
 }
 
 // Handle sweeps. It returns an error only when the sweep could not list the
@@ -89,6 +95,7 @@ func (h *Sweeper) Handle(ctx context.Context, _ json.RawMessage) (*Outcome, erro
 	log := requestLogger(ctx, h.Log)
 	out := &Outcome{Decision: events.Decision{Kind: events.KindSweep}}
 	res, err := h.Engine.Sweep(ctx)
+	publish(ctx, log, h.Publisher, res, TriggerOf(out.Decision), h.Metrics, cmp.Or(h.Function, FunctionSweeper))
 	return finish(ctx, log, out, res, err, h.Metrics, cmp.Or(h.Function, FunctionSweeper))
 }
 

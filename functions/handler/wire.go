@@ -30,20 +30,28 @@ func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.
 	if err != nil {
 		return nil, err
 	}
+	pub, err := publisherFromEnv(getenv, clients, log)
+	if err != nil {
+		return nil, err
+	}
 	log.InfoContext(ctx, "enforcer ready", "self_arn", self, "config", fmt.Sprintf("%+v", eng.Config()))
-	return &Enforcer{Engine: eng, SelfARN: self, Log: log, Metrics: metrics}, nil
+	return &Enforcer{Engine: eng, SelfARN: self, Log: log, Metrics: metrics, Publisher: pub}, nil
 }
 
 // SweeperFromEnv builds the sweeper Lambda's handler from the environment.
 func SweeperFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Sweeper, error) {
 	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
 	defer cancel()
-	eng, _, err := engineFromEnv(ctx, getenv, log)
+	eng, clients, err := engineFromEnv(ctx, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := publisherFromEnv(getenv, clients, log)
 	if err != nil {
 		return nil, err
 	}
 	log.InfoContext(ctx, "sweeper ready", "config", fmt.Sprintf("%+v", eng.Config()))
-	return &Sweeper{Engine: eng, Log: log, Metrics: metrics}, nil
+	return &Sweeper{Engine: eng, Log: log, Metrics: metrics, Publisher: pub}, nil
 }
 
 func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*engine.Engine, *awsclient.Clients, error) {
