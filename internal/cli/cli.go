@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
 	"github.com/elbguard/elbguard/functions/handler"
@@ -33,6 +34,8 @@ Commands:
   remediate [--dry-run] [--output table|json] [NAME|ARN ...] apply to all in-scope load balancers, or those named
   handle    [--dry-run] [--output table|json] FILE|-         handle one EventBridge event exactly as the enforcer Lambda
 
+audit and remediate: --securityhub imports the findings into Security Hub (or ELBGUARD_SECURITY_HUB=true);
+ELBGUARD_NOTIFY_TOPIC_ARN=ARN sends remediate's notifications to an SNS topic.
 Common flags: --tag-key KEY  --default-mode enforce|audit|off  --concurrency N  --region REGION  --stats
 Defaults come from ELBGUARD_* environment variables, endpoint and credentials from the
 standard AWS configuration (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...).
@@ -53,6 +56,7 @@ type options struct {
 	region string
 	output string
 	stats  bool
+	sinks  handler.Sinks
 	args   []string
 }
 
@@ -104,9 +108,11 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
+	pub := handler.NewPublisher(opts.sinks, clients, log)
 	switch cmd {
 	case "audit":
 		res, err := eng.Sweep(ctx)
+		publishCLI(ctx, env, pub, res)
 		return report(env, opts, res, err, func(s engine.Status) bool {
 			return s == engine.StatusNonCompliant || s == engine.StatusError
 		})
@@ -117,6 +123,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		} else {
 			res, err = eng.Reconcile(ctx, targets(opts.args))
 		}
+		publishCLI(ctx, env, pub, res)
 		return report(env, opts, res, err, func(s engine.Status) bool { return s == engine.StatusError })
 	default:
 		return handle(ctx, env, opts, eng, clients, log)
@@ -141,6 +148,12 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	fs.StringVar(&o.region, "region", "", "AWS region (default: standard AWS configuration)")
 	fs.StringVar(&o.output, "output", "table", "output format: table or json")
 	fs.BoolVar(&o.stats, "stats", false, "print API calls by action to stderr")
+	if o.sinks, err = handler.SinksFromEnv(env.Getenv); err != nil {
+		return o, err
+	}
+	if cmd != "handle" {
+		fs.BoolVar(&o.sinks.SecurityHub, "securityhub", o.sinks.SecurityHub, "import the findings into Security Hub (BatchImportFindings)")
+	}
 	if cmd != "audit" {
 		fs.BoolVar(&o.cfg.DryRun, "dry-run", base.DryRun, "plan every action, change nothing")
 	}
@@ -271,6 +284,16 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, clients
 		return ExitOK
 	}
 	return exitFor(out.Result, func(s engine.Status) bool { return s == engine.StatusError })
+}
+
+// publishCLI publishes a run to the sinks asked for and says on stderr
+// what could not be published; the exit status is the run's own.
+func publishCLI(ctx context.Context, env Env, pub *compliance.Publisher, res *engine.Result) {
+	for name, st := range pub.Publish(ctx, res, compliance.Trigger{Kind: compliance.TriggerCLI}) {
+		if st.Failed > 0 {
+			fmt.Fprintf(env.Stderr, "elbguard: %s: %d not published (%d sent); see the log above\n", name, st.Failed, st.Sent)
+		}
+	}
 }
 
 func indent(s string) string {
