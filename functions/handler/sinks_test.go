@@ -113,4 +113,3 @@ func TestPublishEMFHasUndimensionedSet(t *testing.T) {
 		t.Errorf("got %s; want both dimension sets and the counts", b)
 	}
 }
-
