@@ -23,6 +23,10 @@ const (
 	CtxLoadBalancer        = "lb"
 	CtxCertificateArn      = "certificateArn"
 	CtxInstanceType        = "instanceType"
+	CtxSecurityHub         = "securityHub"
+	CtxNotify              = "notify"
+	CtxNotifyEmail         = "notifyEmail"
+	CtxConfigRule          = "configRule"
 )
 
 // ConfigFromContext reads Config from CDK context through get (typically
@@ -40,6 +44,8 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	cfg.Enforcer.ReservedConcurrency = r.integer(CtxReservedConcurrency)
 	cfg.Enforcer.CreateTrail = r.boolean(CtxCreateTrail)
 	cfg.Enforcer.AlarmEmail = r.str(CtxAlarmEmail)
+	cfg.Enforcer.Compliance = ComplianceProps{SecurityHub: r.boolean(CtxSecurityHub), Notify: r.boolean(CtxNotify),
+		NotifyEmail: r.str(CtxNotifyEmail), ConfigRule: r.boolean(CtxConfigRule)}
 	cfg.Demo = r.boolean(CtxDemo)
 	cfg.Edge.LoadBalancer = r.str(CtxLoadBalancer)
 	cfg.Edge.CertificateArn = r.str(CtxCertificateArn)

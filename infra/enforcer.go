@@ -65,6 +65,8 @@ type Enforcer struct {
 	Trail awscloudtrail.Trail
 	// TrailBucket holds the trail's log files, or nil unless Props.CreateTrail.
 	TrailBucket awss3.Bucket
+	// Compliance holds what Props.Compliance added (infra/compliance.go).
+	Compliance Compliance
 }
 
 // NewEnforcer validates props (nil means the zero value, i.e. all defaults)
@@ -86,6 +88,9 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 		}
 	}
 
+	if err := checkComplianceAssets(p); err != nil {
+		return nil, err
+	}
 	c := constructs.NewConstruct(scope, id)
 	e := &Enforcer{Construct: c, Props: p}
 	stack := awscdk.Stack_Of(c)
@@ -133,6 +138,7 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 	if p.CreateTrail {
 		e.Trail, e.TrailBucket = newTrail(c)
 	}
+	addCompliance(e)
 	suppressEnforcerFindings(e)
 	return e, nil
 }

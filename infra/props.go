@@ -86,6 +86,9 @@ type EnforcerProps struct {
 	// sweeper/bootstrap (linux/arm64), relative to the working directory of
 	// the synthesizing process. Empty: DefaultLambdaAssetDir.
 	LambdaAssetDir string
+	// Compliance adds Security Hub findings, notifications and the AWS
+	// Config rule (infra/compliance.go). Zero: none.
+	Compliance ComplianceProps
 }
 
 var (
@@ -143,6 +146,9 @@ func (p EnforcerProps) Validate() error {
 		if err := validateEmail(p.AlarmEmail); err != nil {
 			return fmt.Errorf("%w: AlarmEmail %q: %w", ErrInvalidProps, p.AlarmEmail, err)
 		}
+	}
+	if err := p.Compliance.validate(); err != nil {
+		return err
 	}
 	if filepath.Clean(p.LambdaAssetDir) == "/" {
 		return fmt.Errorf("%w: LambdaAssetDir %q: want the directory holding enforcer/bootstrap and sweeper/bootstrap", ErrInvalidProps, p.LambdaAssetDir)

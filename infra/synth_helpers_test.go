@@ -75,6 +75,7 @@ func assets(t *testing.T) testAssets {
 		}{
 			{"./functions/enforcer", filepath.Join(assetDirs.lambdaDir, "enforcer", "bootstrap"), []string{"lambda.norpc"}},
 			{"./functions/sweeper", filepath.Join(assetDirs.lambdaDir, "sweeper", "bootstrap"), []string{"lambda.norpc"}},
+			{"./functions/configrule", filepath.Join(assetDirs.lambdaDir, "configrule", "bootstrap"), []string{"lambda.norpc"}},
 			{"./cmd/elbguard-proxy", assetDirs.proxyBinary, nil},
 		}
 		for _, b := range builds {
