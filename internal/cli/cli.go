@@ -30,7 +30,7 @@ const (
 const usage = `usage: elbguard COMMAND [flags]
 
 Commands:
-  audit     [--output table|json]                            evaluate every load balancer; write nothing
+  audit     [--output table|json|html] [--securityhub]       evaluate every load balancer; write nothing
   remediate [--dry-run] [--output table|json] [NAME|ARN ...] apply to all in-scope load balancers, or those named
   handle    [--dry-run] [--output table|json] FILE|-         handle one EventBridge event exactly as the enforcer Lambda
 
@@ -146,7 +146,7 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	fs.StringVar(&o.cfg.IdleTimeoutTagKey, "idle-timeout-tag-key", def.IdleTimeoutTagKey, "tag that sets the idle timeout in seconds")
 	fs.IntVar(&o.cfg.Concurrency, "concurrency", def.Concurrency, "load balancers handled at once (1-64)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: standard AWS configuration)")
-	fs.StringVar(&o.output, "output", "table", "output format: table or json")
+	fs.StringVar(&o.output, "output", "table", "output format: table, json or html (one self-contained page)")
 	fs.BoolVar(&o.stats, "stats", false, "print API calls by action to stderr")
 	if o.sinks, err = handler.SinksFromEnv(env.Getenv); err != nil {
 		return o, err
@@ -185,8 +185,8 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	if cmd == "handle" && len(o.args) != 1 {
 		return o, errors.New("handle needs exactly one FILE or -")
 	}
-	if o.output != "table" && o.output != "json" {
-		return o, fmt.Errorf("--output %q: want table or json", o.output)
+	if o.output != "table" && o.output != "json" && o.output != "html" {
+		return o, fmt.Errorf("--output %q: want table, json or html", o.output)
 	}
 	if err := o.cfg.Validate(); err != nil {
 		return o, err
