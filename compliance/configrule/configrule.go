@@ -49,7 +49,7 @@ type Evaluator struct {
 	Now func() time.Time
 }
 
-// ErrNotReadOnly: the rule only ever reads.
+// ErrNotReadOnly is returned by New for an engine that may write: the rule only ever reads.
 var ErrNotReadOnly = errors.New("configrule: the engine must be read-only (DryRun)")
 
 // New returns an Evaluator after checking that eng never writes.

@@ -51,10 +51,10 @@ func TestCompose(t *testing.T) {
 	}{
 		{report: "classic_remediated", trigger: alice, wantType: TypeRemediated},
 		{report: "classic_remediated", trigger: sweep, wantType: TypeRemediated},
-		{report: "classic_non_compliant", trigger: alice},  // planned only (audit)
-		{report: "nlb_compliant", trigger: sweep},          // unchanged
-		{report: "classic_skipped", trigger: alice},        // out of scope
-		{report: "classic_exempt", trigger: alice},         // left alone on purpose
+		{report: "classic_non_compliant", trigger: alice}, // planned only (audit)
+		{report: "nlb_compliant", trigger: sweep},         // unchanged
+		{report: "classic_skipped", trigger: alice},       // out of scope
+		{report: "classic_exempt", trigger: alice},        // left alone on purpose
 		{report: "classic_rolled_back", trigger: sweep, wantType: TypeRolledBack},
 		{report: "classic_failed", trigger: sweep, wantType: TypeFailed},
 		{report: "nlb_blocked", trigger: alice, wantType: TypeBlocked},
