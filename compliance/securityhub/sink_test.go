@@ -107,3 +107,29 @@ func TestSinkPublish(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepOf1000Calls pins the cost of a sweep of 1,000 load balancers:
+// 500 Classic (2 findings each) and 500 NLBs (1 each) in scope are 1,500
+// findings in 15 calls; out-of-scope ones cost nothing on sweeps.
+func TestSweepOf1000Calls(t *testing.T) {
+	res := &engine.Result{}
+	for i := range 1000 {
+		r := engine.Report{Name: fmt.Sprintf("lb-%d", i), Mode: engine.ModeEnforce, Status: engine.StatusCompliant}
+		if i%2 == 0 {
+			r.Type = engine.TypeClassic
+		} else {
+			r.Type, r.ARN = engine.TypeNetwork, fmt.Sprintf("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/lb-%d/1", i)
+		}
+		res.Reports = append(res.Reports, r)
+	}
+	skipped := engine.Report{Name: "untagged", Type: engine.TypeClassic, Mode: engine.ModeOff, Status: engine.StatusSkipped}
+	for range 500 {
+		res.Reports = append(res.Reports, skipped)
+	}
+	hub := &fakeHub{}
+	s := &Sink{Client: hub, Locator: &compliance.Locator{Region: "us-east-1", STS: &fakeSTS{}}}
+	st, err := s.Publish(context.Background(), res, compliance.Trigger{Kind: compliance.TriggerSweep})
+	if err != nil || st.Calls != 15 || st.Sent != 1500 {
+		t.Errorf("got %+v, %v; want 1,500 findings in 15 calls", st, err)
+	}
+}
