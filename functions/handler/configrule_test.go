@@ -1,0 +1,23 @@
+package handler
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+)
+
+// TestConfigRuleFromEnvIsReadOnly: the Config rule's engine never writes,
+// whatever ELBGUARD_DRY_RUN says.
+func TestConfigRuleFromEnvIsReadOnly(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
+	env := map[string]string{EnvDryRun: "false", EnvDefaultMode: "enforce"}
+	rule, err := ConfigRuleFromEnv(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := rule.Engine.Config(); !cfg.DryRun || cfg.DefaultMode != "enforce" {
+		t.Errorf("got %+v; want dry run with the environment's default mode", cfg)
+	}
+}
