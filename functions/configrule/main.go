@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/elbguard/elbguard/compliance/configrule"
 	"github.com/elbguard/elbguard/functions/handler"
 )
 
@@ -18,7 +19,7 @@ func main() {
 		log.Error("invalid configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	rule, err := handler.ConfigRuleFromEnv(context.Background(), os.Getenv, log)
+	rule, err := configrule.FromEnv(context.Background(), os.Getenv, log)
 	if err != nil {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)

@@ -1,19 +1,21 @@
-package handler
+package configrule
 
 import (
 	"context"
 	"log/slog"
 	"testing"
+
+	"github.com/elbguard/elbguard/functions/handler"
 )
 
-// TestConfigRuleFromEnvIsReadOnly: the Config rule's engine never writes,
+// TestFromEnvIsReadOnly: the Config rule's engine never writes,
 // whatever ELBGUARD_DRY_RUN says.
-func TestConfigRuleFromEnvIsReadOnly(t *testing.T) {
+func TestFromEnvIsReadOnly(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "x")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
-	env := map[string]string{EnvDryRun: "false", EnvDefaultMode: "enforce"}
-	rule, err := ConfigRuleFromEnv(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	env := map[string]string{handler.EnvDryRun: "false", handler.EnvDefaultMode: "enforce"}
+	rule, err := FromEnv(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
