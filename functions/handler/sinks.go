@@ -93,10 +93,11 @@ func publish(ctx context.Context, log *slog.Logger, p *compliance.Publisher, res
 	if p == nil || res == nil {
 		return
 	}
-	if p.Log == nil {
-		p.Log = log
-	}
-	totals := p.Publish(ctx, res, t)
+	// A copy, so that this invocation's logger (with its request id) is
+	// not left behind in the shared publisher.
+	pp := *p
+	pp.Log = log
+	totals := pp.Publish(ctx, res, t)
 	if metrics == nil {
 		return
 	}
