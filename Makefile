@@ -25,7 +25,7 @@ export PATH := $(CACHE)/bin:$(CACHE)/venv/bin:$(CURDIR)/node_modules/.bin:$(PATH
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 GOLANGCI_VERSION := v2.15.0
-LAMBDAS          := enforcer sweeper sweepworker
+LAMBDAS          := enforcer sweeper sweepworker configrule
 LAMBDA_FLAGS     := -tags lambda.norpc -trimpath -ldflags "-s -w"
 TEST_TIMEOUT     ?= 20m
 

@@ -140,6 +140,8 @@ type run struct {
 	cert  *certificate
 	seed  *seed
 	proxy *proxySide
+	// compliance: Security Hub and the notification inbox (demo/compliance.go).
+	compliance *complianceSide
 }
 
 // Run runs the demo part cfg.Part and stops everything it started before

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/test/peer"
 )
@@ -26,6 +28,7 @@ func (r *run) enforcerPart(ctx context.Context) {
 			r.cert = cert
 			return r.createSeed(ctx)
 		}},
+		{"Turn on Security Hub and a notification topic with an inbox", r.setUpCompliance},
 		{"elbguard audit: the tagged load balancers are non-compliant", func(ctx context.Context) error {
 			return r.audit(ctx, 1, map[string]engine.Status{
 				ClassicName: engine.StatusNonCompliant,
@@ -33,6 +36,7 @@ func (r *run) enforcerPart(ctx context.Context) {
 				LegacyName:  engine.StatusSkipped,
 			})
 		}},
+		{"elbguard audit --securityhub: the findings in Security Hub are FAILED", r.auditToSecurityHub},
 		{"Start the enforcer Lambda under aws-lambda-rie", func(ctx context.Context) (err error) {
 			invokeURL, err = r.startEnforcer(ctx)
 			return err
@@ -54,6 +58,13 @@ func (r *run) enforcerPart(ctx context.Context) {
 			}
 			r.showState(st)
 			return st.Check()
+		}},
+		{"Security Hub read back: the same findings are PASSED after the remediation", func(ctx context.Context) error {
+			return r.showFindings(ctx, shtypes.ComplianceStatusPassed)
+		}},
+		{"A notification as the on-call engineer receives it", r.showNotification},
+		{"An exempted load balancer is left alone", func(ctx context.Context) error {
+			return r.exemptLeftAlone(ctx, invokeURL)
 		}},
 	})
 }

@@ -49,6 +49,7 @@ func (r *run) startEnforcer(ctx context.Context) (string, error) {
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 	)
+	env = append(env, r.compliance.complianceEnv()...)
 	args := []string{
 		"--log-level", "error",
 		"--runtime-interface-emulator-address", invokeAddr,

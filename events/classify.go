@@ -42,6 +42,11 @@ type Decision struct {
 	EventName  string `json:"event_name,omitempty"`
 	// Caller is the ARN of the principal that made the API call, if any.
 	Caller string `json:"caller,omitempty"`
+	// Identity is the CloudTrail userIdentity.arn of the call (for an
+	// assumed role, the session: .../assumed-role/ROLE/alice), for the
+	// people notified of what the event caused. Not part of the golden
+	// classification.
+	Identity string `json:"-"`
 	// Classic lists Classic Load Balancer names to reconcile.
 	Classic []string `json:"classic,omitempty"`
 	// LoadBalancers lists ELBv2 load balancer ARNs to reconcile.
@@ -149,6 +154,7 @@ func ignored(d Decision, reason string) Decision {
 func classifyCloudTrail(d Decision, c CloudTrailDetail, opts Options) Decision {
 	d.EventName = c.EventName
 	d.Caller = c.UserIdentity.Caller()
+	d.Identity = c.UserIdentity.ARN
 	if c.ErrorCode != "" {
 		return ignored(d, fmt.Sprintf("failed call: %s", c.ErrorCode))
 	}

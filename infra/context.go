@@ -24,6 +24,10 @@ const (
 	CtxCertificateArn      = "certificateArn"
 	CtxInstanceType        = "instanceType"
 	CtxVerifyWindow        = "verifyWindow" // seconds, 1-900
+	CtxSecurityHub         = "securityHub"
+	CtxNotify              = "notify"
+	CtxNotifyEmail         = "notifyEmail"
+	CtxConfigRule          = "configRule"
 )
 
 // ConfigFromContext reads Config from CDK context through get (typically
@@ -42,6 +46,8 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	cfg.Enforcer.CreateTrail = r.boolean(CtxCreateTrail)
 	cfg.Enforcer.AlarmEmail = r.str(CtxAlarmEmail)
 	cfg.Enforcer.VerifyWindowSeconds = r.integer(CtxVerifyWindow)
+	cfg.Enforcer.Compliance = ComplianceProps{SecurityHub: r.boolean(CtxSecurityHub), Notify: r.boolean(CtxNotify),
+		NotifyEmail: r.str(CtxNotifyEmail), ConfigRule: r.boolean(CtxConfigRule)}
 	cfg.Demo = r.boolean(CtxDemo)
 	cfg.Edge.LoadBalancer = r.str(CtxLoadBalancer)
 	cfg.Edge.CertificateArn = r.str(CtxCertificateArn)

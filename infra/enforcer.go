@@ -70,6 +70,8 @@ type Enforcer struct {
 	TrailBucket awss3.Bucket
 	// Hub is the central bus and the sweep fan-out, or nil unless Props.Hub.
 	Hub *Hub
+	// Compliance holds what Props.Compliance added (infra/compliance.go).
+	Compliance Compliance
 }
 
 // NewEnforcer validates props (nil means the zero value, i.e. all defaults)
@@ -91,6 +93,9 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 		}
 	}
 
+	if err := checkComplianceAssets(p); err != nil {
+		return nil, err
+	}
 	c := constructs.NewConstruct(scope, id)
 	e := &Enforcer{Construct: c, Props: p}
 	stack := awscdk.Stack_Of(c)
@@ -142,6 +147,7 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 	if p.CreateTrail {
 		e.Trail, e.TrailBucket = newTrail(c)
 	}
+	addCompliance(e)
 	suppressEnforcerFindings(e)
 	return e, nil
 }

@@ -95,6 +95,9 @@ type EnforcerProps struct {
 	// rules on a central event bus, a sweep worker, cross-account roles. Nil:
 	// the single-account Enforcer.
 	Hub *HubProps
+	// Compliance adds Security Hub findings, notifications and the AWS
+	// Config rule (infra/compliance.go). Zero: none.
+	Compliance ComplianceProps
 }
 
 var (
@@ -161,6 +164,9 @@ func (p EnforcerProps) Validate() error {
 	}
 	if p.VerifyWindowSeconds < 1 || p.VerifyWindowSeconds > MaxVerifyWindowSeconds {
 		return fmt.Errorf("%w: VerifyWindowSeconds %d: allowed values are 1-%d (0 means %d)", ErrInvalidProps, p.VerifyWindowSeconds, MaxVerifyWindowSeconds, DefaultVerifyWindowSeconds)
+	}
+	if err := p.Compliance.validate(); err != nil {
+		return err
 	}
 	if filepath.Clean(p.LambdaAssetDir) == "/" {
 		return fmt.Errorf("%w: LambdaAssetDir %q: want the directory holding enforcer/bootstrap and sweeper/bootstrap", ErrInvalidProps, p.LambdaAssetDir)

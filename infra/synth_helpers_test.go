@@ -77,6 +77,7 @@ func assets(t *testing.T) testAssets {
 			{"./functions/enforcer", filepath.Join(assetDirs.lambdaDir, "enforcer", "bootstrap"), []string{"lambda.norpc"}},
 			{"./functions/sweeper", filepath.Join(assetDirs.lambdaDir, "sweeper", "bootstrap"), []string{"lambda.norpc"}},
 			{"./functions/sweepworker", filepath.Join(assetDirs.lambdaDir, "sweepworker", "bootstrap"), []string{"lambda.norpc"}},
+			{"./functions/configrule", filepath.Join(assetDirs.lambdaDir, "configrule", "bootstrap"), []string{"lambda.norpc"}},
 		}
 		if assetErr = buildProxyPackage(ctx, root, assetDirs.proxyPackage); assetErr != nil {
 			return

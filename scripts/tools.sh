@@ -2,7 +2,7 @@
 # Installs elbguard's test and run-time tools, pinned, into the repository's
 # own ignored cache. Idempotent: each step checks first and says what it does.
 #
-#   apt (root only):  haproxy, nginx-light, libnginx-mod-stream, wrk, curl, rpm (rpm -qpl: package tests), nodejs/npm if node is missing,
+#   apt (root only):  haproxy, nginx-light, libnginx-mod-stream, wrk, curl, rpm (rpm -qpl: package tests), chromium (HTML report test), nodejs/npm if node is missing,
 #                     python3/python3-venv if `python3 -m venv` cannot work
 #   .cache/venv:      moto[server], cfn-lint           (requirements.txt, exact versions)
 #   .cache/bench-venv: Cloud Custodian (c7n)           (requirements-bench.txt; the enforcement benchmark's baseline)
@@ -20,7 +20,7 @@ RIE_VERSION=${RIE_VERSION:-v0.0.0-20261030222936-bef5c4ba774d}
 say() { printf '==> tools: %s\n' "$*"; }
 
 # --- apt peers -------------------------------------------------------------
-apt_pkgs=(haproxy nginx-light libnginx-mod-stream wrk curl rpm)
+apt_pkgs=(haproxy nginx-light libnginx-mod-stream wrk curl rpm chromium)
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 # Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is installed.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_pkgs+=(python3 python3-venv)
@@ -41,7 +41,7 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   done
 else
   say "cannot install ${missing[*]} (needs root and apt-get)."
-  say "without them these tests skip (and FAIL when CI=true): haproxy/nginx -> proxy peer tests (TestPeers*, TestProxy*), make bench; wrk -> make bench; node -> CDK synth tests."
+  say "without them these tests skip (and FAIL when CI=true): haproxy/nginx -> proxy peer tests (TestPeers*, TestProxy*), make bench; wrk -> make bench; node -> CDK synth tests; chromium -> TestComplianceHTMLReport."
 fi
 
 # --- Python venv: moto_server, cfn-lint ------------------------------------

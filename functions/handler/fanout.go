@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
 )
@@ -119,6 +120,8 @@ type Worker struct {
 	Log *slog.Logger
 	// Metrics receives one EMF line per unit. Nil: none.
 	Metrics io.Writer
+	// Publisher publishes each unit's run to the compliance sinks. Nil: none.
+	Publisher *compliance.Publisher
 }
 
 // Handle runs each record's unit in turn. Records it cannot take (a
@@ -178,6 +181,7 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, body string) bool {
 		log.InfoContext(ctx, "unit continues", "remaining", len(rest.Classic)+len(rest.LoadBalancers), "messages", n)
 	}
 	Summarize(ctx, summary, w.Metrics, res, FunctionSweeper)
+	publish(ctx, log, w.Publisher, res, TriggerOf(events.Decision{Kind: events.KindSweep}), w.Metrics, FunctionSweepWorker)
 	_, err = finish(ctx, log, &Outcome{Decision: events.Decision{Kind: events.KindSweep}}, res, nil, nil, FunctionSweepWorker)
 	// A continuation carries the retryable failures too: nothing to redeliver.
 	return err == nil || continued

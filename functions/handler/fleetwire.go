@@ -63,7 +63,11 @@ const WorkerStopBefore = time.Minute
 func WorkerFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Worker, error) {
 	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
 	defer cancel()
-	_, _, fleet, err := engineFromEnv(ctx, getenv, log)
+	_, clients, fleet, err := engineFromEnv(ctx, getenv, log)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := publisherFromEnv(getenv, clients, log)
 	if err != nil {
 		return nil, err
 	}
@@ -72,5 +76,5 @@ func WorkerFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 	}
 	fleet.Config.StopBefore = max(fleet.Config.WithDefaults().StopBefore, WorkerStopBefore)
 	log.InfoContext(ctx, "sweep worker ready", "config", fmt.Sprintf("%+v", fleet.Config), "fleet", fleet.String(), "queue", fleet.QueueURL)
-	return &Worker{Fleet: fleet, Queue: sqs.NewFromConfig(fleet.Provider.Base()), QueueURL: fleet.QueueURL, Log: log, Metrics: metrics}, nil
+	return &Worker{Fleet: fleet, Queue: sqs.NewFromConfig(fleet.Provider.Base()), QueueURL: fleet.QueueURL, Log: log, Metrics: metrics, Publisher: pub}, nil
 }

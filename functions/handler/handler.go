@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
 )
@@ -47,6 +48,8 @@ type Enforcer struct {
 	Metrics io.Writer
 	// Function is the EMF Function dimension. Empty: "enforcer".
 	Function string
+	// Publisher publishes each run to the compliance sinks. Nil: none.
+	Publisher *compliance.Publisher
 }
 
 // Handle classifies and handles raw. Bad input (malformed or unknown events)
@@ -92,6 +95,7 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 	default:
 		return out, fmt.Errorf("handle event: unknown decision %q", d.Kind)
 	}
+	publish(ctx, log, h.Publisher, res, TriggerOf(d), h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
 	return finish(ctx, log, out, res, err, h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
 }
 
@@ -110,6 +114,8 @@ type Sweeper struct {
 	Fleet    *Fleet
 	Queue    QueueAPI
 	QueueURL string
+	// Publisher publishes each run to the compliance sinks. Nil: none.
+	Publisher *compliance.Publisher
 }
 
 // Handle sweeps. It returns an error only when the sweep could not list the
@@ -121,6 +127,7 @@ func (h *Sweeper) Handle(ctx context.Context, _ json.RawMessage) (*Outcome, erro
 		return h.sweepFleet(ctx, log, out)
 	}
 	res, err := h.Engine.Sweep(ctx)
+	publish(ctx, log, h.Publisher, res, TriggerOf(out.Decision), h.Metrics, cmp.Or(h.Function, FunctionSweeper))
 	return finish(ctx, log, out, res, err, h.Metrics, cmp.Or(h.Function, FunctionSweeper))
 }
 

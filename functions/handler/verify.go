@@ -141,6 +141,7 @@ func (h *Enforcer) verify(ctx context.Context, vs []engine.Verification, bad []s
 	}
 	res.Processed = len(res.Reports)
 	out := &Outcome{Decision: events.Decision{Kind: events.KindReconcile, Reason: "delayed health verification"}}
+	publish(ctx, log, h.Publisher, res, TriggerOf(out.Decision), h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
 	return finish(ctx, log, out, res, nil, h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
 }
 

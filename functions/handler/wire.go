@@ -32,19 +32,27 @@ func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.
 	if err != nil {
 		return nil, err
 	}
+	pub, err := publisherFromEnv(getenv, clients, log)
+	if err != nil {
+		return nil, err
+	}
 	log.InfoContext(ctx, "enforcer ready", "self_arn", self, "config", fmt.Sprintf("%+v", eng.Config()), "fleet", fleet.String())
-	return &Enforcer{Engine: eng, Fleet: fleet, SelfARN: self, Log: log, Metrics: metrics}, nil
+	return &Enforcer{Engine: eng, Fleet: fleet, SelfARN: self, Log: log, Metrics: metrics, Publisher: pub}, nil
 }
 
 // SweeperFromEnv builds the sweeper Lambda's handler from the environment.
 func SweeperFromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger, metrics io.Writer) (*Sweeper, error) {
 	ctx, cancel := context.WithTimeout(ctx, InitTimeout)
 	defer cancel()
-	eng, _, fleet, err := engineFromEnv(ctx, getenv, log)
+	eng, clients, fleet, err := engineFromEnv(ctx, getenv, log)
 	if err != nil {
 		return nil, err
 	}
-	h := &Sweeper{Engine: eng, Fleet: fleet, Log: log, Metrics: metrics}
+	pub, err := publisherFromEnv(getenv, clients, log)
+	if err != nil {
+		return nil, err
+	}
+	h := &Sweeper{Engine: eng, Fleet: fleet, Log: log, Metrics: metrics, Publisher: pub}
 	if fleet != nil && fleet.QueueURL != "" {
 		h.Queue, h.QueueURL = sqs.NewFromConfig(fleet.Provider.Base()), fleet.QueueURL
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
 	"github.com/elbguard/elbguard/functions/handler"
@@ -30,10 +31,12 @@ const (
 const usage = `usage: elbguard COMMAND [flags]
 
 Commands:
-  audit     [--output table|json]                            evaluate every load balancer; write nothing
+  audit     [--output table|json|html] [--securityhub]       evaluate every load balancer; write nothing
   remediate [--dry-run] [--output table|json] [NAME|ARN ...] apply to all in-scope load balancers, or those named
   handle    [--dry-run] [--output table|json] FILE|-         handle one EventBridge event exactly as the enforcer Lambda
 
+audit and remediate: --securityhub imports the findings into Security Hub (or ELBGUARD_SECURITY_HUB=true);
+ELBGUARD_NOTIFY_TOPIC_ARN=ARN sends remediate's notifications to an SNS topic.
 Common flags: --tag-key KEY  --default-mode enforce|audit|off  --concurrency N  --region REGION  --stats
 Accounts and regions (like c7n-org): --accounts ID,ID,...|org  --regions R,R,...|all  --role-name NAME
   (default elbguard-spoke): audit and remediate cover every account x region, handle acts in the
@@ -57,6 +60,7 @@ type options struct {
 	region string
 	output string
 	stats  bool
+	sinks  handler.Sinks
 	args   []string
 	org    orgFlags          // --accounts, --regions, --role-name
 	orgCfg handler.OrgConfig // checked from org and the environment
@@ -116,9 +120,11 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
+	pub := handler.NewPublisher(opts.sinks, clients, log)
 	switch cmd {
 	case "audit":
 		res, err := eng.Sweep(ctx)
+		publishCLI(ctx, env, pub, res)
 		return report(env, opts, res, err, func(s engine.Status) bool {
 			return s == engine.StatusNonCompliant || s == engine.StatusError
 		})
@@ -129,6 +135,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		} else {
 			res, err = eng.Reconcile(ctx, targets(opts.args))
 		}
+		publishCLI(ctx, env, pub, res)
 		return report(env, opts, res, err, func(s engine.Status) bool { return s == engine.StatusError })
 	default:
 		return handle(ctx, env, opts, eng, nil, clients.STS, log)
@@ -151,11 +158,17 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	fs.StringVar(&o.cfg.IdleTimeoutTagKey, "idle-timeout-tag-key", def.IdleTimeoutTagKey, "tag that sets the idle timeout in seconds")
 	fs.IntVar(&o.cfg.Concurrency, "concurrency", def.Concurrency, "load balancers handled at once (1-64)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: standard AWS configuration)")
-	fs.StringVar(&o.output, "output", "table", "output format: table or json")
+	fs.StringVar(&o.output, "output", "table", "output format: table, json or html (one self-contained page)")
 	fs.BoolVar(&o.stats, "stats", false, "print API calls by action to stderr")
 	fs.StringVar(&o.org.accounts, "accounts", "", "accounts to cover: ID,ID,... or org (Organizations); default: the caller's only")
 	fs.StringVar(&o.org.regions, "regions", "", "regions to cover: R,R,... or all (enabled regions); default: --region")
 	fs.StringVar(&o.org.roleName, "role-name", cmp.Or(env.Getenv(handler.EnvRoleName), awsclient.DefaultRoleName), "role assumed in other accounts")
+	if o.sinks, err = handler.SinksFromEnv(env.Getenv); err != nil {
+		return o, err
+	}
+	if cmd != "handle" {
+		fs.BoolVar(&o.sinks.SecurityHub, "securityhub", o.sinks.SecurityHub, "import the findings into Security Hub (BatchImportFindings)")
+	}
 	if cmd != "audit" {
 		fs.BoolVar(&o.cfg.DryRun, "dry-run", base.DryRun, "plan every action, change nothing")
 	}
@@ -187,8 +200,8 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	if cmd == "handle" && len(o.args) != 1 {
 		return o, errors.New("handle needs exactly one FILE or -")
 	}
-	if o.output != "table" && o.output != "json" {
-		return o, fmt.Errorf("--output %q: want table or json", o.output)
+	if o.output != "table" && o.output != "json" && o.output != "html" {
+		return o, fmt.Errorf("--output %q: want table, json or html", o.output)
 	}
 	if err := o.cfg.Validate(); err != nil {
 		return o, err
@@ -289,6 +302,16 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fleet *
 		return ExitOK
 	}
 	return exitFor(out.Result, func(s engine.Status) bool { return s == engine.StatusError })
+}
+
+// publishCLI publishes a run to the sinks asked for and says on stderr
+// what could not be published; the exit status is the run's own.
+func publishCLI(ctx context.Context, env Env, pub *compliance.Publisher, res *engine.Result) {
+	for name, st := range pub.Publish(ctx, res, compliance.Trigger{Kind: compliance.TriggerCLI}) {
+		if st.Failed > 0 {
+			fmt.Fprintf(env.Stderr, "elbguard: %s: %d not published (%d sent); see the log above\n", name, st.Failed, st.Sent)
+		}
+	}
 }
 
 func indent(s string) string {

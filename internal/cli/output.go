@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
+	"github.com/elbguard/elbguard/compliance/htmlreport"
 	"github.com/elbguard/elbguard/engine"
 )
 
@@ -25,6 +26,9 @@ func write(w io.Writer, format string, v any, res *engine.Result) error {
 	}
 	if res == nil {
 		return nil
+	}
+	if format == "html" {
+		return htmlreport.Render(w, res, htmlreport.Options{Scope: scope(res), Changes: changes})
 	}
 	return Table(w, res)
 }
@@ -142,4 +146,19 @@ func shorten(s string, limit int) string {
 	}
 	r := []rune(s)
 	return string(r[:limit-3]) + "..."
+}
+
+// scope names the accounts and regions of a result's reports, when known.
+func scope(res *engine.Result) string {
+	var seen []string
+	for _, r := range res.Reports {
+		if r.Account == "" && r.Region == "" {
+			continue
+		}
+		where := strings.TrimSpace(r.Account + " " + r.Region)
+		if !slices.Contains(seen, where) {
+			seen = append(seen, where)
+		}
+	}
+	return strings.Join(seen, ", ")
 }

@@ -30,6 +30,7 @@ var installStep = map[string]string{
 	"nginx":          "make tools (apt: nginx-light libnginx-mod-stream)",
 	"wrk":            "make tools (apt: wrk)",
 	"curl":           "make tools (apt: curl)",
+	"chromium":       "make tools (apt: chromium)",
 }
 
 // InstallStep says how to install the named tool.

@@ -1,0 +1,142 @@
+package securityhub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/elbguard/elbguard/compliance"
+	"github.com/elbguard/elbguard/engine"
+)
+
+// BatchSize is the most findings one BatchImportFindings call accepts.
+const BatchSize = 100
+
+// DefaultAttempts bounds how often a finding is sent when Sink.Attempts is
+// zero: the first call and two retries of the findings that failed.
+const DefaultAttempts = 3
+
+// ImportAPI is the one Security Hub call the sink makes.
+type ImportAPI interface {
+	BatchImportFindings(ctx context.Context, in *securityhub.BatchImportFindingsInput, optFns ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error)
+}
+
+// Sink imports each run's findings into Security Hub.
+type Sink struct {
+	// Client makes the calls; required.
+	Client ImportAPI
+	// Locator gives each report's account and region; required.
+	Locator *compliance.Locator
+	// Attempts bounds the sends of a finding that keeps failing. Zero:
+	// DefaultAttempts. Failed calls are already retried by the SDK.
+	Attempts int
+	// Backoff is the pause before a retry, doubled each time. Zero: 200ms.
+	Backoff time.Duration
+	// Log receives one line per retry and per finding given up on. Nil: discard.
+	Log *slog.Logger
+	// Now stamps the findings. Nil: time.Now.
+	Now func() time.Time
+}
+
+// Name implements compliance.Sink.
+func (s *Sink) Name() string { return "securityhub" }
+
+// Publish implements compliance.Sink: it maps every report and imports the
+// findings in batches of at most BatchSize, retrying failed findings a
+// bounded number of times.
+func (s *Sink) Publish(ctx context.Context, res *engine.Result, t compliance.Trigger) (compliance.Stats, error) {
+	var st compliance.Stats
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	var all []types.AwsSecurityFinding
+	var errs []error
+	for _, r := range res.Reports {
+		account, region, err := s.Locator.Locate(ctx, r)
+		if err != nil {
+			errs = append(errs, err)
+			st.Failed++
+			continue
+		}
+		all = append(all, Findings(r, Context{Account: account, Region: region, Now: now(), Sweep: t.Sweep()})...)
+	}
+	for batch := range slices.Chunk(all, BatchSize) {
+		if err := s.importBatch(ctx, batch, &st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return st, fmt.Errorf("import %d of %d findings into Security Hub failed: %w", st.Failed, st.Failed+st.Sent, err)
+	}
+	return st, nil
+}
+
+// importBatch sends one batch, then the findings that failed again, up to
+// Attempts sends in all. A call that fails as a whole is not retried here:
+// the SDK has already retried it.
+func (s *Sink) importBatch(ctx context.Context, batch []types.AwsSecurityFinding, st *compliance.Stats) error {
+	log := s.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	attempts := s.Attempts
+	if attempts <= 0 {
+		attempts = DefaultAttempts
+	}
+	backoff := s.Backoff
+	if backoff <= 0 {
+		backoff = 200 * time.Millisecond
+	}
+	pending := batch
+	var last error
+	for attempt := 1; ; attempt++ {
+		st.Calls++
+		out, err := s.Client.BatchImportFindings(ctx, &securityhub.BatchImportFindingsInput{Findings: pending})
+		if err != nil {
+			// The SDK's retryer has already retried throttling and 5xx;
+			// denied or unavailable stays so within one run.
+			st.Failed += len(pending)
+			log.ErrorContext(ctx, "security hub: call failed; findings given up", "findings", len(pending), "error", err.Error())
+			return fmt.Errorf("BatchImportFindings (%d findings): %w", len(pending), err)
+		}
+		{
+			sent := len(pending) - len(out.FailedFindings)
+			st.Sent += sent
+			if len(out.FailedFindings) == 0 {
+				return nil
+			}
+			failed := map[string]types.ImportFindingsError{}
+			for _, f := range out.FailedFindings {
+				failed[aws.ToString(f.Id)] = f
+			}
+			first := out.FailedFindings[0]
+			last = fmt.Errorf("BatchImportFindings (attempt %d): %d findings failed, first %s: %s: %s", attempt,
+				len(out.FailedFindings), aws.ToString(first.Id), aws.ToString(first.ErrorCode), aws.ToString(first.ErrorMessage))
+			pending = slices.DeleteFunc(slices.Clone(pending), func(f types.AwsSecurityFinding) bool {
+				_, bad := failed[aws.ToString(f.Id)]
+				return !bad
+			})
+		}
+		if attempt >= attempts || ctx.Err() != nil {
+			st.Failed += len(pending)
+			log.ErrorContext(ctx, "security hub: findings given up", "findings", len(pending), "attempts", attempt, "error", last.Error())
+			return last
+		}
+		log.WarnContext(ctx, "security hub: retrying findings", "findings", len(pending), "attempt", attempt, "error", last.Error())
+		select {
+		case <-ctx.Done():
+			st.Failed += len(pending)
+			return fmt.Errorf("%w (then: %w)", last, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
