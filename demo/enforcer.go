@@ -11,8 +11,9 @@ import (
 	"github.com/elbguard/elbguard/test/peer"
 )
 
-// enforcerPart is steps 1-4 of the story: the problem on a local AWS, the
-// enforcer Lambda fixing it from CloudTrail events, and the state read back.
+// enforcerPart is steps 1-13 of the story: the problem on a local AWS, the
+// enforcer Lambda fixing it from CloudTrail events, the state read back, the
+// compliance side, an exemption and the readiness gate.
 func (r *run) enforcerPart(ctx context.Context) {
 	r.ui.part("Part 1: the enforcer",
 		"Load balancers like the seed's in a local AWS emulator; the enforcer Lambda, under the real Lambda\n"+
@@ -65,6 +66,9 @@ func (r *run) enforcerPart(ctx context.Context) {
 		{"A notification as the on-call engineer receives it", r.showNotification},
 		{"An exempted load balancer is left alone", func(ctx context.Context) error {
 			return r.exemptLeftAlone(ctx, invokeURL)
+		}},
+		{"The readiness gate: no proxy protocol until the instances are ready", func(ctx context.Context) error {
+			return r.readinessGate(ctx, invokeURL)
 		}},
 	})
 }

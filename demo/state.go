@@ -94,6 +94,7 @@ type State struct {
 // ClassicState is one Classic ELB as read back.
 type ClassicState struct {
 	Listeners    []string
+	Instances    []string // registered EC2 instance ids, sorted
 	ProxyPorts   []int32  // instance ports with an enabled ProxyProtocolPolicyType policy
 	BackendLines []string // for people: "port 80: elbguard-proxy-protocol (ProxyProtocolPolicyType ProxyProtocol=true)"
 }
@@ -120,6 +121,10 @@ func ReadState(ctx context.Context, cfg aws.Config) (*State, error) {
 			cs.Listeners = append(cs.Listeners, s)
 		}
 		slices.Sort(cs.Listeners)
+		for _, in := range lb.Instances {
+			cs.Instances = append(cs.Instances, aws.ToString(in.InstanceId))
+		}
+		slices.Sort(cs.Instances)
 		for _, b := range lb.BackendServerDescriptions {
 			port := aws.ToInt32(b.InstancePort)
 			if len(b.PolicyNames) == 0 {
@@ -223,6 +228,36 @@ func (st *State) Check() error {
 	}
 	if got := st.NLBListeners[NLBName]; !slices.Equal(got, []string{"TCP:80"}) {
 		errs = append(errs, fmt.Errorf("%s listeners are %q; want [TCP:80]", NLBName, got))
+	}
+	return errors.Join(errs...)
+}
+
+// CheckGated compares the readiness step's load balancer with what the gate
+// promises: held (enforced false), it is as created, HTTP/HTTPS without
+// backend policies; once its instance is ready (enforced true), it is on
+// TCP/SSL with proxy protocol on both instance ports. Either way the
+// instance stays registered.
+func (st *State) CheckGated(instance string, enforced bool) error {
+	var errs []error
+	g, ok := st.Classic[GatedName]
+	if !ok {
+		return fmt.Errorf("%s is not in the emulator", GatedName)
+	}
+	if !slices.Contains(g.Instances, instance) {
+		errs = append(errs, fmt.Errorf("%s has instances %q; want %s registered", GatedName, g.Instances, instance))
+	}
+	wantL, wantP, what := wantLegacy, []int32(nil), "held: unchanged"
+	if enforced {
+		wantL, wantP, what = wantClassic, []int32{80, 81}, "enforced"
+	}
+	if !slices.Equal(g.Listeners, wantL) {
+		errs = append(errs, fmt.Errorf("%s listeners are %q; want them %s: %q", GatedName, g.Listeners, what, wantL))
+	}
+	if !slices.Equal(g.ProxyPorts, wantP) {
+		errs = append(errs, fmt.Errorf("%s has proxy protocol on instance ports %v; want %v (%s)", GatedName, g.ProxyPorts, wantP, what))
+	}
+	if !enforced && len(g.BackendLines) > 0 {
+		errs = append(errs, fmt.Errorf("%s has backend policies %q; want none (held: unchanged)", GatedName, g.BackendLines))
 	}
 	return errors.Join(errs...)
 }

@@ -81,3 +81,48 @@ func TestAuditStatuses(t *testing.T) {
 		t.Error("got no error for invalid JSON; want one")
 	}
 }
+
+func TestStateCheckGated(t *testing.T) {
+	const id = "i-0123456789abcdef0"
+	held := ClassicState{Listeners: wantLegacy, Instances: []string{id}}
+	enforced := ClassicState{Listeners: wantClassic, Instances: []string{id}, ProxyPorts: []int32{80, 81},
+		BackendLines: []string{"instance port 80: p", "instance port 81: p"}}
+	tests := []struct {
+		name     string
+		gated    *ClassicState // nil: absent
+		enforced bool
+		want     []string // substrings of the error; none: no error
+	}{
+		{"held and unchanged", &held, false, nil},
+		{"enforced once ready", &enforced, true, nil},
+		{"absent", nil, false, []string{"web-gated is not in the emulator"}},
+		{"changed although held", &enforced, false, []string{"want them held: unchanged", "proxy protocol on instance ports [80 81]", "backend policies"}},
+		{"not enforced once ready", &held, true, []string{"want them enforced", "want [80 81] (enforced)"}},
+		{"instance not registered", &ClassicState{Listeners: wantLegacy}, false, []string{"want " + id + " registered"}},
+		{"backend policy without proxy protocol while held", &ClassicState{Listeners: wantLegacy, Instances: []string{id},
+			BackendLines: []string{"instance port 80: other"}}, false, []string{"backend policies"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := goodState()
+			if tt.gated != nil {
+				s.Classic[GatedName] = *tt.gated
+			}
+			err := s.CheckGated(id, tt.enforced)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Errorf("got %v; want no error", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got no error; want one mentioning %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q; want it to mention %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
@@ -49,11 +51,14 @@ func TestDemoAll(t *testing.T) {
 	out, work := runDemo(t, "all", "--moto-url", m.URL)
 
 	for _, want := range []string{
-		"All 19 steps passed",
+		"All 20 steps passed",
 		"HTTP/1.1 301 Moved Permanently",
 		"Location: https://demo.elbguard.test/login?next=%2Fchat&lang=en",
 		`sent "bye", got it back`,
 		"HAProxy: TCP:80 on",
+		"web-gated (mode enforce): non_compliant, no changes",
+		"finding backends_not_ready: 1 of 1 registered instances lack elbguard:proxy-ready=true",
+		"web-gated (mode enforce): remediated, 7 changes",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q\n%s", want, out)
@@ -85,8 +90,9 @@ func TestDemoAll(t *testing.T) {
 	if err != nil {
 		t.Fatalf("describe Classic load balancers: %v", err)
 	}
-	got := map[string][]string{}     // name -> "PROTO:port>instance port"
-	backend := map[string][]string{} // name -> "port:policy"
+	got := map[string][]string{}       // name -> "PROTO:port>instance port"
+	instances := map[string][]string{} // name -> registered instance ids
+	backend := map[string][]string{}   // name -> "port:policy"
 	for _, lb := range lbs.LoadBalancerDescriptions {
 		name := aws.ToString(lb.LoadBalancerName)
 		for _, ld := range lb.ListenerDescriptions {
@@ -94,6 +100,9 @@ func TestDemoAll(t *testing.T) {
 				demoItoa(ld.Listener.LoadBalancerPort)+">"+demoItoa(aws.ToInt32(ld.Listener.InstancePort)))
 		}
 		slices.Sort(got[name])
+		for _, in := range lb.Instances {
+			instances[name] = append(instances[name], aws.ToString(in.InstanceId))
+		}
 		for _, b := range lb.BackendServerDescriptions {
 			for _, p := range b.PolicyNames {
 				backend[name] = append(backend[name], demoItoa(aws.ToInt32(b.InstancePort))+":"+p)
@@ -132,6 +141,24 @@ func TestDemoAll(t *testing.T) {
 		if !proxy {
 			t.Errorf("web-classic has no ProxyProtocolPolicyType policy with ProxyProtocol=true")
 		}
+	}
+	// The readiness step's load balancer: enforced only after its one
+	// instance was tagged elbguard:proxy-ready=true.
+	if want := []string{"SSL:443>81", "TCP:80>80"}; !slices.Equal(got["web-gated"], want) {
+		t.Errorf("web-gated listeners: got %q; want %q (enforced once its instance is ready)", got["web-gated"], want)
+	}
+	if len(instances["web-gated"]) != 1 {
+		t.Fatalf("web-gated instances: got %q; want one", instances["web-gated"])
+	}
+	tags, err := ec2.NewFromConfig(cfg).DescribeTags(ctx, &ec2.DescribeTagsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("resource-id"), Values: instances["web-gated"]},
+		{Name: aws.String("key"), Values: []string{"elbguard:proxy-ready"}},
+	}})
+	if err != nil {
+		t.Fatalf("describe tags of %s: %v", instances["web-gated"][0], err)
+	}
+	if len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Value) != "true" {
+		t.Errorf("instance %s behind web-gated: elbguard:proxy-ready tags %+v; want true", instances["web-gated"][0], tags.Tags)
 	}
 	if len(backend["web-legacy"]) > 0 {
 		t.Errorf("web-legacy (untagged) backend policies: got %q; want none", backend["web-legacy"])
