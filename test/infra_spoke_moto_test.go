@@ -221,7 +221,9 @@ func checkSpokesDeployInMoto(t *testing.T, out, hubRole string) {
 		deploySpoke(t, base, body, spokeDeployment{
 			account: account, regions: regions, roleRegion: regions[0], stackName: "StackSet-elbguard-spoke",
 			params: map[string]string{"HubRoleArn": hubRole, "HubAccount": hubAccount, "HubRegion": hubRegion, "RoleRegion": regions[0]},
-			hubBus: func(string) string { return "arn:aws:events:" + hubRegion + ":" + hubAccount + ":event-bus/elbguard-hub" },
+			hubBus: func(string) string {
+				return "arn:aws:events:" + hubRegion + ":" + hubAccount + ":event-bus/elbguard-hub"
+			},
 			hubRole: hubRole, orgID: "o-a1b2c3d4e5",
 		})
 	}
