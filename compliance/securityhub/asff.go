@@ -268,7 +268,9 @@ func comply(f *types.AwsSecurityFinding, r engine.Report, ctl string, ev []engin
 	case engine.StatusError:
 		status, label = types.ComplianceStatusNotAvailable, types.SeverityLabelMedium
 	case engine.StatusNonCompliant, engine.StatusRolledBack:
-		failed := len(ev) > 0
+		// Rolled back: a change was undone (a restored listener, proxy
+		// protocol turned back off), so no control passes.
+		failed := len(ev) > 0 || r.Status == engine.StatusRolledBack
 		if ctl == ControlProxyProtocol && !failed {
 			// Never report passed what is not: a non-compliant report
 			// whose findings name no control fails the main control.
