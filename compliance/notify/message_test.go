@@ -164,3 +164,22 @@ func TestSinkPublish(t *testing.T) {
 		})
 	}
 }
+
+// A restore (elbguard:restore:PORT) is reported rolled_back too, but it put
+// back a listener left dark by an earlier failed swap: the message must say
+// so, not that the back ends suffered.
+func TestComposeRestoreIsNotAHealthDrop(t *testing.T) {
+	r := engine.Report{Name: "web", Type: engine.TypeClassic, Mode: engine.ModeEnforce, Status: engine.StatusRolledBack,
+		Findings: []engine.Finding{{Rule: engine.RuleListenerRestore, Detail: "listener 80 restored from tag elbguard:restore:80: HTTP:80 -> HTTP:80 policies []"}},
+		Actions:  []engine.Action{{API: "CreateLoadBalancerListeners", Target: "web:80", Status: engine.ActionApplied}}}
+	m, ok := Compose(r, compliance.Trigger{Kind: compliance.TriggerSweep}, "123456789012", "us-east-1")
+	if !ok {
+		t.Fatal("no message for a restore")
+	}
+	if strings.Contains(m.Body, "back ends suffer") || !strings.Contains(m.Body, "restored") {
+		t.Errorf("body says %q; want a restored listener, not a health drop", strings.SplitN(m.Body, "\n", 2)[0])
+	}
+	if !strings.Contains(m.Subject, "restored") {
+		t.Errorf("subject %q; want it to say a listener was restored", m.Subject)
+	}
+}

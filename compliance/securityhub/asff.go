@@ -321,6 +321,8 @@ func describe(r engine.Report, status types.ComplianceStatus, ev []engine.Findin
 		fmt.Fprintf(&b, "Compliant (mode %s).", r.Mode)
 	case r.Status == engine.StatusError:
 		fmt.Fprintf(&b, "elbguard could not evaluate this load balancer (mode %s):", r.Mode)
+	case r.Status == engine.StatusRolledBack && hasRule(r, engine.RuleListenerRestore):
+		fmt.Fprintf(&b, "elbguard restored a listener an earlier swap had left deleted; the port had none until now (mode %s):", r.Mode)
 	case r.Status == engine.StatusRolledBack:
 		fmt.Fprintf(&b, "elbguard made a change that harmed the back ends and undid it (mode %s):", r.Mode)
 	case status == types.ComplianceStatusFailed:
