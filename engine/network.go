@@ -72,7 +72,7 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 			}
 		}
 	}
-	var listeners []v2types.Listener
+	var listeners, outside []v2types.Listener // in the elbguard:ports scope, and left alone
 	p := elbv2.NewDescribeListenersPaginator(e.v2, &elbv2.DescribeListenersInput{LoadBalancerArn: aws.String(arn)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -86,6 +86,7 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 		}
 		for _, l := range page.Listeners {
 			if !sc.manages(aws.ToInt32(l.Port)) {
+				outside = append(outside, l)
 				continue
 			}
 			switch proto := strings.ToUpper(string(l.Protocol)); proto {
@@ -105,6 +106,7 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 	for _, l := range listeners {
 		add(e.ruleTargets(ctx, &r, l))
 	}
+	groups = e.sharedOutside(ctx, &r, groups, outside)
 	slices.Sort(groups)
 	tgs := e.describeGroups(ctx, &r, groups)
 	var steps []step
@@ -298,4 +300,27 @@ func (e *Engine) listenerIdleStep(ctx context.Context, r *Report, l v2types.List
 			return r.record("ModifyListenerAttributes", arn, err)
 		},
 	}}, true
+}
+
+// sharedOutside leaves out the target groups that also serve a listener the
+// elbguard:ports tag leaves alone: proxy protocol is per target group, so
+// the PROXY header would reach that listener's traffic too (the NLB twin of
+// a Classic instance port shared with a listener left alone). Each is
+// reported and keeps the load balancer from being reported compliant.
+func (e *Engine) sharedOutside(ctx context.Context, r *Report, groups []string, outside []v2types.Listener) []string {
+	for _, l := range outside {
+		tgs := forwardTargets(l.DefaultActions)
+		if p := strings.ToUpper(string(l.Protocol)); p == "TCP" || p == "TLS" {
+			tgs = append(tgs, e.ruleTargets(ctx, r, l)...)
+		}
+		groups = slices.DeleteFunc(groups, func(g string) bool {
+			if !slices.Contains(tgs, g) {
+				return false
+			}
+			r.findOpen(RulePortScope, "target group %s is left alone: it also serves listener %d, which elbguard leaves as it is (%s), and proxy protocol is per target group. "+
+				"Give that listener its own target group, or manage both ports", nameFromARN(g), aws.ToInt32(l.Port), TagPorts)
+			return true
+		})
+	}
+	return groups
 }
