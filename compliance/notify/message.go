@@ -63,7 +63,9 @@ func kind(r engine.Report, t compliance.Trigger) string {
 	switch {
 	case r.Status == engine.StatusRolledBack:
 		return TypeRolledBack
-	case failed > 0:
+	case failed > 0, r.Status == engine.StatusError && applied > 0:
+		// The second: a change was made while something else failed (a
+		// read, the verification not queued); people must hear of it.
 		return TypeFailed
 	case r.Status == engine.StatusRemediated && applied > 0:
 		return TypeRemediated

@@ -183,3 +183,19 @@ func TestComposeRestoreIsNotAHealthDrop(t *testing.T) {
 		t.Errorf("subject %q; want it to say a listener was restored", m.Subject)
 	}
 }
+
+// A change that was made while something else failed (a read of another
+// target group, the verification not queued) leaves status error with no
+// failed action: people must still hear that the load balancer changed.
+func TestComposeAppliedWithError(t *testing.T) {
+	r := engine.Report{Name: "edge", ARN: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/edge/1", Type: engine.TypeNetwork,
+		Mode: engine.ModeEnforce, Status: engine.StatusError,
+		Findings: []engine.Finding{
+			{Rule: engine.RuleTargetGroupProxy, Detail: "target group tg-0 does not have proxy_protocol_v2.enabled=true"},
+			{Rule: engine.RuleVerifyNotScheduled, Detail: "proxy protocol was turned on for 1 target groups but their health check could not be queued"}},
+		Actions: []engine.Action{{API: "ModifyTargetGroupAttributes", Target: "arn:tg-0", Status: engine.ActionApplied}}}
+	m, ok := Compose(r, compliance.Trigger{Kind: compliance.TriggerSweep}, "123456789012", "us-east-1")
+	if !ok || m.Attributes["type"] != TypeFailed {
+		t.Errorf("got %v %+v; want a %s message", ok, m.Attributes, TypeFailed)
+	}
+}
