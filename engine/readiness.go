@@ -120,6 +120,7 @@ func (e *Engine) hold(ctx context.Context, r *Report, steps []step) {
 		}
 		return
 	}
+	r.holdFinding() // held for infrastructure as code too: say so
 	r.Status = StatusNonCompliant
 	if r.err != nil {
 		r.Status = StatusError
