@@ -133,7 +133,29 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 	}
 	e.applyReady(ctx, &r, tags, b, steps)
 	e.scheduleVerify(ctx, &r, lb, enabled, b.health)
+	e.verifyBlind(&r, tgs, enabled)
 	return r
+}
+
+// verifyBlind reports the target groups this run turned proxy protocol on
+// for whose health check is TCP: it only opens a connection, which succeeds
+// whatever the server makes of the PROXY header, so no target turns
+// unhealthy and the verification cannot see harm. The readiness gate is
+// the only guard there.
+func (e *Engine) verifyBlind(r *Report, tgs []*targetGroup, enabled []string) {
+	if e.verifier == nil {
+		return
+	}
+	var blind []string
+	for _, tg := range tgs {
+		if tg.healthCheck == v2types.ProtocolEnumTcp && slices.Contains(enabled, tg.arn) {
+			blind = append(blind, nameFromARN(tg.arn))
+		}
+	}
+	if len(blind) > 0 {
+		r.find(RuleVerifyBlind, "target groups %s have TCP health checks, which pass whatever the server makes of the PROXY header: the health verification cannot detect harm there. "+
+			"Use an HTTP or HTTPS health check (it carries the header too) to have a broken back end caught and rolled back", strings.Join(blind, ", "))
+	}
 }
 
 // ruleTargets lists the target groups a listener's rules forward to
@@ -176,6 +198,9 @@ type targetGroup struct {
 	targetType v2types.TargetTypeEnum
 	proxyOn    bool // proxy_protocol_v2.enabled is already true
 	changes    bool // this run would turn it on
+	// healthCheck is the health check protocol: a TCP check does not fail
+	// on a server that cannot read the PROXY header (verifyBlind).
+	healthCheck v2types.ProtocolEnum
 }
 
 // describeGroups reads the target groups' types, tagBatch at a time. Target
@@ -206,7 +231,7 @@ func (e *Engine) describeGroups(ctx context.Context, r *Report, arns []string) [
 				r.find(RuleTargetGroupALB, "target group %s forwards to an Application Load Balancer (target type alb), which cannot take %s; left alone", nameFromARN(a), attrProxyProtocolV2)
 				continue
 			}
-			out = append(out, &targetGroup{arn: a, targetType: g.TargetType})
+			out = append(out, &targetGroup{arn: a, targetType: g.TargetType, healthCheck: g.HealthCheckProtocol})
 		}
 	}
 	slices.SortFunc(out, func(a, b *targetGroup) int { return strings.Compare(a.arn, b.arn) })

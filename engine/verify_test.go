@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	v2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -92,5 +93,27 @@ func TestVerifyRollbackFailureIsAnError(t *testing.T) {
 	r := e.Verify(context.Background(), q.got[0])
 	if r.Status != StatusError || !hasRule(r, RuleHealthDropped) || r.Err() == nil {
 		t.Errorf("got %s %+v; want error with health_dropped and the API error kept", r.Status, r.Findings)
+	}
+}
+
+// TestVerifyBlindWithTCPHealthCheck: a TCP health check only opens a
+// connection, which succeeds whatever the server makes of the PROXY header,
+// so no target turns unhealthy and the verification cannot see harm. The
+// report says so for each target group turned on with one.
+func TestVerifyBlindWithTCPHealthCheck(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp, v2types.ProtocolEnumTcp)
+	tcp, http := forwardTargets(n.listeners[0].DefaultActions)[0], forwardTargets(n.listeners[1].DefaultActions)[0]
+	f.hcProto = map[string]v2types.ProtocolEnum{tcp: v2types.ProtocolEnumTcp, http: v2types.ProtocolEnumHttp}
+	f.addTarget(tcp, "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	f.addTarget(http, "i-b", 80, v2types.TargetHealthStateEnumHealthy)
+	q := &queue{}
+	r := reportOf(t, sweep(t, newReadyEngine(t, f, Config{}, WithVerifier(q))), "edge")
+	if r.Status != StatusRemediated {
+		t.Fatalf("got %s %+v; want remediated", r.Status, r.Findings)
+	}
+	d := detailOf(r, RuleVerifyBlind)
+	if !strings.Contains(d, nameFromARN(tcp)) || strings.Contains(d, nameFromARN(http)) {
+		t.Errorf("got %s %q; want it naming %s only", RuleVerifyBlind, d, nameFromARN(tcp))
 	}
 }
