@@ -132,7 +132,7 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 		return r
 	}
 	e.applyReady(ctx, &r, tags, b, steps)
-	e.scheduleVerify(ctx, &r, lb, enabled, b.health)
+	e.scheduleVerify(ctx, &r, lb, enabled, b.health, tgs)
 	e.verifyBlind(&r, tgs, enabled)
 	return r
 }
@@ -201,6 +201,9 @@ type targetGroup struct {
 	// healthCheck is the health check protocol: a TCP check does not fail
 	// on a server that cannot read the PROXY header (verifyBlind).
 	healthCheck v2types.ProtocolEnum
+	// unhealthyAfter is how long (seconds) its health checks need to mark
+	// a target unhealthy: interval x (unhealthy threshold + 1); 0: unknown.
+	unhealthyAfter int32
 }
 
 // describeGroups reads the target groups' types, tagBatch at a time. Target
@@ -231,7 +234,11 @@ func (e *Engine) describeGroups(ctx context.Context, r *Report, arns []string) [
 				r.find(RuleTargetGroupALB, "target group %s forwards to an Application Load Balancer (target type alb), which cannot take %s; left alone", nameFromARN(a), attrProxyProtocolV2)
 				continue
 			}
-			out = append(out, &targetGroup{arn: a, targetType: g.TargetType, healthCheck: g.HealthCheckProtocol})
+			t := &targetGroup{arn: a, targetType: g.TargetType, healthCheck: g.HealthCheckProtocol}
+			if g.HealthCheckIntervalSeconds != nil && g.UnhealthyThresholdCount != nil {
+				t.unhealthyAfter = aws.ToInt32(g.HealthCheckIntervalSeconds) * (aws.ToInt32(g.UnhealthyThresholdCount) + 1)
+			}
+			out = append(out, t)
 		}
 	}
 	slices.SortFunc(out, func(a, b *targetGroup) int { return strings.Compare(a.arn, b.arn) })

@@ -117,3 +117,35 @@ func TestVerifyBlindWithTCPHealthCheck(t *testing.T) {
 		t.Errorf("got %s %q; want it naming %s only", RuleVerifyBlind, d, nameFromARN(tcp))
 	}
 }
+
+// TestVerifyWaitsForHealthChecks: the verification asks to run no sooner
+// than the slowest target group it checks can mark a target unhealthy:
+// interval x (unhealthy threshold + 1), the +1 for the check already under
+// way when the change lands.
+func TestVerifyWaitsForHealthChecks(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp, v2types.ProtocolEnumTcp)
+	a, b := forwardTargets(n.listeners[0].DefaultActions)[0], forwardTargets(n.listeners[1].DefaultActions)[0]
+	f.hcTiming = map[string][2]int32{a: {30, 2}, b: {30, 10}}
+	f.addTarget(a, "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	f.addTarget(b, "i-b", 80, v2types.TargetHealthStateEnumHealthy)
+	q := &queue{}
+	reportOf(t, sweep(t, newReadyEngine(t, f, Config{}, WithVerifier(q))), "edge")
+	if len(q.got) != 1 || q.got[0].MinDelaySeconds != 330 {
+		t.Fatalf("got %+v; want one verification with min_delay_seconds 330", q.got)
+	}
+}
+
+// TestVerifyTooSlowHealthChecks: health checks slower than the longest
+// delay a verification can have are reported.
+func TestVerifyTooSlowHealthChecks(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp)
+	a := forwardTargets(n.listeners[0].DefaultActions)[0]
+	f.hcTiming = map[string][2]int32{a: {300, 10}}
+	f.addTarget(a, "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	r := reportOf(t, sweep(t, newReadyEngine(t, f, Config{}, WithVerifier(&queue{}))), "edge")
+	if d := detailOf(r, RuleVerifyBlind); !strings.Contains(d, "3300 s") {
+		t.Errorf("got %q; want %s naming the 3300 s the health checks need", d, RuleVerifyBlind)
+	}
+}

@@ -56,9 +56,10 @@ func (s *SQSScheduler) Schedule(ctx context.Context, v engine.Verification) erro
 		w = DefaultVerifyWindow
 	}
 	_, err = s.Client.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:     aws.String(s.QueueURL),
-		MessageBody:  aws.String(string(body)),
-		DelaySeconds: int32(min(w, MaxVerifyWindow) / time.Second),
+		QueueUrl:    aws.String(s.QueueURL),
+		MessageBody: aws.String(string(body)),
+		// At least as long as the health checks need to see harm.
+		DelaySeconds: int32(min(max(w, time.Duration(v.MinDelaySeconds)*time.Second), MaxVerifyWindow) / time.Second),
 	})
 	if err != nil {
 		return fmt.Errorf("queue verification of %s: %w", v.Name, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/engine"
@@ -55,5 +56,32 @@ func TestVerificationPublishesOnlyWhatItFound(t *testing.T) {
 				t.Errorf("published %v; want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// The delay is the configured window or, when longer, the time the target
+// groups' health checks need to mark a target unhealthy (the verification
+// would otherwise read them still healthy and let a harmful change stand);
+// never past SQS's largest delay.
+func TestSQSSchedulerWaitsForHealthChecks(t *testing.T) {
+	tests := []struct {
+		window time.Duration
+		min    int32
+		want   int32
+	}{
+		{90 * time.Second, 0, 90},
+		{90 * time.Second, 60, 90},
+		{90 * time.Second, 330, 330},
+		{90 * time.Second, 3300, 900},
+	}
+	for _, tt := range tests {
+		s := &sender{}
+		v := engine.Verification{LoadBalancerArn: "arn:lb", Name: "edge", MinDelaySeconds: tt.min}
+		if err := (&SQSScheduler{Client: s, QueueURL: "q", Window: tt.window}).Schedule(context.Background(), v); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.in[0].DelaySeconds; got != tt.want {
+			t.Errorf("window %s, min %d s: delay %d s; want %d", tt.window, tt.min, got, tt.want)
+		}
 	}
 }
