@@ -199,3 +199,18 @@ func TestComposeAppliedWithError(t *testing.T) {
 		t.Errorf("got %v %+v; want a %s message", ok, m.Attributes, TypeFailed)
 	}
 }
+
+// A run that changed a load balancer but left part of it alone (a listener
+// held for its certificate, a secure back end) ends non_compliant with
+// applied calls: people must hear of the change.
+func TestComposeAppliedButNonCompliant(t *testing.T) {
+	r := engine.Report{Name: "web", Type: engine.TypeClassic, Mode: engine.ModeEnforce, Status: engine.StatusNonCompliant,
+		Findings: []engine.Finding{
+			{Rule: engine.RuleCertificateUnverified, Detail: "listener 443 not replaced: certificate not verifiable"},
+			{Rule: engine.RuleListenerProtocol, Detail: "listener 80 is HTTP:80 -> HTTP:80; want TCP:80 -> TCP:80"}},
+		Actions: []engine.Action{{API: "DeleteLoadBalancerListeners", Target: "web:80", Status: engine.ActionApplied},
+			{API: "CreateLoadBalancerListeners", Target: "web:80", Status: engine.ActionApplied}}}
+	if m, ok := Compose(r, compliance.Trigger{Kind: compliance.TriggerSweep}, "123456789012", "us-east-1"); !ok || m.Attributes["type"] != TypeRemediated {
+		t.Errorf("got %v %+v; want a %s message", ok, m.Attributes, TypeRemediated)
+	}
+}
