@@ -26,10 +26,13 @@ type fake struct {
 	nlbs    map[string]*fakeNLB
 	tgs     map[string]map[string]string // tg ARN -> attributes
 	tgType  map[string]v2types.TargetTypeEnum
-	targets map[string][]v2types.TargetHealthDescription // tg ARN -> targets and health
-	rules   map[string][]v2types.Rule                    // listener ARN -> rules besides the default
-	itags   map[string]map[string]string                 // EC2 instance id -> tags
-	failNth map[string]int                               // action -> the one call (1-based) that fails
+	hcProto map[string]v2types.ProtocolEnum // health check protocol per target group; absent: none given
+	// hcTiming: health check interval and unhealthy threshold per target group; absent: none given
+	hcTiming map[string][2]int32
+	targets  map[string][]v2types.TargetHealthDescription // tg ARN -> targets and health
+	rules    map[string][]v2types.Rule                    // listener ARN -> rules besides the default
+	itags    map[string]map[string]string                 // EC2 instance id -> tags
+	failNth  map[string]int                               // action -> the one call (1-based) that fails
 }
 
 type fakeClassic struct {
@@ -361,7 +364,7 @@ func (f fakeV2) DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTarg
 		if _, ok := f.tgs[tg]; !ok {
 			return nil, &v2types.TargetGroupNotFoundException{}
 		}
-		g := v2types.TargetGroup{TargetGroupArn: aws.String(tg), TargetType: cmpOr(f.tgType[tg], v2types.TargetTypeEnumInstance)}
+		g := v2types.TargetGroup{TargetGroupArn: aws.String(tg), TargetType: cmpOr(f.tgType[tg], v2types.TargetTypeEnumInstance), HealthCheckProtocol: f.hcProto[tg]}
 		for a, n := range f.nlbs {
 			if slices.ContainsFunc(n.listeners, func(l v2types.Listener) bool {
 				if slices.Contains(forwardTargets(l.DefaultActions), tg) {
@@ -371,6 +374,9 @@ func (f fakeV2) DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTarg
 			}) {
 				g.LoadBalancerArns = append(g.LoadBalancerArns, a)
 			}
+		}
+		if hc, ok := f.hcTiming[tg]; ok {
+			g.HealthCheckIntervalSeconds, g.UnhealthyThresholdCount = aws.Int32(hc[0]), aws.Int32(hc[1])
 		}
 		out.TargetGroups = append(out.TargetGroups, g)
 	}

@@ -72,7 +72,7 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 			}
 		}
 	}
-	var listeners []v2types.Listener
+	var listeners, outside []v2types.Listener // in the elbguard:ports scope, and left alone
 	p := elbv2.NewDescribeListenersPaginator(e.v2, &elbv2.DescribeListenersInput{LoadBalancerArn: aws.String(arn)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -86,6 +86,7 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 		}
 		for _, l := range page.Listeners {
 			if !sc.manages(aws.ToInt32(l.Port)) {
+				outside = append(outside, l)
 				continue
 			}
 			switch proto := strings.ToUpper(string(l.Protocol)); proto {
@@ -105,6 +106,7 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 	for _, l := range listeners {
 		add(e.ruleTargets(ctx, &r, l))
 	}
+	groups = e.sharedOutside(ctx, &r, groups, outside)
 	slices.Sort(groups)
 	tgs := e.describeGroups(ctx, &r, groups)
 	var steps []step
@@ -130,8 +132,30 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 		return r
 	}
 	e.applyReady(ctx, &r, tags, b, steps)
-	e.scheduleVerify(ctx, &r, lb, enabled, b.health)
+	e.scheduleVerify(ctx, &r, lb, enabled, b.health, tgs)
+	e.verifyBlind(&r, tgs, enabled)
 	return r
+}
+
+// verifyBlind reports the target groups this run turned proxy protocol on
+// for whose health check is TCP: it only opens a connection, which succeeds
+// whatever the server makes of the PROXY header, so no target turns
+// unhealthy and the verification cannot see harm. The readiness gate is
+// the only guard there.
+func (e *Engine) verifyBlind(r *Report, tgs []*targetGroup, enabled []string) {
+	if e.verifier == nil {
+		return
+	}
+	var blind []string
+	for _, tg := range tgs {
+		if tg.healthCheck == v2types.ProtocolEnumTcp && slices.Contains(enabled, tg.arn) {
+			blind = append(blind, nameFromARN(tg.arn))
+		}
+	}
+	if len(blind) > 0 {
+		r.find(RuleVerifyBlind, "target groups %s have TCP health checks, which pass whatever the server makes of the PROXY header: the health verification cannot detect harm there. "+
+			"Use an HTTP or HTTPS health check (it carries the header too) to have a broken back end caught and rolled back", strings.Join(blind, ", "))
+	}
 }
 
 // ruleTargets lists the target groups a listener's rules forward to
@@ -174,6 +198,12 @@ type targetGroup struct {
 	targetType v2types.TargetTypeEnum
 	proxyOn    bool // proxy_protocol_v2.enabled is already true
 	changes    bool // this run would turn it on
+	// healthCheck is the health check protocol: a TCP check does not fail
+	// on a server that cannot read the PROXY header (verifyBlind).
+	healthCheck v2types.ProtocolEnum
+	// unhealthyAfter is how long (seconds) its health checks need to mark
+	// a target unhealthy: interval x (unhealthy threshold + 1); 0: unknown.
+	unhealthyAfter int32
 }
 
 // describeGroups reads the target groups' types, tagBatch at a time. Target
@@ -204,7 +234,11 @@ func (e *Engine) describeGroups(ctx context.Context, r *Report, arns []string) [
 				r.find(RuleTargetGroupALB, "target group %s forwards to an Application Load Balancer (target type alb), which cannot take %s; left alone", nameFromARN(a), attrProxyProtocolV2)
 				continue
 			}
-			out = append(out, &targetGroup{arn: a, targetType: g.TargetType})
+			t := &targetGroup{arn: a, targetType: g.TargetType, healthCheck: g.HealthCheckProtocol}
+			if g.HealthCheckIntervalSeconds != nil && g.UnhealthyThresholdCount != nil {
+				t.unhealthyAfter = aws.ToInt32(g.HealthCheckIntervalSeconds) * (aws.ToInt32(g.UnhealthyThresholdCount) + 1)
+			}
+			out = append(out, t)
 		}
 	}
 	slices.SortFunc(out, func(a, b *targetGroup) int { return strings.Compare(a.arn, b.arn) })
@@ -298,4 +332,27 @@ func (e *Engine) listenerIdleStep(ctx context.Context, r *Report, l v2types.List
 			return r.record("ModifyListenerAttributes", arn, err)
 		},
 	}}, true
+}
+
+// sharedOutside leaves out the target groups that also serve a listener the
+// elbguard:ports tag leaves alone: proxy protocol is per target group, so
+// the PROXY header would reach that listener's traffic too (the NLB twin of
+// a Classic instance port shared with a listener left alone). Each is
+// reported and keeps the load balancer from being reported compliant.
+func (e *Engine) sharedOutside(ctx context.Context, r *Report, groups []string, outside []v2types.Listener) []string {
+	for _, l := range outside {
+		tgs := forwardTargets(l.DefaultActions)
+		if p := strings.ToUpper(string(l.Protocol)); p == "TCP" || p == "TLS" {
+			tgs = append(tgs, e.ruleTargets(ctx, r, l)...)
+		}
+		groups = slices.DeleteFunc(groups, func(g string) bool {
+			if !slices.Contains(tgs, g) {
+				return false
+			}
+			r.findOpen(RulePortScope, "target group %s is left alone: it also serves listener %d, which elbguard leaves as it is (%s), and proxy protocol is per target group. "+
+				"Give that listener its own target group, or manage both ports", nameFromARN(g), aws.ToInt32(l.Port), TagPorts)
+			return true
+		})
+	}
+	return groups
 }

@@ -57,6 +57,10 @@ type backends struct {
 	// that is not ready is drift, reported and never "fixed" by turning
 	// proxy protocol off.
 	serving []string
+	// untaggable are the targets ("ip:port") of ip-type target groups the
+	// steps would turn on: they cannot carry the tag, so they hold the
+	// change unless the load balancer says elbguard:readiness=skip.
+	untaggable []string
 	// health is each target group's target health read before the change
 	// (NLB), for the delayed verification.
 	health map[string][]v2types.TargetHealthDescription
@@ -76,7 +80,15 @@ func (e *Engine) applyReady(ctx context.Context, r *Report, tags map[string]stri
 	case !ok: // a malformed tag holds the load balancer, instances or not
 		e.hold(ctx, r, steps)
 		return
-	case skip, !gating && len(b.serving) == 0:
+	case skip:
+		e.apply(ctx, r, steps)
+		return
+	case len(steps) > 0 && len(b.untaggable) > 0:
+		r.find(RuleBackendsNotReady, "%d registered targets are IP addresses, which cannot carry %s=true: %s; nothing changed. Once every one reads the PROXY header, tag the load balancer %s=skip",
+			len(b.untaggable), TagProxyReady, strings.Join(b.untaggable, ", "), TagReadiness)
+		e.hold(ctx, r, steps)
+		return
+	case !gating && len(b.serving) == 0:
 		e.apply(ctx, r, steps)
 		return
 	}
@@ -120,6 +132,7 @@ func (e *Engine) hold(ctx context.Context, r *Report, steps []step) {
 		}
 		return
 	}
+	r.holdFinding() // held for infrastructure as code too: say so
 	r.Status = StatusNonCompliant
 	if r.err != nil {
 		r.Status = StatusError
@@ -221,7 +234,8 @@ func (e *Engine) nlbBackends(ctx context.Context, r *Report, tags map[string]str
 	for _, tg := range tgs {
 		instance := tg.targetType == v2types.TargetTypeEnumInstance || tg.targetType == ""
 		gate := !skip && instance && (tg.changes || tg.proxyOn)
-		if !gate && !(verify && tg.changes) {
+		untaggable := !skip && !instance && tg.changes // ip targets (alb groups are left out before)
+		if !gate && !untaggable && !(verify && tg.changes) {
 			continue
 		}
 		out, err := e.v2.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(tg.arn)})
@@ -231,6 +245,13 @@ func (e *Engine) nlbBackends(ctx context.Context, r *Report, tags map[string]str
 		}
 		if tg.changes {
 			b.health[tg.arn] = out.TargetHealthDescriptions
+		}
+		if untaggable {
+			for _, d := range out.TargetHealthDescriptions {
+				if d.Target != nil {
+					b.untaggable = append(b.untaggable, targetKey(d.Target))
+				}
+			}
 		}
 		if !gate {
 			continue

@@ -173,14 +173,31 @@ func TestReadinessGateNetwork(t *testing.T) {
 	}
 }
 
-func TestReadinessIPTargetsNeedNoTag(t *testing.T) {
-	f := newFake()
-	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce"}, v2types.ProtocolEnumTcp)
-	tg := forwardTargets(n.listeners[0].DefaultActions)[0]
-	f.tgType[tg] = v2types.TargetTypeEnumIp
-	f.addTarget(tg, "10.0.0.5", 80, v2types.TargetHealthStateEnumHealthy)
-	r := reportOf(t, sweep(t, newReadyEngine(t, f, Config{})), "edge")
-	if r.Status != StatusRemediated || f.calls["ec2.DescribeTags"] != 0 {
-		t.Errorf("got %s (%v); want remediated without reading instance tags", r.Status, f.calls)
+func TestReadinessIPTargetsHeldUnlessSkip(t *testing.T) {
+	// ip targets cannot carry elbguard:proxy-ready: nothing tells elbguard
+	// that they read the header, so the change is held until a person says
+	// so with elbguard:readiness=skip (the tag's documented purpose).
+	for _, tt := range []struct {
+		name string
+		tags map[string]string
+		want Status
+	}{
+		{"no skip: held", map[string]string{tag: "enforce"}, StatusNonCompliant},
+		{"skip", map[string]string{tag: "enforce", TagReadiness: "skip"}, StatusRemediated},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, tt.tags, v2types.ProtocolEnumTcp)
+			tg := forwardTargets(n.listeners[0].DefaultActions)[0]
+			f.tgType[tg] = v2types.TargetTypeEnumIp
+			f.addTarget(tg, "10.0.0.5", 80, v2types.TargetHealthStateEnumHealthy)
+			r := reportOf(t, sweep(t, newReadyEngine(t, f, Config{})), "edge")
+			if r.Status != tt.want || f.calls["ec2.DescribeTags"] != 0 {
+				t.Fatalf("got %s %+v (%v); want %s without reading instance tags", r.Status, r.Findings, f.calls, tt.want)
+			}
+			if held := tt.want == StatusNonCompliant; held != strings.Contains(detailOf(r, RuleBackendsNotReady), "10.0.0.5:80") || held == (f.tgs[tg][attrProxyProtocolV2] == "true") {
+				t.Errorf("got %+v, proxy protocol %q; want held %v naming 10.0.0.5:80", r.Findings, f.tgs[tg][attrProxyProtocolV2], held)
+			}
+		})
 	}
 }

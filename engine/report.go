@@ -86,6 +86,10 @@ const (
 	// RuleVerifyNotScheduled: proxy protocol was turned on but the delayed
 	// health verification could not be queued.
 	RuleVerifyNotScheduled = "verification_not_scheduled"
+	// RuleVerifyBlind: proxy protocol was turned on for a target group
+	// whose health check is TCP, which passes whatever the server makes of
+	// the PROXY header: the verification cannot see harm there.
+	RuleVerifyBlind = "verification_blind"
 )
 
 // Report is what the engine found and did for one load balancer.

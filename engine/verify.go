@@ -29,6 +29,10 @@ import (
 // once the back ends read the PROXY header.
 const TagHealthDropped = "elbguard:health-dropped"
 
+// maxVerifyDelaySeconds is the longest a queued verification can wait: SQS's
+// largest message delay.
+const maxVerifyDelaySeconds = 900
+
 // Verification is a delayed check of one load balancer's target groups
 // after proxy protocol was turned on for them.
 type Verification struct {
@@ -38,6 +42,11 @@ type Verification struct {
 	Name            string        `json:"name"`
 	EnabledAt       time.Time     `json:"enabled_at"`
 	TargetGroups    []VerifyGroup `json:"target_groups"`
+	// MinDelaySeconds is how long the slowest target group's health checks
+	// need to mark a target unhealthy (interval x (unhealthy threshold + 1));
+	// a scheduler waits at least this long, or the check would read the
+	// targets still healthy and let a harmful change stand. 0: unknown.
+	MinDelaySeconds int32 `json:"min_delay_seconds,omitempty"`
 }
 
 // VerifyGroup is one target group and the targets ("id:port") that were
@@ -80,7 +89,7 @@ func targetKey(t *v2types.TargetDescription) string {
 // scheduleVerify queues the verification of the target groups this run
 // turned proxy protocol on for, with the targets healthy before. Target
 // groups without a healthy target have nothing to lose and are left out.
-func (e *Engine) scheduleVerify(ctx context.Context, r *Report, lb *v2types.LoadBalancer, enabled []string, health map[string][]v2types.TargetHealthDescription) {
+func (e *Engine) scheduleVerify(ctx context.Context, r *Report, lb *v2types.LoadBalancer, enabled []string, health map[string][]v2types.TargetHealthDescription, tgs []*targetGroup) {
 	if e.verifier == nil || len(enabled) == 0 {
 		return
 	}
@@ -95,6 +104,11 @@ func (e *Engine) scheduleVerify(ctx context.Context, r *Report, lb *v2types.Load
 		if len(g.Healthy) > 0 {
 			slices.Sort(g.Healthy)
 			v.TargetGroups = append(v.TargetGroups, g)
+			for _, t := range tgs {
+				if t.arn == tg {
+					v.MinDelaySeconds = max(v.MinDelaySeconds, t.unhealthyAfter)
+				}
+			}
 		}
 	}
 	if len(v.TargetGroups) == 0 {
@@ -107,6 +121,10 @@ func (e *Engine) scheduleVerify(ctx context.Context, r *Report, lb *v2types.Load
 			r.err = fmt.Errorf("schedule verification of %s: %w", r.Name, err)
 		}
 		return
+	}
+	if v.MinDelaySeconds > maxVerifyDelaySeconds {
+		r.find(RuleVerifyBlind, "the health checks need %d s to mark a target unhealthy, longer than the %d s a verification can wait (SQS's largest delay): harm may go unseen. Shorten the health check interval or unhealthy threshold",
+			v.MinDelaySeconds, maxVerifyDelaySeconds)
 	}
 	e.log.InfoContext(ctx, "verification scheduled", "name", r.Name, "target_groups", len(v.TargetGroups))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	v2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -92,5 +93,59 @@ func TestVerifyRollbackFailureIsAnError(t *testing.T) {
 	r := e.Verify(context.Background(), q.got[0])
 	if r.Status != StatusError || !hasRule(r, RuleHealthDropped) || r.Err() == nil {
 		t.Errorf("got %s %+v; want error with health_dropped and the API error kept", r.Status, r.Findings)
+	}
+}
+
+// TestVerifyBlindWithTCPHealthCheck: a TCP health check only opens a
+// connection, which succeeds whatever the server makes of the PROXY header,
+// so no target turns unhealthy and the verification cannot see harm. The
+// report says so for each target group turned on with one.
+func TestVerifyBlindWithTCPHealthCheck(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp, v2types.ProtocolEnumTcp)
+	tcp, http := forwardTargets(n.listeners[0].DefaultActions)[0], forwardTargets(n.listeners[1].DefaultActions)[0]
+	f.hcProto = map[string]v2types.ProtocolEnum{tcp: v2types.ProtocolEnumTcp, http: v2types.ProtocolEnumHttp}
+	f.addTarget(tcp, "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	f.addTarget(http, "i-b", 80, v2types.TargetHealthStateEnumHealthy)
+	q := &queue{}
+	r := reportOf(t, sweep(t, newReadyEngine(t, f, Config{}, WithVerifier(q))), "edge")
+	if r.Status != StatusRemediated {
+		t.Fatalf("got %s %+v; want remediated", r.Status, r.Findings)
+	}
+	d := detailOf(r, RuleVerifyBlind)
+	if !strings.Contains(d, nameFromARN(tcp)) || strings.Contains(d, nameFromARN(http)) {
+		t.Errorf("got %s %q; want it naming %s only", RuleVerifyBlind, d, nameFromARN(tcp))
+	}
+}
+
+// TestVerifyWaitsForHealthChecks: the verification asks to run no sooner
+// than the slowest target group it checks can mark a target unhealthy:
+// interval x (unhealthy threshold + 1), the +1 for the check already under
+// way when the change lands.
+func TestVerifyWaitsForHealthChecks(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp, v2types.ProtocolEnumTcp)
+	a, b := forwardTargets(n.listeners[0].DefaultActions)[0], forwardTargets(n.listeners[1].DefaultActions)[0]
+	f.hcTiming = map[string][2]int32{a: {30, 2}, b: {30, 10}}
+	f.addTarget(a, "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	f.addTarget(b, "i-b", 80, v2types.TargetHealthStateEnumHealthy)
+	q := &queue{}
+	reportOf(t, sweep(t, newReadyEngine(t, f, Config{}, WithVerifier(q))), "edge")
+	if len(q.got) != 1 || q.got[0].MinDelaySeconds != 330 {
+		t.Fatalf("got %+v; want one verification with min_delay_seconds 330", q.got)
+	}
+}
+
+// TestVerifyTooSlowHealthChecks: health checks slower than the longest
+// delay a verification can have are reported.
+func TestVerifyTooSlowHealthChecks(t *testing.T) {
+	f := newFake()
+	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp)
+	a := forwardTargets(n.listeners[0].DefaultActions)[0]
+	f.hcTiming = map[string][2]int32{a: {300, 10}}
+	f.addTarget(a, "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+	r := reportOf(t, sweep(t, newReadyEngine(t, f, Config{}, WithVerifier(&queue{}))), "edge")
+	if d := detailOf(r, RuleVerifyBlind); !strings.Contains(d, "3300 s") {
+		t.Errorf("got %q; want %s naming the 3300 s the health checks need", d, RuleVerifyBlind)
 	}
 }

@@ -72,7 +72,7 @@ func TestComplianceSinks(t *testing.T) {
 	}
 
 	// The event: the enforcer remediates and publishes.
-	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil)
+	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil, engine.WithCertificates(clients.IAM, clients.ACM)) // as handler.NewEngine: the HTTPS listener's certificate is checked
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,10 @@ func TestVerifyRollbackMoto(t *testing.T) {
 	arn := aws.ToString(lb.LoadBalancers[0].LoadBalancerArn)
 	tg := enfMust[*elbv2.CreateTargetGroupOutput](t, "create target group")(v2.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{
 		Name: aws.String("edge-verify-tg"), Protocol: v2types.ProtocolEnumTcp, Port: aws.Int32(80), VpcId: aws.String(vpc),
-		TargetType: v2types.TargetTypeEnumInstance, HealthCheckProtocol: v2types.ProtocolEnumTcp}))
+		TargetType: v2types.TargetTypeEnumInstance, HealthCheckProtocol: v2types.ProtocolEnumTcp,
+		// The quickest checks AWS allows: the verification waits at least
+		// interval x (unhealthy threshold + 1) = 15 s for them.
+		HealthCheckIntervalSeconds: aws.Int32(5), HealthCheckTimeoutSeconds: aws.Int32(5), HealthyThresholdCount: aws.Int32(2), UnhealthyThresholdCount: aws.Int32(2)}))
 	tgARN := aws.ToString(tg.TargetGroups[0].TargetGroupArn)
 	enfMust[*elbv2.CreateListenerOutput](t, "create listener")(v2.CreateListener(ctx, &elbv2.CreateListenerInput{
 		LoadBalancerArn: aws.String(arn), Protocol: v2types.ProtocolEnumTcp, Port: aws.Int32(80),
@@ -69,7 +72,7 @@ func TestVerifyRollbackMoto(t *testing.T) {
 	// The delayed check arrives on the queue (moto's SQS), as it would at
 	// the enforcer's SQS event source after the window.
 	msg := enfMust[*sqs.ReceiveMessageOutput](t, "receive")(sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl: q.QueueUrl, WaitTimeSeconds: 5, MaxNumberOfMessages: 10}))
+		QueueUrl: q.QueueUrl, WaitTimeSeconds: 20, MaxNumberOfMessages: 10}))
 	if len(msg.Messages) != 1 || !strings.Contains(aws.ToString(msg.Messages[0].Body), tgARN) {
 		t.Fatalf("got %d messages %+v; want one verification of %s", len(msg.Messages), msg.Messages, tgARN)
 	}

@@ -46,6 +46,9 @@ func Compose(r engine.Report, t compliance.Trigger, account, region string) (Mes
 	}
 	verb := map[string]string{TypeRemediated: "remediated", TypeRolledBack: "change rolled back on",
 		TypeFailed: "remediation FAILED on", TypeBlocked: "change held back on"}[typ]
+	if restored(r, typ) {
+		verb = "listener restored on"
+	}
 	subject := fmt.Sprintf("elbguard: %s %s %s in %s %s", verb, r.Type, r.Name, account, region)
 	return Message{
 		Subject:    Subject(subject),
@@ -60,14 +63,24 @@ func kind(r engine.Report, t compliance.Trigger) string {
 	switch {
 	case r.Status == engine.StatusRolledBack:
 		return TypeRolledBack
-	case failed > 0:
+	case failed > 0, r.Status == engine.StatusError && applied > 0:
+		// The second: a change was made while something else failed (a
+		// read, the verification not queued); people must hear of it.
 		return TypeFailed
-	case r.Status == engine.StatusRemediated && applied > 0:
+	case (r.Status == engine.StatusRemediated || r.Status == engine.StatusNonCompliant) && applied > 0:
+		// Non-compliant with applied calls: changed, with part left alone
+		// (a listener held for its certificate); the findings say which.
 		return TypeRemediated
 	case hasRule(r, RuleBackendsNotReady) && !t.Sweep():
 		return TypeBlocked
 	}
 	return ""
+}
+
+// restored reports whether a rolled_back report is a dark-port restore
+// (engine restore.go) rather than a roll back after health dropped.
+func restored(r engine.Report, typ string) bool {
+	return typ == TypeRolledBack && hasRule(r, engine.RuleListenerRestore) && !hasRule(r, engine.RuleHealthDropped)
 }
 
 func hasRule(r engine.Report, rule string) bool {
@@ -157,6 +170,9 @@ func body(r engine.Report, t compliance.Trigger, typ, account, region string) st
 func headline(r engine.Report, typ string) string {
 	switch typ {
 	case TypeRolledBack:
+		if restored(r, typ) {
+			return fmt.Sprintf("elbguard restored a listener on %s that an earlier swap had deleted and could not re-create (kept in an elbguard:restore:PORT tag); the port had no listener until now. It is not compliant; a person should find out why the swap failed.", r.Name)
+		}
 		return fmt.Sprintf("elbguard changed %s, saw the back ends suffer, and undid the change. It is not compliant; a person should look.", r.Name)
 	case TypeFailed:
 		return fmt.Sprintf("elbguard tried to bring %s to the PROXY protocol and a call failed. Completed calls are listed below.", r.Name)

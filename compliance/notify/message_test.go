@@ -164,3 +164,53 @@ func TestSinkPublish(t *testing.T) {
 		})
 	}
 }
+
+// A restore (elbguard:restore:PORT) is reported rolled_back too, but it put
+// back a listener left dark by an earlier failed swap: the message must say
+// so, not that the back ends suffered.
+func TestComposeRestoreIsNotAHealthDrop(t *testing.T) {
+	r := engine.Report{Name: "web", Type: engine.TypeClassic, Mode: engine.ModeEnforce, Status: engine.StatusRolledBack,
+		Findings: []engine.Finding{{Rule: engine.RuleListenerRestore, Detail: "listener 80 restored from tag elbguard:restore:80: HTTP:80 -> HTTP:80 policies []"}},
+		Actions:  []engine.Action{{API: "CreateLoadBalancerListeners", Target: "web:80", Status: engine.ActionApplied}}}
+	m, ok := Compose(r, compliance.Trigger{Kind: compliance.TriggerSweep}, "123456789012", "us-east-1")
+	if !ok {
+		t.Fatal("no message for a restore")
+	}
+	if strings.Contains(m.Body, "back ends suffer") || !strings.Contains(m.Body, "restored") {
+		t.Errorf("body says %q; want a restored listener, not a health drop", strings.SplitN(m.Body, "\n", 2)[0])
+	}
+	if !strings.Contains(m.Subject, "restored") {
+		t.Errorf("subject %q; want it to say a listener was restored", m.Subject)
+	}
+}
+
+// A change that was made while something else failed (a read of another
+// target group, the verification not queued) leaves status error with no
+// failed action: people must still hear that the load balancer changed.
+func TestComposeAppliedWithError(t *testing.T) {
+	r := engine.Report{Name: "edge", ARN: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/edge/1", Type: engine.TypeNetwork,
+		Mode: engine.ModeEnforce, Status: engine.StatusError,
+		Findings: []engine.Finding{
+			{Rule: engine.RuleTargetGroupProxy, Detail: "target group tg-0 does not have proxy_protocol_v2.enabled=true"},
+			{Rule: engine.RuleVerifyNotScheduled, Detail: "proxy protocol was turned on for 1 target groups but their health check could not be queued"}},
+		Actions: []engine.Action{{API: "ModifyTargetGroupAttributes", Target: "arn:tg-0", Status: engine.ActionApplied}}}
+	m, ok := Compose(r, compliance.Trigger{Kind: compliance.TriggerSweep}, "123456789012", "us-east-1")
+	if !ok || m.Attributes["type"] != TypeFailed {
+		t.Errorf("got %v %+v; want a %s message", ok, m.Attributes, TypeFailed)
+	}
+}
+
+// A run that changed a load balancer but left part of it alone (a listener
+// held for its certificate, a secure back end) ends non_compliant with
+// applied calls: people must hear of the change.
+func TestComposeAppliedButNonCompliant(t *testing.T) {
+	r := engine.Report{Name: "web", Type: engine.TypeClassic, Mode: engine.ModeEnforce, Status: engine.StatusNonCompliant,
+		Findings: []engine.Finding{
+			{Rule: engine.RuleCertificateUnverified, Detail: "listener 443 not replaced: certificate not verifiable"},
+			{Rule: engine.RuleListenerProtocol, Detail: "listener 80 is HTTP:80 -> HTTP:80; want TCP:80 -> TCP:80"}},
+		Actions: []engine.Action{{API: "DeleteLoadBalancerListeners", Target: "web:80", Status: engine.ActionApplied},
+			{API: "CreateLoadBalancerListeners", Target: "web:80", Status: engine.ActionApplied}}}
+	if m, ok := Compose(r, compliance.Trigger{Kind: compliance.TriggerSweep}, "123456789012", "us-east-1"); !ok || m.Attributes["type"] != TypeRemediated {
+		t.Errorf("got %v %+v; want a %s message", ok, m.Attributes, TypeRemediated)
+	}
+}

@@ -268,7 +268,9 @@ func comply(f *types.AwsSecurityFinding, r engine.Report, ctl string, ev []engin
 	case engine.StatusError:
 		status, label = types.ComplianceStatusNotAvailable, types.SeverityLabelMedium
 	case engine.StatusNonCompliant, engine.StatusRolledBack:
-		failed := len(ev) > 0
+		// Rolled back: a change was undone (a restored listener, proxy
+		// protocol turned back off), so no control passes.
+		failed := len(ev) > 0 || r.Status == engine.StatusRolledBack
 		if ctl == ControlProxyProtocol && !failed {
 			// Never report passed what is not: a non-compliant report
 			// whose findings name no control fails the main control.
@@ -319,6 +321,8 @@ func describe(r engine.Report, status types.ComplianceStatus, ev []engine.Findin
 		fmt.Fprintf(&b, "Compliant (mode %s).", r.Mode)
 	case r.Status == engine.StatusError:
 		fmt.Fprintf(&b, "elbguard could not evaluate this load balancer (mode %s):", r.Mode)
+	case r.Status == engine.StatusRolledBack && hasRule(r, engine.RuleListenerRestore):
+		fmt.Fprintf(&b, "elbguard restored a listener an earlier swap had left deleted; the port had none until now (mode %s):", r.Mode)
 	case r.Status == engine.StatusRolledBack:
 		fmt.Fprintf(&b, "elbguard made a change that harmed the back ends and undid it (mode %s):", r.Mode)
 	case status == types.ComplianceStatusFailed:

@@ -195,3 +195,29 @@ func TestClip(t *testing.T) {
 		}
 	}
 }
+
+// A rolled-back load balancer is not compliant on any control: a restore
+// (elbguard:restore:PORT) puts back the HTTP listener elbguard had removed,
+// and its report carries only the listener_restore finding; a health-drop
+// roll back turned proxy protocol off again.
+func TestRolledBackNeverPassed(t *testing.T) {
+	reports := []engine.Report{
+		{Name: "web", Type: engine.TypeClassic, Mode: engine.ModeEnforce, Status: engine.StatusRolledBack,
+			Findings: []engine.Finding{{Rule: engine.RuleListenerRestore, Detail: "listener 80 restored from tag elbguard:restore:80: HTTP:80 -> HTTP:80 policies []"}},
+			Actions:  []engine.Action{{API: "CreateLoadBalancerListeners", Target: "web:80", Status: engine.ActionApplied}}},
+		{Name: "edge", ARN: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/edge/1", Type: engine.TypeNetwork,
+			Mode: engine.ModeEnforce, Status: engine.StatusRolledBack,
+			Findings: []engine.Finding{{Rule: engine.RuleHealthDropped, Detail: "target group tg: targets unhealthy; proxy protocol turned back off"}}},
+	}
+	for _, r := range reports {
+		fs := Findings(r, Context{Account: "123456789012", Region: "us-east-1", Now: goldenNow})
+		if len(fs) == 0 {
+			t.Fatalf("%s: no findings", r.Name)
+		}
+		for _, f := range fs {
+			if f.Compliance == nil || f.Compliance.Status != types.ComplianceStatusFailed {
+				t.Errorf("%s %s: compliance %+v; want FAILED for a rolled-back load balancer", r.Name, aws.ToString(f.GeneratorId), f.Compliance)
+			}
+		}
+	}
+}

@@ -69,7 +69,8 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 	} else {
 		cfg = h.Engine.Config()
 	}
-	d, err := events.Classify(raw, events.Options{SelfARN: self, TagKeys: []string{cfg.TagKey, cfg.IdleTimeoutTagKey, engine.TagReadiness, engine.TagHealthDropped}})
+	d, err := events.Classify(raw, events.Options{SelfARN: self, TagKeys: []string{cfg.TagKey, cfg.IdleTimeoutTagKey, engine.TagReadiness, engine.TagHealthDropped,
+		engine.TagPorts, engine.TagIaC, engine.TagExemptUntil, engine.TagExemptReason}})
 	if err != nil {
 		log.ErrorContext(ctx, "bad input: event not handled and not retried", "error", err.Error(), "bytes", len(raw))
 		return &Outcome{Decision: events.Decision{Kind: events.KindIgnored, Reason: err.Error()}, BadInput: true}, nil

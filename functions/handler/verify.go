@@ -56,9 +56,10 @@ func (s *SQSScheduler) Schedule(ctx context.Context, v engine.Verification) erro
 		w = DefaultVerifyWindow
 	}
 	_, err = s.Client.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:     aws.String(s.QueueURL),
-		MessageBody:  aws.String(string(body)),
-		DelaySeconds: int32(min(w, MaxVerifyWindow) / time.Second),
+		QueueUrl:    aws.String(s.QueueURL),
+		MessageBody: aws.String(string(body)),
+		// At least as long as the health checks need to see harm.
+		DelaySeconds: int32(min(max(w, time.Duration(v.MinDelaySeconds)*time.Second), MaxVerifyWindow) / time.Second),
 	})
 	if err != nil {
 		return fmt.Errorf("queue verification of %s: %w", v.Name, err)
@@ -141,8 +142,25 @@ func (h *Enforcer) verify(ctx context.Context, vs []engine.Verification, bad []s
 	}
 	res.Processed = len(res.Reports)
 	out := &Outcome{Decision: events.Decision{Kind: events.KindReconcile, Reason: "delayed health verification"}}
-	publish(ctx, log, h.Publisher, res, TriggerOf(out.Decision), h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
+	publish(ctx, log, h.Publisher, found(res), TriggerOf(out.Decision), h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
 	return finish(ctx, log, out, res, nil, h.Metrics, cmp.Or(h.Function, FunctionEnforcer))
+}
+
+// found leaves out the verifications that found no target dropped: they
+// checked only the target groups one run turned on, so their "compliant"
+// says nothing of the rest of the load balancer and must not become a
+// Security Hub PASSED over what the run itself reported.
+func found(res *engine.Result) *engine.Result {
+	out := &engine.Result{Counts: map[engine.Status]int{}}
+	for _, r := range res.Reports {
+		if r.Status == engine.StatusCompliant {
+			continue
+		}
+		out.Reports = append(out.Reports, r)
+		out.Counts[r.Status]++
+	}
+	out.Found, out.Processed = len(out.Reports), len(out.Reports)
+	return out
 }
 
 // verifyOne runs one verification with the engine of the account and region
