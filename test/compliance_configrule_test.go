@@ -12,6 +12,7 @@ import (
 
 	"github.com/elbguard/elbguard/compliance/configrule"
 	"github.com/elbguard/elbguard/engine"
+	"github.com/elbguard/elbguard/functions/handler"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/test/harness"
 )
@@ -48,7 +49,7 @@ func TestComplianceConfigRule(t *testing.T) {
 	cfg := m.Config(t)
 	ctx := enfCtxT(t)
 	clients := awsclient.FromConfig(cfg)
-	ro, err := engine.New(clients.Classic, clients.V2, engine.Config{DryRun: true}, nil)
+	ro, err := handler.NewEngine(clients, engine.Config{DryRun: true}, nil) // as the Config rule Lambda builds it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestComplianceConfigRule(t *testing.T) {
 
 	// Nothing was changed by the rule: remediate with a writing engine,
 	// then the same events are compliant.
-	rw, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil)
+	rw, err := handler.NewEngine(clients, engine.Config{}, nil) // as the enforcer builds it
 	if err != nil {
 		t.Fatal(err)
 	}
