@@ -10,7 +10,7 @@ import (
 )
 
 func TestTemplatesRenderAlike(t *testing.T) {
-	root := filepath.Join("..", "..")
+	root := ".."
 	d := templateData{Redirect: "127.0.0.1:1001", App: "127.0.0.1:1002", Backend: "127.0.0.1:1003", Admin: "127.0.0.1:1004", Dir: "/tmp/x"}
 	// HAProxy logs to stdout, so it has no use for the run directory.
 	for name, logs := range map[string]bool{"nginx.conf.tmpl": true, "haproxy.cfg.tmpl": false, "elbguard-proxy.yaml.tmpl": true} {

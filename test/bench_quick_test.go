@@ -26,7 +26,7 @@ func TestBenchQuick(t *testing.T) {
 		harness.Tool(t, tool)
 	}
 	out := t.TempDir()
-	res := harness.Run(t, 9*time.Minute, "bash", []string{filepath.Join(root, "scripts", "bench.sh"), "--quick", "-out", out},
+	res := harness.Run(t, 9*time.Minute, "bash", []string{filepath.Join(root, "scripts", "benchmark.sh"), "--quick", "-out", out},
 		harness.WithDir(root))
 	t.Logf("scripts/benchmark.sh --quick exited %d; stdout:\n%s", res.Code, res.Stdout)
 	b, err := os.ReadFile(filepath.Join(out, "results.json"))
