@@ -9,11 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
-)
 
-// fGetPipeSz is fcntl's F_GETPIPE_SZ on Linux (the syscall package lacks it).
-const fGetPipeSz = 1032
+	"golang.org/x/sys/unix"
+)
 
 // Pipe is one pipe a process holds (counted once even when it holds both
 // ends), with its capacity and the bytes waiting in it.
@@ -119,12 +117,10 @@ func pipeSize(fdPath string) (capacity, queued int64) {
 		return 0, 0
 	}
 	_ = rc.Control(func(fd uintptr) {
-		c, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, fGetPipeSz, 0)
-		if e == 0 {
+		if c, err := unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0); err == nil {
 			capacity = int64(c)
 		}
-		var n int32
-		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); e == 0 {
+		if n, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ); err == nil { // TIOCINQ is FIONREAD
 			queued = int64(n)
 		}
 	})
