@@ -79,6 +79,9 @@ func (t *tunnel) finWait(src interface{ SetReadDeadline(time.Time) error }) {
 }
 
 func (t *tunnel) copyUp() int64 {
+	if t.idle > 0 && t.upstream != nil && t.fc.raw != nil {
+		return t.pumpIdle(t.upstream, t.fc.raw)
+	}
 	if t.idle > 0 {
 		return t.copyIdle(t.up, t.fc, t.fc)
 	}
@@ -90,7 +93,7 @@ func (t *tunnel) copyUp() int64 {
 		return n
 	}
 	if t.upstream != nil && t.fc.raw != nil {
-		n, err := pump(t.upstream, t.fc.raw)
+		n, err := pump(t.upstream, t.fc.raw, nil)
 		t.onError(err)
 		return n
 	}
@@ -100,6 +103,9 @@ func (t *tunnel) copyUp() int64 {
 }
 
 func (t *tunnel) copyDown() int64 {
+	if t.idle > 0 && t.upstream != nil && t.fc.raw != nil {
+		return t.pumpIdle(t.fc.raw, t.upstream)
+	}
 	if t.idle > 0 {
 		return t.copyIdle(t.fc.writer(), t.up, t.up)
 	}
@@ -109,7 +115,7 @@ func (t *tunnel) copyDown() int64 {
 		return n
 	}
 	if t.upstream != nil && t.fc.raw != nil {
-		n, err := pump(t.fc.raw, t.upstream)
+		n, err := pump(t.fc.raw, t.upstream, nil)
 		t.onError(err)
 		return n
 	}
@@ -127,8 +133,9 @@ var pumpBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b 
 // is drained; when a read fills the buffer (bulk), the bytes queued in the
 // socket (FIONREAD) move with splice(2). An idle tunnel costs two parked
 // goroutines and nothing else (io.Copy's splice would pin two 1 MiB-capacity
-// pipes in the kernel per idle tunnel).
-func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
+// pipes in the kernel per idle tunnel). A non-nil active is set to the time
+// of each transfer; a read deadline on src ends pump with a timeout error.
+func pump(dst *net.TCPConn, src *net.TCPConn, active *atomicTime) (int64, error) {
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return 0, fmt.Errorf("raw conn: %w", err)
@@ -212,6 +219,9 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 				return total, err
 			}
 			total += int64(n)
+			if active != nil {
+				active.store(time.Now())
+			}
 			if n < len(buf) {
 				break // probably drained; saves the EAGAIN read
 			}
@@ -224,6 +234,9 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 				}
 				m, err := dst.ReadFrom(&io.LimitedReader{R: src, N: int64(avail)})
 				total += m
+				if active != nil && m > 0 {
+					active.store(time.Now())
+				}
 				if err != nil {
 					pumpBufs.Put(bp)
 					return total, err
@@ -242,6 +255,27 @@ func pump(dst *net.TCPConn, src *net.TCPConn) (int64, error) {
 func (t *tunnel) onError(err error) {
 	if err != nil {
 		t.close()
+	}
+}
+
+// pumpIdle is copyIdle for raw sockets: pump, so that an idle tunnel holds
+// no buffer while it waits (copyIdle holds 32 KiB per direction), with the
+// read deadline pushed back after each t.idle that saw traffic either way.
+func (t *tunnel) pumpIdle(dst, src *net.TCPConn) int64 {
+	var total int64
+	for {
+		_ = src.SetReadDeadline(time.Now().Add(t.idle))
+		n, err := pump(dst, src, &t.lastActive)
+		total += n
+		if err == nil {
+			return total // EOF
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && time.Since(t.lastActive.load()) < t.idle {
+			continue // the other direction is active
+		}
+		t.close()
+		return total
 	}
 }
 
