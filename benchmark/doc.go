@@ -1,4 +1,4 @@
-// Package bench runs elbguard's side-by-side benchmarks, `make bench`:
+// Package benchmark runs elbguard's side-by-side benchmarks, `make bench`:
 // nginx, HAProxy and elbguard-proxy configured alike (benchmark/configs/*.tmpl) in
 // front of one shared backend, driven by the PROXY-protocol load generator
 // in package loadgen; and the enforcement engine at scale against moto_server,

@@ -1,4 +1,4 @@
-// Package load is elbguard's benchmark load generator: it opens TCP
+// Package loadgen is elbguard's benchmark load generator: it opens TCP
 // connections that start with a PROXY protocol v1 or v2 header, as a load
 // balancer does (wrk cannot), and drives the scenarios of `make bench`
 // over them: keep-alive HTTP GETs, connection churn, WebSocket echo round
