@@ -26,6 +26,9 @@ type tunnel struct {
 
 	toUpstream, toClient int64
 	lastActive           atomicTime
+	// halfClosed is set when one direction of a WebSocket has ended: the
+	// idle rule then no longer extends the other direction's fin deadline.
+	halfClosed atomic.Bool
 }
 
 // run registers the session and starts its two copy goroutines; the calling
@@ -74,8 +77,26 @@ const tunnelFinTimeout = 2 * time.Second
 // ended (WebSockets only; tcp mode keeps TCP's half-close semantics).
 func (t *tunnel) finWait(src interface{ SetReadDeadline(time.Time) error }) {
 	if !t.splice {
+		t.halfClosed.Store(true)
 		_ = src.SetReadDeadline(time.Now().Add(tunnelFinTimeout))
 	}
+}
+
+// idleDeadline is the read deadline of a copy under the idle rule: t.idle
+// from now, or tunnelFinTimeout once the other direction has ended.
+func (t *tunnel) idleDeadline() time.Time {
+	if t.halfClosed.Load() {
+		return time.Now().Add(tunnelFinTimeout)
+	}
+	return time.Now().Add(t.idle)
+}
+
+// keepWaiting reports whether a copy under the idle rule whose read timed
+// out should wait again: the other direction saw traffic within t.idle, and
+// neither direction has ended.
+func (t *tunnel) keepWaiting(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() && !t.halfClosed.Load() && time.Since(t.lastActive.load()) < t.idle
 }
 
 func (t *tunnel) copyUp() int64 {
@@ -264,14 +285,13 @@ func (t *tunnel) onError(err error) {
 func (t *tunnel) pumpIdle(dst, src *net.TCPConn) int64 {
 	var total int64
 	for {
-		_ = src.SetReadDeadline(time.Now().Add(t.idle))
+		_ = src.SetReadDeadline(t.idleDeadline())
 		n, err := pump(dst, src, &t.lastActive)
 		total += n
 		if err == nil {
 			return total // EOF
 		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && time.Since(t.lastActive.load()) < t.idle {
+		if t.keepWaiting(err) {
 			continue // the other direction is active
 		}
 		t.close()
@@ -287,7 +307,7 @@ func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDea
 	buf := *bp
 	var total int64
 	for {
-		_ = dl.SetReadDeadline(time.Now().Add(t.idle))
+		_ = dl.SetReadDeadline(t.idleDeadline())
 		n, err := src.Read(buf)
 		if n > 0 {
 			t.lastActive.store(time.Now())
@@ -298,8 +318,7 @@ func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDea
 			total += int64(n)
 		}
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && time.Since(t.lastActive.load()) < t.idle {
+			if t.keepWaiting(err) {
 				continue // the other direction is active
 			}
 			if !errors.Is(err, io.EOF) {

@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -152,4 +155,83 @@ func TestIdleTunnelHoldsNoBuffer(t *testing.T) {
 		t.Errorf("heap per idle tunnel = %d bytes; want under 24 KiB (no copy buffers held)", per)
 	}
 	runtime.KeepAlive(conns)
+}
+
+// TestTunnelFinTimeoutWithIdleRule: once the client has closed its end of a
+// WebSocket, the proxy closes the session tunnelFinTimeout later even if
+// the app never closes its own — with tunnel_idle_timeout set as without
+// (the idle rule used to push the deadline back to a full idle period).
+func TestTunnelFinTimeoutWithIdleRule(t *testing.T) {
+	for _, idle := range []time.Duration{0, time.Minute} {
+		t.Run("tunnel_idle_timeout="+idle.String(), func(t *testing.T) {
+			app := silentUpgradeApp(t)
+			_, addrs := startServer(t, appConfig("http://"+app, func(l *ListenerConfig) { l.TunnelIdleTimeout = idle }))
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			req := "GET /ws HTTP/1.1\r\nHost: app.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+				"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+			if _, err := c.Write(cat(v1Header("203.0.113.1:1", "10.0.0.1:80"), []byte(req))); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			status, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil || !strings.Contains(status, " 101 ") {
+				t.Fatalf("upgrade answer %q, %v; want 101", status, err)
+			}
+			if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if took := waitClosed(t, c, tunnelFinTimeout+3*time.Second); took < tunnelFinTimeout-100*time.Millisecond {
+				t.Errorf("closed %s after the client's FIN; want about %s", took, tunnelFinTimeout)
+			}
+		})
+	}
+}
+
+// silentUpgradeApp answers every request with 101 and then neither reads
+// nor closes: an app that went away without closing its sockets.
+func silentUpgradeApp(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+			go func() {
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
+				}
+				_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
