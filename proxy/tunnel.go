@@ -32,6 +32,9 @@ type tunnel struct {
 
 	toUpstream, toClient int64
 	lastActive           atomicTime
+	// halfClosed is set when one direction of a WebSocket has ended: the
+	// idle rule then no longer extends the other direction's fin deadline.
+	halfClosed atomic.Bool
 }
 
 // run registers the session and starts its two copy goroutines; the calling
@@ -80,11 +83,32 @@ const tunnelFinTimeout = 2 * time.Second
 // ended (WebSockets only; tcp mode keeps TCP's half-close semantics).
 func (t *tunnel) finWait(src interface{ SetReadDeadline(time.Time) error }) {
 	if !t.splice {
+		t.halfClosed.Store(true)
 		_ = src.SetReadDeadline(time.Now().Add(tunnelFinTimeout))
 	}
 }
 
+// idleDeadline is the read deadline of a copy under the idle rule: t.idle
+// from now, or tunnelFinTimeout once the other direction has ended.
+func (t *tunnel) idleDeadline() time.Time {
+	if t.halfClosed.Load() {
+		return time.Now().Add(tunnelFinTimeout)
+	}
+	return time.Now().Add(t.idle)
+}
+
+// keepWaiting reports whether a copy under the idle rule whose read timed
+// out should wait again: the other direction saw traffic within t.idle, and
+// neither direction has ended.
+func (t *tunnel) keepWaiting(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() && !t.halfClosed.Load() && time.Since(t.lastActive.load()) < t.idle
+}
+
 func (t *tunnel) copyUp() int64 {
+	if t.idle > 0 && t.upstream != nil && t.fc.raw != nil {
+		return t.pumpIdle(t.upstream, t.fc.raw, pumpOpts{})
+	}
 	if t.idle > 0 {
 		return t.copyIdle(t.up, t.fc, t.fc, nil)
 	}
@@ -96,7 +120,7 @@ func (t *tunnel) copyUp() int64 {
 		return n
 	}
 	if t.upstream != nil && t.fc.raw != nil {
-		n, err := pump(t.upstream, t.fc.raw, 0, nil, nil)
+		n, err := pump(t.upstream, t.fc.raw, pumpOpts{})
 		t.onError(err)
 		return n
 	}
@@ -106,6 +130,13 @@ func (t *tunnel) copyUp() int64 {
 }
 
 func (t *tunnel) copyDown() int64 {
+	if t.idle > 0 && t.upstream != nil && t.fc.raw != nil {
+		n := t.pumpIdle(t.fc.raw, t.upstream, t.downOpts())
+		if t.away.Load() {
+			t.sendGoingAway()
+		}
+		return n
+	}
 	if t.idle > 0 {
 		n := t.copyIdle(t.fc.writer(), t.up, t.up, t.down)
 		if t.away.Load() {
@@ -119,7 +150,7 @@ func (t *tunnel) copyDown() int64 {
 		return n
 	}
 	if t.upstream != nil && t.fc.raw != nil {
-		n, err := pump(t.fc.raw, t.upstream, t.sendTimeout, func() { t.l.clientTimedOut(t.fc, "send_timeout", t.sendTimeout) }, t.down)
+		n, err := pump(t.fc.raw, t.upstream, t.downOpts())
 		if t.away.Load() {
 			t.sendGoingAway()
 			return n
@@ -135,6 +166,29 @@ func (t *tunnel) copyDown() int64 {
 	return n
 }
 
+// pumpOpts are pump's optional duties; the zero value copies and nothing
+// more.
+type pumpOpts struct {
+	// sendTimeout bounds each wait for room in dst (send_timeout towards a
+	// client that stopped reading); timedOut is called when it expires.
+	sendTimeout time.Duration
+	timedOut    func()
+	// frames, when not nil, follows the WebSocket frames that pass
+	// (wsclose.go): the bulk path then moves only the rest of the current
+	// payload unseen.
+	frames *wsFrames
+	// active, when not nil, is set to the time of each transfer (the idle
+	// rule); a read deadline on src then ends pump with a timeout error.
+	active *atomicTime
+}
+
+// downOpts are the client-bound copy's pump duties: send_timeout and the
+// frame tracker.
+func (t *tunnel) downOpts() pumpOpts {
+	return pumpOpts{sendTimeout: t.sendTimeout, frames: t.down,
+		timedOut: func() { t.l.clientTimedOut(t.fc, "send_timeout", t.sendTimeout) }}
+}
+
 // pumpBufs are lent to pump only while bytes are flowing.
 var pumpBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
@@ -145,12 +199,8 @@ var pumpBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b 
 // socket (FIONREAD) move with splice(2). An idle tunnel costs two parked
 // goroutines and nothing else (io.Copy's splice would pin two 1 MiB-capacity
 // pipes in the kernel per idle tunnel).
-//
-// A sendTimeout bounds each wait for room in dst (send_timeout towards a
-// client that stopped reading); timedOut is called when it expires.
-// frames, when not nil, follows the WebSocket frames that pass (wsclose.go):
-// the bulk path then moves only the rest of the current payload unseen.
-func pump(dst *net.TCPConn, src *net.TCPConn, sendTimeout time.Duration, timedOut func(), frames *wsFrames) (int64, error) {
+func pump(dst *net.TCPConn, src *net.TCPConn, o pumpOpts) (int64, error) {
+	sendTimeout, timedOut, frames, active := o.sendTimeout, o.timedOut, o.frames, o.active
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return 0, fmt.Errorf("raw conn: %w", err)
@@ -238,6 +288,9 @@ func pump(dst *net.TCPConn, src *net.TCPConn, sendTimeout time.Duration, timedOu
 				return total, err
 			}
 			total += int64(n)
+			if active != nil {
+				active.store(time.Now())
+			}
 			if n < len(buf) {
 				break // probably drained; saves the EAGAIN read
 			}
@@ -267,6 +320,9 @@ func pump(dst *net.TCPConn, src *net.TCPConn, sendTimeout time.Duration, timedOu
 					}
 				}
 				total += m
+				if active != nil && m > 0 {
+					active.store(time.Now())
+				}
 				if err != nil {
 					pumpBufs.Put(bp)
 					return total, err
@@ -288,6 +344,36 @@ func (t *tunnel) onError(err error) {
 	}
 }
 
+// pumpIdle is copyIdle for raw sockets: pump, so that an idle tunnel holds
+// no buffer while it waits (copyIdle holds 32 KiB per direction), with the
+// read deadline pushed back after each t.idle that saw traffic either way.
+func (t *tunnel) pumpIdle(dst, src *net.TCPConn, o pumpOpts) int64 {
+	o.active = &t.lastActive
+	var total int64
+	for {
+		if o.frames != nil && t.away.Load() {
+			return total // goAway: the caller sends the Close frame
+		}
+		_ = src.SetReadDeadline(t.idleDeadline())
+		if o.frames != nil && t.away.Load() {
+			_ = src.SetReadDeadline(time.Unix(1, 0)) // goAway's deadline, not overwritten
+		}
+		n, err := pump(dst, src, o)
+		total += n
+		if err == nil {
+			return total // EOF
+		}
+		if o.frames != nil && t.away.Load() {
+			return total
+		}
+		if t.keepWaiting(err) {
+			continue // the other direction is active
+		}
+		t.close()
+		return total
+	}
+}
+
 // copyIdle copies with a pooled buffer and read deadlines, closing the
 // tunnel after t.idle without traffic in either direction.
 func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDeadline(time.Time) error }, frames *wsFrames) int64 {
@@ -299,7 +385,7 @@ func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDea
 		if frames != nil && t.away.Load() {
 			return total
 		}
-		_ = dl.SetReadDeadline(time.Now().Add(t.idle))
+		_ = dl.SetReadDeadline(t.idleDeadline())
 		n, err := src.Read(buf)
 		if n > 0 {
 			t.lastActive.store(time.Now())
@@ -313,11 +399,10 @@ func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDea
 			total += int64(n)
 		}
 		if err != nil {
-			var ne net.Error
 			if t.away.Load() && frames != nil {
 				return total // goAway: the caller sends the Close frame
 			}
-			if errors.As(err, &ne) && ne.Timeout() && time.Since(t.lastActive.load()) < t.idle {
+			if t.keepWaiting(err) {
 				continue // the other direction is active
 			}
 			if !errors.Is(err, io.EOF) {

@@ -189,3 +189,23 @@ func HoldIdle(ctx context.Context, d *Dialer, url string, n, workers int) (*Idle
 	}
 	return idle, nil
 }
+
+// Echo sends msg on each connection in turn and waits for it to come back,
+// so that every connection has carried traffic both ways before it goes
+// idle again.
+func (i *Idle) Echo(ctx context.Context, msg []byte) error {
+	for n, c := range i.conns {
+		err := c.Write(ctx, websocket.MessageBinary, msg)
+		var got []byte
+		if err == nil {
+			_, got, err = c.Read(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("echo on idle WebSocket %d of %d: %w", n+1, len(i.conns), err)
+		}
+		if !bytes.Equal(got, msg) {
+			return fmt.Errorf("%w: idle WebSocket %d: got %d bytes; want %d", ErrEcho, n+1, len(got), len(msg))
+		}
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"testing"
@@ -49,6 +50,10 @@ func TestWebSocketScenariosThroughPROXYHeader(t *testing.T) {
 		if _, got, err := c.Read(ctx); err != nil || string(got) != "still there?" {
 			t.Fatalf("idle connection %d: echo = %q, %v; want the message back", i, got, err)
 		}
+	}
+	// Larger than a proxy's 64 KiB copy buffer, as the idle scenario sends.
+	if err := idle.Echo(ctx, bytes.Repeat([]byte("x"), 70000)); err != nil {
+		t.Fatalf("Echo: %v", err)
 	}
 	idle.Close()
 	if idle.Len() != 0 {

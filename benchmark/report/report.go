@@ -62,12 +62,16 @@ func (r *Row) Fail(tool string, err error) {
 }
 
 // Ratio returns base's figure divided by versus's, and false when either is
-// missing, or negative (a noisy machine-wide delta), or the divisor is zero.
+// missing, or negative (a noisy machine-wide delta), or the divisor is zero
+// and the dividend is not (two zeros are level: 1).
 func (r *Row) Ratio(base, versus string) (float64, bool) {
 	a, ok1 := r.Cells[base]
 	b, ok2 := r.Cells[versus]
-	if !ok1 || !ok2 || a.Err != "" || b.Err != "" || b.Value <= 0 || a.Value < 0 {
+	if !ok1 || !ok2 || a.Err != "" || b.Err != "" || a.Value < 0 || b.Value < 0 {
 		return 0, false
+	}
+	if b.Value == 0 {
+		return 1, a.Value == 0
 	}
 	return a.Value / b.Value, true
 }

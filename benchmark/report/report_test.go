@@ -40,6 +40,7 @@ func TestMet(t *testing.T) {
 		{"lower met", Lower, 9, 10, 1.0, true, true},
 		{"lower missed", Lower, 12, 10, 1.0, false, true},
 		{"zero divisor", Higher, 1, 0, 1.0, false, false},
+		{"both zero", Lower, 0, 0, 1.0, true, true},
 		{"negative noise", Lower, -1, 10, 1.0, false, false},
 	}
 	for _, tt := range tests {
