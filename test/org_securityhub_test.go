@@ -110,3 +110,48 @@ func TestOrgSecurityHubPerAccount(t *testing.T) {
 		}
 	}
 }
+
+// TestOrgCLISecurityHub: `elbguard audit --securityhub` over several
+// accounts and regions imports each location's findings into that
+// location's Security Hub.
+func TestOrgCLISecurityHub(t *testing.T) {
+	const spoke = "111111111111"
+	accounts := []string{orgHub, spoke}
+	r := orgStart(t, accounts, orgRegions, 0)
+	ctx := harness.Context(t, 5*time.Minute)
+	for _, a := range accounts {
+		for _, reg := range orgRegions {
+			c, err := r.provider.Clients(ctx, a, reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := securityhubsdk.NewFromConfig(c.Config).EnableSecurityHub(ctx, &securityhubsdk.EnableSecurityHubInput{}); err != nil {
+				t.Fatalf("enable Security Hub in %s/%s: %v", a, reg, err)
+			}
+		}
+	}
+	audit := orgCLI(t, r, nil, "audit", "--securityhub", "--output", "json", "--accounts", spoke, "--regions", strings.Join(orgRegions, ","))
+	if audit.Code != 1 {
+		t.Fatalf("audit: got exit %d; want 1 (non_compliant found)\n%s", audit.Code, audit.Stderr)
+	}
+	if strings.Contains(audit.Stderr, "not published") {
+		t.Errorf("audit: findings not published:\n%s", audit.Stderr)
+	}
+	for _, a := range accounts {
+		for _, reg := range orgRegions {
+			c, err := r.provider.Clients(ctx, a, reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := compFindings(t, securityhubsdk.NewFromConfig(c.Config))
+			if len(got) != 4 { // web and web-audit, two controls each
+				t.Errorf("%s/%s reads %d findings; want 4\n%s", a, reg, len(got), audit.Stderr)
+			}
+			for id, f := range got {
+				if aws.ToString(f.AwsAccountId) != a || aws.ToString(f.Region) != reg {
+					t.Errorf("%s/%s holds finding %s of %s/%s", a, reg, id, aws.ToString(f.AwsAccountId), aws.ToString(f.Region))
+				}
+			}
+		}
+	}
+}
