@@ -4,11 +4,13 @@ package test
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	securityhubsdk "github.com/aws/aws-sdk-go-v2/service/securityhub"
 
@@ -150,6 +152,89 @@ func TestOrgCLISecurityHub(t *testing.T) {
 			for id, f := range got {
 				if aws.ToString(f.AwsAccountId) != a || aws.ToString(f.Region) != reg {
 					t.Errorf("%s/%s holds finding %s of %s/%s", a, reg, id, aws.ToString(f.AwsAccountId), aws.ToString(f.Region))
+				}
+			}
+		}
+	}
+}
+
+// orgEnableSecurityHub turns Security Hub on in every account and region.
+func orgEnableSecurityHub(t *testing.T, r *orgRig, accounts []string) {
+	t.Helper()
+	ctx := harness.Context(t, time.Minute)
+	for _, a := range accounts {
+		for _, reg := range orgRegions {
+			c, err := r.provider.Clients(ctx, a, reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := securityhubsdk.NewFromConfig(c.Config).EnableSecurityHub(ctx, &securityhubsdk.EnableSecurityHubInput{}); err != nil {
+				t.Fatalf("enable Security Hub in %s/%s: %v", a, reg, err)
+			}
+		}
+	}
+}
+
+// orgHubFindings reads account's findings in region with its credentials.
+func orgHubFindings(t *testing.T, r *orgRig, account, region string) map[string]string {
+	t.Helper()
+	c, err := r.provider.Clients(harness.Context(t, time.Minute), account, region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for id, f := range compFindings(t, securityhubsdk.NewFromConfig(c.Config)) {
+		out[id] = aws.ToString(f.AwsAccountId) + "/" + aws.ToString(f.Region)
+	}
+	return out
+}
+
+// TestOrgLambdaSecurityHub: with ELBGUARD_SECURITY_HUB=true, the hub's
+// enforcer and sweep worker Lambdas import a spoke's findings into the
+// spoke's Security Hub, in the spoke's region, and nowhere else.
+func TestOrgLambdaSecurityHub(t *testing.T) {
+	const spoke = "111111111111"
+	accounts := []string{orgHub, spoke}
+	r := orgStart(t, accounts, orgRegions, 0)
+	orgEnableSecurityHub(t, r, accounts)
+	_, queue := orgQueue(t, r)
+	env := r.env("ELBGUARD_ACCOUNTS="+spoke, "ELBGUARD_REGIONS="+strings.Join(orgRegions, ","),
+		"ELBGUARD_SWEEP_QUEUE_URL="+queue, "ELBGUARD_SECURITY_HUB=true")
+
+	url, enforcer := enfStartLambda(t, r.m, "./functions/enforcer", env...)
+	out := enfInvoke(t, url, orgEvent(t, spoke, "us-east-1", orgWeb))
+	if out.Result == nil || len(out.Result.Reports) != 1 || out.Result.Reports[0].Account != spoke {
+		t.Fatalf("enforcer: got %+v; want web in %s/us-east-1", out.Result, spoke)
+	}
+	enfWaitLog(t, enforcer, `"FindingsImported":2`)
+
+	workerURL, worker := enfStartLambda(t, r.m, "./functions/sweepworker", env...)
+	body, err := json.Marshal(handler.Unit{Account: spoke, Region: "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: string(body),
+		EventSourceARN: "arn:aws:sqs:us-east-1:" + orgHub + ":elbguard-sweep"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp events.SQSEventResponse
+	orgInvokeRaw(t, workerURL, raw, &resp)
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("worker: failures %+v", resp.BatchItemFailures)
+	}
+	enfWaitLog(t, worker, `"FindingsImported":4`)
+
+	want := map[string]int{spoke + "/us-east-1": 2, spoke + "/eu-west-1": 4}
+	for _, a := range accounts {
+		for _, reg := range orgRegions {
+			got := orgHubFindings(t, r, a, reg)
+			if len(got) != want[a+"/"+reg] {
+				t.Errorf("%s/%s reads %d findings; want %d", a, reg, len(got), want[a+"/"+reg])
+			}
+			for id, loc := range got {
+				if loc != a+"/"+reg {
+					t.Errorf("%s/%s holds finding %s of %s", a, reg, id, loc)
 				}
 			}
 		}
