@@ -85,15 +85,7 @@ func addCompliance(e *Enforcer) {
 	var anySink bool
 	if c.SecurityHub {
 		anySink = true
-		e.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:     jsii.String("SecurityHubImportOwnFindings"),
-			Actions: jsii.Strings("securityhub:BatchImportFindings"),
-			Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
-				Service: jsii.String("securityhub"), Resource: jsii.String("product"),
-				ResourceName: jsii.String(fmt.Sprintf("%s/default", *stack.Account())),
-				ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
-			})),
-		}))
+		e.Role.AddToPrincipalPolicy(securityHubImportStatement(stack, nil))
 		for _, fn := range fns {
 			fn.AddEnvironment(jsii.String(handler.EnvSecurityHub), jsii.String("true"), nil)
 		}

@@ -84,6 +84,7 @@ func buildOrg(app awscdk.App, cfg Config) error {
 	if cfg.Org.Spoke != nil {
 		s := *cfg.Org.Spoke
 		s.TagKey, s.DefaultMode, s.DryRun = cfg.Enforcer.TagKey, cfg.Enforcer.DefaultMode, cfg.Enforcer.DryRun
+		s.SecurityHub = cfg.Enforcer.Compliance.SecurityHub
 		if _, err := NewSpokeStack(app, SpokeStackName, nil, &s); err != nil {
 			return err
 		}

@@ -51,6 +51,12 @@ type SpokeProps struct {
 	// are global, so an account deployed in several regions must create it
 	// once. Empty: every region creates it (deploy in one region only).
 	RoleRegion string
+	// SecurityHub grants the spoke role securityhub:BatchImportFindings on
+	// the account's own default product in every region: the hub imports
+	// each account's findings with that account's role, since Security Hub
+	// takes a default-product finding only from the account it names. Set
+	// it when the hub's Compliance.SecurityHub is. Default false.
+	SecurityHub bool
 }
 
 // withDefaults returns a copy of s with zero values replaced by defaults.
@@ -202,7 +208,7 @@ func newSpokeStack(scope constructs.Construct, id string, stackProps *awscdk.Sta
 		Description: jsii.String("elbguard spoke: assumed by the elbguard hub for ELB reads and tag-scoped remediation"),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"elbguard": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
-				Statements: ptrs(elbStatementsIn(stack, jsii.String("*"), s.enforcement())),
+				Statements: ptrs(spokeStatements(stack, s)),
 			}),
 		},
 	})
@@ -237,8 +243,21 @@ func newSpokeStack(scope constructs.Construct, id string, stackProps *awscdk.Sta
 
 	iam5 := elbIAM5("*")
 	iam5.reason += " The spoke role is global (IAM) and the hub uses it in every region of the account, so the region part is a wildcard."
+	if s.SecurityHub {
+		iam5 = withSecurityHubIAM5(iam5)
+	}
 	suppress(out.Role, true, iam5)
 	return out, nil
+}
+
+// spokeStatements are the spoke role's: the single-account role's for load
+// balancers in every region, and the Security Hub import when asked for.
+func spokeStatements(stack awscdk.Stack, s SpokeProps) []awsiam.PolicyStatement {
+	sts := elbStatementsIn(stack, jsii.String("*"), s.enforcement())
+	if s.SecurityHub {
+		sts = append(sts, securityHubImportStatement(stack, jsii.String("*")))
+	}
+	return sts
 }
 
 func ptrs[T any](in []T) *[]T { return &in }

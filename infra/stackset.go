@@ -93,10 +93,12 @@ func (s *StackSetProps) validate() error {
 }
 
 // spokePropsFor is the spoke that matches a hub Enforcer's props: the same
-// enforcement settings, role name and organization.
+// enforcement settings, role name and organization, and the Security Hub
+// import when the hub imports.
 func spokePropsFor(p EnforcerProps) SpokeProps {
 	h := p.Hub.withDefaults()
-	return SpokeProps{TagKey: p.TagKey, DefaultMode: p.DefaultMode, DryRun: p.DryRun, RoleName: h.SpokeRoleName, OrgID: h.OrgID}
+	return SpokeProps{TagKey: p.TagKey, DefaultMode: p.DefaultMode, DryRun: p.DryRun, RoleName: h.SpokeRoleName, OrgID: h.OrgID,
+		SecurityHub: p.Compliance.SecurityHub}
 }
 
 // SpokeTemplateBody synthesizes the spoke (NewSpokeStack's code, in an app

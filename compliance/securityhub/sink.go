@@ -1,10 +1,12 @@
 package securityhub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -28,10 +30,26 @@ type ImportAPI interface {
 	BatchImportFindings(ctx context.Context, in *securityhub.BatchImportFindingsInput, optFns ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error)
 }
 
+// Clients hands out the Security Hub client of an account and region. With
+// the default product ARN, Security Hub accepts a finding only from the
+// account its AwsAccountId names, in the finding's region, so each
+// location's findings need that location's client (an assumed role in a
+// spoke account).
+type Clients interface {
+	SecurityHub(ctx context.Context, account, region string) (ImportAPI, error)
+}
+
 // Sink imports each run's findings into Security Hub.
 type Sink struct {
-	// Client makes the calls; required.
+	// Client makes the calls of the caller's own location: reports without
+	// an account (located by Locator), and every report when Clients is
+	// nil; required.
 	Client ImportAPI
+	// Clients, when set, gives the client of every report that names its
+	// account (a multi-account or multi-region run). A location whose
+	// client cannot be had counts its findings as failed; the other
+	// locations are still imported. Nil: Client imports everything.
+	Clients Clients
 	// Locator gives each report's account and region; required.
 	Locator *compliance.Locator
 	// Attempts bounds the sends of a finding that keeps failing. Zero:
@@ -57,7 +75,7 @@ func (s *Sink) Publish(ctx context.Context, res *engine.Result, t compliance.Tri
 	if s.Now != nil {
 		now = s.Now
 	}
-	var all []types.AwsSecurityFinding
+	groups := map[location][]types.AwsSecurityFinding{}
 	var errs []error
 	for _, r := range res.Reports {
 		account, region, err := s.Locator.Locate(ctx, r)
@@ -66,11 +84,27 @@ func (s *Sink) Publish(ctx context.Context, res *engine.Result, t compliance.Tri
 			st.Failed++
 			continue
 		}
-		all = append(all, Findings(r, Context{Account: account, Region: region, Now: now(), Sweep: t.Sweep()})...)
+		// A report that names its account is imported with that account's
+		// client; one located by Locator is the caller's own.
+		loc := location{own: r.Account == "" || s.Clients == nil}
+		if !loc.own {
+			loc.account, loc.region = account, region
+		}
+		groups[loc] = append(groups[loc], Findings(r, Context{Account: account, Region: region, Now: now(), Sweep: t.Sweep()})...)
 	}
-	for batch := range slices.Chunk(all, BatchSize) {
-		if err := s.importBatch(ctx, batch, &st); err != nil {
-			errs = append(errs, err)
+	for _, loc := range slices.SortedFunc(maps.Keys(groups), location.compare) {
+		client, err := s.client(ctx, loc)
+		if err != nil {
+			st.Failed += len(groups[loc])
+			s.logger().ErrorContext(ctx, "security hub: no client for the location; findings given up",
+				"account", loc.account, "region", loc.region, "findings", len(groups[loc]), "error", err.Error())
+			errs = append(errs, fmt.Errorf("security hub client of %s in %s: %w", loc.account, loc.region, err))
+			continue
+		}
+		for batch := range slices.Chunk(groups[loc], BatchSize) {
+			if err := s.importBatch(ctx, client, batch, &st); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -79,14 +113,47 @@ func (s *Sink) Publish(ctx context.Context, res *engine.Result, t compliance.Tri
 	return st, nil
 }
 
+// location is where a group of findings is imported: the caller's own
+// (Client), or an account and region (Clients).
+type location struct {
+	own             bool
+	account, region string
+}
+
+func (a location) compare(b location) int {
+	if a.own != b.own {
+		if a.own {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.region, b.region))
+}
+
+// client returns the client that imports loc's findings.
+func (s *Sink) client(ctx context.Context, loc location) (ImportAPI, error) {
+	if loc.own {
+		return s.Client, nil
+	}
+	c, err := s.Clients.SecurityHub(ctx, loc.account, loc.region)
+	if err == nil && c == nil {
+		err = errors.New("no client")
+	}
+	return c, err
+}
+
+func (s *Sink) logger() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
 // importBatch sends one batch, then the findings that failed again, up to
 // Attempts sends in all. A call that fails as a whole is not retried here:
 // the SDK has already retried it.
-func (s *Sink) importBatch(ctx context.Context, batch []types.AwsSecurityFinding, st *compliance.Stats) error {
-	log := s.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+func (s *Sink) importBatch(ctx context.Context, client ImportAPI, batch []types.AwsSecurityFinding, st *compliance.Stats) error {
+	log := s.logger()
 	attempts := s.Attempts
 	if attempts <= 0 {
 		attempts = DefaultAttempts
@@ -99,7 +166,7 @@ func (s *Sink) importBatch(ctx context.Context, batch []types.AwsSecurityFinding
 	var last error
 	for attempt := 1; ; attempt++ {
 		st.Calls++
-		out, err := s.Client.BatchImportFindings(ctx, &securityhub.BatchImportFindingsInput{Findings: pending})
+		out, err := client.BatchImportFindings(ctx, &securityhub.BatchImportFindingsInput{Findings: pending})
 		if err != nil {
 			// The SDK's retryer has already retried throttling and 5xx;
 			// denied or unavailable stays so within one run.

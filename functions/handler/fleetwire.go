@@ -67,7 +67,7 @@ func WorkerFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	pub, err := publisherFromEnv(getenv, clients, log)
+	pub, err := publisherFromEnv(getenv, clients, fleet, log)
 	if err != nil {
 		return nil, err
 	}

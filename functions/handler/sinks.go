@@ -65,13 +65,24 @@ func SinksFromEnv(getenv func(string) string) (Sinks, error) {
 // NewPublisher builds the publisher of the sinks s asks for on the clients'
 // configuration; nil when s asks for none.
 func NewPublisher(s Sinks, clients *awsclient.Clients, log *slog.Logger) *compliance.Publisher {
+	return NewFleetPublisher(s, clients, nil, log)
+}
+
+// NewFleetPublisher is NewPublisher for a hub: with a fleet, the findings
+// of each account and region are imported into Security Hub with that
+// location's credentials (fleet nil: all with clients').
+func NewFleetPublisher(s Sinks, clients *awsclient.Clients, fleet *Fleet, log *slog.Logger) *compliance.Publisher {
 	if !s.SecurityHub && s.NotifyTopicARN == "" {
 		return nil
 	}
 	loc := &compliance.Locator{Region: clients.Config.Region, STS: clients.STS}
 	p := &compliance.Publisher{Log: log}
 	if s.SecurityHub {
-		p.Sinks = append(p.Sinks, &securityhub.Sink{Client: securityhubsdk.NewFromConfig(clients.Config), Locator: loc, Log: log})
+		hub := &securityhub.Sink{Client: securityhubsdk.NewFromConfig(clients.Config), Locator: loc, Log: log}
+		if fleet != nil {
+			hub.Clients = &fleetHubs{provider: fleet.Provider}
+		}
+		p.Sinks = append(p.Sinks, hub)
 	}
 	if s.NotifyTopicARN != "" {
 		p.Sinks = append(p.Sinks, &notify.Sink{Client: sns.NewFromConfig(clients.Config), TopicARN: s.NotifyTopicARN, Locator: loc})
@@ -146,11 +157,11 @@ func PublishEMF(totals compliance.Totals, function string, now time.Time) ([]byt
 	return b, nil
 }
 
-// publisherFromEnv is NewPublisher with the sinks the environment asks for.
-func publisherFromEnv(getenv func(string) string, clients *awsclient.Clients, log *slog.Logger) (*compliance.Publisher, error) {
+// publisherFromEnv is NewFleetPublisher with the sinks the environment asks for.
+func publisherFromEnv(getenv func(string) string, clients *awsclient.Clients, fleet *Fleet, log *slog.Logger) (*compliance.Publisher, error) {
 	s, err := SinksFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
-	return NewPublisher(s, clients, log), nil
+	return NewFleetPublisher(s, clients, fleet, log), nil
 }

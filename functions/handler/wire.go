@@ -32,7 +32,7 @@ func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	pub, err := publisherFromEnv(getenv, clients, log)
+	pub, err := publisherFromEnv(getenv, clients, fleet, log)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func SweeperFromEnv(ctx context.Context, getenv func(string) string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	pub, err := publisherFromEnv(getenv, clients, log)
+	pub, err := publisherFromEnv(getenv, clients, fleet, log)
 	if err != nil {
 		return nil, err
 	}

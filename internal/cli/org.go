@@ -112,6 +112,8 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 			return ExitUsage
 		}
 		res := fleet.RunAll(ctx, units, handler.UnitParallel)
+		// Each location's findings go to Security Hub with its own credentials.
+		publishCLI(ctx, env, handler.NewFleetPublisher(o.sinks, awsclient.FromConfig(base, count...), fleet, log), res)
 		bad := func(s engine.Status) bool { return s == engine.StatusError }
 		if cmd == "audit" {
 			bad = func(s engine.Status) bool { return s == engine.StatusNonCompliant || s == engine.StatusError }
