@@ -16,37 +16,13 @@ import (
 // response resp (keep-alive as the response says).
 func rawBackend(t *testing.T, resp string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					if _, err := io.WriteString(c, resp); err != nil {
-						return
-					}
-					if strings.Contains(resp, "Connection: close") || !strings.Contains(resp, "Content-Length") && !strings.Contains(resp, "chunked") {
-						return
-					}
-				}
-			}()
+	return rawApp(t, func(c net.Conn, req *http.Request) bool {
+		_, _ = io.Copy(io.Discard, req.Body)
+		if _, err := io.WriteString(c, resp); err != nil {
+			return false
 		}
-	}()
-	return "http://" + ln.Addr().String()
+		return !strings.Contains(resp, "Connection: close") && (strings.Contains(resp, "Content-Length") || strings.Contains(resp, "chunked"))
+	})
 }
 
 func TestFastPathResponses(t *testing.T) {

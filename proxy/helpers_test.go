@@ -178,3 +178,35 @@ func dialWithHeader(t *testing.T, addr string) net.Conn {
 	}
 	return c
 }
+
+// rawApp is an app written byte by byte: it accepts connections on a free
+// loopback port until the test ends, reads their requests in order and calls
+// answer for each; answer writes the raw response to c and says whether the
+// connection goes on (false closes it).
+func rawApp(t *testing.T, answer func(c net.Conn, r *http.Request) bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					r, err := http.ReadRequest(br)
+					if err != nil || !answer(c, r) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}

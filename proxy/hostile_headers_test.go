@@ -19,40 +19,20 @@ import (
 // heads it received.
 func h2cApp(t *testing.T) (string, func() []http.Header) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	var mu sync.Mutex
 	var heads []http.Header
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					mu.Lock()
-					heads = append(heads, r.Header.Clone())
-					mu.Unlock()
-					if r.Header.Get("Upgrade") != "" {
-						_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\nPRI-h2-frames")
-						return
-					}
-					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain")
-				}
-			}()
+	addr := rawApp(t, func(c net.Conn, r *http.Request) bool {
+		mu.Lock()
+		heads = append(heads, r.Header.Clone())
+		mu.Unlock()
+		if r.Header.Get("Upgrade") != "" {
+			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\nPRI-h2-frames")
+			return false
 		}
-	}()
-	return "http://" + ln.Addr().String(), func() []http.Header {
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain")
+		return true
+	})
+	return addr, func() []http.Header {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Clone(heads)

@@ -21,53 +21,28 @@ const poison = "HTTP/1.1 302 Found\r\nLocation: https://evil.example/\r\nContent
 // (Python's http.server with do_HEAD = do_GET), on 204 and on 304.
 func misbehavingApp(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, r.Body)
-					var head string
-					switch {
-					case r.Method == http.MethodHead:
-						head = fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(poison))
-					case r.URL.Path == "/204":
-						head = fmt.Sprintf("HTTP/1.1 204 No Content\r\nContent-Length: %d\r\n\r\n", len(poison))
-					case r.URL.Path == "/304":
-						head = fmt.Sprintf("HTTP/1.1 304 Not Modified\r\nContent-Length: %d\r\n\r\n", len(poison))
-					default:
-						body := "page " + strings.TrimPrefix(r.URL.Path, "/page/")
-						if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
-							return
-						}
-						continue
-					}
-					if _, err := io.WriteString(c, head); err != nil {
-						return
-					}
-					time.Sleep(time.Millisecond) // a separate segment, after the proxy relayed the head
-					if _, err := io.WriteString(c, poison); err != nil {
-						return
-					}
-				}
-			}()
+	return rawApp(t, func(c net.Conn, r *http.Request) bool {
+		_, _ = io.Copy(io.Discard, r.Body)
+		var head string
+		switch {
+		case r.Method == http.MethodHead:
+			head = fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(poison))
+		case r.URL.Path == "/204":
+			head = fmt.Sprintf("HTTP/1.1 204 No Content\r\nContent-Length: %d\r\n\r\n", len(poison))
+		case r.URL.Path == "/304":
+			head = fmt.Sprintf("HTTP/1.1 304 Not Modified\r\nContent-Length: %d\r\n\r\n", len(poison))
+		default:
+			body := "page " + strings.TrimPrefix(r.URL.Path, "/page/")
+			_, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			return err == nil
 		}
-	}()
-	return "http://" + ln.Addr().String()
+		if _, err := io.WriteString(c, head); err != nil {
+			return false
+		}
+		time.Sleep(time.Millisecond) // a separate segment, after the proxy relayed the head
+		_, err := io.WriteString(c, poison)
+		return err == nil
+	})
 }
 
 // TestHostilePoolNeverServesAnotherClientsBytes: concurrent clients, some
@@ -143,35 +118,15 @@ func TestHostilePoolNeverServesAnotherClientsBytes(t *testing.T) {
 // complete answer, while its connection idles in the pool, retire the
 // connection; the next request gets a fresh one and its own answer.
 func TestPoolDropsConnectionWithStrayBytes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(r.URL.Path), r.URL.Path); err != nil {
-						return
-					}
-					time.Sleep(20 * time.Millisecond)
-					_, _ = io.WriteString(c, poison) // stray bytes while the connection is pooled
-				}
-			}()
+	app := rawApp(t, func(c net.Conn, r *http.Request) bool {
+		if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(r.URL.Path), r.URL.Path); err != nil {
+			return false
 		}
-	}()
-	_, addrs := startServer(t, appConfig("http://"+ln.Addr().String(), nil))
+		time.Sleep(20 * time.Millisecond)
+		_, _ = io.WriteString(c, poison) // stray bytes while the connection is pooled
+		return true
+	})
+	_, addrs := startServer(t, appConfig(app, nil))
 	hdr := v1Header("203.0.113.1:1", "10.0.0.1:81")
 	for _, raw := range [][]byte{get("/first", "a"), get("/second", "a"), get("/third", "a", "Connection: X-Hop")} {
 		resp, body, err := roundTrip(t, addrs[0], cat(hdr, raw))
