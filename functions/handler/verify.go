@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	awsevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -95,20 +96,11 @@ func VerifierFromEnv(getenv func(string) string, cfg aws.Config) ([]engine.Optio
 	return []engine.Option{engine.WithVerifier(&SQSScheduler{Client: sqs.NewFromConfig(cfg), QueueURL: url, Window: w})}, nil
 }
 
-// sqsBatch is the part of an SQS event source's payload the enforcer reads.
-type sqsBatch struct {
-	Records []struct {
-		MessageID   string `json:"messageId"`
-		EventSource string `json:"eventSource"`
-		Body        string `json:"body"`
-	} `json:"Records"`
-}
-
 // verifications decodes raw as an SQS batch of verifications; ok is false
 // when raw is not an SQS event. Bodies that are not verifications are
 // returned as bad, by message id.
 func verifications(raw json.RawMessage) (vs []engine.Verification, bad []string, ok bool) {
-	var b sqsBatch
+	var b awsevents.SQSEvent // the envelope the sweep worker reads too
 	if json.Unmarshal(raw, &b) != nil || len(b.Records) == 0 {
 		return nil, nil, false
 	}
@@ -118,7 +110,7 @@ func verifications(raw json.RawMessage) (vs []engine.Verification, bad []string,
 		}
 		var body map[string]*engine.Verification
 		if err := json.Unmarshal([]byte(rec.Body), &body); err != nil || body[verificationKey] == nil || body[verificationKey].LoadBalancerArn == "" {
-			bad = append(bad, rec.MessageID)
+			bad = append(bad, rec.MessageId)
 			continue
 		}
 		vs = append(vs, *body[verificationKey])
