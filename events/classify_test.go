@@ -37,24 +37,7 @@ func TestClassifyGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Classify: %v", err)
 			}
-			got, err := json.MarshalIndent(d, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := strings.TrimSuffix(file, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run go test ./events -update): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("classification of %s:\ngot  %s\nwant %s", name, got, want)
-			}
+			checkGolden(t, file, d)
 		})
 	}
 }
@@ -175,5 +158,29 @@ func TestHandledEventNamesAreHandled(t *testing.T) {
 		if strings.HasPrefix(d.Reason, "unhandled") {
 			t.Errorf("%s: got reason %q; want it handled", name, d.Reason)
 		}
+	}
+}
+
+// checkGolden compares d, as indented JSON, with the .golden file beside the
+// sample file (written anew with -update).
+func checkGolden(t *testing.T, file string, d any) {
+	t.Helper()
+	got, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	golden := strings.TrimSuffix(file, ".json") + ".golden"
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read golden (run go test ./events -update): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("classification of %s:\ngot  %s\nwant %s", file, got, want)
 	}
 }

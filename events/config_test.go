@@ -1,8 +1,6 @@
 package events
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -30,24 +28,7 @@ func TestClassifyConfigGolden(t *testing.T) {
 			if d.ResultToken == "" {
 				t.Errorf("got no result token; want the event's")
 			}
-			got, err := json.MarshalIndent(d, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := strings.TrimSuffix(file, ".json") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run go test ./events -update): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("classification of %s:\ngot  %s\nwant %s", file, got, want)
-			}
+			checkGolden(t, file, d)
 		})
 	}
 }
