@@ -6,9 +6,9 @@ import (
 	"errors"
 )
 
-// errNotFast means a request is outside the fast path's strict subset; the
-// connection is handed to net/http, which has consumed nothing yet.
-var errNotFast = errors.New("proxy: request needs the full HTTP server")
+// errNotFast means a request is outside the fast path's strict subset;
+// net/http's parser reads it (nethttp.go), nothing being consumed yet.
+var errNotFast = errors.New("proxy: request needs net/http's parser")
 
 // maxFastHeaders bounds the header lines the fast path accepts.
 const maxFastHeaders = 64
@@ -28,7 +28,8 @@ type fastHead struct {
 	upgradeTok     bool                 // Connection contains the "upgrade" token
 	fwd            [maxFastHeaders]span // header lines to forward, with their CRLF
 	nfwd           int
-	size           int // bytes of the head including the final CRLF CRLF
+	order          [maxFastHeaders]uint8 // scratch: fwd sorted by name (appendSpanFields)
+	size           int                   // bytes of the head including the final CRLF CRLF
 }
 
 // tchar reports RFC 9110 token characters.

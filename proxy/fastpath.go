@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"net/http"
 	"os"
@@ -28,11 +27,14 @@ import (
 // fastConn is one client connection on the fast path.
 type fastConn struct {
 	fc   *frontConn
+	src  headTap // br's source: fc, recorded while net/http's parser reads a head
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	head fastHead
 	out  []byte
 	idle atomic.Bool
+	// afterPost: the last request was a POST (readRequest's CRLF tolerance).
+	afterPost bool
 }
 
 var fastConns = sync.Pool{New: func() any {
@@ -49,7 +51,8 @@ func (l *listener) serveFast() {
 		fc := c.(*frontConn)
 		f := fastConns.Get().(*fastConn)
 		f.fc = fc
-		f.br.Reset(fc)
+		f.src.r = fc
+		f.br.Reset(&f.src)
 		f.bw.Reset(fc)
 		if !l.addFast(f) {
 			_ = fc.Close()
@@ -97,19 +100,18 @@ func (l *listener) wakeIdleFast(closeAll bool) {
 // serveConn runs the keep-alive loop of one connection.
 func (l *listener) serveConn(f *fastConn) {
 	fc := f.fc
-	handedOff := false // net/http owns the connection and the buffers
-	tunneled := false  // a tunnel owns the connection; the buffers go back to the pool
+	tunneled := false // a tunnel owns the connection; the buffers go back to the pool
 	defer func() {
 		l.removeFast(f)
-		if !handedOff {
-			if !tunneled {
-				_ = fc.Close()
-			}
-			f.fc = nil
-			f.br.Reset(nil)
-			f.bw.Reset(nil)
-			fastConns.Put(f)
+		if !tunneled {
+			_ = fc.Close()
 		}
+		f.fc = nil
+		f.afterPost = false
+		f.src.r = nil
+		f.br.Reset(nil)
+		f.bw.Reset(nil)
+		fastConns.Put(f)
 	}()
 	first := true
 	for {
@@ -149,30 +151,48 @@ func (l *listener) serveConn(f *fastConn) {
 		if err == nil {
 			err = parseFastHead(head, &f.head, st.cfg.UnderscoresInHeaders)
 		}
-		health := err == nil && pathIs(head[f.head.target.start:f.head.target.end], st.health)
-		if !health && (errors.Is(err, errNotFast) || noHeader) {
-			// net/http serves it: anything unusual, and the 400 for a
-			// missing PROXY header (counted there).
-			handedOff = l.handoffConn(f)
-			return
+		if errors.Is(err, errNotFast) {
+			// Outside the strict subset: net/http's parser reads it, the
+			// same rules serve it, and the loop goes on.
+			first = false
+			keepAlive, tunnel := l.serveParsed(f, st, noHeader)
+			if tunnel {
+				tunneled = true
+				return
+			}
+			if !keepAlive {
+				return
+			}
+			continue
 		}
 		if err != nil {
 			return // header timeout (slowloris) or connection error
 		}
 		fc.requests.Add(1)
+		f.afterPost = false
 		start := time.Now()
-		if !health && f.head.upgrade.end != 0 && st.cfg.Mode == ModeHTTP {
+		h := &f.head
+		target := head[h.target.start:h.target.end]
+		rk := route(st, target, noHeader, false, h.upgrade.end != 0)
+		if rk == routeUpgrade {
 			tunneled = l.fastUpgrade(f, head, st, start)
 			return
 		}
+		isHead := h.method.end == 4
 		var status int
 		var sent int64
-		keepAlive := !f.head.close && !l.draining.Load()
-		switch {
-		case health:
-			status, sent, keepAlive = l.fastHealth(f, keepAlive)
-		case st.cfg.Mode == ModeRedirect:
-			status, sent = l.fastRedirect(f, head, st, keepAlive)
+		keepAlive := !h.close && !l.draining.Load()
+		switch rk {
+		case routeHealth:
+			_, _ = f.br.Discard(h.size)
+			status, sent, keepAlive = l.answerHealth(f, isHead, keepAlive)
+		case routeNoHeader:
+			_, _ = f.br.Discard(h.size)
+			status, sent = l.refuseNoHeader(f)
+			keepAlive = false
+		case routeRedirect:
+			status, sent = answerRedirect(l, f, head[h.host.start:h.host.end], target, st, keepAlive)
+			_, _ = f.br.Discard(h.size)
 		default:
 			status, sent, keepAlive = l.fastProxy(f, head, st, keepAlive)
 		}
@@ -216,13 +236,6 @@ func (f *fastConn) pending() bool {
 	_ = rc.Control(func(fd uintptr) { n, _ = sysPeek(fd) })
 	return n > 0
 }
-func pathIs(target []byte, path string) bool {
-	if i := bytes.IndexByte(target, '?'); i >= 0 {
-		target = target[:i]
-	}
-	return string(target) == path
-}
-
 func methodString(m []byte) string {
 	if len(m) == 4 {
 		return http.MethodHead

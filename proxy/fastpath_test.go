@@ -181,6 +181,6 @@ func BenchmarkFastRedirect(b *testing.B) {
 		if err := parseFastHead(head, &f.head, false); err != nil {
 			b.Fatal(err)
 		}
-		l.fastRedirect(f, head, st, true)
+		answerRedirect(l, f, head[f.head.host.start:f.head.host.end], head[f.head.target.start:f.head.target.end], st, true)
 	}
 }

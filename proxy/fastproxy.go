@@ -2,10 +2,14 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"sync"
 	"time"
 )
 
@@ -13,83 +17,88 @@ import (
 // the pooled connection it uses (transport.go, shared with net/http's
 // path), and the answer it relays as read.
 
-// fastProxy relays one request to the upstream and its response back. It
-// returns the status, body bytes sent and whether the connection stays open.
+// fastProxy relays one request the fast path parsed to the upstream and
+// its response back. It returns the status, body bytes sent and whether
+// the connection stays open.
 func (l *listener) fastProxy(f *fastConn, head []byte, st *listenerState, keepAlive bool) (int, int64, bool) {
-	h := &f.head
 	out := l.fastRequest(f, head, st, nil)
-	isHead := h.method.end == 4
-	_, _ = f.br.Discard(h.size)
+	isHead := f.head.method.end == 4
+	_, _ = f.br.Discard(f.head.size)
+	return l.relay(f, out, nil, st, isHead, false, keepAlive, true)
+}
 
+// fastRequest builds the upstream request head of the request f.head
+// parsed in head, in f.out (request.go's writer).
+func (l *listener) fastRequest(f *fastConn, head []byte, st *listenerState, upgrade []byte) []byte {
+	h := &f.head
+	out := appendRequestLine(f.out[:0], head[h.method.start:h.method.end], head[h.target.start:h.target.end], st)
+	out = appendSpanFields(out, head, h.fwd[:h.nfwd], h.order[:h.nfwd])
+	out = appendRequestTail(out, st, f.fc, upgrade, noBodyFraming)
+	f.out = out
+	return out
+}
+
+// relay runs one exchange with the upstream for either parser: the head
+// out, the body (nil: none), the answer relayed by relayResponse. A
+// replayable request (an idempotent method, no body) whose pooled
+// connection turns out stale is retried once (retryOnFresh). dechunk: the
+// client speaks HTTP/1.0 (no chunked answers).
+func (l *listener) relay(f *fastConn, out []byte, body *clientBody, st *listenerState, isHead, dechunk, keepAlive, replayable bool) (int, int64, bool) {
 	t := st.transport
 	for attempt := 0; ; attempt++ {
 		uc, reused, err := t.get(context.Background(), attempt > 0)
 		if err != nil {
-			return l.fastError(f, st, err, keepAlive)
+			return l.answerUpstreamError(f, st, err, keepAlive && body == nil)
 		}
-		status, sent, ok, err := l.fastExchange(f, uc, st, out, isHead, keepAlive)
+		status, sent, ok, err := l.exchange(f, uc, st, out, body, isHead, dechunk, keepAlive)
 		if err == nil {
 			return status, sent, ok
 		}
 		_ = uc.c.Close()
-		if retryOnFresh(reused, attempt, err) {
+		if body != nil && body.err != nil { // the client failed, not the app
+			switch {
+			case body.expired:
+				s, n := l.answer(f, http.StatusRequestTimeout, http.StatusText(http.StatusRequestTimeout), false, false)
+				return s, n, false
+			case body.malformed:
+				s, n := l.refuse(f, "bad_body", http.StatusBadRequest, http.StatusText(http.StatusBadRequest))
+				return s, n, false
+			}
+			return StatusClientClosed, 0, false
+		}
+		if retryOnFresh(replayable, reused, attempt, err) {
 			continue
 		}
 		if status != 0 { // the response had started: nothing more can be sent
 			return status, sent, false
 		}
-		return l.fastError(f, st, err, keepAlive)
+		return l.answerUpstreamError(f, st, err, keepAlive && (body == nil || body.done))
 	}
 }
 
-// fastRequest builds the upstream request head in f.out: request line,
-// the client's headers minus hop-by-hop and spoofable ones, the forwarding
-// headers and, for upgrades, Connection/Upgrade.
-func (l *listener) fastRequest(f *fastConn, head []byte, st *listenerState, upgrade []byte) []byte {
-	h := &f.head
-	fc := f.fc
-	out := f.out[:0]
-	out = append(out, head[h.method.start:h.method.end]...)
-	out = append(out, ' ')
-	if st.upstreamBase {
-		base := st.upstream.Path
-		if base[len(base)-1] == '/' {
-			base = base[:len(base)-1]
-		}
-		out = append(out, base...)
-	}
-	out = append(out, head[h.target.start:h.target.end]...)
-	out = append(out, " HTTP/1.1\r\n"...)
-	for _, k := range h.fwd[:h.nfwd] {
-		out = append(out, head[k.start:k.end]...)
-	}
-	fwd, n := st.forwarded(fc)
-	for _, fh := range fwd[:n] {
-		out = append(out, fh.name...)
-		out = append(out, ": "...)
-		out = append(out, fh.value[0]...)
-		out = append(out, "\r\n"...)
-	}
-	if upgrade != nil {
-		out = append(out, "Connection: Upgrade\r\nUpgrade: "...)
-		out = append(out, upgrade...)
-		out = append(out, "\r\n"...)
-	}
-	out = append(out, "\r\n"...)
-	f.out = out
-	return out
-}
-
-// fastExchange writes the request on uc, reads the response head and
-// streams the response. A non-nil error with status 0 means nothing was
-// sent to the client.
-func (l *listener) fastExchange(f *fastConn, uc *upConn, st *listenerState, out []byte, isHead, keepAlive bool) (int, int64, bool, error) {
+// exchange writes the request (head, then body) on uc, reads the response
+// head and streams the response. A non-nil error with status 0 means
+// nothing was sent to the client.
+func (l *listener) exchange(f *fastConn, uc *upConn, st *listenerState, out []byte, body *clientBody, isHead, dechunk, keepAlive bool) (int, int64, bool, error) {
 	t := st.transport
 	if t.headerTimeout > 0 {
 		_ = uc.c.SetDeadline(time.Now().Add(t.headerTimeout))
 	}
 	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
+	}
+	if body != nil {
+		// The head goes first, so that the app sees the request while the
+		// body streams.
+		if err := uc.bw.Flush(); err != nil {
+			return 0, 0, false, errUpstreamClosed
+		}
+		if err := sendBody(uc, body, t.headerTimeout); err != nil {
+			return 0, 0, false, fmt.Errorf("send request body: %w", err)
+		}
+		if t.headerTimeout > 0 {
+			_ = uc.c.SetDeadline(time.Now().Add(t.headerTimeout))
+		}
 	}
 	if err := uc.bw.Flush(); err != nil {
 		return 0, 0, false, errUpstreamClosed
@@ -124,7 +133,7 @@ func (l *listener) fastExchange(f *fastConn, uc *upConn, st *listenerState, out 
 		// left alone (one timer update fewer per request).
 		_ = uc.c.SetDeadline(time.Time{})
 	}
-	sent, keepAlive, reuse, err := l.relayResponse(f, uc.br, &rh, st, isHead, keepAlive)
+	sent, keepAlive, reuse, err := l.relayResponse(f, uc.br, &rh, st, isHead, dechunk, keepAlive)
 	if err != nil {
 		// Upstream or client failed mid-body: neither connection is reusable.
 		_ = uc.c.Close()
@@ -133,6 +142,53 @@ func (l *listener) fastExchange(f *fastConn, uc *upConn, st *listenerState, out 
 	t.release(uc, reuse)
 	return rh.status, sent, keepAlive, nil
 }
+
+// sendBody copies a request body to the upstream in the framing its head
+// announced. Each read from the client waits at most body_timeout
+// (clientBody), each write to the upstream at most timeout.
+func sendBody(uc *upConn, b *clientBody, timeout time.Duration) error {
+	var w io.Writer = uc.bw
+	var cw io.WriteCloser
+	if b.chunked {
+		cw = httputil.NewChunkedWriter(uc.bw)
+		w = cw
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := b.Read(buf)
+		if n > 0 {
+			if timeout > 0 {
+				_ = uc.c.SetWriteDeadline(time.Now().Add(timeout))
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if werr := uc.bw.Flush(); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if cw != nil {
+		if err := cw.Close(); err != nil {
+			return err
+		}
+		if _, err := uc.bw.WriteString("\r\n"); err != nil { // no trailers
+			return err
+		}
+	}
+	return nil
+}
+
+// copyBufs lends 32 KiB copy buffers to request bodies.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // bodyBuffered reports whether the whole response (head and body) parsed
 // in rh is already in br, so relaying it reads nothing from the socket.
@@ -146,11 +202,16 @@ func bodyBuffered(br *bufio.Reader, rh *respHead, isHead bool) bool {
 // relayResponse writes the response head parsed in rh (still buffered in
 // br) and its body to the client. It reports the body bytes, whether the
 // client connection stays open and whether the upstream one can be reused.
-func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st *listenerState, isHead, keepAlive bool) (int64, bool, bool, error) {
+//
+// dechunk is for an HTTP/1.0 client, which cannot read a chunked body:
+// the body goes without its chunking, Transfer-Encoding and Trailer, and
+// the connection closes after it.
+func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st *listenerState, isHead, dechunk, keepAlive bool) (int64, bool, bool, error) {
 	b, _ := br.Peek(rh.size)
 	noBody := isHead || rh.status == http.StatusNoContent || rh.status == http.StatusNotModified
 	untilEOF := !noBody && !rh.chunked && rh.length < 0
-	if untilEOF {
+	dechunk = dechunk && rh.chunked && !noBody
+	if untilEOF || dechunk {
 		keepAlive = false
 	}
 	bw := f.bw
@@ -158,6 +219,9 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 	_, _ = bw.Write(b[rh.statusLine.start:rh.statusLine.end])
 	_, _ = bw.WriteString("\r\n")
 	for _, k := range rh.relay[:rh.nrelay] {
+		if dechunk && chunkingField(b[k.start:k.end]) {
+			continue
+		}
 		_, _ = bw.Write(b[k.start:k.end])
 	}
 	if st.hstsVal != nil { // response.go's rules: the listener's HSTS replaces the app's
@@ -179,6 +243,8 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 	var err error
 	switch {
 	case noBody:
+	case dechunk:
+		sent, err = io.Copy(bw, httputil.NewChunkedReader(br))
 	case rh.chunked:
 		sent, err = copyChunked(bw, br)
 	case rh.length >= 0:
@@ -193,5 +259,12 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 	if ferr := bw.Flush(); ferr != nil {
 		keepAlive = false
 	}
-	return sent, keepAlive, !rh.close && !untilEOF && !ignoredBody(isHead, rh.status, rh.length, rh.chunked), nil
+	return sent, keepAlive, !rh.close && !untilEOF && !dechunk && !ignoredBody(isHead, rh.status, rh.length, rh.chunked), nil
+}
+
+// chunkingField reports a Transfer-Encoding or Trailer header line.
+func chunkingField(line []byte) bool {
+	colon := bytes.IndexByte(line, ':')
+	name := string(line[:max(colon, 0)]) // compared only
+	return equalFold(name, "transfer-encoding") || equalFold(name, "trailer")
 }

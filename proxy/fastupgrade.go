@@ -19,17 +19,22 @@ var upgradeReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil,
 // connection closed. It reports whether a tunnel took the connection.
 func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, start time.Time) bool {
 	h := &f.head
-	fc := f.fc
 	e := l.fastEntry(f, head, start)
-	out := l.fastRequest(f, head, st, head[h.upgrade.start:h.upgrade.end])
+	out := l.fastRequest(f, head, st, trimOWS(head[h.upgrade.start:h.upgrade.end]))
 	_, _ = f.br.Discard(h.size)
+	return l.upgrade(f, out, e, st)
+}
+
+// upgrade relays the upgrade request head out (either parser's, already
+// consumed from the client) and, on 101, hands both sockets to a tunnel,
+// which logs e when it ends. Any other answer is relayed, logged, and the
+// client connection closed. It reports whether a tunnel took the
+// connection.
+func (l *listener) upgrade(f *fastConn, out []byte, e entry, st *listenerState) bool {
+	fc := f.fc
 	fail := func(err error) bool {
-		status, sent, _ := l.fastError(f, st, err, false)
-		l.countRequest(status, sent)
-		if a := l.srv.accessLog(); a != nil {
-			e.status, e.bytes, e.duration = status, sent, time.Since(start)
-			a.Write(&e)
-		}
+		status, sent, _ := l.answerUpstreamError(f, st, err, false)
+		l.finish(&e, status, sent)
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), st.cfg.DialTimeout)
@@ -67,13 +72,9 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 	_ = bc.SetDeadline(time.Time{})
 	if rh.status != http.StatusSwitchingProtocols {
 		// The app declined the upgrade: relay its answer, then close.
-		sent, _, _, _ := l.relayResponse(f, ubr, &rh, st, false, false)
+		sent, _, _, _ := l.relayResponse(f, ubr, &rh, st, false, false, false)
 		_ = bc.Close()
-		l.countRequest(rh.status, sent)
-		if a := l.srv.accessLog(); a != nil {
-			e.status, e.bytes, e.duration = rh.status, sent, time.Since(start)
-			a.Write(&e)
-		}
+		l.finish(&e, rh.status, sent)
 		return false
 	}
 	b, _ := ubr.Peek(rh.size)

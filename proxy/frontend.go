@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -367,30 +366,4 @@ func addrOf(a net.Addr) netip.AddrPort {
 		ap, _ := netip.ParseAddrPort(a.String())
 		return ap
 	}
-}
-
-type connKey struct{}
-
-// connContext stores the frontConn in each request's context.
-func connContext(ctx context.Context, c net.Conn) context.Context {
-	switch v := c.(type) {
-	case *frontConn:
-		return context.WithValue(ctx, connKey{}, v)
-	case *replayConn:
-		return context.WithValue(context.WithValue(ctx, connKey{}, v.frontConn), framingKey{}, v.framing)
-	}
-	return ctx
-}
-
-type framingKey struct{}
-
-// framingFrom returns the framing tracker of a connection net/http serves.
-func framingFrom(ctx context.Context) *framingTracker {
-	t, _ := ctx.Value(framingKey{}).(*framingTracker)
-	return t
-}
-
-func connFrom(ctx context.Context) *frontConn {
-	fc, _ := ctx.Value(connKey{}).(*frontConn)
-	return fc
 }

@@ -6,12 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/signal"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -114,71 +111,6 @@ func TestCheckResult(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// Responses on the fallback http.Transport that end after a reload retired
-// it do not stay pooled: the upstream sees their connections closed. (The
-// Transport's own CloseIdleConnections stops pooling only until the next
-// request asks for a connection: here, one that took the old state just
-// before the reload and reaches the transport just after.)
-func TestRetiredFallbackClosesReturnedConnections(t *testing.T) {
-	var closed, active atomic.Int32
-	release := make(chan struct{})
-	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		<-release
-		_, _ = io.WriteString(w, "ok")
-	}))
-	be.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		switch st {
-		case http.StateActive:
-			active.Add(1)
-		case http.StateClosed:
-			closed.Add(1)
-		}
-	}
-	be.Start()
-	defer be.Close()
-	lc, err := appConfig(be.URL, func(l *ListenerConfig) { l.Listen = "127.0.0.1:0" }).Normalize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := newUpstreamTransport(lc.Listeners[0], be.Listener.Addr().String())
-	done := make(chan *http.Response, 2)
-	post := func() {
-		req, _ := http.NewRequest(http.MethodPost, be.URL+"/post", strings.NewReader("body"))
-		resp, err := tr.RoundTrip(req) // a body: the fallback transport
-		if err != nil {
-			t.Errorf("round trip: %v", err)
-		}
-		done <- resp
-	}
-	waitActive := func(n int32) {
-		for deadline := time.Now().Add(2 * time.Second); active.Load() < n && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	go post()
-	waitActive(1)
-	tr.retire() // the reload happens while the request is in flight
-	go post()   // and one more request reaches the old transport after it
-	waitActive(2)
-	close(release)
-	for range 2 {
-		resp := <-done
-		if resp == nil {
-			t.FailNow()
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for closed.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := closed.Load(); n < 2 {
-		t.Errorf("%d of 2 upstream connections closed after their responses; want both: a retired pool keeps none", n)
 	}
 }
 

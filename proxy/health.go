@@ -32,15 +32,16 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	writeHealth(w, r, s.draining.Load())
 }
 
-// writeHealth writes the health answer through net/http.
+// writeHealth writes the health answer through net/http (the admin
+// listener).
 func writeHealth(w http.ResponseWriter, r *http.Request, draining bool) {
 	status, body := healthAnswer(draining)
 	h := w.Header()
-	h["Content-Type"] = textVal
-	h["Cache-Control"] = noStoreVal
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["Cache-Control"] = []string{"no-store"}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	if draining {
-		h["Connection"] = closeVal
+		h["Connection"] = []string{"close"}
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
@@ -48,11 +49,10 @@ func writeHealth(w http.ResponseWriter, r *http.Request, draining bool) {
 	}
 }
 
-// fastHealth writes the health answer on the fast path. It returns the
-// status, the body bytes sent and whether the connection stays open.
-func (l *listener) fastHealth(f *fastConn, keepAlive bool) (int, int64, bool) {
-	h := &f.head
-	_, _ = f.br.Discard(h.size)
+// answerHealth writes the health answer on a front listener (both
+// parsers). It returns the status, the body bytes sent and whether the
+// connection stays open.
+func (l *listener) answerHealth(f *fastConn, isHead, keepAlive bool) (int, int64, bool) {
 	draining := l.healthDraining()
 	status, body := healthAnswer(draining)
 	keepAlive = keepAlive && !draining
@@ -69,7 +69,7 @@ func (l *listener) fastHealth(f *fastConn, keepAlive bool) (int, int64, bool) {
 	}
 	_, _ = bw.WriteString("\r\n")
 	var sent int64
-	if h.method.end != 4 { // not HEAD
+	if !isHead {
 		_, _ = bw.Write(body)
 		sent = int64(len(body))
 	}

@@ -8,26 +8,6 @@ import (
 // ErrBadHost is returned by RedirectTarget when the Host is missing or invalid.
 var ErrBadHost = errors.New("proxy: missing or invalid Host")
 
-var zeroLen = []string{"0"}
-
-// serveRedirect answers 301 to https://<host><original request URI>.
-func (l *listener) serveRedirect(w http.ResponseWriter, r *http.Request, st *listenerState) {
-	target, err := RedirectTarget(r.Host, r.RequestURI, st.cfg.RedirectHost)
-	if err != nil {
-		l.metrics.reject("bad_host")
-		w.Header()["Connection"] = closeVal
-		http.Error(w, "missing or invalid Host header", http.StatusBadRequest)
-		return
-	}
-	h := w.Header()
-	h["Location"] = []string{target}
-	h["Content-Length"] = zeroLen
-	if st.hstsVal != nil {
-		h["Strict-Transport-Security"] = st.hstsVal
-	}
-	w.WriteHeader(http.StatusMovedPermanently)
-}
-
 // RedirectTarget builds the https URL of a redirect: the host without its
 // port (or redirectHost when set) and the request URI byte for byte, so the
 // path and query are never decoded or re-encoded. An absolute-form request
@@ -162,16 +142,15 @@ func validHost[T string | []byte](h T) bool {
 	return true
 }
 
-// fastRedirect answers 301 to the redirect target (appendRedirectTarget,
-// the rule net/http's serveRedirect uses), with the listener's HSTS.
-func (l *listener) fastRedirect(f *fastConn, head []byte, st *listenerState, keepAlive bool) (int, int64) {
-	h := &f.head
+// answerRedirect answers 301 to the redirect target (appendRedirectTarget),
+// with the listener's HSTS; 400 and a closed connection when the Host
+// cannot make one.
+func answerRedirect[T string | []byte](l *listener, f *fastConn, host, target T, st *listenerState, keepAlive bool) (int, int64) {
 	bw := f.bw
-	loc, err := appendRedirectTarget(f.out[:0], head[h.host.start:h.host.end], head[h.target.start:h.target.end], st.cfg.RedirectHost)
+	loc, err := appendRedirectTarget(f.out[:0], host, target, st.cfg.RedirectHost)
 	f.out = loc[:0]
-	_, _ = f.br.Discard(h.size)
-	if err != nil { // parseFastHead accepted host and target: unreachable, but never a bad Location
-		return http.StatusBadRequest, 0
+	if err != nil {
+		return l.refuse(f, "bad_host", http.StatusBadRequest, "missing or invalid Host header")
 	}
 	_, _ = bw.WriteString("HTTP/1.1 301 Moved Permanently\r\nLocation: ")
 	_, _ = bw.Write(loc)

@@ -3,7 +3,6 @@ package proxy
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -107,25 +106,3 @@ func ExampleRedirectTarget() {
 	fmt.Println(target, err)
 	// Output: https://www.example.com/docs/a%20b?lang=en <nil>
 }
-
-func BenchmarkRedirect(b *testing.B) {
-	l := &listener{name: "bench", metrics: NewMetrics().listener("bench")}
-	st := &listenerState{cfg: ListenerConfig{Mode: ModeRedirect}}
-	r := httptest.NewRequest(http.MethodGet, "http://www.example.com/path/to/page?query=1", nil)
-	r.RequestURI = "/path/to/page?query=1"
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		clear(w.h)
-		l.serveRedirect(w, r, st)
-	}
-}
-
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *discardWriter) WriteHeader(code int)        { w.code = code }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -53,11 +52,8 @@ type listener struct {
 	metrics *listenerMetrics
 
 	ln       *frontListener
-	http     *http.Server     // redirect and http modes: requests outside the fast path
-	handoff  *handoffListener // connections the fast path hands to http
 	tcpConns sync.WaitGroup
 	done     chan struct{} // closed when the accept loop returns
-	httpDone chan struct{} // closed when http.Serve returns
 
 	draining atomic.Bool
 	fastMu   sync.Mutex
@@ -75,7 +71,6 @@ type listenerState struct {
 	upstream     *url.URL
 	upstreamBase bool // upstream has a base path to prepend
 	transport    *upstreamTransport
-	rp           http.Handler
 	dialer       *net.Dialer
 	protoVal     []string
 	hstsVal      []string
@@ -185,7 +180,6 @@ func (s *Server) buildState(l *listener, lc ListenerConfig, cfg Config, old *lis
 		} else {
 			st.transport = newUpstreamTransport(lc, u.Host)
 		}
-		st.rp = l.newReverseProxy(st)
 	}
 	return st, nil
 }
@@ -211,22 +205,6 @@ func (s *Server) startListener(ctx context.Context, lc ListenerConfig, cfg Confi
 		return l, nil
 	}
 	l.fast = make(map[*fastConn]struct{})
-	l.handoff = newHandoffListener(raw.Addr())
-	l.httpDone = make(chan struct{})
-	l.http = &http.Server{
-		Handler:           l,
-		ReadHeaderTimeout: lc.HeaderTimeout,
-		IdleTimeout:       lc.IdleTimeout,
-		MaxHeaderBytes:    lc.MaxHeaderBytes,
-		ConnContext:       connContext,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	go func() {
-		defer close(l.httpDone)
-		if err := l.http.Serve(l.handoff); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("listener stopped", slog.String("listener", l.name), slog.String("error", err.Error()))
-		}
-	}()
 	go func() {
 		defer close(l.done)
 		l.serveFast()
@@ -239,9 +217,7 @@ func (l *listener) closeNow() {
 	l.draining.Store(true)
 	_ = l.ln.Close()
 	<-l.done
-	if l.http != nil {
-		_ = l.http.Close()
-		<-l.httpDone
+	if l.fast != nil {
 		l.wakeIdleFast(true)
 		l.fastWG.Wait()
 	}
@@ -253,18 +229,13 @@ func (l *listener) shutdown(ctx context.Context) {
 	l.draining.Store(true)
 	_ = l.ln.Close()
 	<-l.done
-	if l.http != nil {
+	if l.fast != nil {
 		fastDone := make(chan struct{})
 		go func() {
 			l.fastWG.Wait()
 			close(fastDone)
 		}()
 		l.wakeIdleFast(false)
-		l.http.SetKeepAlivesEnabled(false)
-		if err := l.http.Shutdown(ctx); err != nil {
-			_ = l.http.Close()
-		}
-		<-l.httpDone
 		select {
 		case <-fastDone:
 		case <-ctx.Done():

@@ -27,7 +27,6 @@ type upstreamTransport struct {
 	headerTimeout time.Duration
 	idleTimeout   time.Duration
 	maxIdle       int
-	fallback      *http.Transport
 
 	mu      sync.Mutex
 	idle    []*upConn
@@ -46,7 +45,6 @@ func newUpstreamTransport(cfg ListenerConfig, host string) *upstreamTransport {
 		headerTimeout: cfg.UpstreamTimeout,
 		idleTimeout:   90 * time.Second,
 		maxIdle:       1024,
-		fallback:      newTransport(cfg),
 	}
 }
 
@@ -64,52 +62,14 @@ type upConn struct {
 // errUpstreamClosed reports a reused connection the upstream had closed.
 var errUpstreamClosed = errors.New("proxy: upstream closed an idle connection")
 
-// retryOnFresh is the stale-connection rule of both paths (RoundTrip and
-// the fast path's fastProxy): a request whose reused pooled connection the
-// upstream had closed, before any byte of an answer, is retried once, on a
-// freshly dialed connection (get with fresh).
-func retryOnFresh(reused bool, attempt int, err error) bool {
-	return reused && attempt == 0 && errors.Is(err, errUpstreamClosed)
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t *upstreamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !t.pooled(req) {
-		return t.fallbackRoundTrip(req)
-	}
-	ctx := req.Context()
-	for attempt := 0; ; attempt++ {
-		uc, reused, err := t.get(ctx, attempt > 0)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := t.exchange(ctx, uc, req)
-		if err == nil {
-			return resp, nil
-		}
-		_ = uc.c.Close()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if retryOnFresh(reused, attempt, err) {
-			continue
-		}
-		return nil, err
-	}
-}
-
-func (t *upstreamTransport) pooled(req *http.Request) bool {
-	if req.ContentLength != 0 || (req.Body != nil && req.Body != http.NoBody) {
-		return false
-	}
-	if req.URL.Scheme != "http" || req.URL.Host != t.host {
-		return false
-	}
-	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return true
-	}
-	return false
+// retryOnFresh is the stale-connection rule (relay, for both parsers): a
+// replayable request (an idempotent method without a body) whose reused
+// pooled connection the upstream had closed, before any byte of an answer,
+// is retried once, on a freshly dialed connection (get with fresh). Any
+// other request may have reached the app: it is answered 502, as Go's
+// http.Transport and nginx (proxy_next_upstream) do.
+func retryOnFresh(replayable, reused bool, attempt int, err error) bool {
+	return replayable && reused && attempt == 0 && errors.Is(err, errUpstreamClosed)
 }
 
 // get returns an idle connection or dials a new one; fresh skips the pool.
@@ -210,53 +170,6 @@ func (t *upstreamTransport) CloseIdleConnections() {
 	for _, uc := range idle {
 		_ = uc.c.Close()
 	}
-	t.fallback.CloseIdleConnections()
-}
-
-// exchange writes the request and reads the response head on uc.
-func (t *upstreamTransport) exchange(ctx context.Context, uc *upConn, req *http.Request) (*http.Response, error) {
-	stop := context.AfterFunc(ctx, func() { _ = uc.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	if t.headerTimeout > 0 {
-		if err := uc.c.SetDeadline(time.Now().Add(t.headerTimeout)); err != nil {
-			return nil, fmt.Errorf("set upstream deadline: %w", err)
-		}
-	}
-	if err := req.Write(uc.bw); err != nil {
-		return nil, fmt.Errorf("write request to %s: %w", t.host, err)
-	}
-	if err := uc.bw.Flush(); err != nil {
-		return nil, fmt.Errorf("write request to %s: %w", t.host, err)
-	}
-	var resp *http.Response
-	for {
-		if _, err := uc.br.Peek(1); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || isConnReset(err) {
-				return nil, fmt.Errorf("read response from %s: %w", t.host, errUpstreamClosed)
-			}
-			return nil, fmt.Errorf("read response from %s: %w", t.host, err)
-		}
-		r, err := http.ReadResponse(uc.br, req)
-		if err != nil {
-			return nil, fmt.Errorf("read response from %s: %w", t.host, err)
-		}
-		if r.StatusCode >= 100 && r.StatusCode < 200 && r.StatusCode != http.StatusSwitchingProtocols {
-			continue // 1xx informational: not relayed on this path
-		}
-		resp = r
-		break
-	}
-	if err := uc.c.SetDeadline(time.Time{}); err != nil {
-		return nil, fmt.Errorf("clear upstream deadline: %w", err)
-	}
-	reuse := !resp.Close && !req.Close && !ignoredBody(req.Method == http.MethodHead, resp.StatusCode,
-		announcedLength(resp.Header["Content-Length"]), len(resp.TransferEncoding) > 0 || len(resp.Header["Transfer-Encoding"]) > 0)
-	if resp.Body == nil || resp.Body == http.NoBody {
-		t.release(uc, reuse)
-		return resp, nil
-	}
-	resp.Body = &upBody{t: t, uc: uc, body: resp.Body, reuse: reuse}
-	return resp, nil
 }
 
 // release pools uc after an exchange when reuse allows it and nothing is
@@ -270,39 +183,6 @@ func (t *upstreamTransport) release(uc *upConn, reuse bool) {
 		return
 	}
 	_ = uc.c.Close()
-}
-
-// upBody returns its connection to the pool once the body was read to
-// EOF, and closes it when the body is abandoned early.
-type upBody struct {
-	t     *upstreamTransport
-	uc    *upConn
-	body  io.ReadCloser
-	reuse bool
-	done  bool
-}
-
-func (b *upBody) Read(p []byte) (int, error) {
-	if b.done {
-		return 0, io.EOF
-	}
-	n, err := b.body.Read(p)
-	if err == io.EOF {
-		b.done = true
-		b.t.release(b.uc, b.reuse)
-	} else if err != nil {
-		b.done = true
-		_ = b.uc.c.Close()
-	}
-	return n, err
-}
-
-func (b *upBody) Close() error {
-	if !b.done {
-		b.done = true
-		_ = b.uc.c.Close()
-	}
-	return nil
 }
 
 func isConnReset(err error) bool {
@@ -333,42 +213,4 @@ func announcedLength(v []string) int64 {
 		return 0
 	}
 	return n
-}
-
-// fallbackRoundTrip runs a request on the http.Transport. Its pool has no
-// retired mode, so once a reload has retired this transport, every response
-// that ends (its body closed, or no body) closes the pool's idle
-// connections: the one the request just returned would otherwise stay open,
-// in a pool nothing uses, until IdleConnTimeout.
-func (t *upstreamTransport) fallbackRoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.fallback.RoundTrip(req)
-	if err != nil {
-		t.closeIdleIfRetired()
-		return nil, err //nolint:wrapcheck // ReverseProxy's ErrorHandler maps the transport's own errors
-	}
-	resp.Body = &fallbackBody{ReadCloser: resp.Body, t: t}
-	t.closeIdleIfRetired()
-	return resp, nil
-}
-
-func (t *upstreamTransport) closeIdleIfRetired() {
-	t.mu.Lock()
-	retired := t.retired
-	t.mu.Unlock()
-	if retired {
-		t.fallback.CloseIdleConnections()
-	}
-}
-
-// fallbackBody closes the retired pool's idle connections when the
-// response ends.
-type fallbackBody struct {
-	io.ReadCloser
-	t *upstreamTransport
-}
-
-func (b *fallbackBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.t.closeIdleIfRetired()
-	return err //nolint:wrapcheck // the transport's own body error
 }
