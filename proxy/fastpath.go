@@ -151,6 +151,9 @@ func (l *listener) serveConn(f *fastConn) {
 		if err == nil {
 			err = parseFastHead(head, &f.head, st.cfg.UnderscoresInHeaders)
 		}
+		if err == nil && l.srv.netHTTPOnly {
+			err = errNotFast
+		}
 		if errors.Is(err, errNotFast) {
 			// Outside the strict subset: net/http's parser reads it, the
 			// same rules serve it, and the loop goes on.

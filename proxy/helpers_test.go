@@ -65,6 +65,12 @@ func backend(t *testing.T) (*httptest.Server, *seen) {
 // its listener addresses.
 func startServer(t *testing.T, cfg Config) (*Server, []string) {
 	t.Helper()
+	return startServerWith(t, cfg, nil)
+}
+
+// startServerWith is startServer with a hook on the Server before Start.
+func startServerWith(t *testing.T, cfg Config, before func(*Server)) (*Server, []string) {
+	t.Helper()
 	if cfg.Admin == "" {
 		cfg.Admin = "127.0.0.1:0"
 	}
@@ -75,6 +81,9 @@ func startServer(t *testing.T, cfg Config) (*Server, []string) {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	s := NewServer(log)
+	if before != nil {
+		before(s)
+	}
 	if err := s.Start(context.Background(), cfg); err != nil {
 		t.Fatalf("start: %v", err)
 	}

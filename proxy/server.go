@@ -27,6 +27,10 @@ type Server struct {
 	admin     *adminServer
 	sockets   *Sockets // nil: every listener binds its own socket (handover.go)
 
+	// netHTTPOnly sends every request to net/http's parser, none to the
+	// fast path's (set before Start; differential_test.go).
+	netHTTPOnly bool
+
 	smu      sync.Mutex
 	sessions map[*tunnel]struct{}
 	sessIdle chan struct{} // closed when sessions becomes empty, if someone waits (under smu)
