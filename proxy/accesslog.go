@@ -31,8 +31,8 @@ type entry struct {
 	tunnel    bool
 }
 
-// newEntry is the access-log entry of a request, on either path (the
-// fast path's fastEntry, net/http's httpEntry, the upgrades').
+// newEntry is the access-log entry of a request, whichever parser read it
+// (the fast path's fastEntry, serveParsed's).
 func (l *listener) newEntry(fc *frontConn, start time.Time, method, uri, proto, host, referer, userAgent string) entry {
 	return entry{listener: l.name, client: fc.src.Addr(), start: start, method: method, uri: uri, proto: proto,
 		host: host, referer: referer, userAgent: userAgent}

@@ -27,19 +27,24 @@
 // through. Only Upgrade: websocket switches protocols; any other upgrade
 // (h2c) is proxied as a plain request without Upgrade and HTTP2-Settings.
 //
-// Request handling has two paths with one set of rules. The fast path
-// (fastpath.go) is a strict parser and writer: it serves keep-alive
-// GET/HEAD requests without a body, the health path, redirects and
-// WebSocket upgrades on the connection's goroutine, over pooled upstream
-// connections, with no per-request goroutines. Anything outside that
-// subset (bodies, other methods, unusual headers, heads over 4 KiB, a
-// missing PROXY header) hands the connection, unread, to a net/http Server
-// with httputil.ReverseProxy, which serves it from then on. Both call the
-// same rules (header.go, response.go, health.go, redirect.go, failure.go,
-// the access-log entry, the tunnel, the upstream pool and its retry); a
-// differential test runs one corpus through both. Upgraded connections and
-// tcp sessions are tunnels: WebSockets use pump, which holds no buffer
-// while idle; tcp mode copies with splice(2).
+// Request handling has two parsers and one set of rules. The fast path's
+// parser (fasthead.go) is strict and allocation-free: keep-alive GET/HEAD
+// requests without a body, origin form, HTTP/1.1, plain headers, a head
+// within 4 KiB. Any other head (a body, another method, HTTP/1.0, an
+// unusual header, absolute form, bare-LF line ends, a long head) is read
+// from the same buffered connection by net/http's own parser
+// (http.ReadRequest, with the checks net/http's Server adds; nethttp.go).
+// Either way the request goes through the same rules and the same writer:
+// route (answer.go), the request head the app receives (request.go,
+// header.go), the upstream exchange and its pool (fastproxy.go,
+// transport.go), the relayed answer (fastresp.go, response.go), the
+// proxy's own answers (answer.go, health.go, redirect.go, failure.go), the
+// access-log entry and the tunnel. The connection stays in one keep-alive
+// loop (fastpath.go) whichever parser read its last request, with no
+// goroutine per request. differential_test.go sends one corpus through
+// both parsers and compares the bytes the app and the client receive.
+// Upgraded connections and tcp sessions are tunnels: WebSockets use pump,
+// which holds no buffer while idle; tcp mode copies with splice(2).
 //
 // Signals (see Run): SIGTERM/SIGINT drain, SIGHUP reloads the config file
 // (Server.Reload documents what changes in place), SIGUSR2 hands the

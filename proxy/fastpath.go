@@ -10,19 +10,18 @@ import (
 	"time"
 )
 
-// The fast path is a strict parser and writer in front of the proxy's
-// rules: it serves redirect and http listeners on the connection's own
-// goroutine — keep-alive GET/HEAD requests without a body (parsed by
-// parseFastHead), the health path (even without a PROXY header), redirects
-// and WebSocket upgrades — relayed over the pooled upstream connections of
-// transport.go. Any other request (a body, another method, an unusual
-// header, a head over 4 KiB or with bare-LF line ends, a missing PROXY
-// header on a required listener) hands the connection, unread, to
-// net/http (handoff.go), which serves it from then on. Both paths call the
-// same rules — header.go (which request headers reach the app, the
-// forwarding headers, the upgrade decision), response.go, health.go,
-// redirect.go, failure.go, the access-log entry and the tunnel — and
-// differential_test.go holds them together.
+// The keep-alive loop of redirect and http listeners: every request of a
+// connection is served on the connection's own goroutine. The fast path's
+// strict parser (parseFastHead) reads keep-alive GET/HEAD requests without
+// a body; any other head (a body, another method, an unusual header, a head
+// over 4 KiB or with bare-LF line ends) is read by net/http's parser
+// (serveParsed, nethttp.go), nothing being consumed before. Both then call
+// the same rules and writers — route and the proxy's answers (answer.go,
+// health.go, redirect.go, failure.go), the request head (request.go,
+// header.go), the exchange over the pooled upstream connections
+// (fastproxy.go, transport.go), the relayed answer (fastresp.go), the
+// access-log entry and the tunnel — and differential_test.go holds them
+// together.
 
 // fastConn is one client connection on the fast path.
 type fastConn struct {

@@ -9,6 +9,16 @@ import (
 	"strconv"
 )
 
+// The rules for an answer relayed from the app, for both parsers
+// (relayResponse applies them while copying the app's header lines):
+//   - the app's hop-by-hop headers (hopHeaders) are dropped, except
+//     Transfer-Encoding and Trailer, relayed with the chunked body copied
+//     as is (to an HTTP/1.0 client the body goes de-chunked, without them,
+//     and the connection closes);
+//   - with hsts set, Strict-Transport-Security is the listener's, replacing
+//     the app's;
+//   - nothing is added: no Content-Type the app did not send, no Date.
+
 // respHead is a parsed upstream response head.
 type respHead struct {
 	status     int
@@ -121,7 +131,7 @@ func parseRespHead(b []byte, rh *respHead, allow101 bool) error {
 		case equalFold(name, "trailer"):
 			// relayed with the chunked body, as is
 		default:
-			forward = !isHopHeader(name) // response.go's rules
+			forward = !isHopHeader(name) // the relay rules above
 		}
 		if forward {
 			if rh.nrelay == maxFastHeaders {

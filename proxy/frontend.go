@@ -87,8 +87,7 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 // frontConn is an accepted client connection: the socket, the decoding of
 // its PROXY header, what that header says about the client, and the
 // connection's bookkeeping, each its own part. Read decodes the header on
-// first use. HTTP state lives elsewhere (fastConn on the fast path,
-// replayConn once net/http serves the connection).
+// first use. HTTP state lives elsewhere (fastConn, the keep-alive loop's).
 type frontConn struct {
 	net.Conn // *proxyproto.Conn, or the raw conn when proxy_protocol is off
 	l        *listener

@@ -94,16 +94,6 @@ func spoofableName[T string | []byte](name T) bool {
 	return foldDashPrefix(name, "x-forwarded-")
 }
 
-// stripRequestHeaders removes from h every header dropRequestHeader drops
-// (net/http path; the fast path never copies them).
-func stripRequestHeaders(h http.Header, allowUnderscores bool) {
-	for k := range h {
-		if dropRequestHeader(k, allowUnderscores) {
-			delete(h, k)
-		}
-	}
-}
-
 // foldDashPrefix reports whether name starts with the lower-case prefix,
 // ignoring case and reading '_' as '-'.
 func foldDashPrefix[T string | []byte](name T, prefix string) bool {
@@ -132,9 +122,8 @@ type forwardedHeader struct {
 }
 
 // forwarded lists the headers the app receives about the client, from
-// the connection's PROXY information: the one list both paths write
-// (setForwarded into net/http's header map, the fast path's fastRequest
-// as bytes).
+// the connection's PROXY information: the one list appendRequestTail
+// writes for both parsers.
 func (st *listenerState) forwarded(fc *frontConn) ([5]forwardedHeader, int) {
 	f := [5]forwardedHeader{
 		{"X-Forwarded-For", fc.xff}, {"X-Real-Ip", fc.xff}, {"X-Forwarded-Proto", st.protoVal},
@@ -144,14 +133,6 @@ func (st *listenerState) forwarded(fc *frontConn) ([5]forwardedHeader, int) {
 		return f, 4
 	}
 	return f, 5
-}
-
-// setForwarded sets the forwarding headers in a net/http header map.
-func setForwarded(h http.Header, fc *frontConn, st *listenerState) {
-	f, n := st.forwarded(fc)
-	for _, fh := range f[:n] {
-		h[fh.name] = fh.value
-	}
 }
 
 // webSocketUpgrade is the one upgrade decision: a GET whose Connection

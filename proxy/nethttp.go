@@ -331,11 +331,11 @@ func (l *listener) proxyParsed(f *fastConn, r *http.Request, target string, st *
 // most body_timeout (timeouts.go), a client error is kept apart from the
 // app's, and an Expect: 100-continue is answered on the first read.
 type clientBody struct {
-	r       io.Reader
-	fc      *frontConn
-	timeout time.Duration
-	chunked bool
-	cont    *bufio.Writer // write "100 Continue" here before the first read
+	r         io.Reader
+	fc        *frontConn
+	timeout   time.Duration
+	chunked   bool
+	cont      *bufio.Writer // write "100 Continue" here before the first read
 	read      int64
 	done      bool  // read to its end
 	err       error // the client's read error

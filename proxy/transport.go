@@ -13,13 +13,11 @@ import (
 	"time"
 )
 
-// upstreamTransport is the http.RoundTripper of an http listener. Requests
-// without a body and with an idempotent method (GET, HEAD, OPTIONS: nearly
-// all traffic) run on the calling goroutine over a pool of keep-alive
-// HTTP/1.1 connections: no hand-off to the reader and writer goroutines of
-// http.Transport, which is most of the per-request cost of a Go proxy.
-// Everything else (request bodies, other methods) goes to the tuned
-// http.Transport in fallback.
+// upstreamTransport is the upstream pool of an http listener: keep-alive
+// HTTP/1.1 connections, used on the client connection's goroutine by
+// relay (fastproxy.go) for every request, whichever parser read it. No
+// hand-off to the reader and writer goroutines of http.Transport, which is
+// most of the per-request cost of a Go proxy.
 type upstreamTransport struct {
 	host          string // the upstream URL's host, as in outgoing requests
 	addr          string // host:port to dial
