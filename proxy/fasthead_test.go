@@ -4,13 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
 
 // FuzzFastHead checks that whatever the fast path accepts, net/http parses
 // to the same method, target and Host: the strict subset never disagrees
-// with the full parser (no smuggling between the two paths).
+// with the full parser (no smuggling between the two paths); and that the
+// head the app receives is the same bytes whichever parser read it.
 func FuzzFastHead(f *testing.F) {
 	for _, s := range []string{
 		"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -55,7 +57,43 @@ func FuzzFastHead(f *testing.F) {
 				}
 			}
 		}
+		if got, want := parsedHead(t, head), fastHeadOut(head, &h); got != want {
+			t.Fatalf("the app would receive different heads for %q:\nfast path: %q\nnet/http:  %q", head, want, got)
+		}
 	})
+}
+
+var fuzzState = func() *listenerState {
+	u, _ := url.Parse("http://127.0.0.1:8080/base/")
+	return &listenerState{upstream: u, upstreamBase: true, protoVal: []string{"https"}, cfg: ListenerConfig{Mode: ModeHTTP}}
+}()
+
+var fuzzConn = &frontConn{clientInfo: clientInfo{xff: []string{"203.0.113.7"}, port: []string{"443"}}}
+
+// fastHeadOut is the upstream head the fast path writes for head.
+func fastHeadOut(head []byte, h *fastHead) string {
+	f := &fastConn{fc: fuzzConn, head: *h}
+	var up []byte
+	if h.upgrade.end != 0 {
+		up = trimOWS(head[h.upgrade.start:h.upgrade.end])
+	}
+	return string((&listener{}).fastRequest(f, head, fuzzState, up))
+}
+
+// parsedHead is the upstream head serveParsed writes for head.
+func parsedHead(t *testing.T, head []byte) string {
+	f := &fastConn{fc: fuzzConn}
+	f.src.r = bytes.NewReader(head)
+	f.br = bufio.NewReader(&f.src)
+	r, _, bad := readRequest(f, DefaultMaxHeaderBytes)
+	if r == nil || bad != 0 {
+		t.Fatalf("fast path accepted %q; serveParsed refuses it (%d)", head, bad)
+	}
+	up := ""
+	if len(r.Header["Upgrade"]) == 1 && webSocketUpgrade(r.Method, hasTokenIn(r.Header["Connection"], "upgrade"), r.Header["Upgrade"][0]) {
+		up = trimOWS(r.Header["Upgrade"][0])
+	}
+	return string((&listener{}).parsedRequest(f, r, requestTarget(r), fuzzState, up, noBodyFraming))
 }
 
 func BenchmarkFastHead(b *testing.B) {

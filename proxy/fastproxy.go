@@ -169,7 +169,7 @@ func sendBody(uc *upConn, b *clientBody, timeout time.Duration) error {
 				return werr
 			}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -200,15 +200,3 @@ func ignoredBody(isHead bool, status int, length int64, chunked bool) bool {
 	return noBody && (length > 0 || chunked)
 }
 
-// announcedLength is the Content-Length a header announces (0 if none or
-// invalid).
-func announcedLength(v []string) int64 {
-	if len(v) == 0 {
-		return 0
-	}
-	n, ok := parseUnsigned([]byte(v[0]), 10)
-	if !ok {
-		return 0
-	}
-	return n
-}
