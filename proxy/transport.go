@@ -199,4 +199,3 @@ func ignoredBody(isHead bool, status int, length int64, chunked bool) bool {
 	noBody := isHead || status < 200 || status == http.StatusNoContent || status == http.StatusNotModified
 	return noBody && (length > 0 || chunked)
 }
-
