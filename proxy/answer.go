@@ -8,7 +8,7 @@ import (
 
 // What a request gets, decided once for both parsers (route), and the
 // proxy's own answers, written once (the app's answers are relayed by
-// relayResponse in fastproxy.go).
+// relayResponse in exchange.go).
 
 // routeKind is what serves a request.
 type routeKind uint8

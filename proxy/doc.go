@@ -36,8 +36,8 @@
 // (http.ReadRequest, with the checks net/http's Server adds; nethttp.go).
 // Either way the request goes through the same rules and the same writer:
 // route (answer.go), the request head the app receives (request.go,
-// header.go), the upstream exchange and its pool (fastproxy.go,
-// transport.go), the relayed answer (fastresp.go, response.go), the
+// header.go), the upstream exchange and its pool (exchange.go,
+// transport.go), the relayed answer (response.go, response.go), the
 // proxy's own answers (answer.go, health.go, redirect.go, failure.go), the
 // access-log entry and the tunnel. The connection stays in one keep-alive
 // loop (fastpath.go) whichever parser read its last request, with no

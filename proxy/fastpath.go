@@ -19,7 +19,7 @@ import (
 // the same rules and writers — route and the proxy's answers (answer.go,
 // health.go, redirect.go, failure.go), the request head (request.go,
 // header.go), the exchange over the pooled upstream connections
-// (fastproxy.go, transport.go), the relayed answer (fastresp.go), the
+// (exchange.go, transport.go), the relayed answer (response.go), the
 // access-log entry and the tunnel — and differential_test.go holds them
 // together.
 

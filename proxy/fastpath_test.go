@@ -140,7 +140,7 @@ func TestFastPathReusesUpstreamAfterItsDeadline(t *testing.T) {
 	}
 }
 
-func TestFastPathPipelinedAndHandoff(t *testing.T) {
+func TestPipelinedAcrossParsers(t *testing.T) {
 	be, seen := backend(t)
 	_, addrs := startServer(t, appConfig(be.URL, nil))
 	c, err := net.Dial("tcp", addrs[0])

@@ -18,7 +18,7 @@ import (
 func appendRequestLine[T string | []byte](out []byte, method, target T, st *listenerState) []byte {
 	out = append(out, method...)
 	out = append(out, ' ')
-	if st.upstreamBase {
+	if st.upstreamBase && len(target) > 0 && target[0] == '/' { // not "*"
 		base := st.upstream.Path
 		if base[len(base)-1] == '/' {
 			base = base[:len(base)-1]

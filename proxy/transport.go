@@ -15,7 +15,7 @@ import (
 
 // upstreamTransport is the upstream pool of an http listener: keep-alive
 // HTTP/1.1 connections, used on the client connection's goroutine by
-// relay (fastproxy.go) for every request, whichever parser read it. No
+// relay (exchange.go) for every request, whichever parser read it. No
 // hand-off to the reader and writer goroutines of http.Transport, which is
 // most of the per-request cost of a Go proxy.
 type upstreamTransport struct {

@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// The fast path's exchange with the upstream: the request head it writes,
-// the pooled connection it uses (transport.go, shared with net/http's
-// path), and the answer it relays as read.
+// The exchange with the upstream, for both parsers: a pooled connection
+// (transport.go), the request head (request.go) and body, and the answer
+// relayed as read (relayResponse, with response.go's rules).
 
 // fastProxy relays one request the fast path parsed to the upstream and
 // its response back. It returns the status, body bytes sent and whether
