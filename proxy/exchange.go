@@ -50,7 +50,9 @@ func (l *listener) relay(f *fastConn, out []byte, body *clientBody, st *listener
 		if err != nil {
 			return l.answerUpstreamError(f, st, err, keepAlive && body == nil)
 		}
+		f.upstream.Store(uc) // closed by a hard close (wakeIdleFast) if the app stalls
 		status, sent, ok, err := l.exchange(f, uc, st, out, body, isHead, dechunk, keepAlive)
+		f.upstream.Store(nil)
 		if err == nil {
 			return status, sent, ok
 		}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -134,5 +135,57 @@ func TestPoolDropsConnectionWithStrayBytes(t *testing.T) {
 			t.Fatalf("%q: %v %q %v; want 200 and its own path", raw, resp, body, err)
 		}
 		time.Sleep(100 * time.Millisecond) // the stray bytes arrive in the pool
+	}
+}
+
+// TestShutdownClosesStalledUpstream: an app that sends a response head and
+// part of its body, then nothing (a stalled app, a long poll), must not
+// hold the drain past its deadline: once it is over, the exchange's
+// upstream connection is closed with the client's, on either parser's
+// path, and the client sees its connection closed.
+func TestShutdownClosesStalledUpstream(t *testing.T) {
+	stalled := make(chan struct{})
+	t.Cleanup(func() { close(stalled) })
+	app := rawApp(t, func(c net.Conn, r *http.Request) bool {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
+		<-stalled // the rest never comes while the test runs
+		return false
+	})
+	for _, tt := range []struct{ name, raw string }{
+		{"fast path", string(get("/stall", "a"))},
+		{"net/http parser", string(req("POST", "/stall", "Content-Length: 2")) + "hi"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, addrs := startServer(t, appConfig(app, nil))
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.Write(cat(v1Header("203.0.113.7:1", "10.0.0.1:81"), []byte(tt.raw))); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond) // the proxy waits for the rest of the body
+			done := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				defer cancel()
+				done <- s.Shutdown(ctx)
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Logf("shutdown: %v (its deadline passed, as the test wants)", err)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatalf("Shutdown with a 300ms deadline still running after 3s; want the stalled exchange closed")
+			}
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := io.Copy(io.Discard, c); isTimeout(err) {
+				t.Errorf("client connection still open after the drain: %v; want it closed", err)
+			}
+		})
 	}
 }
