@@ -246,13 +246,13 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 	switch {
 	case noBody:
 	case dechunk:
-		sent, err = io.Copy(bw, httputil.NewChunkedReader(br))
+		sent, err = copyStream(bw, br, httputil.NewChunkedReader(br))
 	case rh.chunked:
 		sent, err = copyChunked(bw, br)
 	case rh.length >= 0:
 		sent, err = io.CopyN(bw, br, rh.length)
 	default:
-		sent, err = io.Copy(bw, br)
+		sent, err = copyStream(bw, br, struct{ io.Reader }{br}) // Read by Read: br's WriteTo would write before its buffer is consumed
 	}
 	if err != nil {
 		_ = bw.Flush()
@@ -262,6 +262,37 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 		keepAlive = false
 	}
 	return sent, keepAlive, !rh.close && !untilEOF && !dechunk && !ignoredBody(isHead, rh.status, rh.length, rh.chunked), nil
+}
+
+// copyStream copies a body of unknown length (until EOF, or de-chunked
+// from br) to the client as the app sends it: whenever br holds nothing
+// more, what was written is flushed (the streaming rule, copyChunked's
+// too: a stream, server-sent events or a long poll, is not held until
+// 4 KiB pile up).
+func copyStream(bw *bufio.Writer, br *bufio.Reader, src io.Reader) (int64, error) {
+	if br.Buffered() == 0 {
+		if err := bw.Flush(); err != nil { // the head, before waiting for the body
+			return 0, err
+		}
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(streamWriter{bw, br}, src, *bp)
+}
+
+// streamWriter flushes bw after a write when br has nothing more buffered
+// (copyStream).
+type streamWriter struct {
+	bw *bufio.Writer
+	br *bufio.Reader
+}
+
+func (s streamWriter) Write(p []byte) (int, error) {
+	n, err := s.bw.Write(p)
+	if err == nil && s.br.Buffered() == 0 {
+		err = s.bw.Flush()
+	}
+	return n, err
 }
 
 // chunkingField reports a Transfer-Encoding or Trailer header line.

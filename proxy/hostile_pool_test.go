@@ -189,3 +189,61 @@ func TestShutdownClosesStalledUpstream(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamedAnswerReachesClient: an answer whose length is not known
+// ahead (chunked, or until the app closes: server-sent events, a long
+// poll, a progress stream) reaches the client as the app sends it, on
+// either parser's path and de-chunked for an HTTP/1.0 client — not when
+// 4 KiB have piled up in the proxy's buffer or the app ends it
+// (httputil.ReverseProxy flushes such answers at once; nginx with
+// proxy_buffering off, the setting for streams, too).
+func TestStreamedAnswerReachesClient(t *testing.T) {
+	stalled := make(chan struct{})
+	app := rawApp(t, func(c net.Conn, r *http.Request) bool {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/eof" {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+			time.Sleep(20 * time.Millisecond)
+			_, _ = io.WriteString(c, "data: 1\n\n")
+		} else {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+			time.Sleep(20 * time.Millisecond)
+			_, _ = io.WriteString(c, "9\r\ndata: 1\n\n\r\n")
+		}
+		<-stalled // the next event is far off
+		return false
+	})
+	_, addrs := startServer(t, appConfig(app, nil))
+	t.Cleanup(func() { close(stalled) }) // before the server's shutdown
+	for _, tt := range []struct{ name, raw string }{
+		{"chunked, fast path", string(get("/chunked", "a"))},
+		{"chunked, net/http parser", string(req("POST", "/chunked", "Content-Length: 2")) + "hi"},
+		{"chunked to HTTP/1.0", "GET /chunked HTTP/1.0\r\nHost: a\r\n\r\n"},
+		{"until EOF, fast path", string(get("/eof", "a"))},
+		{"until EOF, net/http parser", string(req("POST", "/eof", "Content-Length: 2")) + "hi"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			if _, err := c.Write(cat(v1Header("203.0.113.7:1", "10.0.0.1:81"), []byte(tt.raw))); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			var got []byte
+			buf := make([]byte, 4096)
+			for !strings.Contains(string(got), "data: 1\n\n") {
+				n, err := c.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					t.Fatalf("client got %q, then %v; want the head and the first event while the app streams", got, err)
+				}
+			}
+			if !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") {
+				t.Errorf("client got %q; want a 200 head first", got)
+			}
+		})
+	}
+}
