@@ -163,7 +163,7 @@ func (l *listener) serveConn(f *fastConn) {
 			// Outside the strict subset: net/http's parser reads it, the
 			// same rules serve it, and the loop goes on.
 			first = false
-			keepAlive, tunnel := l.serveParsed(f, st, noHeader)
+			keepAlive, tunnel := l.serveParsed(f, st, noHeader, !whole)
 			if tunnel {
 				tunneled = true
 				return

@@ -185,10 +185,14 @@ func headEnd(raw []byte) int {
 // serveParsed serves one request the fast path's parser refused: read by
 // net/http's parser, then routed by the same rules (route) and answered by
 // the same writers. It reports whether the connection stays open and
-// whether a tunnel took it.
-func (l *listener) serveParsed(f *fastConn, st *listenerState, noHeader bool) (keepAlive, tunneled bool) {
+// whether a tunnel took it. headArmed: the loop armed header_timeout at
+// the head's first byte, and it bounds the whole head, whichever parser
+// reads it (a slowloris gets one header_timeout, not two).
+func (l *listener) serveParsed(f *fastConn, st *listenerState, noHeader, headArmed bool) (keepAlive, tunneled bool) {
 	fc := f.fc
-	_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
+	if !headArmed {
+		_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
+	}
 	r, raw, bad := readRequest(f, st.cfg.MaxHeaderBytes)
 	if r == nil {
 		if bad != 0 {
