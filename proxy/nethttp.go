@@ -111,6 +111,9 @@ func checkRequest(r *http.Request, raw []byte) int {
 	if r.Host != "" && !httpguts.ValidHostHeader(r.Host) {
 		return http.StatusBadRequest
 	}
+	if !targetForm(r) {
+		return http.StatusBadRequest
+	}
 	values := 0
 	for _, vv := range r.Header {
 		values += len(vv)
@@ -257,6 +260,22 @@ func (l *listener) serveParsed(f *fastConn, st *listenerState, noHeader, headArm
 	}
 	l.finish(&e, status, sent)
 	return keepAlive, false
+}
+
+// targetForm reports a request target of a form the proxy serves (RFC
+// 9112 §3.2): origin form, absolute form with an authority, "*", or
+// CONNECT's authority (refused later, 405). net/http's parser also takes
+// an authority or a scheme-only URI on any method ("GET a.example:80",
+// "GET http:/x"), which would reach the app as "/"; nginx answers them 400.
+func targetForm(r *http.Request) bool {
+	uri := r.RequestURI
+	switch {
+	case uri == "*" || (len(uri) > 0 && uri[0] == '/'):
+		return true
+	case r.Method == http.MethodConnect:
+		return true
+	}
+	return r.URL != nil && r.URL.Scheme != "" && r.URL.Host != "" && r.URL.Opaque == ""
 }
 
 // requestTarget is the target the app receives: the client's origin-form
