@@ -89,6 +89,7 @@ func (l *listener) exchange(f *fastConn, uc *upConn, st *listenerState, out []by
 	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
+	early := false // the app answered before it read the whole body
 	if body != nil {
 		// The head goes first, so that the app sees the request while the
 		// body streams.
@@ -96,14 +97,22 @@ func (l *listener) exchange(f *fastConn, uc *upConn, st *listenerState, out []by
 			return 0, 0, false, errUpstreamClosed
 		}
 		if err := sendBody(uc, body, t.headerTimeout); err != nil {
-			return 0, 0, false, fmt.Errorf("send request body: %w", err)
+			// An app may answer an upload before reading it (401, 413) and
+			// stop reading: its answer, already sent, is relayed (as
+			// httputil.ReverseProxy did), and neither connection is reused.
+			if body.err != nil || !uc.answered() {
+				return 0, 0, false, fmt.Errorf("send request body: %w", err)
+			}
+			early, keepAlive = true, false
 		}
 		if t.headerTimeout > 0 {
 			_ = uc.c.SetDeadline(time.Now().Add(t.headerTimeout))
 		}
 	}
-	if err := uc.bw.Flush(); err != nil {
-		return 0, 0, false, errUpstreamClosed
+	if !early {
+		if err := uc.bw.Flush(); err != nil {
+			return 0, 0, false, errUpstreamClosed
+		}
 	}
 	var rh respHead
 	for {
@@ -141,7 +150,7 @@ func (l *listener) exchange(f *fastConn, uc *upConn, st *listenerState, out []by
 		_ = uc.c.Close()
 		return rh.status, sent, false, nil //nolint:nilerr // the response has started: nothing to report to the client but a closed connection
 	}
-	t.release(uc, reuse)
+	t.release(uc, reuse && !early)
 	return rh.status, sent, keepAlive, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -243,6 +244,60 @@ func TestStreamedAnswerReachesClient(t *testing.T) {
 			}
 			if !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") {
 				t.Errorf("client got %q; want a 200 head first", got)
+			}
+		})
+	}
+}
+
+// TestEarlyAnswerToUpload: an app that answers an upload before reading
+// its body (401, 413) and stops reading it is relayed: the client gets the
+// app's answer, not 502, then its connection closes (the rest of its body
+// is unread), as httputil.ReverseProxy relayed it; the app's connection is
+// not reused.
+func TestEarlyAnswerToUpload(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/upload" {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(be.Close)
+	_, addrs := startServer(t, appConfig(be.URL, nil))
+	const size = 16 << 20
+	for _, te := range []string{"Content-Length: " + fmt.Sprint(size), "Transfer-Encoding: chunked"} {
+		t.Run(te, func(t *testing.T) {
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.Write(cat(v1Header("203.0.113.7:1", "10.0.0.1:81"), req("POST", "/upload", te))); err != nil {
+				t.Fatalf("write head: %v", err)
+			}
+			go func() { // the body, as fast as the proxy takes it, until the proxy stops
+				part := make([]byte, 64<<10)
+				if strings.HasPrefix(te, "Transfer-Encoding") {
+					part = cat([]byte(fmt.Sprintf("%x\r\n", len(part))), part, []byte("\r\n"))
+				}
+				for sent := 0; sent < size; sent += len(part) {
+					if _, err := c.Write(part); err != nil {
+						return
+					}
+				}
+			}()
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("client: %v; want the app's 413", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+				t.Errorf("client got %d (close %v); want the app's 413 and Connection: close", resp.StatusCode, resp.Close)
+			}
+			if resp, body, err := roundTrip(t, addrs[0], cat(v1Header("203.0.113.7:2", "10.0.0.1:81"), get("/next", "a"))); err != nil || resp.StatusCode != http.StatusOK || body != "ok" {
+				t.Errorf("next client: %v %q %v; want 200 ok", resp, body, err)
 			}
 		})
 	}
