@@ -149,13 +149,17 @@ func TestShutdownClosesStalledUpstream(t *testing.T) {
 	t.Cleanup(func() { close(stalled) })
 	app := rawApp(t, func(c net.Conn, r *http.Request) bool {
 		_, _ = io.Copy(io.Discard, r.Body)
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
+		if r.Header.Get("Upgrade") == "" { // a WebSocket handshake gets no answer at all
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
+		}
 		<-stalled // the rest never comes while the test runs
 		return false
 	})
 	for _, tt := range []struct{ name, raw string }{
 		{"fast path", string(get("/stall", "a"))},
 		{"net/http parser", string(req("POST", "/stall", "Content-Length: 2")) + "hi"},
+		{"websocket handshake", string(req("GET", "/ws", "Connection: Upgrade", "Upgrade: websocket",
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, addrs := startServer(t, appConfig(app, nil))
