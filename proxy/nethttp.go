@@ -104,6 +104,11 @@ func checkRequest(r *http.Request, raw []byte) int {
 	if r.ProtoMajor != 1 {
 		return http.StatusHTTPVersionNotSupported
 	}
+	// net/http ignores Transfer-Encoding on HTTP/1.0: the body would be
+	// read as empty and the chunks dropped. Refused, as nginx does.
+	if !r.ProtoAtLeast(1, 1) && rawHasField(raw, "transfer-encoding") {
+		return http.StatusBadRequest
+	}
 	// http.ReadRequest moved Host to r.Host (and refused several).
 	if r.ProtoAtLeast(1, 1) && !rawHasField(raw, "host") {
 		return http.StatusBadRequest
