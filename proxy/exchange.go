@@ -50,7 +50,9 @@ func (l *listener) relay(f *fastConn, out []byte, body *clientBody, st *listener
 		if err != nil {
 			return l.answerUpstreamError(f, st, err, keepAlive && body == nil)
 		}
+		f.upstream.Store(uc) // closed by a hard close (wakeIdleFast) if the app stalls
 		status, sent, ok, err := l.exchange(f, uc, st, out, body, isHead, dechunk, keepAlive)
+		f.upstream.Store(nil)
 		if err == nil {
 			return status, sent, ok
 		}
@@ -87,6 +89,7 @@ func (l *listener) exchange(f *fastConn, uc *upConn, st *listenerState, out []by
 	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
+	early := false // the app answered before it read the whole body
 	if body != nil {
 		// The head goes first, so that the app sees the request while the
 		// body streams.
@@ -94,14 +97,22 @@ func (l *listener) exchange(f *fastConn, uc *upConn, st *listenerState, out []by
 			return 0, 0, false, errUpstreamClosed
 		}
 		if err := sendBody(uc, body, t.headerTimeout); err != nil {
-			return 0, 0, false, fmt.Errorf("send request body: %w", err)
+			// An app may answer an upload before reading it (401, 413) and
+			// stop reading: its answer, already sent, is relayed (as
+			// httputil.ReverseProxy did), and neither connection is reused.
+			if body.err != nil || !uc.answered() {
+				return 0, 0, false, fmt.Errorf("send request body: %w", err)
+			}
+			early, keepAlive = true, false
 		}
 		if t.headerTimeout > 0 {
 			_ = uc.c.SetDeadline(time.Now().Add(t.headerTimeout))
 		}
 	}
-	if err := uc.bw.Flush(); err != nil {
-		return 0, 0, false, errUpstreamClosed
+	if !early {
+		if err := uc.bw.Flush(); err != nil {
+			return 0, 0, false, errUpstreamClosed
+		}
 	}
 	var rh respHead
 	for {
@@ -139,7 +150,7 @@ func (l *listener) exchange(f *fastConn, uc *upConn, st *listenerState, out []by
 		_ = uc.c.Close()
 		return rh.status, sent, false, nil //nolint:nilerr // the response has started: nothing to report to the client but a closed connection
 	}
-	t.release(uc, reuse)
+	t.release(uc, reuse && !early)
 	return rh.status, sent, keepAlive, nil
 }
 
@@ -244,13 +255,13 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 	switch {
 	case noBody:
 	case dechunk:
-		sent, err = io.Copy(bw, httputil.NewChunkedReader(br))
+		sent, err = copyStream(bw, br, httputil.NewChunkedReader(br))
 	case rh.chunked:
 		sent, err = copyChunked(bw, br)
 	case rh.length >= 0:
 		sent, err = io.CopyN(bw, br, rh.length)
 	default:
-		sent, err = io.Copy(bw, br)
+		sent, err = copyStream(bw, br, struct{ io.Reader }{br}) // Read by Read: br's WriteTo would write before its buffer is consumed
 	}
 	if err != nil {
 		_ = bw.Flush()
@@ -260,6 +271,37 @@ func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st
 		keepAlive = false
 	}
 	return sent, keepAlive, !rh.close && !untilEOF && !dechunk && !ignoredBody(isHead, rh.status, rh.length, rh.chunked), nil
+}
+
+// copyStream copies a body of unknown length (until EOF, or de-chunked
+// from br) to the client as the app sends it: whenever br holds nothing
+// more, what was written is flushed (the streaming rule, copyChunked's
+// too: a stream, server-sent events or a long poll, is not held until
+// 4 KiB pile up).
+func copyStream(bw *bufio.Writer, br *bufio.Reader, src io.Reader) (int64, error) {
+	if br.Buffered() == 0 {
+		if err := bw.Flush(); err != nil { // the head, before waiting for the body
+			return 0, err
+		}
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(streamWriter{bw, br}, src, *bp)
+}
+
+// streamWriter flushes bw after a write when br has nothing more buffered
+// (copyStream).
+type streamWriter struct {
+	bw *bufio.Writer
+	br *bufio.Reader
+}
+
+func (s streamWriter) Write(p []byte) (int, error) {
+	n, err := s.bw.Write(p)
+	if err == nil && s.br.Buffered() == 0 {
+		err = s.bw.Flush()
+	}
+	return n, err
 }
 
 // chunkingField reports a Transfer-Encoding or Trailer header line.

@@ -34,6 +34,9 @@ type fastConn struct {
 	idle atomic.Bool
 	// afterPost: the last request was a POST (readRequest's CRLF tolerance).
 	afterPost bool
+	// upstream is the connection of the exchange in progress (relay), closed
+	// with the client's when the drain ends: a stalled app must not hold it.
+	upstream atomic.Pointer[upConn]
 }
 
 var fastConns = sync.Pool{New: func() any {
@@ -86,6 +89,9 @@ func (l *listener) wakeIdleFast(closeAll bool) {
 	for f := range l.fast {
 		if closeAll {
 			_ = f.fc.Close()
+			if uc := f.upstream.Load(); uc != nil {
+				_ = uc.c.Close()
+			}
 		} else if f.idle.Load() && f.fc.requests.Load() > 0 {
 			// Idle between requests: wake it to close. A connection that has
 			// not sent its first request yet is left to send it (within
@@ -157,7 +163,7 @@ func (l *listener) serveConn(f *fastConn) {
 			// Outside the strict subset: net/http's parser reads it, the
 			// same rules serve it, and the loop goes on.
 			first = false
-			keepAlive, tunnel := l.serveParsed(f, st, noHeader)
+			keepAlive, tunnel := l.serveParsed(f, st, noHeader, !whole)
 			if tunnel {
 				tunneled = true
 				return

@@ -247,3 +247,25 @@ func TestHostileConflictingFraming(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileRequestTargets: a request target is origin form, absolute
+// form (scheme, "://", authority), "*", or CONNECT's authority; anything
+// else net/http's parser accepts (an authority or a scheme-only URI on
+// GET) is refused 400, as nginx does, instead of reaching the app as "/".
+func TestHostileRequestTargets(t *testing.T) {
+	rig := newHostileRig(t)
+	hdr := v1Header(clientAddr+":5555", "10.0.0.1:81")
+	from := " from " + clientAddr
+	line := func(method, target string) []byte {
+		return cat(hdr, []byte(method+" "+target+" HTTP/1.1\r\nHost: app.example\r\n\r\n"))
+	}
+	rig.run(t, []hostileCase{
+		{name: "authority form on GET", raw: line("GET", "app.example:80"), want: []int{400}},
+		{name: "scheme without authority", raw: line("GET", "http:/t"), want: []int{400}},
+		{name: "scheme and empty authority", raw: line("GET", "http:///t"), want: []int{400}},
+		{name: "opaque URI", raw: line("POST", "mailto:a@app.example"), want: []int{400}},
+		{name: "absolute form", raw: line("GET", "http://app.example/t?q"), want: []int{200}, keepAlive: true, app: []string{"GET /t?q" + from}},
+		{name: "OPTIONS *", raw: line("OPTIONS", "*"), want: []int{200}, keepAlive: true}, // answered by the app's net/http itself
+		{name: "CONNECT", raw: line("CONNECT", "app.example:443"), want: []int{405}},
+	})
+}

@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -134,5 +136,173 @@ func TestPoolDropsConnectionWithStrayBytes(t *testing.T) {
 			t.Fatalf("%q: %v %q %v; want 200 and its own path", raw, resp, body, err)
 		}
 		time.Sleep(100 * time.Millisecond) // the stray bytes arrive in the pool
+	}
+}
+
+// TestShutdownClosesStalledUpstream: an app that sends a response head and
+// part of its body, then nothing (a stalled app, a long poll), must not
+// hold the drain past its deadline: once it is over, the exchange's
+// upstream connection is closed with the client's, on either parser's
+// path, and the client sees its connection closed.
+func TestShutdownClosesStalledUpstream(t *testing.T) {
+	stalled := make(chan struct{})
+	t.Cleanup(func() { close(stalled) })
+	app := rawApp(t, func(c net.Conn, r *http.Request) bool {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Header.Get("Upgrade") == "" { // a WebSocket handshake gets no answer at all
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
+		}
+		<-stalled // the rest never comes while the test runs
+		return false
+	})
+	for _, tt := range []struct{ name, raw string }{
+		{"fast path", string(get("/stall", "a"))},
+		{"net/http parser", string(req("POST", "/stall", "Content-Length: 2")) + "hi"},
+		{"websocket handshake", string(req("GET", "/ws", "Connection: Upgrade", "Upgrade: websocket",
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, addrs := startServer(t, appConfig(app, nil))
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.Write(cat(v1Header("203.0.113.7:1", "10.0.0.1:81"), []byte(tt.raw))); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond) // the proxy waits for the rest of the body
+			done := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				defer cancel()
+				done <- s.Shutdown(ctx)
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Logf("shutdown: %v (its deadline passed, as the test wants)", err)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatalf("Shutdown with a 300ms deadline still running after 3s; want the stalled exchange closed")
+			}
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := io.Copy(io.Discard, c); isTimeout(err) {
+				t.Errorf("client connection still open after the drain: %v; want it closed", err)
+			}
+		})
+	}
+}
+
+// TestStreamedAnswerReachesClient: an answer whose length is not known
+// ahead (chunked, or until the app closes: server-sent events, a long
+// poll, a progress stream) reaches the client as the app sends it, on
+// either parser's path and de-chunked for an HTTP/1.0 client — not when
+// 4 KiB have piled up in the proxy's buffer or the app ends it
+// (httputil.ReverseProxy flushes such answers at once; nginx with
+// proxy_buffering off, the setting for streams, too).
+func TestStreamedAnswerReachesClient(t *testing.T) {
+	stalled := make(chan struct{})
+	app := rawApp(t, func(c net.Conn, r *http.Request) bool {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/eof" {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+			time.Sleep(20 * time.Millisecond)
+			_, _ = io.WriteString(c, "data: 1\n\n")
+		} else {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+			time.Sleep(20 * time.Millisecond)
+			_, _ = io.WriteString(c, "9\r\ndata: 1\n\n\r\n")
+		}
+		<-stalled // the next event is far off
+		return false
+	})
+	_, addrs := startServer(t, appConfig(app, nil))
+	t.Cleanup(func() { close(stalled) }) // before the server's shutdown
+	for _, tt := range []struct{ name, raw string }{
+		{"chunked, fast path", string(get("/chunked", "a"))},
+		{"chunked, net/http parser", string(req("POST", "/chunked", "Content-Length: 2")) + "hi"},
+		{"chunked to HTTP/1.0", "GET /chunked HTTP/1.0\r\nHost: a\r\n\r\n"},
+		{"until EOF, fast path", string(get("/eof", "a"))},
+		{"until EOF, net/http parser", string(req("POST", "/eof", "Content-Length: 2")) + "hi"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			if _, err := c.Write(cat(v1Header("203.0.113.7:1", "10.0.0.1:81"), []byte(tt.raw))); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			var got []byte
+			buf := make([]byte, 4096)
+			for !strings.Contains(string(got), "data: 1\n\n") {
+				n, err := c.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					t.Fatalf("client got %q, then %v; want the head and the first event while the app streams", got, err)
+				}
+			}
+			if !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") {
+				t.Errorf("client got %q; want a 200 head first", got)
+			}
+		})
+	}
+}
+
+// TestEarlyAnswerToUpload: an app that answers an upload before reading
+// its body (401, 413) and stops reading it is relayed: the client gets the
+// app's answer, not 502, then its connection closes (the rest of its body
+// is unread), as httputil.ReverseProxy relayed it; the app's connection is
+// not reused.
+func TestEarlyAnswerToUpload(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/upload" {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(be.Close)
+	_, addrs := startServer(t, appConfig(be.URL, nil))
+	const size = 16 << 20
+	for _, te := range []string{"Content-Length: " + fmt.Sprint(size), "Transfer-Encoding: chunked"} {
+		t.Run(te, func(t *testing.T) {
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.Write(cat(v1Header("203.0.113.7:1", "10.0.0.1:81"), req("POST", "/upload", te))); err != nil {
+				t.Fatalf("write head: %v", err)
+			}
+			go func() { // the body, as fast as the proxy takes it, until the proxy stops
+				part := make([]byte, 64<<10)
+				if strings.HasPrefix(te, "Transfer-Encoding") {
+					part = cat([]byte(fmt.Sprintf("%x\r\n", len(part))), part, []byte("\r\n"))
+				}
+				for sent := 0; sent < size; sent += len(part) {
+					if _, err := c.Write(part); err != nil {
+						return
+					}
+				}
+			}()
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("client: %v; want the app's 413", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+				t.Errorf("client got %d (close %v); want the app's 413 and Connection: close", resp.StatusCode, resp.Close)
+			}
+			if resp, body, err := roundTrip(t, addrs[0], cat(v1Header("203.0.113.7:2", "10.0.0.1:81"), get("/next", "a"))); err != nil || resp.StatusCode != http.StatusOK || body != "ok" {
+				t.Errorf("next client: %v %q %v; want 200 ok", resp, body, err)
+			}
+		})
 	}
 }

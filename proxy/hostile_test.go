@@ -393,6 +393,10 @@ func TestHostileRequestSmuggling(t *testing.T) {
 			want: []int{400}},
 		{name: "TE obfuscated with a space before the colon", raw: cat(hdr, req("POST", "/f", "Transfer-Encoding : chunked", "Content-Length: 4"), []byte("0\r\n\r\n"+smuggled)),
 			want: []int{400}},
+		// net/http ignores Transfer-Encoding on HTTP/1.0 (the body would be
+		// empty and the chunks dropped); nginx refuses it: 400.
+		{name: "TE on HTTP/1.0", raw: cat(hdr, []byte("POST /te10 HTTP/1.0\r\nHost: app.example\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"+smuggled)),
+			want: []int{400}},
 		{name: "TE not chunked last", raw: cat(hdr, req("POST", "/g", "Transfer-Encoding: chunked, identity", "Content-Length: 4"), []byte("0\r\n\r\n"+smuggled)),
 			want: []int{501}},
 		// An obs-fold is replaced by a space (RFC 9112 5.2 allows that or

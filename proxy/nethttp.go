@@ -104,11 +104,19 @@ func checkRequest(r *http.Request, raw []byte) int {
 	if r.ProtoMajor != 1 {
 		return http.StatusHTTPVersionNotSupported
 	}
+	// net/http ignores Transfer-Encoding on HTTP/1.0: the body would be
+	// read as empty and the chunks dropped. Refused, as nginx does.
+	if !r.ProtoAtLeast(1, 1) && rawHasField(raw, "transfer-encoding") {
+		return http.StatusBadRequest
+	}
 	// http.ReadRequest moved Host to r.Host (and refused several).
 	if r.ProtoAtLeast(1, 1) && !rawHasField(raw, "host") {
 		return http.StatusBadRequest
 	}
 	if r.Host != "" && !httpguts.ValidHostHeader(r.Host) {
+		return http.StatusBadRequest
+	}
+	if !targetForm(r) {
 		return http.StatusBadRequest
 	}
 	values := 0
@@ -185,10 +193,14 @@ func headEnd(raw []byte) int {
 // serveParsed serves one request the fast path's parser refused: read by
 // net/http's parser, then routed by the same rules (route) and answered by
 // the same writers. It reports whether the connection stays open and
-// whether a tunnel took it.
-func (l *listener) serveParsed(f *fastConn, st *listenerState, noHeader bool) (keepAlive, tunneled bool) {
+// whether a tunnel took it. headArmed: the loop armed header_timeout at
+// the head's first byte, and it bounds the whole head, whichever parser
+// reads it (a slowloris gets one header_timeout, not two).
+func (l *listener) serveParsed(f *fastConn, st *listenerState, noHeader, headArmed bool) (keepAlive, tunneled bool) {
 	fc := f.fc
-	_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
+	if !headArmed {
+		_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
+	}
 	r, raw, bad := readRequest(f, st.cfg.MaxHeaderBytes)
 	if r == nil {
 		if bad != 0 {
@@ -253,6 +265,22 @@ func (l *listener) serveParsed(f *fastConn, st *listenerState, noHeader bool) (k
 	}
 	l.finish(&e, status, sent)
 	return keepAlive, false
+}
+
+// targetForm reports a request target of a form the proxy serves (RFC
+// 9112 §3.2): origin form, absolute form with an authority, "*", or
+// CONNECT's authority (refused later, 405). net/http's parser also takes
+// an authority or a scheme-only URI on any method ("GET a.example:80",
+// "GET http:/x"), which would reach the app as "/"; nginx answers them 400.
+func targetForm(r *http.Request) bool {
+	uri := r.RequestURI
+	switch {
+	case uri == "*" || (len(uri) > 0 && uri[0] == '/'):
+		return true
+	case r.Method == http.MethodConnect:
+		return true
+	}
+	return r.URL != nil && r.URL.Scheme != "" && r.URL.Host != "" && r.URL.Opaque == ""
 }
 
 // requestTarget is the target the app receives: the client's origin-form

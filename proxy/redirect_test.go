@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRedirectTarget(t *testing.T) {
@@ -64,7 +65,12 @@ func TestRedirectListener(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("missing Host: status %d; want 400", resp.StatusCode)
 	}
-	if got := metricValue(t, s, "elbguard_proxy_requests_total", map[string]string{"code": "301"}); got != 1 {
+	// Counted after the answer is flushed: the client may read it first.
+	got := metricValue(t, s, "elbguard_proxy_requests_total", map[string]string{"code": "301"})
+	for deadline := time.Now().Add(2 * time.Second); got != 1 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		got = metricValue(t, s, "elbguard_proxy_requests_total", map[string]string{"code": "301"})
+	}
+	if got != 1 {
 		t.Errorf("requests{code=301} = %v; want 1", got)
 	}
 }

@@ -159,10 +159,17 @@ func parseUnsigned(b []byte, base int) (int64, bool) {
 }
 
 // copyChunked relays a chunked body as is (chunk sizes, extensions and
-// trailers included) and returns the payload bytes.
+// trailers included) and returns the payload bytes. Whenever the app has
+// sent no more yet, what was relayed is flushed: a chunked answer is often
+// a stream (the streaming rule, copyStream).
 func copyChunked(w *bufio.Writer, r *bufio.Reader) (int64, error) {
 	var total int64
 	for {
+		if r.Buffered() == 0 && w.Buffered() > 0 {
+			if err := w.Flush(); err != nil {
+				return total, err
+			}
+		}
 		line, err := r.ReadSlice('\n')
 		if err != nil {
 			return total, err

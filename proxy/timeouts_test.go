@@ -160,3 +160,53 @@ func TestSendTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowHeadBoundedOnce: header_timeout bounds a whole request head
+// once, from its first byte, whichever parser ends up reading it (net/http
+// Server's ReadHeaderTimeout): a slowloris whose head outgrows the fast
+// parser's 4 KiB buffer just before the timeout, then trickles on, is cut
+// at header_timeout, not given a second one by net/http's parser.
+func TestSlowHeadBoundedOnce(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	be, _ := backend(t)
+	_, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.HeaderTimeout = timeout }))
+	line := "X-Pad: " + strings.Repeat("p", 90) + "\r\n"
+	for _, tt := range []struct {
+		name  string
+		start string        // sent at once
+		wait  time.Duration // then, before outgrowing the fast parser
+		flip  string
+	}{
+		{"outgrows 4 KiB late", "GET /slow HTTP/1.1\r\nHost: a\r\n" + strings.Repeat(line, 38), timeout * 7 / 8, strings.Repeat(line, 4)},
+		{"bare LF late", "GET /slow HTTP/1.1\r\nHost: a\r\n", timeout * 7 / 8, "X-A: b\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.Close()
+			start := time.Now()
+			_, _ = c.Write(cat(v1Header("203.0.113.7:1", "10.0.0.1:81"), []byte(tt.start)))
+			time.Sleep(tt.wait)
+			_, _ = c.Write([]byte(tt.flip))
+			closed := make(chan time.Duration, 1)
+			go func() {
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, _ = io.Copy(io.Discard, c)
+				closed <- time.Since(start)
+			}()
+			for {
+				select {
+				case d := <-closed:
+					if d > timeout*3/2 {
+						t.Errorf("head cut after %s; want within header_timeout %s of its first byte", d.Round(time.Millisecond), timeout)
+					}
+					return
+				case <-time.After(50 * time.Millisecond):
+					_, _ = c.Write([]byte("X-B: c\r\n")) // the trickle goes on
+				}
+			}
+		})
+	}
+}

@@ -130,6 +130,21 @@ func (uc *upConn) quiet() bool {
 	return uc.peekQuiet
 }
 
+// answered reports bytes (an answer, already sent) waiting on the
+// connection: what exchange looks for when the app stopped reading a
+// request body.
+func (uc *upConn) answered() bool {
+	if uc.br.Buffered() > 0 {
+		return true
+	}
+	if uc.rc == nil {
+		return false
+	}
+	var n int
+	_ = uc.rc.Control(func(fd uintptr) { n, _ = sysPeek(fd) })
+	return n > 0
+}
+
 // peek is quiet's RawConn callback (bound once to peekFn: no allocation
 // per call).
 func (uc *upConn) peek(fd uintptr) {

@@ -46,6 +46,8 @@ func (l *listener) upgrade(f *fastConn, out []byte, e entry, st *listenerState) 
 	if err != nil {
 		return fail(fmt.Errorf("dial upstream %s: %w", st.transport.addr, err))
 	}
+	f.upstream.Store(&upConn{c: bc}) // closed by a hard close (wakeIdleFast) while the handshake waits
+	defer f.upstream.Store(nil)
 	_ = bc.SetDeadline(time.Now().Add(st.cfg.UpstreamTimeout))
 	if _, err := bc.Write(out); err != nil {
 		_ = bc.Close()
