@@ -55,7 +55,7 @@ func (l *listener) serveFast() {
 			_ = fc.Close()
 			continue
 		}
-		go l.serveConn(f)
+		l.dispatch(f)
 	}
 }
 
