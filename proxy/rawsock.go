@@ -57,7 +57,7 @@ type ioStep struct {
 	errno  syscall.Errno
 	armed  bool // Write: the send_timeout deadline is set
 	armedN int  // Write: n when it was set
-	rearm  bool // Write: set (or move) the deadline, then wait; Read: arm the deferred deadline, then wait
+	rearm  bool // Write: set (or move) the deadline, then wait
 }
 
 func newRawSock(c *net.TCPConn) *rawSock {
@@ -78,11 +78,6 @@ func (s *rawSock) Read(p []byte) (int, error) {
 	}
 	s.rd = ioStep{p: p}
 	err := s.rc.Read(s.readFn)
-	for s.rd.rearm && err == nil {
-		s.armDeferred()
-		s.rd.rearm = false
-		err = s.rc.Read(s.readFn)
-	}
 	n, errno := s.rd.n, s.rd.errno
 	s.rd.p = nil
 	switch {
@@ -104,8 +99,10 @@ func (s *rawSock) readStep(fd uintptr) bool {
 			continue
 		case syscall.EAGAIN:
 			if s.deferred.Load() != 0 {
-				s.rd.rearm = true // arm the deferred deadline before waiting
-				return true
+				// Arm the deferred deadline here, inside the RawConn call:
+				// leaving it to arm would cost a read(2) more on the way back
+				// (a new call must try the socket before it waits).
+				s.armDeferred()
 			}
 			return false // wait on the poller
 		}
