@@ -31,7 +31,9 @@
 // (fastpath.go) is a strict parser and writer: it serves keep-alive
 // GET/HEAD requests without a body, the health path, redirects and
 // WebSocket upgrades on the connection's goroutine, over pooled upstream
-// connections, with no per-request goroutines. Anything outside that
+// connections, with no per-request goroutines. It decodes the PROXY header
+// from its own pooled reader, and the goroutines that serve connections wait
+// for the next one when done (connworker.go). Anything outside that
 // subset (bodies, other methods, unusual headers, heads over 4 KiB, a
 // missing PROXY header) hands the connection, unread, to a net/http Server
 // with httputil.ReverseProxy, which serves it from then on. Both call the
