@@ -3,6 +3,7 @@ package benchmark
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,6 +71,8 @@ func TestParseFlags(t *testing.T) {
 		{"bad proxy version", []string{"-proxy-version", "3"}, true, nil},
 		{"bad n", []string{"-n", "ten"}, true, nil},
 		{"stray argument", []string{"extra"}, true, nil},
+		{"scenario implies proxy", []string{"-scenario", "churn"}, false, func(c Config) bool { return c.Only == "proxy" && c.Proxy.Scenario == "churn" }},
+		{"scenario with only enforce", []string{"-scenario", "churn", "-only", "enforce"}, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +84,36 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("ParseFlags(%q) = %+v; not what was asked", tt.args, c)
 			}
 		})
+	}
+}
+
+func TestScenarioFilter(t *testing.T) {
+	tests := []struct {
+		name   string
+		filter string
+		want   []string
+	}{
+		{"no filter runs all", "", []string{"keep-alive GET, 128 B body", "redirect listener (301)", "connection churn, PROXY v1",
+			"connection churn, PROXY v2", "WebSocket echo, 64 B, 4 connections", "WebSocket bulk, 64 KiB messages, 1 connection"}},
+		{"churn", "churn", []string{"connection churn, PROXY v1", "connection churn, PROXY v2"}},
+		{"case-insensitive", "PROXY V2", []string{"connection churn, PROXY v2"}},
+		{"none", "gopher", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, s := range (ProxyConfig{Scenario: tt.filter}).withDefaults().scenarios() {
+				got = append(got, s.name)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("scenarios with -scenario %q = %q; want %q", tt.filter, got, tt.want)
+			}
+		})
+	}
+	c := ProxyConfig{Scenario: "idle"}
+	if !c.selects(idleScenario(5000)) || c.selects("connection churn, PROXY v1") {
+		t.Errorf("-scenario idle: selects(%q) = %v, selects(churn) = %v; want true, false",
+			idleScenario(5000), c.selects(idleScenario(5000)), c.selects("connection churn, PROXY v1"))
 	}
 }
 

@@ -53,6 +53,11 @@ type ProxyConfig struct {
 	// ProxyVersion is the PROXY header version of most scenarios (1 or 2;
 	// zero means 1, as a Classic ELB). Churn runs with both.
 	ProxyVersion int
+	// Scenario, when set, keeps only the scenarios whose name contains it
+	// (case-insensitive; "churn", "idle", "WebSocket"); the idle memory
+	// figures run only when their name matches, and the load generator's
+	// calibration only without a filter. Empty runs everything.
+	Scenario string
 	// Log receives progress.
 	Log *slog.Logger
 }
@@ -129,7 +134,7 @@ func (c ProxyConfig) scenarios() []scenario {
 			},
 		}
 	}
-	return []scenario{
+	all := []scenario{
 		{
 			name: "keep-alive GET, 128 B body",
 			figures: append([]figure{{metric: "throughput", unit: "req/s", better: report.Higher,
@@ -166,6 +171,13 @@ func (c ProxyConfig) scenarios() []scenario {
 			},
 		},
 	}
+	var out []scenario
+	for _, s := range all {
+		if c.selects(s.name) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // RunProxy starts the backend and the proxies, checks that each forwards
@@ -175,6 +187,16 @@ func (c ProxyConfig) scenarios() []scenario {
 func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Log
+	scen := cfg.scenarios()
+	idleWanted := cfg.IdleConns[:0:0]
+	for _, n := range cfg.IdleConns {
+		if cfg.selects(idleScenario(n)) || cfg.selects(idleEchoScenario(n)) {
+			idleWanted = append(idleWanted, n)
+		}
+	}
+	if len(scen) == 0 && len(idleWanted) == 0 {
+		return nil, nil, fmt.Errorf("bench: -scenario %q matches no proxy scenario", cfg.Scenario)
+	}
 	backendAddr, stop, err := startBackend(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -182,7 +204,7 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 	defer stop()
 
 	var idleRows []report.Row
-	for _, n := range cfg.IdleConns {
+	for _, n := range idleWanted {
 		targets, failed := startAll(ctx, cfg, backendAddr, false)
 		rows := idleFigures(ctx, cfg, targets, n)
 		stopAll(targets)
@@ -202,7 +224,6 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 		}
 	}()
 
-	scen := cfg.scenarios()
 	// samples[scenario][figure][tool] = one value per round
 	samples := make([][]map[string][]float64, len(scen))
 	errs := make([]map[string]error, len(scen))
@@ -264,8 +285,22 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 			rows = append(rows, r)
 		}
 	}
-	notes := []string{calibrate(ctx, cfg, backendAddr)}
+	var notes []string
+	if cfg.Scenario == "" {
+		notes = append(notes, calibrate(ctx, cfg, backendAddr))
+	}
 	return append(rows, idleRows...), notes, nil
+}
+
+// selects reports whether the -scenario filter keeps the scenario named name.
+func (c ProxyConfig) selects(name string) bool {
+	return c.Scenario == "" || strings.Contains(strings.ToLower(name), strings.ToLower(c.Scenario))
+}
+
+func idleScenario(n int) string { return fmt.Sprintf("%d idle WebSockets", n) }
+
+func idleEchoScenario(n int) string {
+	return fmt.Sprintf("%d idle WebSockets, after a %d KiB echo on each", n, idleEcho>>10)
 }
 
 // calibrate runs the keep-alive scenario straight at the backend with our
@@ -449,8 +484,7 @@ func dechunk(s string) string {
 // the other, charged the first one for slab pages the next ones reused
 // (BENCHMARKS.md, "Kernel memory per idle WebSocket").
 func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int) []report.Row {
-	scen := fmt.Sprintf("%d idle WebSockets", n)
-	echoScen := fmt.Sprintf("%d idle WebSockets, after a %d KiB echo on each", n, idleEcho>>10)
+	scen, echoScen := idleScenario(n), idleEchoScenario(n)
 	mem := report.Row{Scenario: scen, Metric: "proxy RSS per connection", Unit: "KB", Better: report.Lower,
 		Goal: &report.Goal{Versus: Nginx, Ratio: 1}}
 	bufRow := func(scen string) report.Row {

@@ -33,7 +33,8 @@ type Config struct {
 	Out string
 	// Quick runs every scenario briefly with small N (CI).
 	Quick bool
-	// Only runs one part: "proxy", "enforce", or "" for both.
+	// Only runs one part: "proxy", "enforce", or "" for both. A -scenario
+	// filter implies "proxy".
 	Only string
 	// Publish, when set, is the Markdown file (BENCHMARKS.md) whose
 	// generated section is replaced by this run's tables.
@@ -86,6 +87,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&idle, "idle", "", "comma-separated idle WebSocket counts for the memory figures (default 5000; quick 200)")
 	fs.IntVar(&c.Proxy.Workers, "workers", 0, "load generator connections for HTTP scenarios (default 16)")
 	fs.IntVar(&c.Proxy.ProxyVersion, "proxy-version", 1, "PROXY header version for most scenarios: 1 or 2")
+	fs.StringVar(&c.Proxy.Scenario, "scenario", "", "run only the proxy scenarios whose name contains this (case-insensitive), e.g. churn, idle, WebSocket")
 	fs.StringVar(&c.Micro, "micro", "", "output of `go test -bench` to include beside the tables (scripts/benchmark.sh writes it)")
 	fs.StringVar(&c.Command, "command", "", "the command line to record in the results (default: this one)")
 	fs.StringVar(&ns, "n", "", "comma-separated load balancer counts for the sweeps (default 100,1000; quick 20)")
@@ -97,6 +99,12 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	if c.Only != "" && c.Only != "proxy" && c.Only != "enforce" {
 		return c, fmt.Errorf("-only %q: want proxy, enforce or nothing", c.Only)
+	}
+	if c.Proxy.Scenario != "" { // names proxy scenarios: the enforcement part is not run
+		if c.Only == "enforce" {
+			return c, fmt.Errorf("-scenario %q selects proxy scenarios; it cannot go with -only enforce", c.Proxy.Scenario)
+		}
+		c.Only = "proxy"
 	}
 	if c.Proxy.ProxyVersion != 1 && c.Proxy.ProxyVersion != 2 {
 		return c, fmt.Errorf("-proxy-version %d: want 1 or 2", c.Proxy.ProxyVersion)

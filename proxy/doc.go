@@ -37,11 +37,13 @@
 // Either way the request goes through the same rules and the same writer:
 // route (answer.go), the request head the app receives (request.go,
 // header.go), the upstream exchange and its pool (exchange.go,
-// transport.go), the relayed answer (response.go, response.go), the
+// transport.go), the relayed answer (response.go), the
 // proxy's own answers (answer.go, health.go, redirect.go, failure.go), the
 // access-log entry and the tunnel. The connection stays in one keep-alive
 // loop (fastpath.go) whichever parser read its last request, with no
-// goroutine per request. differential_test.go sends one corpus through
+// goroutine per request; the loop decodes the PROXY header from its own
+// pooled reader, and the goroutines that serve connections wait for the
+// next one when done (connworker.go). differential_test.go sends one corpus through
 // both parsers and compares the bytes the app and the client receive.
 // Upgraded connections and tcp sessions are tunnels: WebSockets use pump,
 // which holds no buffer while idle; tcp mode copies with splice(2).

@@ -60,7 +60,7 @@ func (l *listener) serveFast() {
 			_ = fc.Close()
 			continue
 		}
-		go l.serveConn(f)
+		l.dispatch(f)
 	}
 }
 
@@ -125,12 +125,15 @@ func (l *listener) serveConn(f *fastConn) {
 		if first {
 			wait = st.cfg.HeaderTimeout
 		}
-		_ = fc.SetReadDeadline(time.Now().Add(wait))
+		fc.deferReadDeadline(time.Now().Add(wait)) // a timer only if the read waits
 		f.idle.Store(true)
 		if l.draining.Load() && !first && !f.pending() {
 			return
 		}
-		_, err := f.br.Peek(1)
+		err := fc.readHeaderFrom(f.br) // once, on the first pass
+		if err == nil {
+			_, err = f.br.Peek(1)
+		}
 		f.idle.Store(false)
 		if err != nil && !first && l.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded) && f.pending() {
 			// The drain woke this idle connection, but the client's next

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -72,11 +73,17 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 				_ = c.Close()
 				continue
 			}
-			fc.ppc = proxyproto.NewConn(c,
-				proxyproto.WithPolicy(policy),
-				proxyproto.ValidateHeader(validateHeader),
-				proxyproto.SetReadHeaderTimeout(st.cfg.HeaderTimeout))
-			fc.Conn = fc.ppc
+			if st.cfg.Mode == ModeTCP {
+				fc.ppc = proxyproto.NewConn(c,
+					proxyproto.WithPolicy(policy),
+					proxyproto.ValidateHeader(validateHeader),
+					proxyproto.SetReadHeaderTimeout(st.cfg.HeaderTimeout))
+				fc.Conn = fc.ppc
+			} else {
+				// The fast path decodes the header from its own pooled
+				// reader (readHeaderFrom): no wrapper, no reader of its own.
+				fc.decode, fc.policy = true, policy
+			}
 		}
 		fl.l.metrics.connections.Inc()
 		fl.l.metrics.activeConns.Inc()
@@ -106,9 +113,13 @@ type clientSocket struct {
 	pending  []byte       // client bytes go-proxyproto had buffered behind the header
 }
 
-// headerDecoder is the state of the PROXY header's decoding.
+// headerDecoder is the state of the PROXY header's decoding: by
+// go-proxyproto's Conn in TCP mode (ppc), by readHeaderFrom on the
+// fast path's reader on redirect and http listeners (decode).
 type headerDecoder struct {
-	ppc        *proxyproto.Conn // nil when proxy_protocol is off
+	ppc        *proxyproto.Conn // TCP mode with proxy_protocol on; nil otherwise
+	decode     bool             // redirect and http modes with proxy_protocol on: readHeaderFrom decodes
+	policy     proxyproto.Policy
 	headerDone bool
 	headerErr  error
 	// readDeadline is the read deadline set before the header was read
@@ -182,10 +193,26 @@ func (c *frontConn) Write(b []byte) (int, error) {
 // and net/http calls it several times per request) once the header is read.
 func (c *frontConn) SetReadDeadline(t time.Time) error {
 	c.noteDeadline(t)
+	if c.rs != nil && c.ppc == nil {
+		return c.rs.SetReadDeadline(t) // also replaces a deferred deadline
+	}
 	if c.headerDone && c.headerErr == nil && c.raw != nil {
 		return c.raw.SetReadDeadline(t)
 	}
 	return c.Conn.SetReadDeadline(t)
+}
+
+// deferReadDeadline bounds the next reads by t like SetReadDeadline, but
+// arms the socket's deadline (a runtime timer) only when a read has to wait
+// (rawSock.DeferReadDeadline). Without the raw socket, or with go-proxyproto
+// decoding, it is SetReadDeadline.
+func (c *frontConn) deferReadDeadline(t time.Time) {
+	if c.rs == nil || c.ppc != nil {
+		_ = c.SetReadDeadline(t)
+		return
+	}
+	c.noteDeadline(t)
+	c.rs.DeferReadDeadline(t)
 }
 
 func (c *frontConn) noteDeadline(t time.Time) {
@@ -218,14 +245,18 @@ func (c *frontConn) SetWriteDeadline(t time.Time) error {
 // SetDeadline sets both deadlines, as SetReadDeadline does.
 func (c *frontConn) SetDeadline(t time.Time) error {
 	c.noteDeadline(t)
+	if c.rs != nil && c.ppc == nil {
+		return c.rs.SetDeadline(t)
+	}
 	if c.headerDone && c.headerErr == nil && c.raw != nil {
 		return c.raw.SetDeadline(t)
 	}
 	return c.Conn.SetDeadline(t)
 }
 
-// readHeader decodes the PROXY header (once), records the client's
-// addresses and counts failures by reason.
+// readHeader decodes the PROXY header (once) with go-proxyproto's Conn (TCP
+// mode), records the client's addresses and counts failures by reason.
+// Redirect and http listeners decode with readHeaderFrom.
 func (c *frontConn) readHeader() error {
 	if c.headerDone {
 		return c.headerErr
@@ -233,32 +264,95 @@ func (c *frontConn) readHeader() error {
 	c.headerDone = true
 	c.src = addrOf(c.Conn.RemoteAddr())
 	c.dst = addrOf(c.Conn.LocalAddr())
+	if c.decode { // a fast-path connection read before its header was decoded: a bug, never "no header"
+		return c.failHeader(errors.New("proxy: PROXY header not decoded before the first read"))
+	}
 	if c.ppc != nil {
 		start := time.Now()
 		if _, err := c.ppc.Read(nil); err != nil {
-			c.headerErr = fmt.Errorf("read PROXY header from %s: %w", c.src, err)
-			c.l.metrics.headerError(headerErrorReason(err))
-			return c.headerErr
+			return c.failHeader(err)
 		}
-		if h := c.ppc.ProxyHeader(); h != nil {
-			c.hasHeader = true
-			c.local = h.Command.IsLocal()
-			if !c.local {
-				if s, ok := h.SourceAddr.(*net.TCPAddr); ok {
-					c.src = s.AddrPort()
-				}
-				if d, ok := h.DestinationAddr.(*net.TCPAddr); ok {
-					c.dst = d.AddrPort()
-				}
-			}
-			if tlvs, err := h.TLVs(); err == nil && len(tlvs) > 0 {
-				c.vpce = tlvparse.FindAWSVPCEndpointID(tlvs)
-			}
-		} else if c.st.required && c.headerTimedOut(start) {
+		h := c.ppc.ProxyHeader()
+		c.useHeader(h)
+		if h == nil && c.st.required && c.headerTimedOut(start) {
 			// go-proxyproto reports a header timeout as "no header".
 			c.l.metrics.headerError(reasonTimeout)
 		}
 	}
+	c.finishClient()
+	return nil
+}
+
+// readHeaderFrom decodes the PROXY header (once) from br, a reader over c
+// itself (the fast path's pooled one), with go-proxyproto's parser and the
+// rules of its Conn: the policy set at accept (USE, or REJECT for a source
+// outside trusted_cidrs: a header is an error), validateHeader, and a
+// timeout read as "no header" (counted as a timeout on a required
+// listener). Unlike its Conn it needs no reader of its own nor deadline
+// changes: the caller's read deadline (header_timeout, set before the first
+// read) bounds the header. Bytes behind the header stay in br. Without
+// PROXY decoding (proxy_protocol off, or TCP mode) it is readHeader.
+func (c *frontConn) readHeaderFrom(br *bufio.Reader) error {
+	if !c.decode || c.headerDone {
+		return c.readHeader()
+	}
+	c.headerDone = true // br's reads below go to the socket
+	c.src = addrOf(c.Conn.RemoteAddr())
+	c.dst = addrOf(c.Conn.LocalAddr())
+	h, err := proxyproto.Read(br)
+	timedOut := false
+	if ne, ok := err.(net.Error); ok && ne.Timeout() { //nolint:errorlint // as go-proxyproto's Conn: a timeout inside a v1 line is wrapped, and stays a header error
+		timedOut, err = true, proxyproto.ErrNoProxyProtocol
+	}
+	switch {
+	case errors.Is(err, proxyproto.ErrNoProxyProtocol):
+		h, err = nil, nil
+	case err == nil && c.policy == proxyproto.REJECT:
+		err = proxyproto.ErrSuperfluousProxyHeader
+	case err == nil:
+		err = validateHeader(h)
+	}
+	if err != nil {
+		return c.failHeader(err)
+	}
+	c.useHeader(h)
+	if h == nil && timedOut && c.st.required {
+		c.l.metrics.headerError(reasonTimeout)
+	}
+	c.finishClient()
+	return nil
+}
+
+// failHeader records and counts a PROXY header error.
+func (c *frontConn) failHeader(err error) error {
+	c.headerErr = fmt.Errorf("read PROXY header from %s: %w", c.src, err)
+	c.l.metrics.headerError(headerErrorReason(err))
+	return c.headerErr
+}
+
+// useHeader records what a decoded PROXY header (nil: none) says.
+func (c *frontConn) useHeader(h *proxyproto.Header) {
+	if h == nil {
+		return
+	}
+	c.hasHeader = true
+	c.local = h.Command.IsLocal()
+	if !c.local {
+		if s, ok := h.SourceAddr.(*net.TCPAddr); ok {
+			c.src = s.AddrPort()
+		}
+		if d, ok := h.DestinationAddr.(*net.TCPAddr); ok {
+			c.dst = d.AddrPort()
+		}
+	}
+	if tlvs, err := h.TLVs(); err == nil && len(tlvs) > 0 {
+		c.vpce = tlvparse.FindAWSVPCEndpointID(tlvs)
+	}
+}
+
+// finishClient normalizes the client's addresses and makes the forwarding
+// header values once the header is decoded.
+func (c *frontConn) finishClient() {
 	c.src = netip.AddrPortFrom(c.src.Addr().Unmap(), c.src.Port())
 	c.dst = netip.AddrPortFrom(c.dst.Addr().Unmap(), c.dst.Port())
 	c.xff = []string{c.src.Addr().String()}
@@ -266,7 +360,6 @@ func (c *frontConn) readHeader() error {
 	if c.vpce != "" {
 		c.vpceVal = []string{c.vpce}
 	}
-	return nil
 }
 
 // Close closes the connection once and settles its metrics.

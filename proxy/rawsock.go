@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -30,6 +32,14 @@ type rawSock struct {
 	// called when it expires.
 	sendTimeout time.Duration
 	timedOut    func()
+
+	// deferred is a read deadline (Unix ns; 0: none) set by
+	// DeferReadDeadline and armed only when a Read has to wait; dmu orders
+	// that arming against SetReadDeadline and SetDeadline from other
+	// goroutines (a drain waking the connection), so a deferred deadline
+	// never replaces a later explicit one.
+	deferred atomic.Int64
+	dmu      sync.Mutex
 
 	// The state of the one Read and the one Write in progress, and their
 	// RawConn callbacks, bound once: a closure over locals would move them
@@ -88,11 +98,55 @@ func (s *rawSock) readStep(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if s.deferred.Load() != 0 {
+				// Arm the deferred deadline here, inside the RawConn call:
+				// leaving it to arm would cost a read(2) more on the way back
+				// (a new call must try the socket before it waits).
+				s.armDeferred()
+			}
 			return false // wait on the poller
 		}
 		s.rd.n, s.rd.errno = r, e
 		return true
 	}
+}
+
+// DeferReadDeadline sets a read deadline that is armed only when a Read
+// finds nothing to read and has to wait: reads are bounded exactly as with
+// SetReadDeadline(t), but a read that finds its bytes already there (a
+// client's PROXY header and request, usually) costs no runtime timer. A
+// later SetReadDeadline or SetDeadline replaces it.
+func (s *rawSock) DeferReadDeadline(t time.Time) {
+	s.dmu.Lock()
+	s.deferred.Store(t.UnixNano())
+	s.dmu.Unlock()
+}
+
+// armDeferred sets the deferred read deadline on the socket, unless an
+// explicit deadline replaced it meanwhile.
+func (s *rawSock) armDeferred() {
+	s.dmu.Lock()
+	if ns := s.deferred.Swap(0); ns != 0 {
+		_ = s.c.SetReadDeadline(time.Unix(0, ns))
+	}
+	s.dmu.Unlock()
+}
+
+// SetReadDeadline sets the socket's read deadline, replacing a deferred one.
+func (s *rawSock) SetReadDeadline(t time.Time) error {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	s.deferred.Store(0)
+	return s.c.SetReadDeadline(t)
+}
+
+// SetDeadline sets the socket's read and write deadlines, replacing a
+// deferred read deadline.
+func (s *rawSock) SetDeadline(t time.Time) error {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	s.deferred.Store(0)
+	return s.c.SetDeadline(t)
 }
 
 // Write implements io.Writer: all of p, waiting on the poller while the

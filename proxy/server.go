@@ -63,6 +63,7 @@ type listener struct {
 	fastMu   sync.Mutex
 	fast     map[*fastConn]struct{}
 	fastWG   sync.WaitGroup
+	workers  connWorkers // connworker.go
 }
 
 // listenerState is the compiled, immutable configuration of a listener,
@@ -209,6 +210,7 @@ func (s *Server) startListener(ctx context.Context, lc ListenerConfig, cfg Confi
 		return l, nil
 	}
 	l.fast = make(map[*fastConn]struct{})
+	l.workers = newConnWorkers()
 	go func() {
 		defer close(l.done)
 		l.serveFast()

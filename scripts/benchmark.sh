@@ -6,11 +6,15 @@
 #   scripts/benchmark.sh --quick    ~1 s per scenario, small N (CI: checks every scenario still produces a number)
 #   scripts/benchmark.sh [--quick] [elbguard-benchmark run flags...]   e.g. -only proxy, -rounds 5, -out DIR
 #                               (a run with flags leaves BENCHMARKS.md alone)
+#   scripts/benchmark.sh -scenario churn -rounds 3   only the proxy scenarios whose name contains "churn"
+#                               (case-insensitive; implies -only proxy; idle memory and calibration only when they match)
+#   BENCH_BIN=DIR scripts/benchmark.sh ...           build the binaries into DIR instead of .cache/benchmark/bin
+#                               (a second checkout sharing .cache does not replace binaries another run uses)
 #
 # What it does, each step saying so and safe to run twice:
 #   1. scripts/tools.sh (as `make tools`): apt nginx-light, haproxy, wrk (root only, when missing);
 #      moto_server and aws-lambda-rie; Cloud Custodian (c7n) into .cache/bench-venv from requirements-bench.txt
-#   2. go build into .cache/benchmark/bin: elbguard-benchmark, elbguard-proxy, elbguard (CLI), the enforcer bootstrap
+#   2. go build into .cache/benchmark/bin (or $BENCH_BIN): elbguard-benchmark, elbguard-proxy, elbguard (CLI), the enforcer bootstrap
 #      for this host (cold start under aws-lambda-rie) and for linux/arm64 (the size we deploy)
 #   3. full run (no flags) only: Go micro-benchmarks of the hot paths (go test -bench -benchmem) into .cache/benchmark/micro.txt
 #   4. .cache/benchmark/bin/elbguard-benchmark run ...: results in .cache/benchmark/results.{md,json}, table on stdout
@@ -21,7 +25,7 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=$(sed -n 's/^toolchain //p' go.mod)
 root=$PWD
 cache=$root/.cache
-bin=$cache/benchmark/bin
+bin=${BENCH_BIN:-$cache/benchmark/bin}
 say() { printf '==> bench: %s\n' "$*"; }
 
 quick=false
