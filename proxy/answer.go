@@ -65,7 +65,7 @@ func (l *listener) finish(e *entry, status int, sent int64) {
 
 // answer writes one of the proxy's own text/plain answers; text gets a
 // final newline. It returns the status and the body bytes sent.
-func (l *listener) answer(f *fastConn, status int, text string, keepAlive, isHead bool) (int, int64) {
+func (l *listener) answer(f *httpConn, status int, text string, keepAlive, isHead bool) (int, int64) {
 	bw := f.bw
 	_, _ = bw.WriteString("HTTP/1.1 ")
 	_, _ = bw.WriteString(strconv.Itoa(status))
@@ -89,14 +89,14 @@ func (l *listener) answer(f *fastConn, status int, text string, keepAlive, isHea
 
 // refuse answers a request the proxy will not serve, counts why, and
 // closes the connection.
-func (l *listener) refuse(f *fastConn, reason string, status int, text string) (int, int64) {
+func (l *listener) refuse(f *httpConn, reason string, status int, text string) (int, int64) {
 	l.metrics.reject(reason)
 	return l.answer(f, status, text, false, false)
 }
 
 // refuseNoHeader answers a request without the PROXY header a required
 // listener wants.
-func (l *listener) refuseNoHeader(f *fastConn) (int, int64) {
+func (l *listener) refuseNoHeader(f *httpConn) (int, int64) {
 	l.metrics.headerError(reasonMissing)
 	return l.refuse(f, "missing_proxy_header", http.StatusBadRequest, "PROXY protocol header required")
 }

@@ -64,7 +64,7 @@ func BenchmarkRequestHead(b *testing.B) {
 	fc := &frontConn{clientInfo: clientInfo{xff: []string{"203.0.113.7"}, port: []string{"443"}}}
 	raw := "GET /path?q=1 HTTP/1.1\r\nHost: app.example\r\nUser-Agent: bench\r\nAccept: */*\r\nAccept-Encoding: gzip\r\nX-Forwarded-For: 6.6.6.6\r\nCookie: a=1\r\n\r\n"
 	b.Run("fast", func(b *testing.B) {
-		f := &fastConn{fc: fc}
+		f := &httpConn{fc: fc}
 		head := []byte(raw)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -75,7 +75,7 @@ func BenchmarkRequestHead(b *testing.B) {
 		}
 	})
 	b.Run("net/http", func(b *testing.B) {
-		f := &fastConn{fc: fc}
+		f := &httpConn{fc: fc}
 		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
 		if err != nil {
 			b.Fatal(err)

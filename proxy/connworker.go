@@ -5,22 +5,22 @@ package proxy
 const maxIdleConnWorkers = 64
 
 // connWorkers are the goroutines that serve a redirect or http listener's
-// connections on the fast path. A goroutine that has served one waits for
+// connections of the keep-alive loop (httpconn.go). A goroutine that has served one waits for
 // the next instead of exiting: under connection churn, starting a
 // goroutine per connection cost its creation, a stack growth on its first
 // read (serveConn's chain is deeper than a new goroutine's 2 KiB) and its
 // exit, each time.
 type connWorkers struct {
-	work chan *fastConn // unbuffered: a send succeeds only into a waiting worker
+	work chan *httpConn // unbuffered: a send succeeds only into a waiting worker
 	idle chan struct{}  // a token per idle worker, at most maxIdleConnWorkers
 }
 
 func newConnWorkers() connWorkers {
-	return connWorkers{work: make(chan *fastConn), idle: make(chan struct{}, maxIdleConnWorkers)}
+	return connWorkers{work: make(chan *httpConn), idle: make(chan struct{}, maxIdleConnWorkers)}
 }
 
 // dispatch serves f on an idle worker, or on a new one when none waits.
-func (l *listener) dispatch(f *fastConn) {
+func (l *listener) dispatch(f *httpConn) {
 	select {
 	case l.workers.work <- f:
 	default:
@@ -30,7 +30,7 @@ func (l *listener) dispatch(f *fastConn) {
 
 // connWorker serves f, then further connections until it would be one idle
 // worker too many or the accept loop has returned (l.done).
-func (l *listener) connWorker(f *fastConn) {
+func (l *listener) connWorker(f *httpConn) {
 	for {
 		l.serveConn(f)
 		select {

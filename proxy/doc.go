@@ -40,7 +40,7 @@
 // transport.go), the relayed answer (response.go), the
 // proxy's own answers (answer.go, health.go, redirect.go, failure.go), the
 // access-log entry and the tunnel. The connection stays in one keep-alive
-// loop (fastpath.go) whichever parser read its last request, with no
+// loop (httpconn.go) whichever parser read its last request, with no
 // goroutine per request; the loop decodes the PROXY header from its own
 // pooled reader, and the goroutines that serve connections wait for the
 // next one when done (connworker.go). differential_test.go sends one corpus through

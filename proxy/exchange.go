@@ -20,7 +20,7 @@ import (
 // fastProxy relays one request the fast path parsed to the upstream and
 // its response back. It returns the status, body bytes sent and whether
 // the connection stays open.
-func (l *listener) fastProxy(f *fastConn, head []byte, st *listenerState, keepAlive bool) (int, int64, bool) {
+func (l *listener) fastProxy(f *httpConn, head []byte, st *listenerState, keepAlive bool) (int, int64, bool) {
 	out := l.fastRequest(f, head, st, nil)
 	isHead := f.head.method.end == 4
 	_, _ = f.br.Discard(f.head.size)
@@ -29,7 +29,7 @@ func (l *listener) fastProxy(f *fastConn, head []byte, st *listenerState, keepAl
 
 // fastRequest builds the upstream request head of the request f.head
 // parsed in head, in f.out (request.go's writer).
-func (l *listener) fastRequest(f *fastConn, head []byte, st *listenerState, upgrade []byte) []byte {
+func (l *listener) fastRequest(f *httpConn, head []byte, st *listenerState, upgrade []byte) []byte {
 	h := &f.head
 	out := appendRequestLine(f.out[:0], head[h.method.start:h.method.end], head[h.target.start:h.target.end], st)
 	out = appendSpanFields(out, head, h.fwd[:h.nfwd], h.order[:h.nfwd])
@@ -43,14 +43,14 @@ func (l *listener) fastRequest(f *fastConn, head []byte, st *listenerState, upgr
 // replayable request (an idempotent method, no body) whose pooled
 // connection turns out stale is retried once (retryOnFresh). dechunk: the
 // client speaks HTTP/1.0 (no chunked answers).
-func (l *listener) relay(f *fastConn, out []byte, body *clientBody, st *listenerState, isHead, dechunk, keepAlive, replayable bool) (int, int64, bool) {
+func (l *listener) relay(f *httpConn, out []byte, body *clientBody, st *listenerState, isHead, dechunk, keepAlive, replayable bool) (int, int64, bool) {
 	t := st.transport
 	for attempt := 0; ; attempt++ {
 		uc, reused, err := t.get(context.Background(), attempt > 0)
 		if err != nil {
 			return l.answerUpstreamError(f, st, err, keepAlive && body == nil)
 		}
-		f.upstream.Store(uc) // closed by a hard close (wakeIdleFast) if the app stalls
+		f.upstream.Store(uc) // closed by a hard close (wakeIdleConns) if the app stalls
 		status, sent, ok, err := l.exchange(f, uc, st, out, body, isHead, dechunk, keepAlive)
 		f.upstream.Store(nil)
 		if err == nil {
@@ -81,7 +81,7 @@ func (l *listener) relay(f *fastConn, out []byte, body *clientBody, st *listener
 // exchange writes the request (head, then body) on uc, reads the response
 // head and streams the response. A non-nil error with status 0 means
 // nothing was sent to the client.
-func (l *listener) exchange(f *fastConn, uc *upConn, st *listenerState, out []byte, body *clientBody, isHead, dechunk, keepAlive bool) (int, int64, bool, error) {
+func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []byte, body *clientBody, isHead, dechunk, keepAlive bool) (int, int64, bool, error) {
 	t := st.transport
 	if t.headerTimeout > 0 {
 		_ = uc.c.SetDeadline(time.Now().Add(t.headerTimeout))
@@ -217,7 +217,7 @@ func bodyBuffered(br *bufio.Reader, rh *respHead, isHead bool) bool {
 // dechunk is for an HTTP/1.0 client, which cannot read a chunked body:
 // the body goes without its chunking, Transfer-Encoding and Trailer, and
 // the connection closes after it.
-func (l *listener) relayResponse(f *fastConn, br *bufio.Reader, rh *respHead, st *listenerState, isHead, dechunk, keepAlive bool) (int64, bool, bool, error) {
+func (l *listener) relayResponse(f *httpConn, br *bufio.Reader, rh *respHead, st *listenerState, isHead, dechunk, keepAlive bool) (int64, bool, bool, error) {
 	b, _ := br.Peek(rh.size)
 	noBody := isHead || rh.status == http.StatusNoContent || rh.status == http.StatusNotModified
 	untilEOF := !noBody && !rh.chunked && rh.length < 0

@@ -54,7 +54,7 @@ func classifyUpstreamError(ctx context.Context, err error) (int, string) {
 
 // answerUpstreamError answers an upstream failure (502, or 504 on
 // timeouts; nothing when the client went away first).
-func (l *listener) answerUpstreamError(f *fastConn, st *listenerState, err error, keepAlive bool) (int, int64, bool) {
+func (l *listener) answerUpstreamError(f *httpConn, st *listenerState, err error, keepAlive bool) (int, int64, bool) {
 	status := l.upstreamFailed(context.Background(), st, err)
 	if status == StatusClientClosed {
 		return status, 0, false

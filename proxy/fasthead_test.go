@@ -72,7 +72,7 @@ var fuzzConn = &frontConn{clientInfo: clientInfo{xff: []string{"203.0.113.7"}, p
 
 // fastHeadOut is the upstream head the fast path writes for head.
 func fastHeadOut(head []byte, h *fastHead) string {
-	f := &fastConn{fc: fuzzConn, head: *h}
+	f := &httpConn{fc: fuzzConn, head: *h}
 	var up []byte
 	if h.upgrade.end != 0 {
 		up = trimOWS(head[h.upgrade.start:h.upgrade.end])
@@ -82,7 +82,7 @@ func fastHeadOut(head []byte, h *fastHead) string {
 
 // parsedHead is the upstream head serveParsed writes for head.
 func parsedHead(t *testing.T, head []byte) string {
-	f := &fastConn{fc: fuzzConn}
+	f := &httpConn{fc: fuzzConn}
 	f.src.r = bytes.NewReader(head)
 	f.br = bufio.NewReader(&f.src)
 	r, _, bad := readRequest(f, DefaultMaxHeaderBytes)

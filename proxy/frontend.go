@@ -80,7 +80,7 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 					proxyproto.SetReadHeaderTimeout(st.cfg.HeaderTimeout))
 				fc.Conn = fc.ppc
 			} else {
-				// The fast path decodes the header from its own pooled
+				// The keep-alive loop decodes the header from its own pooled
 				// reader (readHeaderFrom): no wrapper, no reader of its own.
 				fc.decode, fc.policy = true, policy
 			}
@@ -94,7 +94,7 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 // frontConn is an accepted client connection: the socket, the decoding of
 // its PROXY header, what that header says about the client, and the
 // connection's bookkeeping, each its own part. Read decodes the header on
-// first use. HTTP state lives elsewhere (fastConn, the keep-alive loop's).
+// first use. HTTP state lives elsewhere (httpConn, the keep-alive loop's).
 type frontConn struct {
 	net.Conn // *proxyproto.Conn, or the raw conn when proxy_protocol is off
 	l        *listener
@@ -115,7 +115,7 @@ type clientSocket struct {
 
 // headerDecoder is the state of the PROXY header's decoding: by
 // go-proxyproto's Conn in TCP mode (ppc), by readHeaderFrom on the
-// fast path's reader on redirect and http listeners (decode).
+// keep-alive loop's reader on redirect and http listeners (decode).
 type headerDecoder struct {
 	ppc        *proxyproto.Conn // TCP mode with proxy_protocol on; nil otherwise
 	decode     bool             // redirect and http modes with proxy_protocol on: readHeaderFrom decodes
@@ -284,7 +284,7 @@ func (c *frontConn) readHeader() error {
 }
 
 // readHeaderFrom decodes the PROXY header (once) from br, a reader over c
-// itself (the fast path's pooled one), with go-proxyproto's parser and the
+// itself (the keep-alive loop's pooled one), with go-proxyproto's parser and the
 // rules of its Conn: the policy set at accept (USE, or REJECT for a source
 // outside trusted_cidrs: a header is an error), validateHeader, and a
 // timeout read as "no header" (counted as a timeout on a required

@@ -52,7 +52,7 @@ func writeHealth(w http.ResponseWriter, r *http.Request, draining bool) {
 // answerHealth writes the health answer on a front listener (both
 // parsers). It returns the status, the body bytes sent and whether the
 // connection stays open.
-func (l *listener) answerHealth(f *fastConn, isHead, keepAlive bool) (int, int64, bool) {
+func (l *listener) answerHealth(f *httpConn, isHead, keepAlive bool) (int, int64, bool) {
 	draining := l.healthDraining()
 	status, body := healthAnswer(draining)
 	keepAlive = keepAlive && !draining

@@ -58,7 +58,7 @@ func (t *headTap) Read(p []byte) (int, error) {
 // readRequest reads one request head with net/http's parser. It returns
 // the request, the raw head (up to and with its blank line), and, on
 // error, the status to answer (0: close without an answer).
-func readRequest(f *fastConn, maxHead int) (*http.Request, []byte, int) {
+func readRequest(f *httpConn, maxHead int) (*http.Request, []byte, int) {
 	if f.afterPost {
 		// RFC 9112 §2.2 tolerance, as net/http's Server: a client may send
 		// a CRLF after a POST body.
@@ -196,7 +196,7 @@ func headEnd(raw []byte) int {
 // whether a tunnel took it. headArmed: the loop armed header_timeout at
 // the head's first byte, and it bounds the whole head, whichever parser
 // reads it (a slowloris gets one header_timeout, not two).
-func (l *listener) serveParsed(f *fastConn, st *listenerState, noHeader, headArmed bool) (keepAlive, tunneled bool) {
+func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArmed bool) (keepAlive, tunneled bool) {
 	fc := f.fc
 	if !headArmed {
 		_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
@@ -306,7 +306,7 @@ func hasTokenIn(vs []string, token string) bool {
 // parsedRequest builds the upstream head of a request net/http parsed:
 // the header fields that survive the rules (headers named in Connection
 // are hop-by-hop too), Host, then appendRequestTail.
-func (l *listener) parsedRequest(f *fastConn, r *http.Request, target string, st *listenerState, upgrade string, body bodyFraming) []byte {
+func (l *listener) parsedRequest(f *httpConn, r *http.Request, target string, st *listenerState, upgrade string, body bodyFraming) []byte {
 	h := make(map[string][]string, len(r.Header)+1)
 	for k, v := range r.Header {
 		if dropRequestHeader(k, st.cfg.UnderscoresInHeaders) || k == "Content-Length" || k == "Expect" {
@@ -330,8 +330,8 @@ func (l *listener) parsedRequest(f *fastConn, r *http.Request, target string, st
 }
 
 // proxyParsed relays a request net/http parsed, with its body, and the
-// answer back (the fast path's exchange, with a body).
-func (l *listener) proxyParsed(f *fastConn, r *http.Request, target string, st *listenerState, keepAlive, isHead bool) (int, int64, bool) {
+// answer back (relay, with a body).
+func (l *listener) proxyParsed(f *httpConn, r *http.Request, target string, st *listenerState, keepAlive, isHead bool) (int, int64, bool) {
 	framing := noBodyFraming
 	switch {
 	case len(r.TransferEncoding) > 0:

@@ -10,7 +10,7 @@ import (
 
 // readHead runs readRequest on raw as a connection would deliver it.
 func readHead(raw string, maxHead int) (*http.Request, []byte, int) {
-	f := &fastConn{}
+	f := &httpConn{}
 	f.src.r = strings.NewReader(raw)
 	f.br = bufio.NewReaderSize(&f.src, 4096)
 	_, _ = f.br.Peek(1)

@@ -21,7 +21,7 @@ func RedirectTarget(host, requestURI, redirectHost string) (string, error) {
 }
 
 // appendRedirectTarget is RedirectTarget appending to dst: the one rule
-// both paths use (the fast path on its buffers, without allocating).
+// both parsers' requests use (on the connection's buffers, without allocating).
 func appendRedirectTarget[T string | []byte](dst []byte, host, requestURI T, redirectHost string) ([]byte, error) {
 	uri := requestURI
 	if len(uri) == 0 || uri[0] != '/' {
@@ -145,7 +145,7 @@ func validHost[T string | []byte](h T) bool {
 // answerRedirect answers 301 to the redirect target (appendRedirectTarget),
 // with the listener's HSTS; 400 and a closed connection when the Host
 // cannot make one.
-func answerRedirect[T string | []byte](l *listener, f *fastConn, host, target T, st *listenerState, keepAlive bool) (int, int64) {
+func answerRedirect[T string | []byte](l *listener, f *httpConn, host, target T, st *listenerState, keepAlive bool) (int, int64) {
 	bw := f.bw
 	loc, err := appendRedirectTarget(f.out[:0], host, target, st.cfg.RedirectHost)
 	f.out = loc[:0]

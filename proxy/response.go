@@ -34,7 +34,7 @@ type respHead struct {
 	size       int
 }
 
-// errBadResponse reports an upstream response the fast path cannot relay
+// errBadResponse reports an upstream response the proxy cannot relay
 // safely (answered 502).
 var errBadResponse = errors.New("proxy: malformed upstream response")
 

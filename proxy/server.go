@@ -60,9 +60,9 @@ type listener struct {
 	done     chan struct{} // closed when the accept loop returns
 
 	draining atomic.Bool
-	fastMu   sync.Mutex
-	fast     map[*fastConn]struct{}
-	fastWG   sync.WaitGroup
+	connsMu  sync.Mutex
+	conns    map[*httpConn]struct{} // open connections of the keep-alive loop (redirect and http modes)
+	connsWG  sync.WaitGroup
 	workers  connWorkers // connworker.go
 }
 
@@ -209,11 +209,11 @@ func (s *Server) startListener(ctx context.Context, lc ListenerConfig, cfg Confi
 		}()
 		return l, nil
 	}
-	l.fast = make(map[*fastConn]struct{})
+	l.conns = make(map[*httpConn]struct{})
 	l.workers = newConnWorkers()
 	go func() {
 		defer close(l.done)
-		l.serveFast()
+		l.serveHTTP()
 	}()
 	return l, nil
 }
@@ -223,9 +223,9 @@ func (l *listener) closeNow() {
 	l.draining.Store(true)
 	_ = l.ln.Close()
 	<-l.done
-	if l.fast != nil {
-		l.wakeIdleFast(true)
-		l.fastWG.Wait()
+	if l.conns != nil {
+		l.wakeIdleConns(true)
+		l.connsWG.Wait()
 	}
 }
 
@@ -235,17 +235,17 @@ func (l *listener) shutdown(ctx context.Context) {
 	l.draining.Store(true)
 	_ = l.ln.Close()
 	<-l.done
-	if l.fast != nil {
+	if l.conns != nil {
 		fastDone := make(chan struct{})
 		go func() {
-			l.fastWG.Wait()
+			l.connsWG.Wait()
 			close(fastDone)
 		}()
-		l.wakeIdleFast(false)
+		l.wakeIdleConns(false)
 		select {
 		case <-fastDone:
 		case <-ctx.Done():
-			l.wakeIdleFast(true)
+			l.wakeIdleConns(true)
 			<-fastDone
 		}
 	}

@@ -20,7 +20,7 @@ var upgradeReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil,
 // forward the head, and on 101 hand both sockets to a tunnel (pump, two
 // goroutines, no buffers kept). Other answers are relayed and the client
 // connection closed. It reports whether a tunnel took the connection.
-func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, start time.Time) bool {
+func (l *listener) fastUpgrade(f *httpConn, head []byte, st *listenerState, start time.Time) bool {
 	h := &f.head
 	e := l.fastEntry(f, head, start)
 	out := l.fastRequest(f, head, st, trimOWS(head[h.upgrade.start:h.upgrade.end]))
@@ -33,7 +33,7 @@ func (l *listener) fastUpgrade(f *fastConn, head []byte, st *listenerState, star
 // which logs e when it ends. Any other answer is relayed, logged, and the
 // client connection closed. It reports whether a tunnel took the
 // connection.
-func (l *listener) upgrade(f *fastConn, out []byte, e entry, st *listenerState) bool {
+func (l *listener) upgrade(f *httpConn, out []byte, e entry, st *listenerState) bool {
 	fc := f.fc
 	fail := func(err error) bool {
 		status, sent, _ := l.answerUpstreamError(f, st, err, false)
@@ -46,7 +46,7 @@ func (l *listener) upgrade(f *fastConn, out []byte, e entry, st *listenerState) 
 	if err != nil {
 		return fail(fmt.Errorf("dial upstream %s: %w", st.transport.addr, err))
 	}
-	f.upstream.Store(&upConn{c: bc}) // closed by a hard close (wakeIdleFast) while the handshake waits
+	f.upstream.Store(&upConn{c: bc}) // closed by a hard close (wakeIdleConns) while the handshake waits
 	defer f.upstream.Store(nil)
 	_ = bc.SetDeadline(time.Now().Add(st.cfg.UpstreamTimeout))
 	if _, err := bc.Write(out); err != nil {

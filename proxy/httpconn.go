@@ -23,8 +23,10 @@ import (
 // access-log entry and the tunnel — and differential_test.go holds them
 // together.
 
-// fastConn is one client connection on the fast path.
-type fastConn struct {
+// httpConn is the HTTP side of one client connection of a redirect or
+// http listener: its pooled buffers, the head the fast path parsed, the
+// upstream exchange in progress.
+type httpConn struct {
 	fc   *frontConn
 	src  headTap // br's source: fc, recorded while net/http's parser reads a head
 	br   *bufio.Reader
@@ -39,24 +41,24 @@ type fastConn struct {
 	upstream atomic.Pointer[upConn]
 }
 
-var fastConns = sync.Pool{New: func() any {
-	return &fastConn{br: bufio.NewReaderSize(nil, 4096), bw: bufio.NewWriterSize(nil, 4096), out: make([]byte, 0, 1024)}
+var httpConns = sync.Pool{New: func() any {
+	return &httpConn{br: bufio.NewReaderSize(nil, 4096), bw: bufio.NewWriterSize(nil, 4096), out: make([]byte, 0, 1024)}
 }}
 
-// serveFast is the accept loop of redirect and http listeners.
-func (l *listener) serveFast() {
+// serveHTTP is the accept loop of redirect and http listeners.
+func (l *listener) serveHTTP() {
 	for {
 		c, ok := l.accept(l.ln)
 		if !ok {
 			return
 		}
 		fc := c.(*frontConn)
-		f := fastConns.Get().(*fastConn)
+		f := httpConns.Get().(*httpConn)
 		f.fc = fc
 		f.src.r = fc
 		f.br.Reset(&f.src)
 		f.bw.Reset(fc)
-		if !l.addFast(f) {
+		if !l.addConn(f) {
 			_ = fc.Close()
 			continue
 		}
@@ -64,29 +66,29 @@ func (l *listener) serveFast() {
 	}
 }
 
-// addFast registers an accepted connection. One accepted while the drain
+// addConn registers an accepted connection. One accepted while the drain
 // begins is served too (its first request, with Connection: close): the
-// drain waits for the accept loop to return before it waits on fastWG.
-func (l *listener) addFast(f *fastConn) bool {
-	l.fastMu.Lock()
-	defer l.fastMu.Unlock()
-	l.fast[f] = struct{}{}
-	l.fastWG.Add(1)
+// drain waits for the accept loop to return before it waits on connsWG.
+func (l *listener) addConn(f *httpConn) bool {
+	l.connsMu.Lock()
+	defer l.connsMu.Unlock()
+	l.conns[f] = struct{}{}
+	l.connsWG.Add(1)
 	return true
 }
 
-func (l *listener) removeFast(f *fastConn) {
-	l.fastMu.Lock()
-	delete(l.fast, f)
-	l.fastMu.Unlock()
-	l.fastWG.Done()
+func (l *listener) removeConn(f *httpConn) {
+	l.connsMu.Lock()
+	delete(l.conns, f)
+	l.connsMu.Unlock()
+	l.connsWG.Done()
 }
 
-// wakeIdleFast makes idle fast-path connections notice draining.
-func (l *listener) wakeIdleFast(closeAll bool) {
-	l.fastMu.Lock()
-	defer l.fastMu.Unlock()
-	for f := range l.fast {
+// wakeIdleConns makes idle fast-path connections notice draining.
+func (l *listener) wakeIdleConns(closeAll bool) {
+	l.connsMu.Lock()
+	defer l.connsMu.Unlock()
+	for f := range l.conns {
 		if closeAll {
 			_ = f.fc.Close()
 			if uc := f.upstream.Load(); uc != nil {
@@ -103,11 +105,11 @@ func (l *listener) wakeIdleFast(closeAll bool) {
 }
 
 // serveConn runs the keep-alive loop of one connection.
-func (l *listener) serveConn(f *fastConn) {
+func (l *listener) serveConn(f *httpConn) {
 	fc := f.fc
 	tunneled := false // a tunnel owns the connection; the buffers go back to the pool
 	defer func() {
-		l.removeFast(f)
+		l.removeConn(f)
 		if !tunneled {
 			_ = fc.Close()
 		}
@@ -116,7 +118,7 @@ func (l *listener) serveConn(f *fastConn) {
 		f.src.r = nil
 		f.br.Reset(nil)
 		f.bw.Reset(nil)
-		fastConns.Put(f)
+		httpConns.Put(f)
 	}()
 	first := true
 	for {
@@ -223,7 +225,7 @@ func (l *listener) serveConn(f *fastConn) {
 
 // fastEntry is the access-log entry of the request whose head f.head
 // parsed in head (newEntry).
-func (l *listener) fastEntry(f *fastConn, head []byte, start time.Time) entry {
+func (l *listener) fastEntry(f *httpConn, head []byte, start time.Time) entry {
 	h := &f.head
 	return l.newEntry(f.fc, start, methodString(head[h.method.start:h.method.end]), string(head[h.target.start:h.target.end]),
 		"HTTP/1.1", string(head[h.host.start:h.host.end]), string(head[h.referer.start:h.referer.end]), string(head[h.ua.start:h.ua.end]))
@@ -232,7 +234,7 @@ func (l *listener) fastEntry(f *fastConn, head []byte, start time.Time) entry {
 // pending reports whether bytes of a next request already wait, in the
 // reader or in the socket (a non-blocking MSG_PEEK, which no read deadline
 // affects).
-func (f *fastConn) pending() bool {
+func (f *httpConn) pending() bool {
 	if f.br.Buffered() > 0 || len(f.fc.pending) > 0 {
 		return true
 	}

@@ -174,7 +174,7 @@ func BenchmarkFastRedirect(b *testing.B) {
 	st := &listenerState{cfg: ListenerConfig{Mode: ModeRedirect}}
 	head := []byte("GET /path/to/page?query=1 HTTP/1.1\r\nHost: www.example.com:80\r\nUser-Agent: bench\r\n\r\n")
 	data := bytes.Repeat(head, 1)
-	f := &fastConn{br: bufio.NewReader(bytes.NewReader(nil)), bw: bufio.NewWriterSize(io.Discard, 4096)}
+	f := &httpConn{br: bufio.NewReader(bytes.NewReader(nil)), bw: bufio.NewWriterSize(io.Discard, 4096)}
 	b.ReportAllocs()
 	for b.Loop() {
 		f.br.Reset(bytes.NewReader(data))
