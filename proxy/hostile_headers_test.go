@@ -267,5 +267,6 @@ func TestHostileRequestTargets(t *testing.T) {
 		{name: "absolute form", raw: line("GET", "http://app.example/t?q"), want: []int{200}, keepAlive: true, app: []string{"GET /t?q" + from}},
 		{name: "OPTIONS *", raw: line("OPTIONS", "*"), want: []int{200}, keepAlive: true}, // answered by the app's net/http itself
 		{name: "CONNECT", raw: line("CONNECT", "app.example:443"), want: []int{405}},
+		{name: "TRACE", raw: line("TRACE", "/t"), want: []int{405}},
 	})
 }

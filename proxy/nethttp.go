@@ -251,8 +251,11 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 		out := l.parsedRequest(f, r, target, st, trimOWS(r.Header["Upgrade"][0]), noBodyFraming)
 		return false, l.upgrade(f, out, e, st)
 	default:
-		if r.Method == http.MethodConnect {
-			status, sent = l.refuse(f, "connect", http.StatusMethodNotAllowed, http.StatusText(http.StatusMethodNotAllowed))
+		if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+			// No tunnels through the proxy, and no echo of the request's
+			// headers (cookies included) back to a script (cross-site
+			// tracing): both refused, as nginx does.
+			status, sent = l.refuse(f, "method", http.StatusMethodNotAllowed, http.StatusText(http.StatusMethodNotAllowed))
 			keepAlive = false
 			break
 		}
