@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"os"
 	"sync"
 	"time"
 )
@@ -57,6 +58,9 @@ func (l *listener) relay(f *httpConn, out []byte, body *clientBody, st *listener
 			return status, sent, ok
 		}
 		_ = uc.c.Close()
+		if errors.Is(err, errClientGone) {
+			return StatusClientClosed, 0, false
+		}
 		if body != nil && body.err != nil { // the client failed, not the app
 			switch {
 			case body.expired:
@@ -83,9 +87,7 @@ func (l *listener) relay(f *httpConn, out []byte, body *clientBody, st *listener
 // nothing was sent to the client.
 func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []byte, body *clientBody, isHead, dechunk, keepAlive bool) (int, int64, bool, error) {
 	t := st.transport
-	if t.headerTimeout > 0 {
-		_ = uc.c.SetDeadline(time.Now().Add(t.headerTimeout))
-	}
+	_ = uc.c.SetDeadline(t.waitDeadline(time.Now()))
 	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
@@ -105,9 +107,7 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 			}
 			early, keepAlive = true, false
 		}
-		if t.headerTimeout > 0 {
-			_ = uc.c.SetDeadline(time.Now().Add(t.headerTimeout))
-		}
+		_ = uc.c.SetDeadline(t.waitDeadline(time.Now()))
 	}
 	if !early {
 		if err := uc.bw.Flush(); err != nil {
@@ -115,10 +115,19 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 		}
 	}
 	var rh respHead
+	sentAt := time.Now()
 	for {
 		if _, err := uc.br.Peek(1); err != nil {
 			if errors.Is(err, io.EOF) || isConnReset(err) {
 				return 0, 0, false, errUpstreamClosed
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && !t.timedOut(sentAt) {
+				// A check, not upstream_timeout: is the client still there?
+				if f.clientGone() {
+					return 0, 0, false, errClientGone
+				}
+				_ = uc.c.SetDeadline(t.waitDeadline(sentAt))
+				continue
 			}
 			return 0, 0, false, err
 		}
@@ -137,7 +146,7 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 		}
 		_, _ = uc.br.Discard(rh.size) // 1xx informational: not relayed
 	}
-	if t.headerTimeout > 0 && !bodyBuffered(uc.br, &rh, isHead) {
+	if !bodyBuffered(uc.br, &rh, isHead) {
 		// The body still has to be read: no deadline on streaming it. A
 		// body already in the buffer reads nothing more, and every use of
 		// a pooled connection sets its deadline first, so the timer is
@@ -152,6 +161,36 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 	}
 	t.release(uc, reuse && !early)
 	return rh.status, sent, keepAlive, nil
+}
+
+// clientCheck is how often a client is looked at while the app has not
+// answered yet: one that closed or reset its connection ends the exchange
+// (499 in the log, the app's connection closed, as net/http's Server
+// cancels the request and nginx ends it), so a long poll whose client left
+// does not hold a worker of the app until it answers.
+const clientCheck = time.Second
+
+// errClientGone: the client closed its connection while the app had not
+// answered.
+var errClientGone = errors.New("proxy: the client went away before the app answered")
+
+// waitDeadline is the deadline of a wait for the app's answer to a request
+// sent at (or now, while sending): the next client check, or
+// upstream_timeout if sooner.
+func (t *upstreamTransport) waitDeadline(from time.Time) time.Time {
+	now := time.Now()
+	d := now.Add(clientCheck)
+	if t.headerTimeout > 0 {
+		if end := from.Add(t.headerTimeout); end.Before(d) {
+			return end
+		}
+	}
+	return d
+}
+
+// timedOut reports whether upstream_timeout has passed since at.
+func (t *upstreamTransport) timedOut(at time.Time) bool {
+	return t.headerTimeout > 0 && time.Since(at) >= t.headerTimeout
 }
 
 // sendBody copies a request body to the upstream in the framing its head

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -241,13 +242,34 @@ func (f *httpConn) pending() bool {
 	if f.fc.raw == nil {
 		return false
 	}
-	rc, err := f.fc.raw.SyscallConn()
-	if err != nil {
+	n, _ := f.peekClient()
+	return n > 0
+}
+
+// clientGone reports a client that closed or reset its connection: a
+// non-blocking MSG_PEEK finds its end or an error. Bytes (a pipelined
+// request) or nothing yet (EAGAIN) mean it is still there.
+func (f *httpConn) clientGone() bool {
+	if f.br.Buffered() > 0 || f.fc.raw == nil {
 		return false
 	}
+	n, e := f.peekClient()
+	if e != 0 {
+		return e != syscall.EAGAIN && e != syscall.EINTR
+	}
+	return n == 0
+}
+
+// peekClient peeks at the client socket without waiting (sysPeek).
+func (f *httpConn) peekClient() (int, syscall.Errno) {
+	rc, err := f.fc.raw.SyscallConn()
+	if err != nil {
+		return 0, syscall.EAGAIN
+	}
 	var n int
-	_ = rc.Control(func(fd uintptr) { n, _ = sysPeek(fd) })
-	return n > 0
+	var e syscall.Errno
+	_ = rc.Control(func(fd uintptr) { n, e = sysPeek(fd) })
+	return n, e
 }
 func methodString(m []byte) string {
 	if len(m) == 4 {

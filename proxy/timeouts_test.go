@@ -210,3 +210,44 @@ func TestSlowHeadBoundedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestClientGoneEndsTheWait: a client that leaves while the app has not
+// answered (a long poll) ends the exchange: the app's connection is closed
+// within about clientCheck, whichever parser read the request, instead of
+// holding a worker of the app until it answers.
+func TestClientGoneEndsTheWait(t *testing.T) {
+	for _, tt := range []struct{ name, raw string }{
+		{"fast path", "GET /poll HTTP/1.1\r\nHost: a\r\n\r\n"},
+		{"net/http parser", "POST /poll HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ended := make(chan time.Duration, 1)
+			be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body) // net/http watches the connection once the body is read
+				start := time.Now()
+				select {
+				case <-r.Context().Done(): // net/http saw its connection closed
+				case <-time.After(10 * time.Second):
+				}
+				ended <- time.Since(start)
+			}))
+			t.Cleanup(be.Close)
+			_, addrs := startServer(t, appConfig(be.URL, nil))
+			c, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			_, _ = c.Write(cat(v1Header("203.0.113.7:5555", "10.0.0.1:81"), []byte(tt.raw)))
+			time.Sleep(200 * time.Millisecond)
+			c.Close()
+			select {
+			case d := <-ended:
+				if d > 4*time.Second {
+					t.Errorf("the app's wait ended after %s; want about clientCheck (%s) after the client left", d, clientCheck)
+				}
+			case <-time.After(8 * time.Second):
+				t.Fatalf("the app still waits 8s after its client left; want its connection closed")
+			}
+		})
+	}
+}
