@@ -55,10 +55,17 @@ func (t *headTap) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// rawHead is the head of a request as the client sent it (up to and with
+// its blank line) and the fields it names, read in one pass (scanHead).
+type rawHead struct {
+	bytes []byte
+	headFields
+}
+
 // readRequest reads one request head with net/http's parser. It returns
-// the request, the raw head (up to and with its blank line), and, on
-// error, the status to answer (0: close without an answer).
-func readRequest(f *httpConn, maxHead int) (*http.Request, []byte, int) {
+// the request, its raw head, and, on error, the status to answer (0: close
+// without an answer).
+func readRequest(f *httpConn, maxHead int) (*http.Request, rawHead, int) {
 	if f.afterPost {
 		// RFC 9112 §2.2 tolerance, as net/http's Server: a client may send
 		// a CRLF after a POST body.
@@ -84,33 +91,34 @@ func readRequest(f *httpConn, maxHead int) (*http.Request, []byte, int) {
 		var ne net.Error
 		switch {
 		case errors.Is(err, errHeadTooLarge):
-			return nil, nil, http.StatusRequestHeaderFieldsTooLarge
+			return nil, rawHead{}, http.StatusRequestHeaderFieldsTooLarge
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &ne):
-			return nil, nil, 0 // the client went away, or timed out (header_timeout): no answer, as net/http
+			return nil, rawHead{}, 0 // the client went away, or timed out (header_timeout): no answer, as net/http
 		case strings.HasPrefix(err.Error(), "unsupported transfer encoding"):
-			return nil, nil, http.StatusNotImplemented // as net/http's Server
+			return nil, rawHead{}, http.StatusNotImplemented // as net/http's Server
 		}
-		return nil, nil, http.StatusBadRequest
+		return nil, rawHead{}, http.StatusBadRequest
 	}
 	if end := headEnd(raw); end >= 0 {
 		raw = raw[:end]
 	}
-	return r, raw, checkRequest(r, raw)
+	head := rawHead{bytes: raw, headFields: scanHead(raw)}
+	return r, head, checkRequest(r, head.headFields)
 }
 
 // checkRequest applies what net/http's Server checks after its parser
 // (server.go readRequest) and the proxy's framing rule; 0 if r is fine.
-func checkRequest(r *http.Request, raw []byte) int {
+func checkRequest(r *http.Request, fields headFields) int {
 	if r.ProtoMajor != 1 {
 		return http.StatusHTTPVersionNotSupported
 	}
 	// net/http ignores Transfer-Encoding on HTTP/1.0: the body would be
 	// read as empty and the chunks dropped. Refused, as nginx does.
-	if !r.ProtoAtLeast(1, 1) && rawHasField(raw, "transfer-encoding") {
+	if !r.ProtoAtLeast(1, 1) && fields.transferEncoding {
 		return http.StatusBadRequest
 	}
 	// http.ReadRequest moved Host to r.Host (and refused several).
-	if r.ProtoAtLeast(1, 1) && !rawHasField(raw, "host") {
+	if r.ProtoAtLeast(1, 1) && !fields.host {
 		return http.StatusBadRequest
 	}
 	if r.Host != "" && !httpguts.ValidHostHeader(r.Host) {
@@ -138,22 +146,21 @@ func checkRequest(r *http.Request, raw []byte) int {
 	}
 	// net/http adds Cache-Control: no-cache to a request with Pragma:
 	// no-cache alone; the app receives what the client sent.
-	if !rawHasField(raw, "cache-control") {
+	if !fields.cacheControl {
 		delete(r.Header, "Cache-Control")
 	}
 	return 0
 }
 
-// conflictingFraming reports a head with both Content-Length and
-// Transfer-Encoding (RFC 9112 §6.1: refused, whatever the segmentation;
-// the head is read whole before this is asked).
-func conflictingFraming(raw []byte) bool {
-	return rawHasField(raw, "content-length") && rawHasField(raw, "transfer-encoding")
+// headFields says which of the fields the rules ask about a raw head
+// names (its lines end in LF, CR optional).
+type headFields struct {
+	host, cacheControl, contentLength, transferEncoding bool
 }
 
-// rawHasField reports a header line named name (lower case) in a raw
-// head whose lines end in LF, CR optional.
-func rawHasField(raw []byte, name string) bool {
+// scanHead reads the field names of a raw head once.
+func scanHead(raw []byte) headFields {
+	var h headFields
 	first := true
 	for len(raw) > 0 {
 		line := raw
@@ -166,11 +173,29 @@ func rawHasField(raw []byte, name string) bool {
 			first = false
 			continue // request line
 		}
-		if c := bytes.IndexByte(line, ':'); c == len(name) && equalFold(string(line[:c]), name) {
-			return true
+		c := bytes.IndexByte(line, ':')
+		if c <= 0 {
+			continue
+		}
+		switch name := string(line[:c]); { // compared only
+		case equalFold(name, "host"):
+			h.host = true
+		case equalFold(name, "cache-control"):
+			h.cacheControl = true
+		case equalFold(name, "content-length"):
+			h.contentLength = true
+		case equalFold(name, "transfer-encoding"):
+			h.transferEncoding = true
 		}
 	}
-	return false
+	return h
+}
+
+// conflictingFraming reports a head with both Content-Length and
+// Transfer-Encoding (RFC 9112 §6.1: refused, whatever the segmentation;
+// the head is read whole before this is asked).
+func (h headFields) conflictingFraming() bool {
+	return h.contentLength && h.transferEncoding
 }
 
 // headEnd is the length of the head in raw, blank line included; -1 if
@@ -201,7 +226,7 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 	if !headArmed {
 		_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
 	}
-	r, raw, bad := readRequest(f, st.cfg.MaxHeaderBytes)
+	r, head, bad := readRequest(f, st.cfg.MaxHeaderBytes)
 	if r == nil {
 		if bad != 0 {
 			l.metrics.reject("bad_request")
@@ -230,7 +255,7 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 
 	var status int
 	var sent int64
-	switch route(st, target, noHeader, conflictingFraming(raw), webSocket) {
+	switch route(st, target, noHeader, head.conflictingFraming(), webSocket) {
 	case routeHealth:
 		status, sent, keepAlive = l.answerHealth(f, isHead, keepAlive && !hasBody)
 	case routeNoHeader:

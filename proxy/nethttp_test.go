@@ -9,7 +9,7 @@ import (
 )
 
 // readHead runs readRequest on raw as a connection would deliver it.
-func readHead(raw string, maxHead int) (*http.Request, []byte, int) {
+func readHead(raw string, maxHead int) (*http.Request, rawHead, int) {
 	f := &httpConn{}
 	f.src.r = strings.NewReader(raw)
 	f.br = bufio.NewReaderSize(&f.src, 4096)
@@ -59,10 +59,10 @@ func TestReadRequest(t *testing.T) {
 			if r.Method != tt.method && tt.method != "" || r.RequestURI != tt.uri && tt.uri != "" {
 				t.Errorf("request %s %s; want %s %s", r.Method, r.RequestURI, tt.method, tt.uri)
 			}
-			if !strings.HasPrefix(tt.raw, string(raw)) || headEnd(raw) != len(raw) {
-				t.Errorf("raw head %q is not the head of %q", raw, tt.raw)
+			if !strings.HasPrefix(tt.raw, string(raw.bytes)) || headEnd(raw.bytes) != len(raw.bytes) {
+				t.Errorf("raw head %q is not the head of %q", raw.bytes, tt.raw)
 			}
-			if got := conflictingFraming(raw); got != tt.conflicting {
+			if got := raw.conflictingFraming(); got != tt.conflicting {
 				t.Errorf("conflictingFraming = %v; want %v", got, tt.conflicting)
 			}
 		})
@@ -104,11 +104,11 @@ func FuzzReadRequest(f *testing.F) {
 		if r == nil {
 			return
 		}
-		if !bytes.HasPrefix(b, raw) {
-			t.Fatalf("raw head %q is not a prefix of %q", raw, b)
+		if !bytes.HasPrefix(b, raw.bytes) {
+			t.Fatalf("raw head %q is not a prefix of %q", raw.bytes, b)
 		}
 		cl, te := false, false
-		for i, line := range strings.Split(string(raw), "\n") {
+		for i, line := range strings.Split(string(raw.bytes), "\n") {
 			name, _, ok := strings.Cut(line, ":")
 			if i == 0 || !ok {
 				continue
@@ -116,8 +116,8 @@ func FuzzReadRequest(f *testing.F) {
 			cl = cl || strings.EqualFold(name, "content-length")
 			te = te || strings.EqualFold(name, "transfer-encoding")
 		}
-		if conflictingFraming(raw) != (cl && te) {
-			t.Fatalf("conflictingFraming(%q) = %v; the lines say CL %v, TE %v", raw, conflictingFraming(raw), cl, te)
+		if raw.conflictingFraming() != (cl && te) {
+			t.Fatalf("conflictingFraming(%q) = %v; the lines say CL %v, TE %v", raw.bytes, raw.conflictingFraming(), cl, te)
 		}
 	})
 }
