@@ -87,7 +87,8 @@ func (l *listener) relay(f *httpConn, out []byte, body *clientBody, st *listener
 // nothing was sent to the client.
 func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []byte, body *clientBody, isHead, dechunk, keepAlive bool) (int, int64, bool, error) {
 	t := st.transport
-	_ = uc.c.SetDeadline(t.waitDeadline(time.Now()))
+	sentAt := time.Now() // upstream_timeout counts from here, or from the body's end
+	_ = uc.c.SetDeadline(t.waitDeadline(sentAt, sentAt))
 	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
@@ -107,7 +108,8 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 			}
 			early, keepAlive = true, false
 		}
-		_ = uc.c.SetDeadline(t.waitDeadline(time.Now()))
+		sentAt = time.Now()
+		_ = uc.c.SetDeadline(t.waitDeadline(sentAt, sentAt))
 	}
 	if !early {
 		if err := uc.bw.Flush(); err != nil {
@@ -115,7 +117,6 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 		}
 	}
 	var rh respHead
-	sentAt := time.Now()
 	for {
 		if _, err := uc.br.Peek(1); err != nil {
 			if errors.Is(err, io.EOF) || isConnReset(err) {
@@ -126,7 +127,7 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 				if f.clientGone() {
 					return 0, 0, false, errClientGone
 				}
-				_ = uc.c.SetDeadline(t.waitDeadline(sentAt))
+				_ = uc.c.SetDeadline(t.waitDeadline(sentAt, time.Now()))
 				continue
 			}
 			return 0, 0, false, err
@@ -174,11 +175,10 @@ const clientCheck = time.Second
 // answered.
 var errClientGone = errors.New("proxy: the client went away before the app answered")
 
-// waitDeadline is the deadline of a wait for the app's answer to a request
-// sent at (or now, while sending): the next client check, or
-// upstream_timeout if sooner.
-func (t *upstreamTransport) waitDeadline(from time.Time) time.Time {
-	now := time.Now()
+// waitDeadline is the deadline, at now, of a wait for the app's answer to
+// a request sent at from: the next client check, or upstream_timeout if
+// sooner.
+func (t *upstreamTransport) waitDeadline(from, now time.Time) time.Time {
 	d := now.Add(clientCheck)
 	if t.headerTimeout > 0 {
 		if end := from.Add(t.headerTimeout); end.Before(d) {
