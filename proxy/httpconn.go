@@ -168,7 +168,6 @@ func (l *listener) serveConn(f *httpConn) {
 		if errors.Is(err, errNotFast) {
 			// Outside the strict subset: net/http's parser reads it, the
 			// same rules serve it, and the loop goes on.
-			first = false
 			keepAlive, tunnel := l.serveParsed(f, st, noHeader, !whole)
 			if tunnel {
 				tunneled = true
