@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"net/http"
 	"strconv"
 	"time"
@@ -67,11 +68,8 @@ func (l *listener) finish(e *entry, status int, sent int64) {
 // final newline. It returns the status and the body bytes sent.
 func (l *listener) answer(f *httpConn, status int, text string, keepAlive, isHead bool) (int, int64) {
 	bw := f.bw
-	_, _ = bw.WriteString("HTTP/1.1 ")
-	_, _ = bw.WriteString(strconv.Itoa(status))
-	_, _ = bw.WriteString(" ")
-	_, _ = bw.WriteString(http.StatusText(status))
-	_, _ = bw.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+	writeStatusLine(bw, status)
+	_, _ = bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")
 	_, _ = bw.WriteString(strconv.Itoa(len(text) + 1))
 	if !keepAlive {
 		_, _ = bw.WriteString("\r\nConnection: close")
@@ -85,6 +83,16 @@ func (l *listener) answer(f *httpConn, status int, text string, keepAlive, isHea
 	}
 	_ = bw.Flush()
 	return status, sent
+}
+
+// writeStatusLine writes "HTTP/1.1 <code> <reason>\r\n" for the proxy's
+// own answers.
+func writeStatusLine(bw *bufio.Writer, status int) {
+	_, _ = bw.WriteString("HTTP/1.1 ")
+	_, _ = bw.WriteString(strconv.Itoa(status))
+	_ = bw.WriteByte(' ')
+	_, _ = bw.WriteString(http.StatusText(status))
+	_, _ = bw.WriteString("\r\n")
 }
 
 // refuse answers a request the proxy will not serve, counts why, and

@@ -57,11 +57,8 @@ func (l *listener) answerHealth(f *httpConn, isHead, keepAlive bool) (int, int64
 	status, body := healthAnswer(draining)
 	keepAlive = keepAlive && !draining
 	bw := f.bw
-	_, _ = bw.WriteString("HTTP/1.1 ")
-	_, _ = bw.WriteString(strconv.Itoa(status))
-	_, _ = bw.WriteString(" ")
-	_, _ = bw.WriteString(http.StatusText(status))
-	_, _ = bw.WriteString("\r\nCache-Control: no-store\r\nContent-Length: ")
+	writeStatusLine(bw, status)
+	_, _ = bw.WriteString("Cache-Control: no-store\r\nContent-Length: ")
 	_, _ = bw.WriteString(strconv.Itoa(len(body)))
 	_, _ = bw.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\n")
 	if !keepAlive {
