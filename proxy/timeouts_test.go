@@ -87,38 +87,22 @@ func slowReader(t *testing.T, addr string, raw []byte) net.Conn {
 func floodApp(t *testing.T) (string, chan appEnd) {
 	t.Helper()
 	ended := make(chan appEnd, 8)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				if r.Header.Get("Upgrade") != "" {
-					_, err = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-				} else {
-					_, err = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 256<<20)
-				}
-				chunk := []byte(strings.Repeat("x", 64<<10))
-				for i := 0; err == nil && i < 4096; i++ {
-					_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-					_, err = c.Write(chunk)
-				}
-				ended <- appEnd{err, time.Now()}
-			}()
+	app := rawApp(t, func(c net.Conn, r *http.Request) bool {
+		var err error
+		if r.Header.Get("Upgrade") != "" {
+			_, err = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		} else {
+			_, err = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 256<<20)
 		}
-	}()
-	return "http://" + ln.Addr().String(), ended
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		for i := 0; err == nil && i < 4096; i++ {
+			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			_, err = c.Write(chunk)
+		}
+		ended <- appEnd{err, time.Now()}
+		return false
+	})
+	return app, ended
 }
 
 // TestSendTimeout: a client that stops reading a large answer (or a
@@ -128,7 +112,7 @@ func floodApp(t *testing.T) (string, chan appEnd) {
 func TestSendTimeout(t *testing.T) {
 	for _, tt := range []struct{ name, extra string }{
 		{"fast path", ""},
-		{"net/http path", "Connection: X-Hop\r\n"},
+		{"net/http parser", "Connection: X-Hop\r\n"},
 		{"websocket", "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
