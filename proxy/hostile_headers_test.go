@@ -47,7 +47,7 @@ func TestHostileH2CNotTunnelled(t *testing.T) {
 	_, addrs := startServer(t, appConfig(app, nil))
 	hdr := v1Header("203.0.113.7:5555", "10.0.0.1:81")
 	for _, tt := range []struct{ name, lines string }{
-		{"h2c upgrade (net/http path: Connection names HTTP2-Settings)", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"},
+		{"h2c upgrade (net/http parser: Connection names HTTP2-Settings)", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"},
 		{"h2c upgrade (fast path)", "Connection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"},
 		{"websocket listed after h2c", "Connection: Upgrade\r\nUpgrade: h2c, websocket\r\n"},
 		{"upgrade on POST", "Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n"},
@@ -101,11 +101,11 @@ func TestHostileUnderscoreHeaders(t *testing.T) {
 	}{
 		{"fast path, default", false, get("/u", "a", "X_User: u", "X-Ok: 1", "True_Client_IP: 6.6.6.6"),
 			[]string{"X-Ok"}, []string{"X_User", "True_Client_IP", "True-Client-Ip"}},
-		{"net/http path, default", false, get("/u", "a", "X_User: u", "X-Ok: 1", "Connection: X-Hop", "X-Hop: 1"),
+		{"net/http parser, default", false, get("/u", "a", "X_User: u", "X-Ok: 1", "Connection: X-Hop", "X-Hop: 1"),
 			[]string{"X-Ok"}, []string{"X_User", "X-Hop"}},
 		{"fast path, allowed", true, get("/u", "a", "X_User: u", "X_Forwarded_For: 6.6.6.6", "Client_IP: 6.6.6.6"),
 			[]string{"X_User"}, []string{"X_Forwarded_For", "Client_IP"}},
-		{"net/http path, allowed", true, get("/u", "a", "X_User: u", "X_Real_IP: 6.6.6.6", "Connection: X-Hop"),
+		{"net/http parser, allowed", true, get("/u", "a", "X_User: u", "X_Real_IP: 6.6.6.6", "Connection: X-Hop"),
 			[]string{"X_User"}, []string{"X_Real_IP"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

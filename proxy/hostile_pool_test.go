@@ -50,7 +50,7 @@ func misbehavingApp(t *testing.T) string {
 // TestHostilePoolNeverServesAnotherClientsBytes: concurrent clients, some
 // asking for answers the app follows with stray bytes, others for their own
 // page. Every client must get its own answer: never the stray bytes of
-// another client's exchange, on the fast path and on the net/http path.
+// another client's exchange, on the fast path and on the net/http parser.
 func TestHostilePoolNeverServesAnotherClientsBytes(t *testing.T) {
 	_, addrs := startServer(t, appConfig(misbehavingApp(t), nil))
 	for _, path := range []struct{ name, first string }{

@@ -309,7 +309,7 @@ func TestHostileSpoofedForwardingHeaders(t *testing.T) {
 	rig.run(t, []hostileCase{
 		{name: "fast path GET", raw: cat(hdr, req("GET", "/a", spoofHeaders...)),
 			want: []int{200}, keepAlive: true, app: []string{"GET /a" + from}, check: trueOnly},
-		{name: "net/http path POST with body", raw: cat(hdr, req("POST", "/b", slices.Concat(spoofHeaders, []string{"Content-Length: 2"})...), []byte("hi")),
+		{name: "net/http parser POST with body", raw: cat(hdr, req("POST", "/b", slices.Concat(spoofHeaders, []string{"Content-Length: 2"})...), []byte("hi")),
 			want: []int{200}, keepAlive: true, app: []string{"POST /b" + from}, check: trueOnly},
 		{name: "Connection names the forwarding headers", raw: cat(hdr, req("GET", "/c",
 			slices.Concat(spoofHeaders, []string{"Connection: keep-alive, X-Forwarded-For, X-Real-IP, X-Forwarded-Proto, X-Forwarded-Port, X-Amzn-Vpce-Id"})...)),

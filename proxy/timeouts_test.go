@@ -108,7 +108,7 @@ func floodApp(t *testing.T) (string, chan appEnd) {
 // TestSendTimeout: a client that stops reading a large answer (or a
 // WebSocket's stream) holds the app's connection only for send_timeout:
 // both sides are closed and it is counted, on the fast path, on the
-// net/http path and in a WebSocket tunnel.
+// net/http parser and in a WebSocket tunnel.
 func TestSendTimeout(t *testing.T) {
 	for _, tt := range []struct{ name, extra string }{
 		{"fast path", ""},
