@@ -44,7 +44,7 @@ func (s *Server) startAdmin(ctx context.Context, cfg Config) (*adminServer, erro
 	}}
 	go func() {
 		defer close(a.done)
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("admin listener stopped", slog.String("error", err.Error()))
 		}
 	}()
@@ -52,10 +52,16 @@ func (s *Server) startAdmin(ctx context.Context, cfg Config) (*adminServer, erro
 }
 
 func (a *adminServer) close() {
+	// Stop accepting and let Serve return first: by then every connection
+	// it accepted is tracked, so Shutdown waits for its request. Shutdown
+	// alone can miss one accepted just as it starts (net/http tracks a
+	// connection only after Accept returns), which the exiting process
+	// then drops: a health check saw EOF during an upgrade.
+	_ = a.ln.Close()
+	<-a.done
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := a.srv.Shutdown(ctx); err != nil {
 		_ = a.srv.Close()
 	}
-	<-a.done
 }
