@@ -121,7 +121,7 @@ soak: tools
 	@echo "==> make soak: the reliability tests scaled up (ELBGUARD_SOAK=1), then every fuzz target for $(SOAK_FUZZTIME)"
 	@mkdir -p $(CACHE)/soak
 	@status=0; ELBGUARD_SOAK=1 $(GO) test -tags integration -count=1 -timeout $(SOAK_TIMEOUT) -v \
-	  -run 'TestEnforceFaults|TestProxyLoad|TestProxyFault|TestHostile|TestDrain' ./test/ ./proxy/ ./functions/... \
+	  -run 'TestEnforceFaults|TestProxyLoad|TestProxyFault|TestHostile|TestDrain' ./test/ ./proxy/ ./fleet/ \
 	  > $(CACHE)/soak/test.log 2>&1 || status=$$?; \
 	  grep -E '^(--- |ok |FAIL)|SUMMARY|: (keep-alive 10k|idle WebSocket|slowloris|backend (kill|restart)|SIGTERM|SIGHUP)' $(CACHE)/soak/test.log || true; \
 	  echo "    full log: $(CACHE)/soak/test.log"; exit $$status

@@ -20,7 +20,7 @@ import (
 	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/compliance/securityhub"
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/test/peer"
 )
 
@@ -44,7 +44,7 @@ func (c *complianceSide) complianceEnv() []string {
 	if c == nil {
 		return nil
 	}
-	return []string{handler.EnvSecurityHub + "=true", handler.EnvNotifyTopicARN + "=" + c.topicARN}
+	return []string{fleet.EnvSecurityHub + "=true", fleet.EnvNotifyTopicARN + "=" + c.topicARN}
 }
 
 // setUpCompliance enables Security Hub in moto and subscribes an SQS queue,

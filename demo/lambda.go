@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/test/peer"
 )
 
@@ -44,7 +44,7 @@ func (r *run) startEnforcer(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("make %s: %w", task, err)
 	}
 	env := append(slices.Clone(r.moto.env),
-		handler.EnvSelfRoleARN+"="+SelfRoleARN,
+		fleet.EnvSelfRoleARN+"="+SelfRoleARN,
 		"AWS_LAMBDA_FUNCTION_NAME=elbguard-enforcer",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
@@ -67,7 +67,7 @@ func (r *run) startEnforcer(ctx context.Context) (string, error) {
 	if err := peer.WaitTCP(wctx, invokeAddr); err != nil {
 		return "", fmt.Errorf("aws-lambda-rie does not listen: %w", err)
 	}
-	r.ui.say("env: AWS_ENDPOINT_URL=%s AWS_REGION=%s %s=%s", r.moto.url, peer.Region, handler.EnvSelfRoleARN, SelfRoleARN)
+	r.ui.say("env: AWS_ENDPOINT_URL=%s AWS_REGION=%s %s=%s", r.moto.url, peer.Region, fleet.EnvSelfRoleARN, SelfRoleARN)
 	r.ui.say("logs: %s (the enforcer's JSON logs)", p.LogPath)
 	return "http://" + invokeAddr + invokePath, nil
 }
@@ -75,7 +75,7 @@ func (r *run) startEnforcer(ctx context.Context) (string, error) {
 // invocation is what the emulator answers: the handler's Outcome, or a
 // function error.
 type invocation struct {
-	handler.Outcome
+	fleet.Outcome
 	ErrorMessage string `json:"errorMessage"`
 	ErrorType    string `json:"errorType"`
 }
@@ -156,7 +156,7 @@ func (r *run) sendEvents(ctx context.Context, url string) error {
 
 // showOutcome prints the enforcer's decision and its report per load
 // balancer.
-func (r *run) showOutcome(o *handler.Outcome, took time.Duration) {
+func (r *run) showOutcome(o *fleet.Outcome, took time.Duration) {
 	d := o.Decision
 	if o.Result == nil {
 		r.ui.good("enforcer: %s (%s) in %s", d.Kind, d.Reason, round(took))

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 // addAlarms alarms to AlarmTopic on: any message in either queue, any
@@ -37,24 +37,24 @@ func addAlarms(e *Enforcer) {
 	add("SweeperErrorsAlarm", "elbguard: the sweeper function returned errors", functionErrors(e.SweeperFunction))
 	add("NonCompliantAlarm", "elbguard: the last sweep found non-compliant load balancers (audit mode, or remediation failed)",
 		// The sweeper's Embedded Metric Format count of load balancers
-		// left non_compliant by a sweep (functions/handler/emf.go).
+		// left non_compliant by a sweep (fleet/emf.go).
 		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String(handler.MetricNamespace),
-			MetricName:    jsii.String(handler.MetricNonCompliant),
-			DimensionsMap: &map[string]*string{handler.DimensionFunction: jsii.String(handler.FunctionSweeper)},
+			Namespace:     jsii.String(fleet.MetricNamespace),
+			MetricName:    jsii.String(fleet.MetricNonCompliant),
+			DimensionsMap: &map[string]*string{fleet.DimensionFunction: jsii.String(fleet.FunctionSweeper)},
 			Statistic:     jsii.String("Maximum"),
 			Period:        awscdk.Duration_Hours(jsii.Number(1)),
 		}))
-	for _, fn := range []string{handler.FunctionSweeper, handler.FunctionEnforcer} {
+	for _, fn := range []string{fleet.FunctionSweeper, fleet.FunctionEnforcer} {
 		// A load balancer left in error: above all a port left without its
 		// listener (kept in an elbguard:restore: tag until a run restores it),
 		// also failed remediations and unreadable elbguard tags.
-		add(map[string]string{handler.FunctionSweeper: "SweepErrorAlarm", handler.FunctionEnforcer: "EnforceErrorAlarm"}[fn],
+		add(map[string]string{fleet.FunctionSweeper: "SweepErrorAlarm", fleet.FunctionEnforcer: "EnforceErrorAlarm"}[fn],
 			"elbguard: the "+fn+" left load balancers in status error (a failed change, a port without its listener, an unreadable elbguard tag); read the report's findings",
 			awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-				Namespace:     jsii.String(handler.MetricNamespace),
-				MetricName:    jsii.String(handler.MetricNames[engine.StatusError]),
-				DimensionsMap: &map[string]*string{handler.DimensionFunction: jsii.String(fn)},
+				Namespace:     jsii.String(fleet.MetricNamespace),
+				MetricName:    jsii.String(fleet.MetricNames[engine.StatusError]),
+				DimensionsMap: &map[string]*string{fleet.DimensionFunction: jsii.String(fn)},
 				Statistic:     jsii.String("Maximum"),
 				Period:        awscdk.Duration_Minutes(jsii.Number(5)),
 			}))

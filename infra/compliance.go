@@ -17,7 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/elbguard/elbguard/compliance/configrule"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 // configRuleTimeoutSeconds: a periodic evaluation reads every load balancer
@@ -87,7 +87,7 @@ func addCompliance(e *Enforcer) {
 		anySink = true
 		e.Role.AddToPrincipalPolicy(securityHubImportStatement(stack, nil))
 		for _, fn := range fns {
-			fn.AddEnvironment(jsii.String(handler.EnvSecurityHub), jsii.String("true"), nil)
+			fn.AddEnvironment(jsii.String(fleet.EnvSecurityHub), jsii.String("true"), nil)
 		}
 	}
 	if c.Notify || c.NotifyEmail != "" {
@@ -110,15 +110,15 @@ func addCompliance(e *Enforcer) {
 			Resources: jsii.Strings(*e.AlarmKey.KeyArn()),
 		}))
 		for _, fn := range fns {
-			fn.AddEnvironment(jsii.String(handler.EnvNotifyTopicARN), e.Compliance.NotifyTopic.TopicArn(), nil)
+			fn.AddEnvironment(jsii.String(fleet.EnvNotifyTopicARN), e.Compliance.NotifyTopic.TopicArn(), nil)
 		}
 	}
 	if anySink {
 		a := awscloudwatch.NewAlarm(e.Construct, jsii.String("PublishFailuresAlarm"), &awscloudwatch.AlarmProps{
 			AlarmDescription: jsii.String("elbguard: findings or notifications could not be published (Security Hub or SNS unavailable, throttled or denied); enforcement is unaffected, see the functions' logs"),
 			Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-				Namespace:  jsii.String(handler.MetricNamespace),
-				MetricName: jsii.String(handler.MetricPublishFailures),
+				Namespace:  jsii.String(fleet.MetricNamespace),
+				MetricName: jsii.String(fleet.MetricPublishFailures),
 				Statistic:  jsii.String("Sum"),
 				Period:     awscdk.Duration_Minutes(jsii.Number(15)),
 			}),
@@ -167,10 +167,10 @@ func addConfigRule(e *Enforcer, stack awscdk.Stack) {
 		LogGroup:      logGroup,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
 		Environment: &map[string]*string{
-			handler.EnvTagKey:      jsii.String(p.TagKey),
-			handler.EnvDefaultMode: jsii.String(p.DefaultMode),
-			handler.EnvDryRun:      jsii.String("true"),
-			handler.EnvConcurrency: jsii.String(fmt.Sprint(p.Concurrency)),
+			fleet.EnvTagKey:      jsii.String(p.TagKey),
+			fleet.EnvDefaultMode: jsii.String(p.DefaultMode),
+			fleet.EnvDryRun:      jsii.String("true"),
+			fleet.EnvConcurrency: jsii.String(fmt.Sprint(p.Concurrency)),
 		},
 	})
 	e.Compliance.ConfigRuleFunction = fn

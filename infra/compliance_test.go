@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 func TestComplianceOffByDefault(t *testing.T) {
@@ -43,8 +43,8 @@ func TestComplianceAll(t *testing.T) {
 	}
 	for _, fn := range []string{enforcerFn, sweeperFn} {
 		env := dig(withIDPrefix(t, tpl, "AWS::Lambda::Function", fn), "Properties", "Environment", "Variables").(map[string]any)
-		if env[handler.EnvSecurityHub] != "true" || env[handler.EnvNotifyTopicARN] == nil {
-			t.Errorf("%s: environment %v; want %s and %s", fn, env, handler.EnvSecurityHub, handler.EnvNotifyTopicARN)
+		if env[fleet.EnvSecurityHub] != "true" || env[fleet.EnvNotifyTopicARN] == nil {
+			t.Errorf("%s: environment %v; want %s and %s", fn, env, fleet.EnvSecurityHub, fleet.EnvNotifyTopicARN)
 		}
 	}
 
@@ -66,8 +66,8 @@ func TestComplianceAll(t *testing.T) {
 
 	// Publish failures are alarmed.
 	alarm := withIDPrefix(t, tpl, "AWS::CloudWatch::Alarm", "EnforcerPublishFailuresAlarm")
-	if dig(alarm, "Properties", "MetricName") != handler.MetricPublishFailures {
-		t.Errorf("alarm %v; want on %s", alarm, handler.MetricPublishFailures)
+	if dig(alarm, "Properties", "MetricName") != fleet.MetricPublishFailures {
+		t.Errorf("alarm %v; want on %s", alarm, fleet.MetricPublishFailures)
 	}
 
 	// The Config rule: both load balancer types, changes and periodic, a
@@ -90,7 +90,7 @@ func TestComplianceAll(t *testing.T) {
 		}
 	}
 	env := dig(withIDPrefix(t, tpl, "AWS::Lambda::Function", "EnforcerConfigRuleFunction"), "Properties", "Environment", "Variables").(map[string]any)
-	if env[handler.EnvDryRun] != "true" {
+	if env[fleet.EnvDryRun] != "true" {
 		t.Errorf("Config rule environment %v; want dry run", env)
 	}
 }

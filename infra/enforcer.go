@@ -21,7 +21,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 // Function settings. The enforcer handles one event (one or a few load
@@ -228,16 +228,16 @@ func newFunction(scope constructs.Construct, s functionSpec, p EnforcerProps, ro
 		MaxEventAge:                  s.maxEventAge,
 		OnFailure:                    awslambdadestinations.NewSqsDestination(failures),
 		Environment: &map[string]*string{
-			handler.EnvTagKey:      jsii.String(p.TagKey),
-			handler.EnvDefaultMode: jsii.String(p.DefaultMode),
-			handler.EnvDryRun:      jsii.String(strconv.FormatBool(p.DryRun)),
-			handler.EnvConcurrency: jsii.String(strconv.Itoa(p.Concurrency)),
+			fleet.EnvTagKey:      jsii.String(p.TagKey),
+			fleet.EnvDefaultMode: jsii.String(p.DefaultMode),
+			fleet.EnvDryRun:      jsii.String(strconv.FormatBool(p.DryRun)),
+			fleet.EnvConcurrency: jsii.String(strconv.Itoa(p.Concurrency)),
 		},
 	})
 	if s.selfRoleEnv {
 		// The enforcer ignores events its role caused; naming the role saves
 		// an sts:GetCallerIdentity at start-up.
-		fn.AddEnvironment(jsii.String(handler.EnvSelfRoleARN), role.RoleArn(), nil)
+		fn.AddEnvironment(jsii.String(fleet.EnvSelfRoleARN), role.RoleArn(), nil)
 	}
 	return fn
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 const (
@@ -53,7 +53,7 @@ func TestEnforcerFunctions(t *testing.T) {
 		{prefix: enforcerFn, timeout: 60, reserved: float64(2), retries: 2, wantMaxAgeS: 3600, wantLogGroup: "EnforcerEnforcerLogGroup",
 			wantEnv: func(t *testing.T, tpl map[string]any) map[string]any {
 				env := defaultEnv(t, tpl)
-				env[handler.EnvSelfRoleARN] = map[string]any{"Fn::GetAtt": []any{idOf(t, tpl, "AWS::IAM::Role", "EnforcerRole"), "Arn"}}
+				env[fleet.EnvSelfRoleARN] = map[string]any{"Fn::GetAtt": []any{idOf(t, tpl, "AWS::IAM::Role", "EnforcerRole"), "Arn"}}
 				return env
 			}},
 		{prefix: sweeperFn, timeout: 900, reserved: nil, retries: 0, wantMaxAgeS: 3600, wantLogGroup: "EnforcerSweeperLogGroup",
@@ -115,10 +115,10 @@ func TestEnforcerFunctions(t *testing.T) {
 
 func defaultEnv(t *testing.T, tpl map[string]any) map[string]any {
 	return map[string]any{
-		handler.EnvTagKey: "elbguard:proxy-protocol", handler.EnvDefaultMode: "off",
-		handler.EnvDryRun: "false", handler.EnvConcurrency: "8",
-		handler.EnvVerifyQueueURL: map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue")},
-		handler.EnvVerifyWindow:   "90s",
+		fleet.EnvTagKey: "elbguard:proxy-protocol", fleet.EnvDefaultMode: "off",
+		fleet.EnvDryRun: "false", fleet.EnvConcurrency: "8",
+		fleet.EnvVerifyQueueURL: map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue")},
+		fleet.EnvVerifyWindow:   "90s",
 	}
 }
 
@@ -263,10 +263,10 @@ func TestEnforcerAlarms(t *testing.T) {
 		"EnforcerFailureQueueAlarm":    "AWS/SQS ApproximateNumberOfMessagesVisible QueueName=<GetAtt:EnforcerFailureQueue",
 		"EnforcerEnforcerErrorsAlarm":  "AWS/Lambda Errors FunctionName=<Ref:" + enforcerFn,
 		"EnforcerSweeperErrorsAlarm":   "AWS/Lambda Errors FunctionName=<Ref:" + sweeperFn,
-		"EnforcerSweepErrorAlarm":      handler.MetricNamespace + " Error " + handler.DimensionFunction + "=" + handler.FunctionSweeper,
-		"EnforcerEnforceErrorAlarm":    handler.MetricNamespace + " Error " + handler.DimensionFunction + "=" + handler.FunctionEnforcer,
-		"EnforcerNonCompliantAlarm":    handler.MetricNamespace + " " + handler.MetricNonCompliant + " " + handler.DimensionFunction + "=" + handler.FunctionSweeper,
-		"EnforcerRolledBackAlarm":      handler.MetricNamespace + " RolledBack " + handler.DimensionFunction + "=" + handler.FunctionEnforcer,
+		"EnforcerSweepErrorAlarm":      fleet.MetricNamespace + " Error " + fleet.DimensionFunction + "=" + fleet.FunctionSweeper,
+		"EnforcerEnforceErrorAlarm":    fleet.MetricNamespace + " Error " + fleet.DimensionFunction + "=" + fleet.FunctionEnforcer,
+		"EnforcerNonCompliantAlarm":    fleet.MetricNamespace + " " + fleet.MetricNonCompliant + " " + fleet.DimensionFunction + "=" + fleet.FunctionSweeper,
+		"EnforcerRolledBackAlarm":      fleet.MetricNamespace + " RolledBack " + fleet.DimensionFunction + "=" + fleet.FunctionEnforcer,
 	}
 	if len(alarms) != len(want) {
 		t.Errorf("got %d alarms; want %d", len(alarms), len(want))
@@ -455,9 +455,9 @@ func TestEnforcerCustomProps(t *testing.T) {
 	tpl, _ := enforcerStack(t, EnforcerProps{TagKey: "team:pp", DefaultMode: "Enforce", DryRun: true,
 		SweepSchedule: "cron(0/30 * * * ? *)", Concurrency: 16, ReservedConcurrency: -1})
 	p := withIDPrefix(t, tpl, "AWS::Lambda::Function", enforcerFn)["Properties"].(map[string]any)
-	wantEnv := map[string]any{handler.EnvTagKey: "team:pp", handler.EnvDefaultMode: "enforce", handler.EnvDryRun: "true", handler.EnvConcurrency: "16"}
+	wantEnv := map[string]any{fleet.EnvTagKey: "team:pp", fleet.EnvDefaultMode: "enforce", fleet.EnvDryRun: "true", fleet.EnvConcurrency: "16"}
 	got := dig(p, "Environment", "Variables").(map[string]any)
-	delete(got, handler.EnvSelfRoleARN)
+	delete(got, fleet.EnvSelfRoleARN)
 	if !reflect.DeepEqual(got, wantEnv) {
 		t.Errorf("environment = %v; want %v", got, wantEnv)
 	}

@@ -18,18 +18,18 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 // The hub's functions read these variables (the engine's multi-account
-// runtime contract; functions/handler names them once).
+// runtime contract; fleet names them once).
 const (
-	envRoleName      = handler.EnvRoleName
-	envAccounts      = handler.EnvAccounts
-	envRegions       = handler.EnvRegions
-	envSweepQueueURL = handler.EnvSweepQueueURL
-	envRateDescribe  = handler.EnvRateDescribe
-	envRateMutate    = handler.EnvRateMutate
+	envRoleName      = fleet.EnvRoleName
+	envAccounts      = fleet.EnvAccounts
+	envRegions       = fleet.EnvRegions
+	envSweepQueueURL = fleet.EnvSweepQueueURL
+	envRateDescribe  = fleet.EnvRateDescribe
+	envRateMutate    = fleet.EnvRateMutate
 )
 
 // Hub defaults and limits.

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 const (
@@ -53,7 +53,7 @@ func TestHubStackFunctionsAndQueue(t *testing.T) {
 	for _, prefix := range []string{enforcerFn, sweeperFn, sweepWorker} {
 		env, _ := dig(withIDPrefix(t, tpl, "AWS::Lambda::Function", prefix), "Properties", "Environment", "Variables").(map[string]any)
 		want := map[string]string{
-			handler.EnvTagKey: "elbguard:proxy-protocol", handler.EnvDefaultMode: "off",
+			fleet.EnvTagKey: "elbguard:proxy-protocol", fleet.EnvDefaultMode: "off",
 			envRoleName: "elbguard-spoke", envAccounts: "org", envRegions: "us-east-1,eu-west-1",
 		}
 		for k, v := range want {

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 // Verification after a change (engine.Verify): the function that turns proxy
@@ -26,9 +26,9 @@ const (
 	// DefaultVerifyWindowSeconds is the verification window: NLB health
 	// checks at the default 30 s interval need 2-3 failures to mark a target
 	// unhealthy.
-	DefaultVerifyWindowSeconds = int(handler.DefaultVerifyWindow / 1e9)
+	DefaultVerifyWindowSeconds = int(fleet.DefaultVerifyWindow / 1e9)
 	// MaxVerifyWindowSeconds is SQS's largest message delay.
-	MaxVerifyWindowSeconds = int(handler.MaxVerifyWindow / 1e9)
+	MaxVerifyWindowSeconds = int(fleet.MaxVerifyWindow / 1e9)
 	// verifyMaxReceives: a verification that keeps failing (throttling, an
 	// API outage) goes to the failure queue, which alarms.
 	verifyMaxReceives = 5
@@ -76,15 +76,15 @@ func addVerification(e *Enforcer) {
 	}))
 	window := strconv.Itoa(p.VerifyWindowSeconds) + "s"
 	for _, fn := range []awslambda.Function{e.EnforcerFunction, e.SweeperFunction} {
-		fn.AddEnvironment(jsii.String(handler.EnvVerifyQueueURL), e.VerifyQueue.QueueUrl(), nil)
-		fn.AddEnvironment(jsii.String(handler.EnvVerifyWindow), jsii.String(window), nil)
+		fn.AddEnvironment(jsii.String(fleet.EnvVerifyQueueURL), e.VerifyQueue.QueueUrl(), nil)
+		fn.AddEnvironment(jsii.String(fleet.EnvVerifyWindow), jsii.String(window), nil)
 	}
 	alarm := awscloudwatch.NewAlarm(e.Construct, jsii.String("RolledBackAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("elbguard: proxy protocol was turned back off on an NLB after healthy targets turned unhealthy (finding health_dropped); the back ends do not read the PROXY v2 header"),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String(handler.MetricNamespace),
-			MetricName:    jsii.String(handler.MetricNames[engine.StatusRolledBack]),
-			DimensionsMap: &map[string]*string{handler.DimensionFunction: jsii.String(handler.FunctionEnforcer)},
+			Namespace:     jsii.String(fleet.MetricNamespace),
+			MetricName:    jsii.String(fleet.MetricNames[engine.StatusRolledBack]),
+			DimensionsMap: &map[string]*string{fleet.DimensionFunction: jsii.String(fleet.FunctionEnforcer)},
 			Statistic:     jsii.String("Sum"),
 			Period:        awscdk.Duration_Minutes(jsii.Number(5)),
 		}),

@@ -12,7 +12,7 @@ import (
 
 	"github.com/elbguard/elbguard/compliance/configrule"
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/test/harness"
 )
@@ -49,7 +49,7 @@ func TestComplianceConfigRule(t *testing.T) {
 	cfg := m.Config(t)
 	ctx := enfCtxT(t)
 	clients := awsclient.FromConfig(cfg)
-	ro, err := handler.NewEngine(clients, engine.Config{DryRun: true}, nil) // as the Config rule Lambda builds it
+	ro, err := fleet.NewEngine(clients, engine.Config{DryRun: true}, nil) // as the Config rule Lambda builds it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestComplianceConfigRule(t *testing.T) {
 
 	// Nothing was changed by the rule: remediate with a writing engine,
 	// then the same events are compliant.
-	rw, err := handler.NewEngine(clients, engine.Config{}, nil) // as the enforcer builds it
+	rw, err := fleet.NewEngine(clients, engine.Config{}, nil) // as the enforcer builds it
 	if err != nil {
 		t.Fatal(err)
 	}

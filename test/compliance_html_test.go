@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/elbguard/elbguard/internal/cli"
+	"github.com/elbguard/elbguard/cmd/elbguard/cli"
 	"github.com/elbguard/elbguard/test/harness"
 )
 

@@ -23,7 +23,7 @@ import (
 	"github.com/elbguard/elbguard/compliance/notify"
 	"github.com/elbguard/elbguard/compliance/securityhub"
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/test/harness"
 )
@@ -72,12 +72,12 @@ func TestComplianceSinks(t *testing.T) {
 	}
 
 	// The event: the enforcer remediates and publishes.
-	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil, engine.WithCertificates(clients.IAM, clients.ACM)) // as handler.NewEngine: the HTTPS listener's certificate is checked
+	eng, err := engine.New(clients.Classic, clients.V2, engine.Config{}, nil, engine.WithCertificates(clients.IAM, clients.ACM)) // as fleet.NewEngine: the HTTPS listener's certificate is checked
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs, metrics bytes.Buffer
-	h := &handler.Enforcer{Engine: eng, SelfARN: enfSampleSelf, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: &metrics, Publisher: pub}
+	h := &fleet.Enforcer{Engine: eng, SelfARN: enfSampleSelf, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: &metrics, Publisher: pub}
 	lctx := lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "req-compliance"})
 	out, err := h.Handle(lctx, enfSampleEvent(t, "classic_create_load_balancer.json", enfSampleClassic, enfWebEnforce))
 	if err != nil || out.Result == nil || out.Result.Reports[0].Status != engine.StatusRemediated {
@@ -134,7 +134,7 @@ func TestComplianceSinks(t *testing.T) {
 
 	// A sweep remediates the rest (one message each); the next sweep
 	// changes nothing and sends nothing.
-	sw := &handler.Sweeper{Engine: eng, Publisher: pub}
+	sw := &fleet.Sweeper{Engine: eng, Publisher: pub}
 	for i, want := range []bool{true, false} {
 		if _, err := sw.Handle(ctx, nil); err != nil {
 			t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/test/faultproxy"
 	"github.com/elbguard/elbguard/test/harness"
@@ -152,14 +152,14 @@ func (r *faultRig) clients() *awsclient.Clients {
 
 // enforcer returns an enforcer handler with its own clients, as one Lambda
 // execution environment has.
-func (r *faultRig) enforcer(t *testing.T, cfg engine.Config) (*handler.Enforcer, *awsclient.Clients) {
+func (r *faultRig) enforcer(t *testing.T, cfg engine.Config) (*fleet.Enforcer, *awsclient.Clients) {
 	t.Helper()
 	c := r.clients()
-	e, err := handler.NewEngine(c, cfg, nil)
+	e, err := fleet.NewEngine(c, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &handler.Enforcer{Engine: e, SelfARN: enfSampleSelf}, c
+	return &fleet.Enforcer{Engine: e, SelfARN: enfSampleSelf}, c
 }
 
 // lambdaCtx is an invocation context with the enforcer's deadline.

@@ -17,7 +17,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/test/faultproxy"
 )
 
@@ -118,7 +118,7 @@ func (r *faultRig) settle(t *testing.T, ft *faultTarget, tally *faultTally) int 
 }
 
 // run runs the enforcer once on ft and returns its report.
-func (r *faultRig) run(t *testing.T, h *handler.Enforcer, ft *faultTarget) (engine.Report, error) {
+func (r *faultRig) run(t *testing.T, h *fleet.Enforcer, ft *faultTarget) (engine.Report, error) {
 	t.Helper()
 	out, err := h.Handle(r.lambdaCtx(t), ft.event)
 	if out == nil || out.Result == nil || len(out.Result.Reports) != 1 {
@@ -234,7 +234,7 @@ func faultsPersistent(t *testing.T, r *faultRig) {
 			if rep.Status != engine.StatusError || rep.Err() == nil {
 				t.Errorf("got %s (%+v); want error", rep.Status, rep.Actions)
 			}
-			if err == nil || !handler.Retryable(rep.Err()) {
+			if err == nil || !fleet.Retryable(rep.Err()) {
 				t.Errorf("handler: got %v; want a retryable error so that Lambda retries", err)
 			}
 			t.Logf("%s: %s in %s, actions %+v", tt.fa.action, rep.Status, time.Since(start).Round(time.Millisecond), rep.Actions)
@@ -309,7 +309,7 @@ func faultsAllThrottled(t *testing.T, r *faultRig) {
 			if took > bound {
 				t.Errorf("round %d: invocation took %s; want under %s", i, took, bound)
 			}
-			if err == nil || !handler.Retryable(errors.Unwrap(err)) {
+			if err == nil || !fleet.Retryable(errors.Unwrap(err)) {
 				t.Errorf("round %d: got %v (%+v); want a retryable error", i, err, out)
 			}
 		}
@@ -359,7 +359,7 @@ func faultsConcurrent(t *testing.T, r *faultRig) {
 			err error
 		}
 		results := make([]result, n)
-		hs := make([]*handler.Enforcer, n)
+		hs := make([]*fleet.Enforcer, n)
 		for i := range hs {
 			hs[i], _ = r.enforcer(t, engine.Config{})
 		}

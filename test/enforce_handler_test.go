@@ -15,7 +15,7 @@ import (
 
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/internal/awscount"
 	"github.com/elbguard/elbguard/test/harness"
@@ -48,16 +48,16 @@ func TestEnforceHandler(t *testing.T) {
 	f := enfCreateFleet(t, m)
 	counter := awscount.New()
 	clients := awsclient.FromConfig(m.Config(t), counter.Instrument)
-	eng, err := handler.NewEngine(clients, engine.Config{}, nil) // as the Lambdas build it: readiness gate included
+	eng, err := fleet.NewEngine(clients, engine.Config{}, nil) // as the Lambdas build it: readiness gate included
 	if err != nil {
 		t.Fatal(err)
 	}
-	self, err := handler.SelfARN(enfCtxT(t), "", clients.STS)
+	self, err := fleet.SelfARN(enfCtxT(t), "", clients.STS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var logs, metrics bytes.Buffer
-	h := &handler.Enforcer{Engine: eng, SelfARN: self, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: &metrics}
+	h := &fleet.Enforcer{Engine: eng, SelfARN: self, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: &metrics}
 	ctx := lambdacontext.NewContext(enfCtxT(t), &lambdacontext.LambdaContext{AwsRequestID: "11111111-2222-3333-4444-555555555555"})
 
 	tests := []struct {
@@ -153,7 +153,7 @@ func TestEnforceCLIHandle(t *testing.T) {
 	create := write("create.json", enfSampleEvent(t, "classic_create_load_balancer.json", enfSampleClassic, enfWebEnforce))
 
 	dry := enfRunCLI(t, m, nil, "handle", "--dry-run", "--output", "json", create)
-	var out handler.Outcome
+	var out fleet.Outcome
 	if err := json.Unmarshal([]byte(dry.Stdout), &out); err != nil || dry.Code != 0 {
 		t.Fatalf("handle --dry-run: exit %d, %v\n%s\n%s", dry.Code, err, dry.Stdout, dry.Stderr)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -28,7 +28,7 @@ func enfStartLambda(t *testing.T, m *harness.Moto, pkg string, env ...string) (s
 }
 
 // enfInvoke posts one event to the emulator's enfInvoke API, as EventBridge would.
-func enfInvoke(t *testing.T, url string, event []byte) handler.Outcome {
+func enfInvoke(t *testing.T, url string, event []byte) fleet.Outcome {
 	t.Helper()
 	req, err := http.NewRequestWithContext(enfCtxT(t), http.MethodPost, url, bytes.NewReader(event))
 	if err != nil {
@@ -40,7 +40,7 @@ func enfInvoke(t *testing.T, url string, event []byte) handler.Outcome {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	var out handler.Outcome
+	var out fleet.Outcome
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil {
 		t.Fatalf("enfInvoke: got %s %s", resp.Status, body)
 	}

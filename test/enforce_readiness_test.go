@@ -19,7 +19,7 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/test/faultproxy"
 	"github.com/elbguard/elbguard/test/harness"
@@ -29,7 +29,7 @@ import (
 const motoAMI = "ami-12c6146b"
 
 // safetyRig is moto behind the fault proxy, with the engine wired as the
-// Lambdas wire it (handler.NewEngine: the EC2 client feeds the readiness gate).
+// Lambdas wire it (fleet.NewEngine: the EC2 client feeds the readiness gate).
 type safetyRig struct {
 	m       *harness.Moto
 	cfg     aws.Config // straight to moto
@@ -54,13 +54,13 @@ func newSafetyRig(t *testing.T) *safetyRig {
 	return &safetyRig{m: m, cfg: cfg, proxy: p, clients: awsclient.FromConfig(pc), ec2: ec2.NewFromConfig(cfg)}
 }
 
-func (s *safetyRig) enforcer(t *testing.T, opts ...engine.Option) *handler.Enforcer {
+func (s *safetyRig) enforcer(t *testing.T, opts ...engine.Option) *fleet.Enforcer {
 	t.Helper()
-	eng, err := handler.NewEngine(s.clients, engine.Config{}, nil, opts...)
+	eng, err := fleet.NewEngine(s.clients, engine.Config{}, nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &handler.Enforcer{Engine: eng, SelfARN: enfSampleSelf}
+	return &fleet.Enforcer{Engine: eng, SelfARN: enfSampleSelf}
 }
 
 func (s *safetyRig) ctx(t *testing.T) context.Context {

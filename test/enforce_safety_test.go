@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/test/faultproxy"
 )
 
@@ -43,7 +43,7 @@ func (r *faultRig) lbTagsOf(t *testing.T, name string) map[string]string {
 	return m
 }
 
-func safetyReport(t *testing.T, out *handler.Outcome, name string) engine.Report {
+func safetyReport(t *testing.T, out *fleet.Outcome, name string) engine.Report {
 	t.Helper()
 	if out == nil || out.Result == nil {
 		t.Fatalf("no result: %+v", out)
@@ -99,11 +99,11 @@ func safetyDarkPort(t *testing.T, r *faultRig) {
 	r.proxy.Reset()
 	r.emulateAWS()
 	c := r.clients()
-	eng, err := handler.NewEngine(c, engine.Config{}, nil)
+	eng, err := fleet.NewEngine(c, engine.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := (&handler.Sweeper{Engine: eng}).Handle(r.lambdaCtx(t), nil)
+	out, err := (&fleet.Sweeper{Engine: eng}).Handle(r.lambdaCtx(t), nil)
 	if err != nil {
 		t.Fatalf("sweep: %v", err)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/test/harness"
 )
@@ -50,7 +50,7 @@ func TestListenerSwapWindowMoto(t *testing.T) {
 		names = append(names, name)
 	}
 	var logs bytes.Buffer
-	eng, err := handler.NewEngine(awsclient.FromConfig(cfg), engine.Config{Concurrency: 1}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	eng, err := fleet.NewEngine(awsclient.FromConfig(cfg), engine.Config{Concurrency: 1}, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/test/faultproxy"
 )
 
@@ -32,7 +32,7 @@ func TestVerifyRollbackMoto(t *testing.T) {
 	v2 := elbv2.NewFromConfig(s.cfg)
 	sq := sqs.NewFromConfig(s.cfg)
 	q := enfMust[*sqs.CreateQueueOutput](t, "create queue")(sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("elbguard-verify")}))
-	sched := &handler.SQSScheduler{Client: sq, QueueURL: aws.ToString(q.QueueUrl), Window: time.Second}
+	sched := &fleet.SQSScheduler{Client: sq, QueueURL: aws.ToString(q.QueueUrl), Window: time.Second}
 	h := s.enforcer(t, engine.WithVerifier(sched))
 
 	vpc, subnets := enfDefaultSubnets(t, s.m)

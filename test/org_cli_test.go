@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -62,7 +62,7 @@ func TestOrgCLI(t *testing.T) {
 	}
 	for _, loc := range orgLocations(orgMissing) {
 		rep := got[loc+"/"+loc]
-		if rep.Status != engine.StatusError || len(rep.Findings) != 1 || rep.Findings[0].Rule != handler.RuleAssumeRole ||
+		if rep.Status != engine.StatusError || len(rep.Findings) != 1 || rep.Findings[0].Rule != fleet.RuleAssumeRole ||
 			!strings.Contains(rep.Findings[0].Detail, "AccessDenied") {
 			t.Errorf("audit %s: got %+v; want one error report, assume_role_failed, AccessDenied", loc, rep)
 		}
@@ -92,7 +92,7 @@ func TestOrgCLI(t *testing.T) {
 	if h.Code != 0 {
 		t.Fatalf("handle: got exit %d; want 0\n%s\n%s", h.Code, h.Stdout, h.Stderr)
 	}
-	var out handler.Outcome
+	var out fleet.Outcome
 	if err := json.Unmarshal([]byte(h.Stdout), &out); err != nil {
 		t.Fatalf("decode handle output: %v\n%s", err, h.Stdout)
 	}
@@ -121,7 +121,7 @@ func TestOrgCLI(t *testing.T) {
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
 			res := orgCLI(t, r, orgEvent(t, tt.account, tt.region, orgWeb), append([]string{"handle", "--output", "json", "-"}, org...)...)
-			var out handler.Outcome
+			var out fleet.Outcome
 			if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil {
 				t.Fatalf("exit %d, decode: %v\n%s\n%s", res.Code, err, res.Stdout, res.Stderr)
 			}

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -130,7 +130,7 @@ func TestOrgLambdas(t *testing.T) {
 	})
 	var units []string
 	for _, b := range bodies {
-		var u handler.Unit
+		var u fleet.Unit
 		if err := json.Unmarshal([]byte(b), &u); err != nil {
 			t.Fatalf("unit %q: %v", b, err)
 		}
@@ -165,17 +165,17 @@ func TestOrgWorkerResumes(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	org := handler.OrgConfig{Accounts: []string{"111111111111"}, QueueURL: queue}
+	org := fleet.OrgConfig{Accounts: []string{"111111111111"}, QueueURL: queue}
 	org.Limits.Describe, org.Limits.Mutate = 1, 2
 	cfg := engine.Config{StopBefore: time.Second, Concurrency: 1}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	fleet, err := handler.NewFleet(enfCtxT(t), r.m.Config(t), org, cfg, log)
+	fl, err := fleet.NewFleet(enfCtxT(t), r.m.Config(t), org, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &handler.Worker{Fleet: fleet, Queue: sq, QueueURL: queue, Log: log}
-	unit, _ := json.Marshal(handler.Unit{Account: "111111111111", Region: "us-east-1"})
+	w := &fleet.Worker{Fleet: fl, Queue: sq, QueueURL: queue, Log: log}
+	unit, _ := json.Marshal(fleet.Unit{Account: "111111111111", Region: "us-east-1"})
 
 	// 2.5 s: enough to start (twice StopBefore); listing and reading tags
 	// at one describe call a second (3 calls) pass the stop at 1.5 s, so
@@ -186,10 +186,10 @@ func TestOrgWorkerResumes(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("first delivery: got %+v, %v; want done with a continuation\n%s", resp, err, logs.String())
 	}
-	var parts []handler.Unit
+	var parts []fleet.Unit
 	orgDrain(t, sq, queue, func(ev events.SQSEvent) events.SQSEventResponse {
 		for _, rec := range ev.Records {
-			var u handler.Unit
+			var u fleet.Unit
 			if err := json.Unmarshal([]byte(rec.Body), &u); err != nil {
 				t.Fatal(err)
 			}

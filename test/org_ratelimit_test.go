@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/internal/awscount"
 	"github.com/elbguard/elbguard/test/faultproxy"
@@ -83,7 +83,7 @@ func TestOrgRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := handler.NewEngine(clients, engine.Config{}, nil)
+	eng, err := fleet.NewEngine(clients, engine.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

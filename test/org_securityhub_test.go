@@ -16,7 +16,7 @@ import (
 
 	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/test/harness"
 )
@@ -43,7 +43,7 @@ func TestOrgSecurityHubPerAccount(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	fleet := &handler.Fleet{Provider: prov, Config: engine.Config{DryRun: true}, Log: log}
+	fl := &fleet.Fleet{Provider: prov, Config: engine.Config{DryRun: true}, Log: log}
 
 	// Each location's audit, stamped with its account and region, as the
 	// sweep workers' runs are.
@@ -57,7 +57,7 @@ func TestOrgSecurityHubPerAccount(t *testing.T) {
 			if _, err := securityhubsdk.NewFromConfig(c.Config).EnableSecurityHub(ctx, &securityhubsdk.EnableSecurityHubInput{}); err != nil {
 				t.Fatalf("enable Security Hub in %s/%s: %v", a, r, err)
 			}
-			eng, err := fleet.Engine(ctx, a, r)
+			eng, err := fl.Engine(ctx, a, r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +79,7 @@ func TestOrgSecurityHubPerAccount(t *testing.T) {
 		Mode: engine.ModeAudit, Status: engine.StatusNonCompliant})
 
 	hubClients := awsclient.FromConfig(base)
-	pub := handler.NewFleetPublisher(handler.Sinks{SecurityHub: true}, hubClients, fleet, log)
+	pub := fleet.NewFleetPublisher(fleet.Sinks{SecurityHub: true}, hubClients, fl, log)
 	totals := pub.Publish(ctx, res, compliance.Trigger{Kind: compliance.TriggerSweep})
 	st := totals["securityhub"]
 	// Two Classic load balancers (web, web-audit) and two controls per
@@ -209,7 +209,7 @@ func TestOrgLambdaSecurityHub(t *testing.T) {
 	enfWaitLog(t, enforcer, `"FindingsImported":2`)
 
 	workerURL, worker := enfStartLambda(t, r.m, "./functions/sweepworker", env...)
-	body, err := json.Marshal(handler.Unit{Account: spoke, Region: "eu-west-1"})
+	body, err := json.Marshal(fleet.Unit{Account: spoke, Region: "eu-west-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

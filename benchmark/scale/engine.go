@@ -12,7 +12,7 @@ import (
 
 	"github.com/elbguard/elbguard/benchmark/report"
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/internal/awscount"
 	"github.com/elbguard/elbguard/test/peer"
@@ -26,7 +26,7 @@ func counted(ctx context.Context, env []string) (*engine.Engine, *awscount.Count
 	}
 	counter := awscount.New()
 	clients := awsclient.FromConfig(cfg, counter.Instrument)
-	eng, err := handler.NewEngine(clients, engine.Config{}, nil)
+	eng, err := fleet.NewEngine(clients, engine.Config{}, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("build engine: %w", err)
 	}
@@ -112,7 +112,7 @@ func enforcerEvents(ctx context.Context, cfg Config, env []string, res *Result) 
 		fail(err)
 		return
 	}
-	h := &handler.Enforcer{Engine: eng}
+	h := &fleet.Enforcer{Engine: eng}
 	// One event first, not timed: the SDK's first call opens the connection.
 	if _, err := h.Handle(ctx, raw); err != nil {
 		fail(fmt.Errorf("warm-up event: %w", err))

@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/elbguard/elbguard/internal/cli"
+	"github.com/elbguard/elbguard/cmd/elbguard/cli"
 )
 
 func main() {

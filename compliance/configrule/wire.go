@@ -7,19 +7,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
 
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 )
 
 // FromEnv builds the Config rule Lambda's evaluator: the engine
-// configuration from the ELBGUARD_* environment (handler.ConfigFromEnv),
+// configuration from the ELBGUARD_* environment (fleet.ConfigFromEnv),
 // forced read-only, on the clients of the standard AWS configuration. It
-// lives here, not in functions/handler, so that the enforcer and sweeper do
+// lives here, not in fleet, so that the enforcer and sweeper do
 // not link the Config client.
 func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Evaluator, error) {
-	ctx, cancel := context.WithTimeout(ctx, handler.InitTimeout)
+	ctx, cancel := context.WithTimeout(ctx, fleet.InitTimeout)
 	defer cancel()
-	cfg, err := handler.ConfigFromEnv(getenv)
+	cfg, err := fleet.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func FromEnv(ctx context.Context, getenv func(string) string, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	eng, err := handler.NewEngine(clients, cfg, log)
+	eng, err := fleet.NewEngine(clients, cfg, log)
 	if err != nil {
 		return nil, err
 	}

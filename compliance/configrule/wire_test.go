@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 // TestFromEnvIsReadOnly: the Config rule's engine never writes,
@@ -14,7 +14,7 @@ func TestFromEnvIsReadOnly(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "x")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
-	env := map[string]string{handler.EnvDryRun: "false", handler.EnvDefaultMode: "enforce"}
+	env := map[string]string{fleet.EnvDryRun: "false", fleet.EnvDefaultMode: "enforce"}
 	rule, err := FromEnv(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

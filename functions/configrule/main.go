@@ -10,11 +10,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/elbguard/elbguard/compliance/configrule"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 func main() {
-	log, err := handler.JSONLogger(os.Stdout, os.Getenv)
+	log, err := fleet.JSONLogger(os.Stdout, os.Getenv)
 	if err != nil {
 		log.Error("invalid configuration", "error", err.Error())
 		os.Exit(1)

@@ -9,16 +9,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 )
 
 func main() {
-	log, err := handler.JSONLogger(os.Stdout, os.Getenv)
+	log, err := fleet.JSONLogger(os.Stdout, os.Getenv)
 	if err != nil {
 		log.Error("invalid configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	h, err := handler.WorkerFromEnv(context.Background(), os.Getenv, log, os.Stdout)
+	h, err := fleet.WorkerFromEnv(context.Background(), os.Getenv, log, os.Stdout)
 	if err != nil {
 		log.Error("init failed", "error", err.Error())
 		os.Exit(1)

@@ -1,4 +1,4 @@
-package handler
+package fleet
 
 import (
 	"bytes"
@@ -57,7 +57,7 @@ func (s *failingSink) Publish(_ context.Context, res *engine.Result, t complianc
 // TestPublishFailureDoesNotFailRun: a sink that is down is logged and
 // counted; the run's outcome is the same as without sinks.
 func TestPublishFailureDoesNotFailRun(t *testing.T) {
-	raw, err := os.ReadFile("../../events/testdata/scheduled.json")
+	raw, err := os.ReadFile("../events/testdata/scheduled.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 // Package handler holds the enforcer and sweeper Lambda handlers, shared with
 // the elbguard CLI so that `elbguard handle` takes exactly the Lambda's path.
-package handler
+package fleet
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package handler
+package fleet
 
 import (
 	"bytes"
@@ -73,7 +73,7 @@ func TestEnforcerIgnoresWithoutCalls(t *testing.T) {
 			raw := []byte(tt.raw)
 			if tt.file != "" {
 				var err error
-				if raw, err = os.ReadFile("../../events/testdata/" + tt.file); err != nil {
+				if raw, err = os.ReadFile("../events/testdata/" + tt.file); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -98,7 +98,7 @@ func TestEnforcerIgnoresWithoutCalls(t *testing.T) {
 }
 
 func TestScheduledEventSweepsAndEmitsEMF(t *testing.T) {
-	raw, err := os.ReadFile("../../events/testdata/scheduled.json")
+	raw, err := os.ReadFile("../events/testdata/scheduled.json")
 	if err != nil {
 		t.Fatal(err)
 	}

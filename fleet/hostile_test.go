@@ -1,4 +1,4 @@
-package handler
+package fleet
 
 import (
 	"bytes"
@@ -131,7 +131,7 @@ func (v exposedV2) DescribeLoadBalancers(context.Context, *elbv2.DescribeLoadBal
 // sample reads an event from events/testdata.
 func sample(t *testing.T, name string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "testdata", name))
+	raw, err := os.ReadFile(filepath.Join("..", "events", "testdata", name))
 	if err != nil {
 		t.Fatalf("read sample: %v", err)
 	}

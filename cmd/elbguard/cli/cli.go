@@ -16,7 +16,7 @@ import (
 	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/internal/awscount"
 )
@@ -60,10 +60,10 @@ type options struct {
 	region string
 	output string
 	stats  bool
-	sinks  handler.Sinks
+	sinks  fleet.Sinks
 	args   []string
-	org    orgFlags          // --accounts, --regions, --role-name
-	orgCfg handler.OrgConfig // checked from org and the environment
+	org    orgFlags        // --accounts, --regions, --role-name
+	orgCfg fleet.OrgConfig // checked from org and the environment
 }
 
 // Run executes the command line args (without the program name) and returns
@@ -89,12 +89,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "elbguard %s: %v\n", cmd, err)
 		return ExitUsage
 	}
-	level, err := handler.LogLevelFromEnv(env.Getenv)
+	level, err := fleet.LogLevelFromEnv(env.Getenv)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
-	if env.Getenv(handler.EnvLogLevel) == "" {
+	if env.Getenv(fleet.EnvLogLevel) == "" {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
@@ -115,12 +115,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
-	eng, err := handler.NewEngine(clients, opts.cfg, log)
+	eng, err := fleet.NewEngine(clients, opts.cfg, log)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
-	pub := handler.NewPublisher(opts.sinks, clients, log)
+	pub := fleet.NewPublisher(opts.sinks, clients, log)
 	switch cmd {
 	case "audit":
 		res, err := eng.Sweep(ctx)
@@ -144,7 +144,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 
 // parse reads flags; defaults come from the ELBGUARD_* environment.
 func parse(cmd string, args []string, env Env) (options, error) {
-	base, err := handler.ConfigFromEnv(env.Getenv)
+	base, err := fleet.ConfigFromEnv(env.Getenv)
 	if err != nil {
 		return options{}, err
 	}
@@ -162,8 +162,8 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	fs.BoolVar(&o.stats, "stats", false, "print API calls by action to stderr")
 	fs.StringVar(&o.org.accounts, "accounts", "", "accounts to cover: ID,ID,... or org (Organizations); default: the caller's only")
 	fs.StringVar(&o.org.regions, "regions", "", "regions to cover: R,R,... or all (enabled regions); default: --region")
-	fs.StringVar(&o.org.roleName, "role-name", cmp.Or(env.Getenv(handler.EnvRoleName), awsclient.DefaultRoleName), "role assumed in other accounts")
-	if o.sinks, err = handler.SinksFromEnv(env.Getenv); err != nil {
+	fs.StringVar(&o.org.roleName, "role-name", cmp.Or(env.Getenv(fleet.EnvRoleName), awsclient.DefaultRoleName), "role assumed in other accounts")
+	if o.sinks, err = fleet.SinksFromEnv(env.Getenv); err != nil {
 		return o, err
 	}
 	if cmd != "handle" {
@@ -257,8 +257,8 @@ func exitFor(res *engine.Result, bad func(engine.Status) bool) int {
 	return ExitOK
 }
 
-// handle runs one event through handler.Enforcer, the Lambda's own code path.
-func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fleet *handler.Fleet, self handler.CallerIdentityAPI, log *slog.Logger) int {
+// handle runs one event through fleet.Enforcer, the Lambda's own code path.
+func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fleet.Fleet, self fleet.CallerIdentityAPI, log *slog.Logger) int {
 	var raw []byte
 	var err error
 	if o.args[0] == "-" {
@@ -270,12 +270,12 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fleet *
 		fmt.Fprintf(env.Stderr, "elbguard handle: read event: %v\n", err)
 		return ExitUsage
 	}
-	selfARN, err := handler.SelfARN(ctx, env.Getenv(handler.EnvSelfRoleARN), self)
+	selfARN, err := fleet.SelfARN(ctx, env.Getenv(fleet.EnvSelfRoleARN), self)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard handle: %v\n", err)
 		return ExitUsage
 	}
-	h := &handler.Enforcer{Engine: eng, Fleet: fleet, SelfARN: selfARN, Log: log}
+	h := &fleet.Enforcer{Engine: eng, Fleet: fl, SelfARN: selfARN, Log: log}
 	out, herr := h.Handle(ctx, raw)
 	var res *engine.Result
 	if out != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/functions/handler"
+	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 )
 
@@ -29,19 +29,19 @@ type orgFlags struct {
 // configured one.
 func (f orgFlags) multi() bool { return f.accounts != "" || f.regions != "" }
 
-// orgConfig checks the flags into a handler.OrgConfig; regions "all" is
+// orgConfig checks the flags into a fleet.OrgConfig; regions "all" is
 // resolved later, with credentials.
-func (f orgFlags) orgConfig(getenv func(string) string) (handler.OrgConfig, error) {
-	org, err := handler.OrgConfigFromEnv(getenv)
+func (f orgFlags) orgConfig(getenv func(string) string) (fleet.OrgConfig, error) {
+	org, err := fleet.OrgConfigFromEnv(getenv)
 	if err != nil {
 		return org, err
 	}
-	if org.Accounts, org.Org, err = handler.ParseAccounts(f.accounts); err != nil {
+	if org.Accounts, org.Org, err = fleet.ParseAccounts(f.accounts); err != nil {
 		return org, fmt.Errorf("--accounts: %w", err)
 	}
 	org.Regions = nil
 	if f.regions != RegionsAll {
-		if org.Regions, err = handler.ParseRegions(f.regions); err != nil {
+		if org.Regions, err = fleet.ParseRegions(f.regions); err != nil {
 			return org, fmt.Errorf("--regions: %w", err)
 		}
 	}
@@ -94,26 +94,26 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 			return ExitUsage
 		}
 	}
-	fleet, err := handler.NewFleet(ctx, base, o.orgCfg, o.cfg, log, count...)
+	fl, err := fleet.NewFleet(ctx, base, o.orgCfg, o.cfg, log, count...)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
 	switch cmd {
 	case "audit", "remediate":
-		var units []handler.Unit
+		var units []fleet.Unit
 		if len(o.args) > 0 {
-			units, err = unitsFor(ctx, fleet, o.args)
+			units, err = unitsFor(ctx, fl, o.args)
 		} else {
-			units, err = fleet.Units(ctx)
+			units, err = fl.Units(ctx)
 		}
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "elbguard %s: %v\n", cmd, err)
 			return ExitUsage
 		}
-		res := fleet.RunAll(ctx, units, handler.UnitParallel)
+		res := fl.RunAll(ctx, units, fleet.UnitParallel)
 		// Each location's findings go to Security Hub with its own credentials.
-		publishCLI(ctx, env, handler.NewFleetPublisher(o.sinks, awsclient.FromConfig(base, count...), fleet, log), res)
+		publishCLI(ctx, env, fleet.NewFleetPublisher(o.sinks, awsclient.FromConfig(base, count...), fl, log), res)
 		bad := func(s engine.Status) bool { return s == engine.StatusError }
 		if cmd == "audit" {
 			bad = func(s engine.Status) bool { return s == engine.StatusNonCompliant || s == engine.StatusError }
@@ -124,14 +124,14 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 		for _, opt := range count {
 			opt(&cfg)
 		}
-		return handle(ctx, env, o, nil, fleet, sts.NewFromConfig(cfg), log)
+		return handle(ctx, env, o, nil, fl, sts.NewFromConfig(cfg), log)
 	}
 }
 
 // unitsFor files ARN arguments by the account and region they name; with
 // --accounts or --regions a plain name is ambiguous and refused.
-func unitsFor(ctx context.Context, fleet *handler.Fleet, args []string) ([]handler.Unit, error) {
-	var units []handler.Unit
+func unitsFor(ctx context.Context, fl *fleet.Fleet, args []string) ([]fleet.Unit, error) {
+	var units []fleet.Unit
 	index := map[[2]string]int{}
 	for _, a := range args {
 		parts := strings.SplitN(a, ":", 6)
@@ -139,7 +139,7 @@ func unitsFor(ctx context.Context, fleet *handler.Fleet, args []string) ([]handl
 			return nil, fmt.Errorf("%q: with --accounts or --regions, name load balancers by ARN (it names the account and region)", a)
 		}
 		region, account := parts[3], parts[4]
-		reason, err := fleet.Scope.Check(ctx, account, region)
+		reason, err := fl.Scope.Check(ctx, account, region)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +151,7 @@ func unitsFor(ctx context.Context, fleet *handler.Fleet, args []string) ([]handl
 		if !ok {
 			i = len(units)
 			index[key] = i
-			units = append(units, handler.Unit{Account: account, Region: region, Remaining: &engine.Targets{}})
+			units = append(units, fleet.Unit{Account: account, Region: region, Remaining: &engine.Targets{}})
 		}
 		t := targets([]string{a})
 		r := units[i].Remaining
