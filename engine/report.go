@@ -18,11 +18,21 @@ const (
 	StatusExempt Status = "exempt"
 	// StatusRolledBack: a change was made, harmed the back ends, and was undone.
 	StatusRolledBack Status = "rolled_back"
+	// StatusHeld: the load balancer needs a change that a safety gate holds
+	// back (back ends not ready, no back ends, IaC owner, stickiness); the
+	// finding names the gate and what a person must do. Nothing was changed.
+	StatusHeld Status = "held"
+	// StatusDeferred: a change is due but this run did not make it (the
+	// per-run change or error budget was spent); the next run takes it.
+	StatusDeferred Status = "deferred"
+	// StatusNotFound: a load balancer named on the command line does not exist.
+	StatusNotFound Status = "not_found"
 )
 
 // Statuses lists every Status in report order.
 var Statuses = []Status{StatusCompliant, StatusNonCompliant, StatusRemediated,
-	StatusRolledBack, StatusExempt, StatusNotApplicable, StatusSkipped, StatusGone, StatusError}
+	StatusRolledBack, StatusHeld, StatusDeferred, StatusExempt, StatusNotApplicable, StatusSkipped,
+	StatusGone, StatusNotFound, StatusError}
 
 // ActionStatus is the outcome of one API call the engine made or planned.
 type ActionStatus string
