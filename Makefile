@@ -9,6 +9,7 @@
 #   make bench   side-by-side benchmarks against nginx and HAProxy
 #   make security  govulncheck (offline database) and golangci-lint with gosec
 #   make soak    the long reliability run: faults, load and fuzzing (see RELIABILITY.md)
+#   make report-png  docs/report.png and docs/report.txt from the HTML report of an audit against moto
 #   make package elbguard-proxy .deb and .rpm for linux/amd64 and arm64, and SHA256SUMS, into dist/package/
 
 SHELL := bash
@@ -37,6 +38,7 @@ SOAK_FUZZTIME    ?= 2m
 SOAK_TIMEOUT     ?= 90m
 
 .PHONY: package
+.PHONY: report-png
 .PHONY: help tools build build-host build-lambda build-assets cdk-app test test-unit vet lint golangci security vulncheck fuzz soak synth demo demo-enforcer demo-proxy bench bench-quick clean
 
 help:
@@ -48,27 +50,43 @@ tools:
 
 build: build-host build-assets
 
+# --version and elbguard_proxy_build_info: the version from git describe and
+# the commit, stamped at link time (GOFLAGS may carry -buildvcs=false).
+BUILDINFO        := github.com/elbguard/elbguard/internal/buildinfo
+BUILD_VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BUILD_COMMIT     ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+VERSION_LDFLAGS  := -X $(BUILDINFO).Version=$(BUILD_VERSION) -X $(BUILDINFO).Commit=$(BUILD_COMMIT)
+
 build-host:
 	@echo "==> make build: bin/elbguard bin/elbguard-proxy (host)"
 	@mkdir -p bin
-	$(GO) build -trimpath -o bin/elbguard ./cmd/elbguard
-	$(GO) build -trimpath -o bin/elbguard-proxy ./cmd/elbguard-proxy
+	$(GO) build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o bin/elbguard ./cmd/elbguard
+	$(GO) build -trimpath -ldflags "$(VERSION_LDFLAGS)" -o bin/elbguard-proxy ./cmd/elbguard-proxy
 
-build-lambda:
-	@echo "==> make build-lambda: dist/lambda/{$(subst $() $(),$(,),$(LAMBDAS))}/bootstrap (linux/arm64, provided.al2023)"
-	@for fn in $(LAMBDAS); do \
-	  mkdir -p dist/lambda/$$fn; \
-	  echo "    go build ./functions/$$fn -> dist/lambda/$$fn/bootstrap"; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o dist/lambda/$$fn/bootstrap ./functions/$$fn; \
-	done
+# Rebuilt only when a Go source, go.mod/go.sum or deploy/ changed, so that a
+# warm `cdk synth` rebuilds nothing (the go command's cache cannot skip the
+# link and the packaging).
+GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './node_modules/*' -not -path './.cache/*' -not -path './cdk.out/*' -not -path './dist/*' 2>/dev/null) go.mod go.sum
+DEPLOY_FILES := $(shell find deploy -type f 2>/dev/null)
 
-build-assets: build-lambda
-	@echo "==> make build-assets: dist/proxy/linux-arm64/elbguard-proxy.rpm (the demo stack's S3 asset; make package builds all four)"
-	@rm -rf dist/proxy/linux-arm64 && mkdir -p dist/proxy/linux-arm64
-	cd deploy/package && $(GO) run . -root ../.. -out ../../dist/proxy/linux-arm64 -arch arm64 -formats rpm >/dev/null
-	mv dist/proxy/linux-arm64/elbguard-proxy-*.aarch64.rpm dist/proxy/linux-arm64/elbguard-proxy.rpm
+build-lambda: $(LAMBDAS:%=dist/lambda/%/bootstrap)
+
+dist/lambda/%/bootstrap: $(GO_SOURCES)
+	@echo "==> make build-lambda: go build ./functions/$* -> $@ (linux/arm64, provided.al2023)"
+	@mkdir -p $(@D)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_FLAGS) -o $@ ./functions/$*
+
+build-assets: build-lambda dist/proxy/linux-arm64/elbguard-proxy.rpm
+
+dist/proxy/linux-arm64/elbguard-proxy.rpm: $(GO_SOURCES) $(DEPLOY_FILES)
+	@echo "==> make build-assets: $@ (the demo stack's S3 asset; make package builds all four)"
+	@rm -rf $(@D) && mkdir -p $(@D)
+	cd deploy/package && $(GO) run . -root ../.. -out ../../$(@D) -arch arm64 -formats rpm >/dev/null
+	mv $(@D)/elbguard-proxy-*.aarch64.rpm $@
 
 # The CDK app (cdk.json runs it): fresh Lambda and proxy assets, then synth.
+# Everything it prints goes to stderr (cdk.json): `cdk synth > t.yaml` gets
+# the template alone.
 cdk-app: build-assets
 	@$(GO) run ./infra/app
 
@@ -139,6 +157,12 @@ demo-enforcer: tools
 
 demo-proxy: tools
 	@./scripts/demo.sh proxy
+
+# The README's screenshot of the HTML report; TestComplianceHTMLReport fails
+# when the report no longer renders as it shows (docs/report.txt).
+report-png: tools
+	@echo "==> make report-png: docs/report.png, docs/report.txt"
+	ELBGUARD_REPORT_PNG=$(CURDIR)/docs/report.png $(GO) test -tags integration -count=1 -run '^TestComplianceHTMLReport$$' ./test/
 
 bench:
 	@./scripts/benchmark.sh

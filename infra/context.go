@@ -3,6 +3,8 @@ package infra
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -30,6 +32,83 @@ const (
 	CtxConfigRule          = "configRule"
 )
 
+// ContextKeys lists every context key the app reads; CheckContextKeys
+// refuses the others. TestContextKeysListsEveryConstant keeps it complete.
+var ContextKeys = []string{
+	CtxTagKey, CtxDefaultMode, CtxDryRun, CtxSweepSchedule, CtxConcurrency, CtxReservedConcurrency,
+	CtxCreateTrail, CtxAlarmEmail, CtxDemo, CtxLoadBalancer, CtxCertificateArn, CtxInstanceType,
+	CtxVerifyWindow, CtxSecurityHub, CtxNotify, CtxNotifyEmail, CtxConfigRule,
+	CtxHub, CtxOrgID, CtxAccounts, CtxRegions, CtxOrgUnits, CtxSpokeRoleName, CtxSweepWorkers,
+	CtxRateDescribe, CtxRateMutate, CtxStackSetCallAs, CtxHubRoleArn, CtxHubAccount, CtxHubRegion,
+	CtxSpokeRoleRegion,
+	CtxProxyFleet, CtxProxyFleetTag, CtxProxyFleetInstanceRoles, CtxProxyFleetConfigParameter,
+	CtxProxyFleetSchedule, CtxProxyFleetMaxConcurrency, CtxProxyFleetMaxErrors,
+}
+
+// CheckContextKeys refuses a context key that is neither the app's nor the
+// CDK's own (CDK's have a ":" or start with "@": feature flags, lookups,
+// "aws:cdk:..."), naming the nearest key the app knows, as a typo in
+// `-c securityhub=true` would otherwise be ignored without a word.
+func CheckContextKeys(all map[string]any) error {
+	var unknown []string
+	for k := range all {
+		if strings.Contains(k, ":") || strings.HasPrefix(k, "@") || slices.Contains(ContextKeys, k) {
+			continue
+		}
+		unknown = append(unknown, k)
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	k := unknown[0]
+	msg := fmt.Sprintf("%v: unknown context key %q", ErrInvalidProps, k)
+	if near := nearestKey(k); near != "" {
+		msg += fmt.Sprintf("; did you mean %q?", near)
+	}
+	if len(unknown) > 1 {
+		msg += fmt.Sprintf(" (and %d more: %s)", len(unknown)-1, strings.Join(unknown[1:], ", "))
+	}
+	return fmt.Errorf("%s; the keys are listed in infra/README.md", msg)
+}
+
+// nearestKey is the known key that k most likely misspells: the same but
+// for case, or within two edits (one for keys under six letters, none under
+// three); "" when none is near.
+func nearestKey(k string) string {
+	best, bestD := "", min(2, len(k)/3)+1
+	for _, c := range ContextKeys {
+		if strings.EqualFold(c, k) {
+			return c
+		}
+		if d := editDistance(strings.ToLower(k), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // ConfigFromContext reads Config from CDK context through get (typically
 // app.Node().TryGetContext). Absent keys keep their zero value, so defaults
 // apply; a value of the wrong type is an error naming the context key. The
@@ -53,6 +132,7 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	cfg.Edge.CertificateArn = r.str(CtxCertificateArn)
 	cfg.Edge.InstanceType = r.str(CtxInstanceType)
 	readOrgContext(&r, &cfg)
+	readProxyFleetContext(&r, &cfg)
 	return cfg, r.err
 }
 

@@ -3,6 +3,7 @@ package infra
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -140,7 +141,7 @@ func TestConfigFromContext(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ConfigFromContext() error = %v; want nil", err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("ConfigFromContext() = %+v; want %+v", got, tt.want)
 			}
 		})

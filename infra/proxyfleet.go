@@ -275,7 +275,7 @@ func NewProxyFleet(scope constructs.Construct, id string, props *ProxyFleetProps
 		appliesTo: []string{"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*"},
 	})
 	for _, r := range p.InstanceRoles {
-		r.AddManagedPolicy(f.Policy)
+		f.Policy.AttachToRole(r) // works for imported roles too (AddManagedPolicy on one is a no-op)
 	}
 	return f, nil
 }

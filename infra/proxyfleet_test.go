@@ -127,9 +127,10 @@ func TestProxyFleetSynth(t *testing.T) {
 	if cfg := flat(dig(bySid["ReadProxyConfig"], "Resource")); !strings.Contains(cfg, ":parameter/elbguard/proxy.yaml") {
 		t.Errorf("config statement resource %s; want the one parameter", cfg)
 	}
-	_, role := only(t, tpl, "AWS::IAM::Role")
-	if !strings.Contains(flat(dig(role, "Properties", "ManagedPolicyArns")), "ProxyFleetInstancePolicy") {
-		t.Errorf("instance role does not carry the fleet policy: %v", dig(role, "Properties", "ManagedPolicyArns"))
+	roleID, _ := only(t, tpl, "AWS::IAM::Role")
+	_, mp := only(t, tpl, "AWS::IAM::ManagedPolicy")
+	if !strings.Contains(flat(dig(mp, "Properties", "Roles")), roleID) {
+		t.Errorf("the fleet policy is not attached to the instance role %s: %v", roleID, dig(mp, "Properties", "Roles"))
 	}
 
 	// cfn-lint on the synthesized template.

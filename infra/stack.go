@@ -43,6 +43,8 @@ type Config struct {
 	Edge EdgeDemoProps
 	// Org adds the organization stacks ElbGuardHub and ElbGuardSpoke.
 	Org OrgConfig
+	// ProxyFleet adds ElbGuardProxyFleet (context proxyFleet=true).
+	ProxyFleet ProxyFleetConfig
 }
 
 // Build adds the app's stacks to app: ElbGuard always, ElbGuardEdgeDemo when
@@ -67,6 +69,9 @@ func Build(app awscdk.App, cfg Config) error {
 		d.Stack.AddStackDependency(stack, jsii.String("the enforcer brings the demo load balancer to proxy protocol"))
 	}
 	if err := buildOrg(app, cfg); err != nil {
+		return err
+	}
+	if err := buildProxyFleet(app, cfg); err != nil {
 		return err
 	}
 	AddNagChecks(app)

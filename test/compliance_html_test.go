@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -17,7 +18,9 @@ import (
 // TestComplianceHTMLReport: `elbguard audit --output html` against moto,
 // rendered in headless Chromium to a PNG; the rendered page's text has the
 // counts, a section per status and the load balancers. With
-// ELBGUARD_REPORT_PNG set, the screenshot is also copied there (docs/report.png).
+// ELBGUARD_REPORT_PNG set (make report-png), the screenshot is also copied
+// there (docs/report.png) and its text beside it (docs/report.txt); without,
+// the text must equal docs/report.txt, or the README's screenshot is stale.
 func TestComplianceHTMLReport(t *testing.T) {
 	m := harness.StartMoto(t)
 	enfCreateFleet(t, m)
@@ -52,13 +55,37 @@ func TestComplianceHTMLReport(t *testing.T) {
 	if b := img.Bounds(); b.Dx() != 1280 || b.Dy() != 900 {
 		t.Errorf("screenshot %v; want 1280x900", b)
 	}
+	text := reportText(dom)
 	if dst := os.Getenv("ELBGUARD_REPORT_PNG"); dst != "" {
 		raw, err := os.ReadFile(shot)
 		if err == nil {
 			err = os.WriteFile(dst, raw, 0o644)
 		}
+		if err == nil {
+			err = os.WriteFile(strings.TrimSuffix(dst, ".png")+".txt", []byte(text), 0o644)
+		}
 		if err != nil {
 			t.Fatalf("copy screenshot: %v", err)
 		}
+		return
 	}
+	want, err := os.ReadFile(filepath.Join(harness.Root(t), "docs", "report.txt"))
+	if err != nil || string(want) != text {
+		t.Errorf("docs/report.png is stale: the report renders differently from the page it shows (docs/report.txt); run make report-png and commit both\ngot:\n%s\nwant:\n%s", text, want)
+	}
+}
+
+// reportText is the rendered page's text without what changes from run to
+// run: the time and version line, and the ids in moto's ARNs.
+func reportText(dom string) string {
+	ids := regexp.MustCompile(`/[0-9a-f]{8,}\b`)
+	var lines []string
+	for _, l := range strings.Split(dom, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.Contains(l, "generated ") {
+			continue
+		}
+		lines = append(lines, ids.ReplaceAllString(l, "/ID"))
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

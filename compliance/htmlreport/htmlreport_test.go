@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,50 @@ func TestRenderSelfContained(t *testing.T) {
 	for _, want := range []string{"non_compliant (1)", "remediated (1)", "exempt (1)", "web-classic", "7 load balancers"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+// TestRenderOrderTilesHeader: the header names where and with what the run
+// looked; tiles only for statuses that occur; what needs a person first;
+// nothing cut.
+func TestRenderOrderTilesHeader(t *testing.T) {
+	long := strings.Repeat("the certificate arn:aws:acm:us-east-1:1:certificate/abc is not ISSUED; ", 8)
+	res := &engine.Result{Reports: []engine.Report{
+		{Type: "classic", Name: "ok", Status: engine.StatusCompliant},
+		{Type: "classic", Name: "bad", Status: engine.StatusNonCompliant},
+		{Type: "classic", Name: "waiting", Status: engine.StatusHeld, Findings: []engine.Finding{{Rule: "backends_not_ready", Detail: "i-1 has no elbguard:proxy-ready"}}},
+		{Type: "classic", Name: "broken", Status: engine.StatusError, Findings: []engine.Finding{{Rule: "certificate_missing", Detail: long}}},
+	}}
+	var b bytes.Buffer
+	if err := Render(&b, res, Options{Accounts: []string{"123456789012"}, Regions: []string{"us-east-1"}, Version: "1.2.3 (commit abc)", Generated: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{"account 123456789012", "region us-east-1", "2026-12-07T00:00:00Z", "elbguard 1.2.3 (commit abc)", long} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	last := -1
+	for _, id := range []string{`id="error"`, `id="held"`, `id="non_compliant"`, `id="compliant"`} {
+		i := strings.Index(page, id)
+		if i < last {
+			t.Errorf("%s comes before the section above it; want errors, held, non_compliant, compliant", id)
+		}
+		last = i
+	}
+	for _, absent := range []string{"s-remediated", "s-gone", "s-deferred"} {
+		if strings.Contains(page, `<li class="`+absent) {
+			t.Errorf("a tile for %s, which has no load balancer", absent)
+		}
+	}
+}
+
+func TestOrderHasEveryStatus(t *testing.T) {
+	for _, s := range engine.Statuses {
+		if !slices.Contains(Order, s) {
+			t.Errorf("status %s is not in Order: its load balancers would not be shown", s)
 		}
 	}
 }

@@ -24,6 +24,11 @@ func main() {
 
 func run() error {
 	app := awscdk.NewApp(nil)
+	if all, ok := app.Node().GetAllContext(nil).(map[string]any); ok {
+		if err := infra.CheckContextKeys(all); err != nil {
+			return err
+		}
+	}
 	cfg, err := infra.ConfigFromContext(func(key string) any {
 		return app.Node().TryGetContext(jsii.String(key))
 	})

@@ -6,6 +6,7 @@ package awsclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,7 +44,12 @@ type Option func(*aws.Config)
 // Load reads the standard AWS configuration; a non-empty region overrides
 // AWS_REGION and profiles. It fails when no region is configured.
 func Load(ctx context.Context, region string, opts ...Option) (*Clients, error) {
-	cfg, err := LoadConfig(ctx, region)
+	return LoadWith(ctx, Settings{Region: region}, opts...)
+}
+
+// LoadWith is Load with awscli-like overrides.
+func LoadWith(ctx context.Context, s Settings, opts ...Option) (*Clients, error) {
+	cfg, err := LoadSettings(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -53,16 +59,39 @@ func Load(ctx context.Context, region string, opts ...Option) (*Clients, error) 
 // LoadConfig reads the standard AWS configuration as Load does, without
 // building clients (the base of a Provider).
 func LoadConfig(ctx context.Context, region string) (aws.Config, error) {
+	return LoadSettings(ctx, Settings{Region: region})
+}
+
+// Settings override the standard AWS configuration as awscli's global
+// options do; the zero value overrides nothing.
+type Settings struct {
+	Region      string // --region: over AWS_REGION and the profile's region
+	Profile     string // --profile: over AWS_PROFILE
+	EndpointURL string // --endpoint-url: over AWS_ENDPOINT_URL, for every service
+}
+
+// ErrNoRegion is returned when no region is configured anywhere.
+var ErrNoRegion = errors.New("no AWS region")
+
+// LoadSettings reads the standard AWS configuration with s's overrides. It
+// fails with ErrNoRegion when no region is configured.
+func LoadSettings(ctx context.Context, s Settings) (aws.Config, error) {
 	var load []func(*config.LoadOptions) error
-	if region != "" {
-		load = append(load, config.WithRegion(region))
+	if s.Region != "" {
+		load = append(load, config.WithRegion(s.Region))
+	}
+	if s.Profile != "" {
+		load = append(load, config.WithSharedConfigProfile(s.Profile))
+	}
+	if s.EndpointURL != "" {
+		load = append(load, config.WithBaseEndpoint(s.EndpointURL))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return aws.Config{}, fmt.Errorf("load AWS configuration: no region; set AWS_REGION or --region")
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w; set AWS_REGION or --region", ErrNoRegion)
 	}
 	return cfg, nil
 }

@@ -13,7 +13,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
 	"github.com/elbguard/elbguard/compliance"
+	"github.com/elbguard/elbguard/compliance/htmlreport"
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
 	"github.com/elbguard/elbguard/fleet"
@@ -27,25 +31,6 @@ const (
 	ExitFound = 1 // a load balancer is non_compliant (audit) or in error
 	ExitUsage = 2 // usage, configuration, credential or endpoint error
 )
-
-const usage = `usage: elbguard COMMAND [flags]
-
-Commands:
-  audit     [--output table|json|html] [--securityhub]       evaluate every load balancer; write nothing
-  remediate [--dry-run] [--output table|json] [NAME|ARN ...] apply to all in-scope load balancers, or those named
-  handle    [--dry-run] [--output table|json] FILE|-         handle one EventBridge event exactly as the enforcer Lambda
-
-audit and remediate: --securityhub imports the findings into Security Hub (or ELBGUARD_SECURITY_HUB=true);
-ELBGUARD_NOTIFY_TOPIC_ARN=ARN sends remediate's notifications to an SNS topic.
-Common flags: --tag-key KEY  --default-mode enforce|audit|off  --concurrency N  --region REGION  --stats
-Accounts and regions (like c7n-org): --accounts ID,ID,...|org  --regions R,R,...|all  --role-name NAME
-  (default elbguard-spoke): audit and remediate cover every account x region, handle acts in the
-  event's account and region; other accounts through sts:AssumeRole of arn:aws:iam::ID:role/NAME.
-Defaults come from ELBGUARD_* environment variables, endpoint and credentials from the
-standard AWS configuration (AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, ...).
-
-Exit status: 0 compliant/handled, 1 non_compliant or error found, 2 usage, credential or endpoint error.
-`
 
 // Env is what a run of the command sees of its process.
 type Env struct {
@@ -64,29 +49,55 @@ type options struct {
 	args   []string
 	org    orgFlags        // --accounts, --regions, --role-name
 	orgCfg fleet.OrgConfig // checked from org and the environment
+	aws    awsclient.Settings
+	debug  bool // --debug: log lines and every error's full chain
+	// where names the account and region of a single-location run in the
+	// HTML report's header (its reports carry no location).
+	where htmlreport.Options
 }
 
 // Run executes the command line args (without the program name) and returns
 // the exit status.
 func Run(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(env.Stderr, usage)
-		if len(args) == 0 {
+	if len(args) == 0 {
+		printGlobalUsage(env.Stderr)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "-help":
+		printGlobalUsage(env.Stdout)
+		return ExitOK
+	case "--version", "-version", "version":
+		printVersion(env.Stdout)
+		return ExitOK
+	case "help":
+		if len(args) == 1 {
+			printGlobalUsage(env.Stdout)
+			return ExitOK
+		}
+		c, ok := commandNamed(args[1])
+		if !ok {
+			fmt.Fprintf(env.Stderr, "elbguard: unknown command %q; run 'elbguard help' for the list\n", args[1])
 			return ExitUsage
 		}
+		_, fs, _ := flags(c.name, env)
+		printCommandHelp(env.Stdout, c, fs)
 		return ExitOK
 	}
 	cmd := args[0]
-	if cmd != "audit" && cmd != "remediate" && cmd != "handle" {
-		fmt.Fprintf(env.Stderr, "elbguard: unknown command %q\n\n%s", cmd, usage)
+	c, ok := commandNamed(cmd)
+	if !ok {
+		fmt.Fprintf(env.Stderr, "elbguard: unknown command %q; run 'elbguard help' for the list\n", cmd)
 		return ExitUsage
 	}
 	opts, err := parse(cmd, args[1:], env)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			_, fs, _ := flags(c.name, env)
+			printCommandHelp(env.Stdout, c, fs)
 			return ExitOK
 		}
-		fmt.Fprintf(env.Stderr, "elbguard %s: %v\n", cmd, err)
+		fmt.Fprintf(env.Stderr, "elbguard %s: %v\nRun 'elbguard %s --help' for its flags.\n", cmd, flagError(err), cmd)
 		return ExitUsage
 	}
 	level, err := fleet.LogLevelFromEnv(env.Getenv)
@@ -94,10 +105,16 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
-	if env.Getenv(fleet.EnvLogLevel) == "" {
-		level = slog.LevelWarn
+	var logTo io.Writer = env.Stderr
+	switch {
+	case opts.debug:
+		level = slog.LevelDebug
+	case env.Getenv(fleet.EnvLogLevel) == "":
+		// A CLI speaks through its output and exit status; log lines are
+		// for --debug or an explicit ELBGUARD_LOG_LEVEL.
+		logTo = io.Discard
 	}
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
 	var count []awsclient.Option
 	if opts.stats {
 		counter := awscount.New()
@@ -110,15 +127,21 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if opts.orgCfg.Limits != (awsclient.Limits{}) { // ELBGUARD_RATE_*: a single-account run paced as asked
 		count = append(count, awsclient.NewLimiter(opts.orgCfg.Limits).Option)
 	}
-	clients, err := awsclient.Load(ctx, opts.region, count...)
+	clients, err := awsclient.LoadWith(ctx, opts.aws, count...)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		fail(env, opts, err)
 		return ExitUsage
 	}
 	eng, err := fleet.NewEngine(clients, opts.cfg, log)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		fail(env, opts, err)
 		return ExitUsage
+	}
+	if opts.output == "html" {
+		opts.where.Regions = []string{clients.Config.Region}
+		if id, err := clients.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+			opts.where.Accounts = []string{aws.ToString(id.Account)}
+		}
 	}
 	pub := fleet.NewPublisher(opts.sinks, clients, log)
 	switch cmd {
@@ -142,29 +165,33 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 }
 
-// parse reads flags; defaults come from the ELBGUARD_* environment.
-func parse(cmd string, args []string, env Env) (options, error) {
+// flags builds cmd's flag set: the one definition that parse reads and
+// help prints. Its options start from the ELBGUARD_* environment.
+func flags(cmd string, env Env) (*options, *flag.FlagSet, error) {
 	base, err := fleet.ConfigFromEnv(env.Getenv)
-	if err != nil {
-		return options{}, err
-	}
+	o := &options{cfg: base}
 	fs := flag.NewFlagSet("elbguard "+cmd, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() { fmt.Fprint(env.Stderr, usage) }
-	o := options{cfg: base}
+	fs.SetOutput(io.Discard) // errors are printed by Run, help by printCommandHelp
 	def := base.WithDefaults()
-	mode := fs.String("default-mode", string(def.DefaultMode), "mode of untagged load balancers: enforce, audit or off")
+	fs.String("default-mode", string(def.DefaultMode), "mode of untagged load balancers: enforce, audit or off")
 	fs.StringVar(&o.cfg.TagKey, "tag-key", def.TagKey, "tag that sets a load balancer's mode")
 	fs.StringVar(&o.cfg.IdleTimeoutTagKey, "idle-timeout-tag-key", def.IdleTimeoutTagKey, "tag that sets the idle timeout in seconds")
 	fs.IntVar(&o.cfg.Concurrency, "concurrency", def.Concurrency, "load balancers handled at once (1-64)")
-	fs.StringVar(&o.region, "region", "", "AWS region (default: standard AWS configuration)")
-	fs.StringVar(&o.output, "output", "table", "output format: table, json or html (one self-contained page)")
+	fs.StringVar(&o.aws.Region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
+	fs.StringVar(&o.aws.Profile, "profile", "", "named profile from the AWS shared files (default: AWS_PROFILE)")
+	fs.StringVar(&o.aws.EndpointURL, "endpoint-url", "", "send every AWS call to this URL (default: AWS_ENDPOINT_URL)")
+	fs.StringVar(&o.output, "output", "table", "output `format`: "+map[bool]string{true: "table, json or html (one self-contained page)", false: "table or json"}[cmd != "handle"])
+	fs.StringVar(&o.output, "o", "table", "short for --output")
 	fs.BoolVar(&o.stats, "stats", false, "print API calls by action to stderr")
-	fs.StringVar(&o.org.accounts, "accounts", "", "accounts to cover: ID,ID,... or org (Organizations); default: the caller's only")
-	fs.StringVar(&o.org.regions, "regions", "", "regions to cover: R,R,... or all (enabled regions); default: --region")
+	fs.BoolVar(&o.debug, "debug", false, "log every step to stderr and print errors' full chain")
+	fs.StringVar(&o.org.accounts, "accounts", "", "accounts to cover: `ID,ID,...` or org (Organizations); default: the caller's only")
+	fs.StringVar(&o.org.regions, "regions", "", "regions to cover: `R,R,...` or all (enabled regions); default: --region")
 	fs.StringVar(&o.org.roleName, "role-name", cmp.Or(env.Getenv(fleet.EnvRoleName), awsclient.DefaultRoleName), "role assumed in other accounts")
+	if err != nil {
+		return o, fs, err
+	}
 	if o.sinks, err = fleet.SinksFromEnv(env.Getenv); err != nil {
-		return o, err
+		return o, fs, err
 	}
 	if cmd != "handle" {
 		fs.BoolVar(&o.sinks.SecurityHub, "securityhub", o.sinks.SecurityHub, "import the findings into Security Hub (BatchImportFindings)")
@@ -172,10 +199,31 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	if cmd != "audit" {
 		fs.BoolVar(&o.cfg.DryRun, "dry-run", base.DryRun, "plan every action, change nothing")
 	}
+	return o, fs, nil
+}
+
+// flagError names flags with two dashes, as the help does; the flag
+// package's own messages use one.
+func flagError(err error) string {
+	s := err.Error()
+	for _, p := range []string{"flag provided but not defined: -", "flag needs an argument: -", " for flag -"} {
+		if i := strings.Index(s, p); i >= 0 {
+			s = s[:i+len(p)] + "-" + s[i+len(p):]
+		}
+	}
+	return strings.Replace(s, "flag provided but not defined", "unknown flag", 1)
+}
+
+// parse reads flags; defaults come from the ELBGUARD_* environment.
+func parse(cmd string, args []string, env Env) (options, error) {
+	o, fs, err := flags(cmd, env)
+	if err != nil {
+		return *o, err
+	}
 	// Flags may follow arguments ("remediate web --dry-run").
 	for {
 		if err := fs.Parse(args); err != nil {
-			return o, err
+			return *o, err
 		}
 		if fs.NArg() == 0 {
 			break
@@ -183,33 +231,39 @@ func parse(cmd string, args []string, env Env) (options, error) {
 		o.args = append(o.args, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	m, err := engine.ParseMode(*mode)
+	mode := fs.Lookup("default-mode").Value.String()
+	m, err := engine.ParseMode(mode)
 	if err != nil {
-		return o, fmt.Errorf("--default-mode %q: want enforce, audit or off", *mode)
+		return *o, fmt.Errorf("--default-mode %q: want enforce, audit or off", mode)
 	}
 	o.cfg.DefaultMode = m
 	if o.cfg.Concurrency < 1 || o.cfg.Concurrency > engine.MaxConcurrency {
-		return o, fmt.Errorf("--concurrency %d: want 1 to %d", o.cfg.Concurrency, engine.MaxConcurrency)
+		return *o, fmt.Errorf("--concurrency %d: want 1 to %d", o.cfg.Concurrency, engine.MaxConcurrency)
 	}
 	if cmd == "audit" {
 		o.cfg.DryRun = true
 		if len(o.args) > 0 {
-			return o, fmt.Errorf("audit takes no arguments; got %q", o.args)
+			return *o, fmt.Errorf("audit takes no arguments; got %q", o.args)
 		}
 	}
 	if cmd == "handle" && len(o.args) != 1 {
-		return o, errors.New("handle needs exactly one FILE or -")
+		return *o, errors.New("handle needs exactly one FILE or -")
 	}
-	if o.output != "table" && o.output != "json" && o.output != "html" {
-		return o, fmt.Errorf("--output %q: want table, json or html", o.output)
+	if o.output != "table" && o.output != "json" && (o.output != "html" || cmd == "handle") {
+		if cmd == "handle" {
+			return *o, fmt.Errorf("--output %q: want table or json", o.output)
+		}
+		return *o, fmt.Errorf("--output %q: want table, json or html", o.output)
 	}
+	o.aws.Region = cmp.Or(o.aws.Region, o.region)
+	o.region = o.aws.Region
 	if err := o.cfg.Validate(); err != nil {
-		return o, err
+		return *o, err
 	}
 	if o.orgCfg, err = o.org.orgConfig(env.Getenv); err != nil {
-		return o, err
+		return *o, err
 	}
-	return o, nil
+	return *o, nil
 }
 
 // targets files NAME|ARN arguments: ELBv2 ARNs, Classic ARNs (by name) and
@@ -235,13 +289,22 @@ func targets(args []string) engine.Targets {
 	return t
 }
 
+// fail prints err as one line that says what to do (explain), and under
+// --debug its full chain.
+func fail(env Env, o options, err error) {
+	fmt.Fprintf(env.Stderr, "elbguard: %s\n", explain(err))
+	if o.debug {
+		fmt.Fprintf(env.Stderr, "elbguard: debug: %v\n", err)
+	}
+}
+
 // report prints a result and maps it to an exit status: bad(status) → 1.
 func report(env Env, o options, res *engine.Result, err error, bad func(engine.Status) bool) int {
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		fail(env, o, err)
 		return ExitUsage
 	}
-	if err := write(env.Stdout, o.output, res, res); err != nil {
+	if err := write(env.Stdout, o, res, res); err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
@@ -281,7 +344,7 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fle
 	if out != nil {
 		res = out.Result
 	}
-	if werr := write(env.Stdout, o.output, out, res); werr != nil {
+	if werr := write(env.Stdout, o, out, res); werr != nil {
 		fmt.Fprintf(env.Stderr, "elbguard handle: %v\n", werr)
 		return ExitUsage
 	}

@@ -79,9 +79,9 @@ func enabledRegions(ctx context.Context, api RegionsAPI) ([]string, error) {
 // every account × region, UnitParallel at once; handle acts in the account
 // and region the event names.
 func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Logger, count []awsclient.Option) int {
-	base, err := awsclient.LoadConfig(ctx, o.region)
+	base, err := awsclient.LoadSettings(ctx, o.aws)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		fail(env, o, err)
 		return ExitUsage
 	}
 	if o.org.regions == RegionsAll {

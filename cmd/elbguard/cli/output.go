@@ -12,10 +12,12 @@ import (
 
 	"github.com/elbguard/elbguard/compliance/htmlreport"
 	"github.com/elbguard/elbguard/engine"
+	"github.com/elbguard/elbguard/internal/buildinfo"
 )
 
-// write prints v as JSON, or res as a table.
-func write(w io.Writer, format string, v any, res *engine.Result) error {
+// write prints v as JSON, or res as a table or an HTML page.
+func write(w io.Writer, o options, v any, res *engine.Result) error {
+	format := o.output
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -28,7 +30,17 @@ func write(w io.Writer, format string, v any, res *engine.Result) error {
 		return nil
 	}
 	if format == "html" {
-		return htmlreport.Render(w, res, htmlreport.Options{Scope: scope(res), Changes: changes})
+		ho := o.where
+		ho.Version = buildinfo.Read().String()
+		// The findings column has every finding in full; the changes
+		// column only what would change.
+		ho.Changes = func(r engine.Report) string {
+			if len(r.Actions) == 0 {
+				return "-"
+			}
+			return changes(r)
+		}
+		return htmlreport.Render(w, res, ho)
 	}
 	return Table(w, res)
 }
@@ -61,7 +73,7 @@ func Table(w io.Writer, res *engine.Result) error {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
-	summary := fmt.Sprintf("%d load balancers: %s", res.Processed, strings.Join(parts, ", "))
+	summary := fmt.Sprintf("%s: %s", plural(res.Processed, "load balancer"), strings.Join(parts, ", "))
 	if res.Incomplete {
 		summary += fmt.Sprintf(" (stopped before the deadline: %d of %d handled)", res.Processed, res.Found)
 	}
@@ -148,17 +160,10 @@ func shorten(s string, limit int) string {
 	return string(r[:limit-3]) + "..."
 }
 
-// scope names the accounts and regions of a result's reports, when known.
-func scope(res *engine.Result) string {
-	var seen []string
-	for _, r := range res.Reports {
-		if r.Account == "" && r.Region == "" {
-			continue
-		}
-		where := strings.TrimSpace(r.Account + " " + r.Region)
-		if !slices.Contains(seen, where) {
-			seen = append(seen, where)
-		}
+// plural is "1 load balancer", "2 load balancers".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
 	}
-	return strings.Join(seen, ", ")
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -54,7 +54,7 @@ func TestTable(t *testing.T) {
 	}
 }
 
-func TestUsageErrors(t *testing.T) {
+func TestUsageErrorsExit2(t *testing.T) {
 	tests := [][]string{{}, {"fix"}, {"audit", "extra"}, {"audit", "--default-mode", "on"}, {"handle"}, {"remediate", "--output", "yaml"}, {"audit", "--concurrency", "0"}}
 	for _, args := range tests {
 		var out, errb bytes.Buffer
