@@ -2,8 +2,8 @@ package awsclient
 
 import (
 	"context"
+	"errors"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,8 +20,8 @@ func isolate(t *testing.T) {
 
 func TestLoadNeedsRegion(t *testing.T) {
 	isolate(t)
-	if _, err := Load(context.Background(), ""); err == nil || !strings.Contains(err.Error(), "no region") {
-		t.Errorf("got %v; want a no region error", err)
+	if _, err := Load(context.Background(), ""); !errors.Is(err, ErrNoRegion) {
+		t.Errorf("got %v; want ErrNoRegion", err)
 	}
 }
 
