@@ -117,7 +117,8 @@ func newFlagSet(cmd string, opts *Options, level *string, version *bool) (*flag.
 // wrapping flag.ErrHelp, with Command set.
 func ParseFlags(args []string, _ io.Writer) (Options, error) {
 	opts := Options{Command: CmdRun}
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	explicit := len(args) > 0 && !strings.HasPrefix(args[0], "-")
+	if explicit {
 		opts.Command, args = args[0], args[1:]
 	}
 	switch opts.Command {
@@ -146,7 +147,9 @@ func ParseFlags(args []string, _ io.Writer) (Options, error) {
 	fs, cf := newFlagSet(opts.Command, &opts, &level, &version)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			opts.HelpTopic = opts.Command
+			if explicit { // run --help: run's; --help: elbguard-proxy's
+				opts.HelpTopic = opts.Command
+			}
 			return opts, fmt.Errorf("%s: %w", opts.Command, err)
 		}
 		return opts, fmt.Errorf("%w: %s: %w", errUsage, opts.Command, err)
