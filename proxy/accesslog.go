@@ -24,8 +24,8 @@ type entry struct {
 	proto     string
 	host      string
 	status    int
-	bytes     int64 // body bytes to the client (session: bytes to the client)
-	bytesIn   int64 // session: bytes to the upstream
+	bytes     int64         // body bytes to the client (session: bytes to the client)
+	bytesIn   int64         // session: bytes to the upstream
 	upstream  time.Duration // the app's response time ($upstream_response_time); 0: the app was not asked
 	referer   string
 	userAgent string
