@@ -13,8 +13,8 @@ import (
 
 // The config file's errors say what is wrong in the file's own words: the
 // line, the key as written, the listener's index, what a value should look
-// like — never a Go type. checkNode walks the YAML node tree against
-// Config's yaml tags before anything is decoded, so a key added to Config
+// like — never a Go type. walk.check walks the YAML node tree against
+// Config's yaml tags before anything is decoded (walk.check), so a key added to Config
 // is known here without a list to keep.
 
 // ConfigError is an error at a line of the config file. It wraps ErrConfig.
@@ -42,26 +42,38 @@ func (e *ConfigError) Unwrap() error { return ErrConfig }
 var durationType = reflect.TypeFor[time.Duration]()
 
 // parseConfigNode decodes data into cfg after checking every key and value
-// against Config (checkNode). lines maps each key's path
+// against Config (walk.check). lines maps each key's path
 // ("listeners[1].proxy_protocol") to its line, for Normalize's errors.
 func parseConfigNode(data []byte, cfg *Config) (map[string]int, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, yamlSyntaxError(err)
 	}
-	lines := map[string]int{}
+	w := &walk{lines: map[string]int{}, budget: maxConfigNodes}
 	if len(doc.Content) == 0 { // an empty file
-		return lines, nil
+		return w.lines, nil
 	}
 	root := doc.Content[0]
-	if err := checkNode(root, reflect.TypeFor[Config](), "", lines); err != nil {
+	if err := w.check(root, reflect.TypeFor[Config](), ""); err != nil {
 		return nil, err
 	}
 	if err := root.Decode(cfg); err != nil {
-		// checkNode accepts only what decodes; say it plainly if not.
+		// walk.check accepts only what decodes; say it plainly if not.
 		return nil, &ConfigError{Line: root.Line, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
-	return lines, nil
+	return w.lines, nil
+}
+
+// maxConfigNodes bounds the nodes a config may expand to through aliases
+// (a few hundred listeners' worth): "billion laughs" anchors are refused
+// before they cost time.
+const maxConfigNodes = 100_000
+
+// walk is one pass of walk.check: the line of every key's path, and the nodes
+// left to visit.
+type walk struct {
+	lines  map[string]int
+	budget int
 }
 
 // yamlSyntaxError turns "yaml: line 3: mapping values are not allowed in
@@ -78,12 +90,18 @@ func yamlSyntaxError(err error) error {
 	return &ConfigError{Msg: "YAML syntax: " + msg}
 }
 
-// checkNode checks n against the Go type t at path, records the line of
+// check checks n against the Go type t at path, records the line of
 // every key, and rewrites a bare number given for a duration to seconds
 // (body_timeout: 60 is 60s, as in nginx).
-func checkNode(n *yaml.Node, t reflect.Type, path string, lines map[string]int) error {
-	if n.Kind == yaml.AliasNode {
+func (w *walk) check(n *yaml.Node, t reflect.Type, path string) error {
+	for depth := 0; n.Kind == yaml.AliasNode; depth++ {
+		if depth > 100 || n.Alias == nil {
+			return &ConfigError{Line: n.Line, Msg: fmt.Sprintf("%s: an alias that names no anchor", path)}
+		}
 		n = n.Alias
+	}
+	if w.budget--; w.budget < 0 {
+		return &ConfigError{Line: n.Line, Msg: fmt.Sprintf("the aliases expand to more than %d values", maxConfigNodes)}
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return nil // key: (nothing) is the zero value, the default
@@ -111,15 +129,15 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, lines map[string]int) 
 		if n.Kind != yaml.MappingNode {
 			return &ConfigError{Line: n.Line, Msg: fmt.Sprintf("%s: want keys and values (key: value), not %s", where, describeNode(n))}
 		}
-		return checkMapping(n, t, path, lines)
+		return w.checkMapping(n, t, path)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
 		if n.Kind != yaml.SequenceNode {
 			return &ConfigError{Line: n.Line, Msg: fmt.Sprintf("%s: want a list (- item, or [a, b]), not %s", path, describeNode(n))}
 		}
 		for i, c := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
-			lines[p] = c.Line
-			if err := checkNode(c, t.Elem(), p, lines); err != nil {
+			w.lines[p] = c.Line
+			if err := w.check(c, t.Elem(), p); err != nil {
 				return err
 			}
 		}
@@ -147,12 +165,23 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, lines map[string]int) 
 }
 
 // checkMapping checks the keys of a mapping against the yaml tags of t.
-func checkMapping(n *yaml.Node, t reflect.Type, path string, lines map[string]int) error {
+func (w *walk) checkMapping(n *yaml.Node, t reflect.Type, path string) error {
 	fields := yamlFields(t)
 	seen := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		key := k.Value
+		if path == "" && strings.HasPrefix(key, "x-") {
+			// Extension keys hold anchors (x-defaults: &defaults ...),
+			// as in docker compose files; nothing reads them.
+			continue
+		}
+		if k.Tag == "!!merge" { // <<: *defaults merges the anchor's keys here
+			if err := w.checkMerge(v, t, path); err != nil {
+				return err
+			}
+			continue
+		}
 		p := key
 		if path != "" {
 			p = path + "." + key
@@ -172,12 +201,29 @@ func checkMapping(n *yaml.Node, t reflect.Type, path string, lines map[string]in
 			return &ConfigError{Line: k.Line, Msg: fmt.Sprintf("%s: set twice (first at line %d)", p, first)}
 		}
 		seen[key] = k.Line
-		lines[p] = k.Line
-		if err := checkNode(v, f.Type, p, lines); err != nil {
+		w.lines[p] = k.Line
+		if err := w.check(v, f.Type, p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkMerge checks the mapping (or list of mappings) a merge key names
+// against t.
+func (w *walk) checkMerge(v *yaml.Node, t reflect.Type, path string) error {
+	for v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	if v.Kind == yaml.SequenceNode {
+		for _, c := range v.Content {
+			if err := w.checkMerge(c, t, path); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return w.check(v, t, path)
 }
 
 // yamlFields maps the yaml keys of struct t to its fields.

@@ -177,3 +177,48 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseConfig: any bytes give a config or a *ConfigError wrapping
+// ErrConfig, never a panic or a Go-worded error.
+func FuzzParseConfig(f *testing.F) {
+	files, _ := filepath.Glob("testdata/config/*.yaml")
+	files = append(files, "../deploy/elbguard-proxy.yaml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil { //nolint:gosec // testdata
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("a: &x {listen: ':1'}\nlisteners: [*x, *x]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := ParseConfig(data)
+		if err == nil {
+			return
+		}
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrConfig) {
+			t.Fatalf("%T %v: want a *ConfigError", err, err)
+		}
+	})
+}
+
+// Anchors live under x- keys (as in docker compose files) and merge keys
+// bring their keys in, checked as if written there.
+func TestConfigAnchors(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`x-app: &app
+  mode: http
+  upstream: http://127.0.0.1:8080
+  body_timeout: 30
+listeners:
+  - <<: *app
+    listen: ":81"
+  - <<: *app
+    listen: ":82"
+    proxy_protocol: optional
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Listeners) != 2 || cfg.Listeners[1].Upstream != "http://127.0.0.1:8080" || cfg.Listeners[1].BodyTimeout != 30*time.Second || cfg.Listeners[1].ProxyProtocol != ProxyOptional {
+		t.Errorf("listeners = %+v", cfg.Listeners)
+	}
+}
