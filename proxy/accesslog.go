@@ -239,10 +239,10 @@ func appendCombined(b []byte, e *entry) []byte {
 	b = append(b, "\" \""...)
 	b = appendEscapedOrDash(b, e.userAgent)
 	b = append(b, "\" "...)
-	b = strconv.AppendFloat(b, e.duration.Seconds(), 'f', 3, 64)
+	b = appendSeconds(b, e.duration)
 	b = append(b, ' ')
 	if e.upstream > 0 {
-		b = strconv.AppendFloat(b, e.upstream.Seconds(), 'f', 3, 64)
+		b = appendSeconds(b, e.upstream)
 	} else {
 		b = append(b, '-')
 	}
@@ -255,6 +255,15 @@ func appendCombined(b []byte, e *entry) []byte {
 		b = strconv.AppendFloat(b, e.duration.Seconds(), 'f', 3, 64)
 	}
 	return append(b, '\n')
+}
+
+// appendSeconds appends d as nginx writes $request_time: seconds with
+// millisecond resolution ("0.004", "12.345").
+func appendSeconds(b []byte, d time.Duration) []byte {
+	ms := (d + time.Millisecond/2) / time.Millisecond
+	b = strconv.AppendInt(b, int64(ms/1000), 10)
+	f := ms % 1000
+	return append(b, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
 }
 
 func appendEscapedOrDash(b []byte, s string) []byte {

@@ -62,7 +62,7 @@ func TestAccessLogFile(t *testing.T) {
 	}
 }
 
-func BenchmarkAccessLogELB(b *testing.B) {
+func BenchmarkAccessLogCombined(b *testing.B) {
 	buf := make([]byte, 0, 512)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -75,5 +75,20 @@ func BenchmarkAccessLogJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = appendJSON(buf[:0], &sampleEntry)
+	}
+}
+
+func TestAppendSeconds(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0.000"}, {1500 * time.Microsecond, "0.002"}, {1234 * time.Microsecond, "0.001"},
+		{999600 * time.Microsecond, "1.000"}, {12345 * time.Millisecond, "12.345"}, {2500 * time.Millisecond, "2.500"},
+	}
+	for _, tt := range tests {
+		if got := string(appendSeconds(nil, tt.d)); got != tt.want {
+			t.Errorf("appendSeconds(%v) = %q; want %q", tt.d, got, tt.want)
+		}
 	}
 }
