@@ -102,3 +102,47 @@ func TestVersionCommand(t *testing.T) {
 		t.Errorf("exit %d, %q; want 0, elbguard-proxy dev (commit ...)", code, stdout)
 	}
 }
+
+// A proxy that systemd starts (LISTEN_FDS) with a socket that is not the
+// config's listener refuses to start and names both, instead of serving
+// with a port that queues connections nothing accepts.
+func TestRefusesMismatchedSystemdSockets(t *testing.T) {
+	sock, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sock.(*net.TCPListener).File()
+	_ = sock.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := other.Addr().String()
+	_ = other.Close()
+	cfg := filepath.Join(t.TempDir(), "proxy.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("admin: off\naccess_log: {path: \"\"}\nlisteners:\n  - {listen: %q, mode: redirect}\n", listen)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// LISTEN_PID must be the proxy's own pid: the shell sets its own, then execs.
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", `export LISTEN_PID=$$; exec "$0" "$@"`, os.Args[0], "--config", cfg) //nolint:gosec // this test binary
+	cmd.Env = append(os.Environ(), "ELBGUARD_PROXY_MAIN=1", "LISTEN_FDS=1")
+	cmd.ExtraFiles = []*os.File{f}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if ctx.Err() != nil || !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("got %v (ctx %v); want exit 1\n%s", err, ctx.Err(), stderr.String())
+	}
+	for _, want := range []string{"no socket for " + listen, "no listener for " + sock.Addr().String(), "--print-socket-unit"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
