@@ -308,6 +308,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, version 
 		return 0
 	case opts.Command == CmdCheck:
 		code := CheckResult(stderr, opts, err)
+		if code == 0 && opts.ConfigPath == DefaultConfigPath && !opts.PrintSocketUnit {
+			if drift := installedSocketDrift(opts.Config); drift != "" {
+				fmt.Fprintf(stderr, "elbguard-proxy: [warn] %s\n", drift)
+			}
+		}
 		if code == 0 && opts.PrintSocketUnit {
 			unit, uerr := SocketUnit(opts.Config)
 			if uerr != nil {

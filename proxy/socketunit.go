@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -141,4 +143,79 @@ func (sk *Sockets) checkSystemdSockets(cfg Config) error {
 		msg += "; no listener for " + strings.Join(extra, ", ")
 	}
 	return fmt.Errorf("%w: %s. Make the unit match: elbguard-proxy check --print-socket-unit > /etc/systemd/system/elbguard-proxy.socket; systemctl daemon-reload; systemctl restart elbguard-proxy.socket elbguard-proxy.service", ErrConfig, msg)
+}
+
+// socketUnitDirs are where systemd looks for elbguard-proxy.socket, in its
+// order of precedence (a variable for tests).
+var socketUnitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
+
+// installedSocketDrift compares the installed .socket unit (the first found,
+// with its drop-ins) with cfg's addresses. It returns "" when they match or
+// no unit is installed, else a warning naming both, for check to print
+// before a restart finds it.
+func installedSocketDrift(cfg Config) string {
+	var unit string
+	for _, d := range socketUnitDirs {
+		p := filepath.Join(d, "elbguard-proxy.socket")
+		if _, err := os.Stat(p); err == nil {
+			unit = p
+			break
+		}
+	}
+	if unit == "" {
+		return ""
+	}
+	files := []string{unit}
+	for _, d := range socketUnitDirs {
+		drop, _ := filepath.Glob(filepath.Join(d, "elbguard-proxy.socket.d", "*.conf"))
+		files = append(files, drop...)
+	}
+	var have []string
+	for _, f := range files {
+		b, err := os.ReadFile(f) //nolint:gosec // systemd's unit directories
+		if err != nil {
+			continue
+		}
+		for _, v := range unitSectionValues(string(b), "Socket", "ListenStream") {
+			if v == "" {
+				have = nil // an empty assignment resets the list
+				continue
+			}
+			have = append(have, v)
+		}
+	}
+	var want []string
+	for _, a := range socketAddresses(cfg) {
+		v, err := listenStream(a)
+		if err != nil {
+			return fmt.Sprintf("%s cannot hold %s: %v", unit, a, err)
+		}
+		want = append(want, v)
+	}
+	if slices.Equal(slices.Sorted(slices.Values(have)), slices.Sorted(slices.Values(want))) {
+		return ""
+	}
+	return fmt.Sprintf("%s holds ListenStream=%s, the configuration needs %s: a restart would refuse to start; regenerate it: elbguard-proxy check --print-socket-unit > /etc/systemd/system/elbguard-proxy.socket",
+		unit, strings.Join(have, ","), strings.Join(want, ","))
+}
+
+// unitSectionValues are the values of key in section of a systemd unit, in
+// order ("" for an empty assignment).
+func unitSectionValues(unit, section, key string) []string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(unit, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case line[0] == '[':
+			in = line == "["+section+"]"
+		case in:
+			k, v, ok := strings.Cut(line, "=")
+			if ok && strings.TrimSpace(k) == key {
+				out = append(out, strings.TrimSpace(v))
+			}
+		}
+	}
+	return out
 }

@@ -125,3 +125,40 @@ func TestSystemdSocketsMustMatchConfig(t *testing.T) {
 		t.Errorf("not from systemd: %v; want accepted", err)
 	}
 }
+
+// check of the installed config warns when the installed .socket unit
+// (with its drop-ins) holds other addresses, before a restart refuses.
+func TestInstalledSocketDrift(t *testing.T) {
+	dir := t.TempDir()
+	old := socketUnitDirs
+	socketUnitDirs = []string{dir}
+	t.Cleanup(func() { socketUnitDirs = old })
+	cfg, err := LoadConfig("../deploy/elbguard-proxy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := installedSocketDrift(cfg); got != "" {
+		t.Errorf("no unit installed: %q; want no warning", got)
+	}
+	unit, err := os.ReadFile("../deploy/systemd/elbguard-proxy.socket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/elbguard-proxy.socket", unit, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := installedSocketDrift(cfg); got != "" {
+		t.Errorf("the shipped unit: %q; want no warning", got)
+	}
+	// A drop-in replaces the list (ListenStream= resets it) with another port.
+	if err := os.MkdirAll(dir+"/elbguard-proxy.socket.d", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/elbguard-proxy.socket.d/override.conf", []byte("[Socket]\nListenStream=\nListenStream=80\nListenStream=8081\nListenStream=127.0.0.1:9901\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := installedSocketDrift(cfg)
+	if !strings.Contains(got, "holds ListenStream=80,8081,127.0.0.1:9901, the configuration needs 80,81,127.0.0.1:9901") {
+		t.Errorf("drift: %q; want both lists named", got)
+	}
+}
