@@ -222,3 +222,21 @@ listeners:
 		t.Errorf("listeners = %+v", cfg.Listeners)
 	}
 }
+
+// The package's /etc/elbguard/proxy.yaml is the rollout's first step: it
+// serves before the load balancer sends PROXY headers (optional), trusts
+// the default private ranges, and logs in the combined format.
+func TestPackageConfigIsRolloutStepOne(t *testing.T) {
+	cfg, err := LoadConfig("../deploy/elbguard-proxy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range cfg.Listeners {
+		if l.ProxyProtocol != ProxyOptional || len(l.TrustedCIDRs) != 0 {
+			t.Errorf("listeners[%d]: proxy_protocol %q, trusted_cidrs %v; want optional and the default ranges", i, l.ProxyProtocol, l.TrustedCIDRs)
+		}
+	}
+	if cfg.AccessLog.Format != LogFormatCombined || len(cfg.Warnings()) != 0 {
+		t.Errorf("access_log.format %q, warnings %q; want combined, none", cfg.AccessLog.Format, cfg.Warnings())
+	}
+}
