@@ -83,6 +83,11 @@ func yamlSyntaxError(err error) error {
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if n, tail, ok := strings.Cut(rest, ": "); ok {
 			if line, cerr := strconv.Atoi(n); cerr == nil {
+				if strings.HasPrefix(tail, "did not find expected") {
+					// The YAML parser names the line where the enclosing
+					// list or mapping starts, not the line at fault.
+					tail += " in the list or mapping that starts here (check the indentation of the lines below)"
+				}
 				return &ConfigError{Line: line, Msg: "YAML syntax: " + tail}
 			}
 		}
