@@ -47,7 +47,7 @@ var durationType = reflect.TypeFor[time.Duration]()
 func parseConfigNode(data []byte, cfg *Config) (map[string]int, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlSyntaxError(err)
+		return nil, yamlSyntaxError(err, data)
 	}
 	w := &walk{lines: map[string]int{}, budget: maxConfigNodes}
 	if len(doc.Content) == 0 { // an empty file
@@ -78,7 +78,7 @@ type walk struct {
 
 // yamlSyntaxError turns "yaml: line 3: mapping values are not allowed in
 // this context" into a ConfigError at line 3.
-func yamlSyntaxError(err error) error {
+func yamlSyntaxError(err error, data []byte) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if n, tail, ok := strings.Cut(rest, ": "); ok {
@@ -87,6 +87,9 @@ func yamlSyntaxError(err error) error {
 					// The YAML parser names the line where the enclosing
 					// list or mapping starts, not the line at fault.
 					tail += " in the list or mapping that starts here (check the indentation of the lines below)"
+				}
+				if lines := strings.Split(string(data), "\n"); line <= len(lines) && strings.HasPrefix(strings.TrimLeft(lines[line-1], " "), "\t") {
+					tail += " (a tab: YAML indents with spaces)"
 				}
 				return &ConfigError{Line: line, Msg: "YAML syntax: " + tail}
 			}
