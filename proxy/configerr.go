@@ -88,7 +88,7 @@ func yamlSyntaxError(err error, data []byte) error {
 					// list or mapping starts, not the line at fault.
 					tail += " in the list or mapping that starts here (check the indentation of the lines below)"
 				}
-				if lines := strings.Split(string(data), "\n"); line <= len(lines) && strings.HasPrefix(strings.TrimLeft(lines[line-1], " "), "\t") {
+				if lines := strings.Split(string(data), "\n"); line >= 1 && line <= len(lines) && strings.HasPrefix(strings.TrimLeft(lines[line-1], " "), "\t") {
 					tail += " (a tab: YAML indents with spaces)"
 				}
 				return &ConfigError{Line: line, Msg: "YAML syntax: " + tail}
