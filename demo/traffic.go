@@ -91,7 +91,7 @@ func (p *proxySide) proxyConfig() string {
 	return fmt.Sprintf(`# elbguard-proxy for the demo: deploy/elbguard-proxy.yaml with free loopback ports.
 admin: %s
 shutdown_timeout: 5s
-access_log: {path: %s, format: elb, flush_interval: 100ms}
+access_log: {path: %s, format: combined, flush_interval: 100ms}
 listeners:
   - listen: "%s"       # the seed's :80
     mode: redirect

@@ -24,8 +24,9 @@ type entry struct {
 	proto     string
 	host      string
 	status    int
-	bytes     int64 // body bytes to the client (session: bytes to the client)
-	bytesIn   int64 // session: bytes to the upstream
+	bytes     int64         // body bytes to the client (session: bytes to the client)
+	bytesIn   int64         // session: bytes to the upstream
+	upstream  time.Duration // the app's response time ($upstream_response_time); 0: the app was not asked
 	referer   string
 	userAgent string
 	tunnel    bool
@@ -38,12 +39,37 @@ func (l *listener) newEntry(fc *frontConn, start time.Time, method, uri, proto, 
 		host: host, referer: referer, userAgent: userAgent}
 }
 
-// countRequest counts a finished request's status and body bytes.
-func (l *listener) countRequest(status int, sent int64) {
+// requestDone counts a finished request (its status, body bytes and
+// duration) and takes the app's response time relay recorded on f (0: the
+// app was not asked), for the request's log line.
+func (l *listener) requestDone(f *httpConn, status int, sent int64, start time.Time) (took, upstream time.Duration) {
+	took = time.Since(start)
+	upstream, f.upstreamTime = f.upstreamTime, 0
 	l.metrics.request(status)
 	if sent > 0 {
 		l.metrics.toClient.Add(float64(sent))
 	}
+	l.metrics.requestTime.Observe(took.Seconds())
+	return took, upstream
+}
+
+// upstreamDone records one exchange with the app that began at t0: its
+// time (on f for the log line, and in the histogram) and the request bytes
+// relayed to it (head, and the body read so far).
+func (l *listener) upstreamDone(f *httpConn, t0 time.Time, head int, body *clientBody) {
+	f.upstreamTime = l.upstreamTook(t0)
+	n := int64(head)
+	if body != nil {
+		n += body.read
+	}
+	l.metrics.toUpstream.Add(float64(n))
+}
+
+// upstreamTook observes the app's response time since t0 and returns it.
+func (l *listener) upstreamTook(t0 time.Time) time.Duration {
+	d := max(time.Since(t0), time.Nanosecond)
+	l.metrics.upTime.Observe(d.Seconds())
+	return d
 }
 
 // AccessLog is a buffered access log writer, safe for concurrent use. Lines
@@ -116,7 +142,7 @@ func (a *AccessLog) Write(e *entry) {
 	if a.format == LogFormatJSON {
 		b = appendJSON(b, e)
 	} else {
-		b = appendELB(b, e)
+		b = appendCombined(b, e)
 	}
 	a.mu.Lock()
 	_, _ = a.w.Write(b)
@@ -181,13 +207,16 @@ func appendCLFTime(b []byte, t time.Time) []byte {
 	return append(b, c.b...)
 }
 
-// appendELB formats nginx's combined format with the PROXY client address,
-// as the seed's log_format elb_log:
+// appendCombined formats nginx's combined format with the PROXY client
+// address, then the request and upstream response times as nginx users
+// append them:
 //
-//	$proxy_protocol_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
+//	$proxy_protocol_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_response_time
 //
+// Times are seconds with millisecond resolution; $upstream_response_time is
+// "-" when the app was not asked (health checks, redirects, refusals).
 // Sessions (WebSocket, tcp) append: ws_bytes_in=N ws_bytes_out=N ws_duration=S.
-func appendELB(b []byte, e *entry) []byte {
+func appendCombined(b []byte, e *entry) []byte {
 	if e.client.IsValid() {
 		b = e.client.AppendTo(b)
 	} else {
@@ -209,7 +238,14 @@ func appendELB(b []byte, e *entry) []byte {
 	b = appendEscapedOrDash(b, e.referer)
 	b = append(b, "\" \""...)
 	b = appendEscapedOrDash(b, e.userAgent)
-	b = append(b, '"')
+	b = append(b, "\" "...)
+	b = appendSeconds(b, e.duration)
+	b = append(b, ' ')
+	if e.upstream > 0 {
+		b = appendSeconds(b, e.upstream)
+	} else {
+		b = append(b, '-')
+	}
 	if e.tunnel {
 		b = append(b, " ws_bytes_in="...)
 		b = strconv.AppendInt(b, e.bytesIn, 10)
@@ -219,6 +255,15 @@ func appendELB(b []byte, e *entry) []byte {
 		b = strconv.AppendFloat(b, e.duration.Seconds(), 'f', 3, 64)
 	}
 	return append(b, '\n')
+}
+
+// appendSeconds appends d as nginx writes $request_time: seconds with
+// millisecond resolution ("0.004", "12.345").
+func appendSeconds(b []byte, d time.Duration) []byte {
+	ms := (d + time.Millisecond/2) / time.Millisecond
+	b = strconv.AppendInt(b, int64(ms/1000), 10)
+	f := ms % 1000
+	return append(b, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
 }
 
 func appendEscapedOrDash(b []byte, s string) []byte {
@@ -272,6 +317,10 @@ func appendJSON(b []byte, e *entry) []byte {
 	}
 	b = append(b, `,"duration_ms":`...)
 	b = strconv.AppendFloat(b, float64(e.duration.Microseconds())/1000, 'f', 3, 64)
+	if e.upstream > 0 {
+		b = append(b, `,"upstream_ms":`...)
+		b = strconv.AppendFloat(b, float64(e.upstream.Microseconds())/1000, 'f', 3, 64)
+	}
 	b = append(b, `,"referer":`...)
 	b = appendJSONString(b, e.referer)
 	b = append(b, `,"user_agent":`...)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net/http"
 	"strconv"
-	"time"
 )
 
 // What a request gets, decided once for both parsers (route), and the
@@ -56,10 +55,10 @@ func pathIs[T string | []byte](target T, path string) bool {
 }
 
 // finish counts a served request and writes its access-log line.
-func (l *listener) finish(e *entry, status int, sent int64) {
-	l.countRequest(status, sent)
+func (l *listener) finish(f *httpConn, e *entry, status int, sent int64) {
+	took, upstream := l.requestDone(f, status, sent, e.start)
 	if a := l.srv.accessLog(); a != nil {
-		e.status, e.bytes, e.duration = status, sent, time.Since(e.start)
+		e.status, e.bytes, e.duration, e.upstream = status, sent, took, upstream
 		a.Write(e)
 	}
 }
@@ -105,6 +104,6 @@ func (l *listener) refuse(f *httpConn, reason string, status int, text string) (
 // refuseNoHeader answers a request without the PROXY header a required
 // listener wants.
 func (l *listener) refuseNoHeader(f *httpConn) (int, int64) {
-	l.metrics.headerError(reasonMissing)
-	return l.refuse(f, "missing_proxy_header", http.StatusBadRequest, "PROXY protocol header required")
+	l.metrics.headerError(reasonMissing) // counted once: as a header error, not also as a rejection
+	return l.answer(f, http.StatusBadRequest, "PROXY protocol header required", false, false)
 }

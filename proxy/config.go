@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -10,8 +9,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Listener modes.
@@ -30,8 +27,13 @@ const (
 
 // Access log formats.
 const (
-	LogFormatELB  = "elb"  // nginx "combined" with the PROXY client address (the seed's elb_log)
-	LogFormatJSON = "json" // one JSON object per line
+	// LogFormatCombined is nginx's combined format with the PROXY client
+	// address, then $request_time $upstream_response_time (accesslog.go).
+	LogFormatCombined = "combined"
+	LogFormatJSON     = "json" // one JSON object per line
+	// logFormatELB is the former name of combined, accepted with a warning:
+	// it is not AWS's ELB access log format.
+	logFormatELB = "elb"
 )
 
 // Defaults applied by Config.withDefaults for zero values.
@@ -77,13 +79,23 @@ type Config struct {
 	// app on the same instance. The GOMAXPROCS environment variable, when
 	// set, wins.
 	Procs int `yaml:"procs"`
+
+	// warnings are what Normalize accepted but the operator should change
+	// (Warnings).
+	warnings []string
 }
+
+// Warnings are the deprecations Normalize accepted (logged at start-up,
+// printed by check, as nginx's [warn] lines).
+func (c Config) Warnings() []string { return c.warnings }
 
 // AccessLogConfig configures the access log.
 type AccessLogConfig struct {
 	// Path of the log file; "-" is stdout; empty disables the log.
 	Path string `yaml:"path"`
-	// Format is "elb" (default) or "json".
+	// Format is "combined" (default: nginx's combined format, then
+	// $request_time $upstream_response_time) or "json". "elb", its former
+	// name, is accepted with a warning.
 	Format string `yaml:"format"`
 	// FlushInterval is how often buffered lines are written. Default 1s.
 	FlushInterval time.Duration `yaml:"flush_interval"`
@@ -158,7 +170,7 @@ type ListenerConfig struct {
 // 127.0.0.1:9901, access log on stdout.
 func Default() Config {
 	return Config{
-		AccessLog: AccessLogConfig{Path: "-", Format: LogFormatELB},
+		AccessLog: AccessLogConfig{Path: "-", Format: LogFormatCombined},
 		Listeners: []ListenerConfig{
 			{Listen: ":80", Mode: ModeRedirect, ProxyProtocol: ProxyRequired},
 			{Listen: ":81", Mode: ModeHTTP, ProxyProtocol: ProxyRequired, Upstream: "http://127.0.0.1:8080"},
@@ -166,29 +178,44 @@ func Default() Config {
 	}
 }
 
+// DefaultConfigPath is the installed configuration, what `elbguard-proxy
+// check` checks without --config (as nginx -t checks nginx.conf).
+const DefaultConfigPath = "/etc/elbguard/proxy.yaml"
+
 // LoadConfig reads a YAML config file, applies defaults and validates it.
+// An invalid file's error is a *ConfigError naming path and the line.
 func LoadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config %s: %w", path, err)
 	}
 	cfg, err := ParseConfig(data)
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		ce.File = path
+		return Config{}, ce
+	}
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// ParseConfig decodes YAML (unknown fields are errors), applies defaults and
-// validates the result.
+// ParseConfig decodes YAML, applies defaults and validates the result. Its
+// errors are *ConfigError, at the line of the key at fault (configerr.go):
+// unknown keys (with the nearest known one), values of the wrong kind and
+// Normalize's errors. A bare number for a duration is seconds.
 func ParseConfig(data []byte) (Config, error) {
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, fmt.Errorf("%w: decode yaml: %w", ErrConfig, err)
+	lines, err := parseConfigNode(data, &cfg)
+	if err != nil {
+		return Config{}, err
 	}
-	return cfg.Normalize()
+	cfg, err = cfg.Normalize()
+	if err != nil {
+		return Config{}, lineOf(err, lines)
+	}
+	return cfg, nil
 }
 
 // Normalize returns the config with defaults applied, or an error naming the
@@ -203,8 +230,12 @@ func (c Config) Normalize() (Config, error) {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
-	if c.AccessLog.Format == "" {
-		c.AccessLog.Format = LogFormatELB
+	switch c.AccessLog.Format {
+	case "":
+		c.AccessLog.Format = LogFormatCombined
+	case logFormatELB:
+		c.AccessLog.Format = LogFormatCombined
+		c.warnings = append(c.warnings, `access_log.format "elb" is now called "combined" (nginx's combined format, not AWS's ELB log format); "elb" will stop working in a future version`)
 	}
 	if c.AccessLog.FlushInterval == 0 {
 		c.AccessLog.FlushInterval = time.Second
@@ -223,8 +254,8 @@ func (c Config) Normalize() (Config, error) {
 	if c.ShutdownTimeout < 0 {
 		return c, fmt.Errorf("%w: shutdown_timeout %s: must be positive", ErrConfig, c.ShutdownTimeout)
 	}
-	if c.AccessLog.Format != LogFormatELB && c.AccessLog.Format != LogFormatJSON {
-		return c, fmt.Errorf("%w: access_log.format %q: allowed values are elb, json", ErrConfig, c.AccessLog.Format)
+	if c.AccessLog.Format != LogFormatCombined && c.AccessLog.Format != LogFormatJSON {
+		return c, fmt.Errorf("%w: access_log.format %q: allowed values are combined, json", ErrConfig, c.AccessLog.Format)
 	}
 	if len(c.Listeners) == 0 {
 		return c, fmt.Errorf("%w: listeners: at least one listener is required", ErrConfig)

@@ -187,7 +187,7 @@ func TestConfigErrors(t *testing.T) {
 		{"cidrs with off", "listeners: [{listen: ':1', mode: redirect, proxy_protocol: off, trusted_cidrs: [10.0.0.0/8]}]", "trusted_cidrs"},
 		{"send_proxy on http", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', send_proxy: v2}]", "send_proxy"},
 		{"bad send_proxy", "listeners: [{listen: ':1', mode: tcp, upstream: 'x:1', send_proxy: v3}]", "send_proxy \"v3\""},
-		{"bad format", "access_log: {path: '-', format: apache}\nlisteners: [{listen: ':1', mode: redirect}]", "access_log.format \"apache\": allowed values are elb, json"},
+		{"bad format", "access_log: {path: '-', format: apache}\nlisteners: [{listen: ':1', mode: redirect}]", "access_log.format \"apache\": allowed values are combined, json"},
 		{"unknown field", "listeners: [{listen: ':1', mode: redirect, upstreams: x}]", "upstreams"},
 		{"negative timeout", "listeners: [{listen: ':1', mode: redirect, header_timeout: -1s}]", "header_timeout"},
 		{"negative body_timeout", "listeners: [{listen: ':1', mode: redirect, body_timeout: -1s}]", "body_timeout"},

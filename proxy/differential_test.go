@@ -277,6 +277,9 @@ func logLines(t *testing.T, path string) string {
 		}
 		delete(m, "time")
 		delete(m, "duration_ms")
+		if _, ok := m["upstream_ms"]; ok { // both paths asked the app, or neither
+			m["upstream_ms"] = "asked"
+		}
 		b, _ := json.Marshal(m)
 		out = append(out, string(b))
 	}

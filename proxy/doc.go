@@ -53,7 +53,10 @@
 // listening sockets to a new process of the binary on disk and drains
 // (handover.go), SIGUSR1 reopens the access log. Sockets passed by systemd
 // socket activation (LISTEN_FDS) are used for the listeners with the same
-// address. `elbguard-proxy -t` checks a config (CheckResult); `elbguard-proxy
-// reload --pid PID` checks it, hands over and waits for the outcome
-// (ReloadCommand, the unit's ExecReload).
+// address. Main is the command line (command.go): run, check (-t, as nginx -t,
+// of /etc/elbguard/proxy.yaml unless told otherwise; CheckResult), reload
+// (checks, hands over and waits for the outcome; ReloadCommand, the unit's
+// ExecReload), version, help. Config errors name the file, the line and the
+// key as written (configerr.go); the .socket unit is generated from the
+// config (socketunit.go).
 package proxy

@@ -46,6 +46,7 @@ func (l *listener) fastRequest(f *httpConn, head []byte, st *listenerState, upgr
 // client speaks HTTP/1.0 (no chunked answers).
 func (l *listener) relay(f *httpConn, out []byte, body *clientBody, st *listenerState, isHead, dechunk, keepAlive, replayable bool) (int, int64, bool) {
 	t := st.transport
+	defer l.upstreamDone(f, time.Now(), len(out), body)
 	for attempt := 0; ; attempt++ {
 		uc, reused, err := t.get(context.Background(), attempt > 0)
 		if err != nil {

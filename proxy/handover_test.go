@@ -89,9 +89,9 @@ func TestCheckResult(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{"valid", "listeners:\n  - {listen: \":80\", mode: redirect}\n", 0, "is valid: 1 listeners (:80 redirect)"},
+		{"valid", "listeners:\n  - {listen: \":80\", mode: redirect}\n", 0, "syntax is ok\nelbguard-proxy: listeners :80 redirect (proxy_protocol required); admin 127.0.0.1:9901\nelbguard-proxy: configuration file "},
 		{"bad mode", "listeners:\n  - {listen: \":80\", mode: htp}\n", 1, `listeners[0].mode "htp": allowed values are redirect, http, tcp`},
-		{"unknown field", "listeners:\n  - listen: \":80\"\n    mdoe: http\n", 1, "line 3: field mdoe not found"},
+		{"unknown field", "listeners:\n  - listen: \":80\"\n    mdoe: http\n", 1, `proxy.yaml:3: unknown key "mdoe" in listeners[0]; did you mean "mode"?`},
 		{"bad duration", "shutdown_timeout: -1s\nlisteners:\n  - {listen: \":80\", mode: redirect}\n", 1, "shutdown_timeout -1s: must be positive"},
 	}
 	for _, tt := range tests {

@@ -40,6 +40,9 @@ type httpConn struct {
 	// upstream is the connection of the exchange in progress (relay), closed
 	// with the client's when the drain ends: a stalled app must not hold it.
 	upstream atomic.Pointer[upConn]
+	// upstreamTime is the app's response time of the request being served
+	// (relay), taken by requestDone.
+	upstreamTime time.Duration
 }
 
 var httpConns = sync.Pool{New: func() any {
@@ -209,12 +212,12 @@ func (l *listener) serveConn(f *httpConn) {
 		default:
 			status, sent, keepAlive = l.fastProxy(f, head, st, keepAlive)
 		}
-		l.countRequest(status, sent)
+		took, upstream := l.requestDone(f, status, sent, start)
 		if a := l.srv.accessLog(); a != nil {
 			// The head's bytes are still in f.br's buffer: discarded, not
 			// overwritten, until the next read.
 			e := l.fastEntry(f, head, start)
-			e.status, e.bytes, e.duration = status, sent, time.Since(start)
+			e.status, e.bytes, e.duration, e.upstream = status, sent, took, upstream
 			a.Write(&e)
 		}
 		if !keepAlive {

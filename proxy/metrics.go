@@ -33,6 +33,8 @@ type Metrics struct {
 	upstreamErrors *prometheus.CounterVec
 	bytes          *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
+	requestTime    *prometheus.HistogramVec
+	upstreamTime   *prometheus.HistogramVec
 
 	mu    sync.Mutex
 	lstat map[string]*listenerMetrics
@@ -65,18 +67,39 @@ func NewMetrics() *Metrics {
 			Name: "elbguard_proxy_upstream_errors_total", Help: "Upstream failures, by listener and reason (dial, timeout, other).",
 		}, []string{"listener", "reason"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "elbguard_proxy_bytes_total", Help: "Payload bytes relayed, by listener and direction (to_client, to_upstream).",
+			Name: "elbguard_proxy_bytes_total",
+			Help: "Bytes relayed, by listener and direction: to_upstream, the requests as sent to the app (heads and bodies) and session bytes; to_client, response bodies (nginx's $body_bytes_sent) and session bytes.",
 		}, []string{"listener", "direction"}),
+		requestTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "elbguard_proxy_request_duration_seconds",
+			Help:    "Time from a request's head to its last byte sent (nginx's $request_time), by listener; WebSocket and tcp sessions excluded.",
+			Buckets: latencyBuckets,
+		}, []string{"listener"}),
+		upstreamTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "elbguard_proxy_upstream_response_time_seconds",
+			Help:    "Time spent with the app for one request, from taking a connection to the response's last byte (nginx's $upstream_response_time), by listener.",
+			Buckets: latencyBuckets,
+		}, []string{"listener"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "elbguard_proxy_reloads_total", Help: "Configuration reloads, by result.",
 		}, []string{"result"}),
 		lstat: make(map[string]*listenerMetrics),
 	}
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "elbguard_proxy_build_info", Help: "Always 1, labelled with the build's version, VCS commit and Go version.",
+	}, []string{"version", "commit", "goversion"})
+	b := CurrentBuild()
+	info.WithLabelValues(b.Version, b.Commit, b.GoVersion).Set(1)
 	m.reg.MustRegister(m.connections, m.activeConns, m.requests, m.activeTunnels, m.headerErrors,
-		m.rejected, m.upstreamErrors, m.bytes, m.reloads,
+		m.rejected, m.upstreamErrors, m.bytes, m.reloads, m.requestTime, m.upstreamTime, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// latencyBuckets are the request and upstream time buckets, in seconds:
+// from the half-millisecond a local app answers in to upstream_timeout's
+// default (60s).
+var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
 
 // Registry is the registry served on /metrics.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
@@ -97,6 +120,8 @@ func (m *Metrics) listener(name string) *listenerMetrics {
 		tunnels:     m.activeTunnels.WithLabelValues(name),
 		toClient:    m.bytes.WithLabelValues(name, "to_client"),
 		toUpstream:  m.bytes.WithLabelValues(name, "to_upstream"),
+		requestTime: m.requestTime.WithLabelValues(name),
+		upTime:      m.upstreamTime.WithLabelValues(name),
 	}
 	m.lstat[name] = lm
 	return lm
@@ -111,6 +136,8 @@ type listenerMetrics struct {
 	tunnels     prometheus.Gauge
 	toClient    prometheus.Counter
 	toUpstream  prometheus.Counter
+	requestTime prometheus.Observer
+	upTime      prometheus.Observer
 	codes       [600]atomic.Pointer[prometheus.Counter]
 }
 

@@ -242,7 +242,7 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 	if bad != 0 {
 		l.metrics.reject("bad_request")
 		status, sent := l.answer(f, bad, http.StatusText(bad), false, false)
-		l.finish(&e, status, sent)
+		l.finish(f, &e, status, sent)
 		return false, false
 	}
 	target := requestTarget(r)
@@ -291,7 +291,7 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 		}
 		status, sent, keepAlive = l.proxyParsed(f, r, target, st, keepAlive, isHead)
 	}
-	l.finish(&e, status, sent)
+	l.finish(f, &e, status, sent)
 	return keepAlive, false
 }
 

@@ -25,12 +25,88 @@ import (
 // handoverStatusFile is where the outcome of a hand-over is written, or ""
 // without a runtime directory.
 func handoverStatusFile() string {
-	d := os.Getenv("RUNTIME_DIRECTORY")
+	d := runtimeDir()
 	if d == "" {
 		return ""
 	}
-	d, _, _ = strings.Cut(d, ":")
 	return filepath.Join(d, "handover")
+}
+
+// runtimeDir is systemd's RUNTIME_DIRECTORY (RuntimeDirectory= in the
+// unit), or "".
+func runtimeDir() string {
+	d, _, _ := strings.Cut(os.Getenv("RUNTIME_DIRECTORY"), ":")
+	return d
+}
+
+// The running proxy writes its pid in its runtime directory, so that
+// `elbguard-proxy reload` finds it as nginx -s reload finds nginx.pid. An
+// operator's shell has no RUNTIME_DIRECTORY: reload then looks in the
+// unit's, defaultRuntimeDir.
+const (
+	defaultRuntimeDir = "/run/elbguard-proxy"
+	pidFileName       = "elbguard-proxy.pid"
+)
+
+// reloadRuntimeDir is where reload looks for the pid and the outcome.
+func reloadRuntimeDir() string {
+	if d := runtimeDir(); d != "" {
+		return d
+	}
+	if st, err := os.Stat(defaultRuntimeDir); err == nil && st.IsDir() {
+		return defaultRuntimeDir
+	}
+	return ""
+}
+
+// writePIDFile records this process as the one serving (after a hand-over,
+// the new process overwrites its parent's), when there is a runtime
+// directory.
+func writePIDFile(log *slog.Logger) {
+	d := runtimeDir()
+	if d == "" {
+		return
+	}
+	path := filepath.Join(d, pidFileName)
+	tmp := path + ".tmp"
+	err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644) //nolint:gosec // a pid, readable as nginx.pid is
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		log.Warn("write pid file", slog.String("path", path), slog.String("error", err.Error()))
+	}
+}
+
+// removePIDFile removes the pid file if it still names this process (a
+// process that handed over leaves its successor's).
+func removePIDFile() {
+	d := runtimeDir()
+	if d == "" {
+		return
+	}
+	path := filepath.Join(d, pidFileName)
+	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) { //nolint:gosec // our runtime directory
+		_ = os.Remove(path)
+	}
+}
+
+// readPIDFile is the running proxy's pid, for reload without --pid.
+func readPIDFile() (int, error) {
+	d := reloadRuntimeDir()
+	if d == "" {
+		return 0, fmt.Errorf("no runtime directory (%s, or RUNTIME_DIRECTORY) holds a pid file: is elbguard-proxy running under systemd? Pass --pid", defaultRuntimeDir)
+	}
+	path := filepath.Join(d, pidFileName)
+	b, err := os.ReadFile(path) //nolint:gosec // the runtime directory of the service
+	if err != nil {
+		return 0, fmt.Errorf("read pid file: %w (is elbguard-proxy running?)", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("pid file %s: %q is not a pid", path, strings.TrimSpace(string(b)))
+	}
+	return pid, nil
 }
 
 // writeHandoverStatus records "<this pid> ok <new pid>" or "<this pid>
@@ -66,7 +142,10 @@ func ReloadCommand(ctx context.Context, w io.Writer, opts Options, err error) in
 	if err != nil {
 		return CheckResult(w, opts, err)
 	}
-	status := handoverStatusFile()
+	status := ""
+	if d := reloadRuntimeDir(); d != "" {
+		status = filepath.Join(d, "handover")
+	}
 	if status != "" {
 		if err := os.Remove(status); err != nil && !errors.Is(err, os.ErrNotExist) {
 			fmt.Fprintf(w, "elbguard-proxy: reload: %v\n", err)

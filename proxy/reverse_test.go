@@ -204,7 +204,7 @@ func TestAccessLogThroughProxy(t *testing.T) {
 	be, _ := backend(t)
 	path := t.TempDir() + "/access.log"
 	cfg := appConfig(be.URL, nil)
-	cfg.AccessLog = AccessLogConfig{Path: path, Format: LogFormatELB}
+	cfg.AccessLog = AccessLogConfig{Path: path, Format: LogFormatCombined}
 	s, addrs := startServer(t, cfg)
 	if _, _, err := roundTrip(t, addrs[0], cat(v1Header("203.0.113.44:1", "10.0.0.1:81"),
 		get("/logged?a=1", "x", "User-Agent: test-agent", "Referer: http://ref/"))); err != nil {

@@ -43,7 +43,6 @@ func (l *listener) handleTCP(fc *frontConn) {
 	}
 	if st.required && !fc.hasHeader {
 		l.metrics.headerError(reasonMissing)
-		l.metrics.reject("missing_proxy_header")
 		_ = fc.Close()
 		return
 	}

@@ -35,9 +35,11 @@ func (l *listener) fastUpgrade(f *httpConn, head []byte, st *listenerState, star
 // connection.
 func (l *listener) upgrade(f *httpConn, out []byte, e entry, st *listenerState) bool {
 	fc := f.fc
+	t0 := time.Now()
 	fail := func(err error) bool {
 		status, sent, _ := l.answerUpstreamError(f, st, err, false)
-		l.finish(&e, status, sent)
+		f.upstreamTime = l.upstreamTook(t0)
+		l.finish(f, &e, status, sent)
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), st.cfg.DialTimeout)
@@ -53,6 +55,7 @@ func (l *listener) upgrade(f *httpConn, out []byte, e entry, st *listenerState) 
 		_ = bc.Close()
 		return fail(fmt.Errorf("write upgrade request: %w", err))
 	}
+	l.metrics.toUpstream.Add(float64(len(out)))
 	ubr := upgradeReaders.Get().(*bufio.Reader)
 	ubr.Reset(bc)
 	defer func() {
@@ -79,9 +82,11 @@ func (l *listener) upgrade(f *httpConn, out []byte, e entry, st *listenerState) 
 		// The app declined the upgrade: relay its answer, then close.
 		sent, _, _, _ := l.relayResponse(f, ubr, &rh, st, false, false, false)
 		_ = bc.Close()
-		l.finish(&e, rh.status, sent)
+		f.upstreamTime = l.upstreamTook(t0)
+		l.finish(f, &e, rh.status, sent)
 		return false
 	}
+	e.upstream = l.upstreamTook(t0) // until the 101, as nginx's $upstream_response_time is for the handshake
 	b, _ := ubr.Peek(rh.size)
 	bw := f.bw
 	_, _ = bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ")

@@ -83,7 +83,7 @@ func pxStartProxy(t *testing.T, upstream, extra string) pxProxy {
 		Log: filepath.Join(dir, "access.log")}
 	cfg := fmt.Sprintf(`admin: %s
 shutdown_timeout: 10s
-access_log: {path: %s, format: elb, flush_interval: 50ms}
+access_log: {path: %s, format: combined, flush_interval: 50ms}
 listeners:
   - listen: %q
     mode: redirect

@@ -5,7 +5,7 @@
 //
 //	/usr/bin/elbguard-proxy
 //	/usr/lib/systemd/system/elbguard-proxy.service   deploy/systemd/
-//	/usr/lib/systemd/system/elbguard-proxy.socket
+//	/usr/lib/systemd/system/elbguard-proxy.socket    generated from deploy/elbguard-proxy.yaml (socketUnit)
 //	/etc/elbguard/proxy.yaml                         deploy/elbguard-proxy.yaml, a config file no upgrade overwrites
 //
 // with the maintainer scripts in scripts/, and a SHA256SUMS file. It is a
@@ -109,6 +109,10 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("work directory: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
+	socket, err := socketUnit(o.root, tmp)
+	if err != nil {
+		return err
+	}
 	var built []string
 	for _, arch := range o.arches {
 		work := filepath.Join(tmp, arch)
@@ -125,7 +129,7 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 		for _, format := range o.formats {
-			info := packageInfo(o.root, bin, scripts, arch, version, release, mtime)
+			info := packageInfo(o.root, bin, socket, scripts, arch, version, release, mtime)
 			path, err := writePackage(info, format, o.out)
 			if err != nil {
 				return err
@@ -223,6 +227,35 @@ func buildBinary(root, arch, version, out string) error {
 	return nil
 }
 
+// socketUnit generates the .socket unit from the package's config with
+// `elbguard-proxy check --print-socket-unit` (built for this machine), so
+// that the unit's addresses are the config's listeners, and refuses to
+// build when deploy/systemd/elbguard-proxy.socket, the copy in the
+// repository, says otherwise.
+func socketUnit(root, work string) (string, error) {
+	cmd := exec.Command("go", "run", "./cmd/elbguard-proxy", "check", "--config", "deploy/elbguard-proxy.yaml", "--print-socket-unit") //nolint:gosec,noctx // fixed arguments
+	cmd.Dir = root
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	unit, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("generate the socket unit from deploy/elbguard-proxy.yaml: %w\n%s", err, stderr.String())
+	}
+	checked, err := os.ReadFile(filepath.Join(root, "deploy/systemd/elbguard-proxy.socket")) //nolint:gosec // the repository's own unit
+	if err != nil {
+		return "", fmt.Errorf("read the socket unit: %w", err)
+	}
+	if string(checked) != string(unit) {
+		return "", errors.New("deploy/systemd/elbguard-proxy.socket is not the unit of deploy/elbguard-proxy.yaml's listeners; regenerate it: " +
+			"go run ./cmd/elbguard-proxy check --config deploy/elbguard-proxy.yaml --print-socket-unit > deploy/systemd/elbguard-proxy.socket")
+	}
+	path := filepath.Join(work, "elbguard-proxy.socket")
+	if err := os.WriteFile(path, unit, 0o644); err != nil { //nolint:gosec // a unit file is public
+		return "", fmt.Errorf("write the socket unit: %w", err)
+	}
+	return path, nil
+}
+
 // renderScripts writes the maintainer scripts with the architecture filled in.
 func renderScripts(src, dst, arch string) (nfpm.Scripts, error) {
 	if err := os.MkdirAll(dst, 0o755); err != nil { //nolint:gosec // a temporary work directory
@@ -252,7 +285,7 @@ func renderScripts(src, dst, arch string) (nfpm.Scripts, error) {
 	return s, nil
 }
 
-func packageInfo(root, bin string, scripts nfpm.Scripts, arch, version, release string, mtime time.Time) *nfpm.Info {
+func packageInfo(root, bin, socket string, scripts nfpm.Scripts, arch, version, release string, mtime time.Time) *nfpm.Info {
 	unitDir := "/usr/lib/systemd/system/"
 	return &nfpm.Info{
 		Name:          "elbguard-proxy",
@@ -278,7 +311,7 @@ func packageInfo(root, bin string, scripts nfpm.Scripts, arch, version, release 
 				{Source: bin, Destination: "/usr/bin/elbguard-proxy", FileInfo: &files.ContentFileInfo{Mode: 0o755}},
 				{Source: filepath.Join(root, "deploy/systemd/elbguard-proxy.service"), Destination: unitDir + "elbguard-proxy.service",
 					FileInfo: &files.ContentFileInfo{Mode: 0o644}},
-				{Source: filepath.Join(root, "deploy/systemd/elbguard-proxy.socket"), Destination: unitDir + "elbguard-proxy.socket",
+				{Source: socket, Destination: unitDir + "elbguard-proxy.socket",
 					FileInfo: &files.ContentFileInfo{Mode: 0o644}},
 				{Destination: "/etc/elbguard", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o755}},
 				{Source: filepath.Join(root, "deploy/elbguard-proxy.yaml"), Destination: "/etc/elbguard/proxy.yaml",
