@@ -288,11 +288,10 @@ func Usage(w io.Writer, topic string) int {
 }
 
 // Main is the elbguard-proxy command (cmd/elbguard-proxy): it parses args,
-// runs the command and returns the exit code. version is the one main was
-// linked with. Help goes to stdout, messages and the process log to
+// runs the command and returns the exit code.
+// Help goes to stdout, messages and the process log to
 // stderr.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer, version string) int {
-	SetVersion(version)
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts, err := ParseFlags(args, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"github.com/elbguard/elbguard/internal/buildinfo"
+
 	"bytes"
 	"context"
 	"errors"
@@ -37,7 +39,7 @@ func TestHelpGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := Main(context.Background(), tt.args, &stdout, &stderr, "test")
+			code := Main(context.Background(), tt.args, &stdout, &stderr)
 			if code != 0 || stderr.Len() != 0 {
 				t.Errorf("exit %d, stderr %q; want 0 and nothing on stderr", code, stderr.String())
 			}
@@ -68,7 +70,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := Main(context.Background(), tt.args, &stdout, &stderr, "test")
+			code := Main(context.Background(), tt.args, &stdout, &stderr)
 			out := stderr.String() + stdout.String()
 			if code != 2 || !strings.Contains(out, tt.want) {
 				t.Errorf("exit %d, %q; want exit 2 and %q", code, out, tt.want)
@@ -78,9 +80,12 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
+	old := buildinfo.Version
+	t.Cleanup(func() { buildinfo.Version = old })
+	buildinfo.Version = "1.2.3-4.gabc" // as -ldflags -X sets it
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		var stdout, stderr bytes.Buffer
-		code := Main(context.Background(), args, &stdout, &stderr, "1.2.3-4.gabc")
+		code := Main(context.Background(), args, &stdout, &stderr)
 		b := CurrentBuild()
 		want := "elbguard-proxy 1.2.3-4.gabc (commit " + b.Commit + ", " + b.GoVersion + ")\n"
 		if code != 0 || stdout.String() != want {
@@ -127,7 +132,7 @@ func TestCheckGolden(t *testing.T) {
 	var all strings.Builder
 	for _, args := range [][]string{{"-t", "--config", good}, {"check", "--config", bad}, {"check", "--admin", "off", "--redirect-listen", ""}} {
 		var stdout, stderr bytes.Buffer
-		code := Main(context.Background(), args, &stdout, &stderr, "test")
+		code := Main(context.Background(), args, &stdout, &stderr)
 		all.WriteString("$ elbguard-proxy " + strings.Join(args, " ") + "\n" + stdout.String() + stderr.String() + "exit " + strconv.Itoa(code) + "\n\n")
 	}
 	golden(t, "check.golden", strings.ReplaceAll(all.String(), dir, "DIR"))

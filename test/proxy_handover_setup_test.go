@@ -286,12 +286,12 @@ func holdSocket(t *testing.T) (*os.File, string) {
 	return f, addr
 }
 
-// buildVersion builds elbguard-proxy with -X main.version=version.
+// buildVersion builds elbguard-proxy with -X github.com/elbguard/elbguard/internal/buildinfo.Version=version.
 func buildVersion(t *testing.T, version, out string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", out, "./cmd/elbguard-proxy")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-X github.com/elbguard/elbguard/internal/buildinfo.Version="+version, "-o", out, "./cmd/elbguard-proxy")
 	cmd.Dir = harness.Root(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -11,9 +11,6 @@ import (
 	"github.com/elbguard/elbguard/proxy"
 )
 
-// version is set at build time (make package: -ldflags "-X main.version=$(git describe)").
-var version = "dev"
-
 func main() {
-	os.Exit(proxy.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr, version))
+	os.Exit(proxy.Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -218,7 +218,7 @@ func commitTime(root string) time.Time {
 
 // buildBinary compiles the static elbguard-proxy for linux/arch.
 func buildBinary(root, arch, version, out string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", out, "./cmd/elbguard-proxy") //nolint:gosec,noctx // version is validated by splitVersion
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/elbguard/elbguard/internal/buildinfo.Version="+version, "-o", out, "./cmd/elbguard-proxy") //nolint:gosec,noctx // version is validated by splitVersion
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if b, err := cmd.CombinedOutput(); err != nil {
