@@ -24,10 +24,10 @@ func setID(classic, side string) string { return "elbguard-migrate " + classic +
 // aliasRecord is one name and type whose traffic the migration moves: the
 // Classic's own record (simple), or the weighted pair it became.
 type aliasRecord struct {
-	zone          string
-	simple        *r53types.ResourceRecordSet // the original record, unshifted
-	classic, nlb  *r53types.ResourceRecordSet // the weighted pair, once shifted
-	name, rrtype  string
+	zone         string
+	simple       *r53types.ResourceRecordSet // the original record, unshifted
+	classic, nlb *r53types.ResourceRecordSet // the weighted pair, once shifted
+	name, rrtype string
 }
 
 // weight is the NLB's share in percent.

@@ -93,7 +93,9 @@ func translate(s *Source, cfg Config, res *Result) {
 		}
 		moved = append(moved, ld)
 	}
-	slices.SortFunc(moved, func(a, b elbtypes.ListenerDescription) int { return int(a.Listener.LoadBalancerPort - b.Listener.LoadBalancerPort) })
+	slices.SortFunc(moved, func(a, b elbtypes.ListenerDescription) int {
+		return int(a.Listener.LoadBalancerPort - b.Listener.LoadBalancerPort)
+	})
 	if len(moved) == 0 {
 		res.hold(RuleNothingToMigrate, "%s has no TCP or SSL listener; nothing to migrate", name)
 		return

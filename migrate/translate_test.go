@@ -176,9 +176,11 @@ func TestTranslate(t *testing.T) {
 			},
 		},
 		{
-			name:   "only HTTP: nothing to migrate",
-			change: func(s *Source) { s.LB.ListenerDescriptions = []elbtypes.ListenerDescription{listener("HTTP", 80, 80, "")} },
-			held:   true, rules: []string{RuleListenerNotMigrated, RuleNothingToMigrate}, apis: []string{},
+			name: "only HTTP: nothing to migrate",
+			change: func(s *Source) {
+				s.LB.ListenerDescriptions = []elbtypes.ListenerDescription{listener("HTTP", 80, 80, "")}
+			},
+			held: true, rules: []string{RuleListenerNotMigrated, RuleNothingToMigrate}, apis: []string{},
 		},
 		{
 			name: "custom SSL policy is held",
@@ -275,9 +277,12 @@ func TestTranslate(t *testing.T) {
 			},
 		},
 		{
-			name:   "health check values outside the NLB's range",
-			change: func(s *Source) { s.LB.HealthCheck.Interval = aws.Int32(400); s.LB.HealthCheck.UnhealthyThreshold = aws.Int32(1) },
-			rules:  []string{RuleHealthCheck},
+			name: "health check values outside the NLB's range",
+			change: func(s *Source) {
+				s.LB.HealthCheck.Interval = aws.Int32(400)
+				s.LB.HealthCheck.UnhealthyThreshold = aws.Int32(1)
+			},
+			rules: []string{RuleHealthCheck},
 			check: func(t *testing.T, r *Result) {
 				if p := string(r.Calls[2].Params); !strings.Contains(p, `"HealthCheckIntervalSeconds":300`) || !strings.Contains(p, `"UnhealthyThresholdCount":2`) {
 					t.Errorf("got %s", p)
