@@ -34,6 +34,7 @@ Commands:
   audit     [--output table|json|html] [--securityhub]       evaluate every load balancer; write nothing
   remediate [--dry-run] [--output table|json] [NAME|ARN ...] apply to all in-scope load balancers, or those named
   handle    [--dry-run] [--output table|json] FILE|-         handle one EventBridge event exactly as the enforcer Lambda
+  migrate   [--dry-run] [--yes] [--shift N|--undo] NAME      move a Classic ELB to an NLB with proxy protocol v2 (elbguard migrate -h)
 
 audit and remediate: --securityhub imports the findings into Security Hub (or ELBGUARD_SECURITY_HUB=true);
 ELBGUARD_NOTIFY_TOPIC_ARN=ARN sends remediate's notifications to an SNS topic.
@@ -77,6 +78,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return ExitOK
 	}
 	cmd := args[0]
+	if cmd == "migrate" {
+		return runMigrate(ctx, args[1:], env)
+	}
 	if cmd != "audit" && cmd != "remediate" && cmd != "handle" {
 		fmt.Fprintf(env.Stderr, "elbguard: unknown command %q\n\n%s", cmd, usage)
 		return ExitUsage
