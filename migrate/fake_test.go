@@ -48,7 +48,7 @@ func (f *fakeClassic) DescribeTags(context.Context, *elb.DescribeTagsInput, ...f
 // fakeV2 records every write as "API JSON" and answers with made-up ARNs;
 // fail makes the named API fail; health is every target's state.
 type fakeV2 struct {
-	V2API // reads the tests do not reach panic
+	V2API  // reads the tests do not reach panic
 	mu     sync.Mutex
 	writes []string
 	fail   string
