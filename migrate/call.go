@@ -1,7 +1,6 @@
 package migrate
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -109,8 +108,8 @@ func (c *Call) resolved(refs map[string]string) (any, error) {
 			missing = append(missing, name)
 			return m
 		}
-		q, _ := json.Marshal(v)
-		return bytes.Trim(q, `"`)
+		q, _ := json.Marshal(v) // a JSON string: its body goes inside the quotes the placeholder is in
+		return q[1 : len(q)-1]
 	})
 	if len(missing) > 0 {
 		sort.Strings(missing)

@@ -29,12 +29,13 @@ func (m *Migrator) PlanShift(ctx context.Context, name string, percent int) (*Re
 	}
 	res := state
 	res.Operation = OpShift
-	switch {
-	case res.NLB.ARN == "" && res.Status != engine.StatusHeld:
-		res.Calls = nil
-		res.hold(RuleNotMigrated, "%s has not been migrated; run `elbguard migrate %s` first", name, name)
-	case res.Status != StatusMigrated:
-		res.hold(RuleNotMigrated, "the migration of %s is not complete and healthy (status %s); nothing is shifted", name, res.Status)
+	if res.Status != StatusMigrated {
+		res.Calls = nil // the migration's own plan is not this run's
+		if res.NLB.ARN == "" {
+			res.hold(RuleNotMigrated, "%s has not been migrated; run `elbguard migrate %s` first", name, name)
+		} else {
+			res.hold(RuleNotMigrated, "the migration of %s is not complete and healthy (status %s); nothing is shifted", name, res.Status)
+		}
 	}
 	if res.held {
 		res.Status = engine.StatusHeld

@@ -51,7 +51,7 @@ func TestDemoAll(t *testing.T) {
 	out, work := runDemo(t, "all", "--moto-url", m.URL)
 
 	for _, want := range []string{
-		"All 20 steps passed",
+		"All 21 steps passed",
 		"HTTP/1.1 301 Moved Permanently",
 		"Location: https://demo.elbguard.test/login?next=%2Fchat&lang=en",
 		`sent "bye", got it back`,
