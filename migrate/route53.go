@@ -47,7 +47,7 @@ func (m *Migrator) findRecords(ctx context.Context, s *Source, nlbDNS string, re
 		return nil, nil
 	}
 	classicDNS := s.dnsName()
-	name := res.Classic
+	name := aws.ToString(s.LB.LoadBalancerName)
 	var out []*aliasRecord
 	zones := &route53.ListHostedZonesInput{}
 	for {

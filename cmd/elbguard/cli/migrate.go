@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"golang.org/x/term"
 
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/fleet"
@@ -183,13 +184,11 @@ func confirm(env Env, o migrateOptions, res *migrate.Result) (code int, ok bool)
 	return 0, true
 }
 
+// isTerminal reports whether r is a terminal (not /dev/null, a pipe or a
+// file, where nobody can answer).
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func writeMigrate(w io.Writer, format string, res *migrate.Result) error {
