@@ -59,6 +59,8 @@ func TestDemoAll(t *testing.T) {
 		"web-gated (mode enforce): non_compliant, no changes",
 		"finding backends_not_ready: 1 of 1 registered instances lack elbguard:proxy-ready=true",
 		"web-gated (mode enforce): remediated, 7 changes",
+		"migrate web-classic -> web-classic-nlb: planned",
+		"NLB web-classic-nlb created",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q\n%s", want, out)
