@@ -397,6 +397,21 @@ func TestMigrateCLI(t *testing.T) {
 	if _, w := r.writes(); res.Code != 0 || again.Status != migrate.StatusUndone || len(again.Calls) != 0 || len(w) != 0 {
 		t.Errorf("second undo: exit %d, %s, %d calls, writes %v; want a no-op", res.Code, again.Status, len(again.Calls), w)
 	}
+
+	// A load balancer of the NLB's name that is not this migration's (no
+	// elbguard:migrated-from=web): migrate is held, undo leaves it alone.
+	enfMust[*elbv2.CreateLoadBalancerOutput](t, "create foreign NLB")(r.v2.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{
+		Name: aws.String("web-nlb"), Type: v2types.LoadBalancerTypeEnumNetwork, Subnets: r.subnets,
+		Tags: []v2types.Tag{{Key: aws.String(migrate.TagMigratedFrom), Value: aws.String("someone-else")}}}))
+	held, res := r.run(t, "web", "--yes")
+	if _, w := r.writes(); res.Code != 1 || held.Status != engine.StatusHeld || !slices.Contains(migRules(held), migrate.RuleNameTaken) || len(w) != 0 {
+		t.Errorf("foreign NLB: exit %d, %s %v, writes %v; want held by %s, no writes", res.Code, held.Status, migRules(held), w, migrate.RuleNameTaken)
+	}
+	again, res = r.run(t, "web", "--undo", "--yes")
+	if _, w := r.writes(); res.Code != 0 || len(again.Calls) != 0 || len(w) != 0 || r.nlb(t, "web-nlb") == nil {
+		t.Errorf("undo beside a foreign NLB: exit %d, %d calls, writes %v; want nothing deleted", res.Code, len(again.Calls), w)
+	}
+	unchanged("foreign NLB")
 }
 
 // TestMigrateFindingsAndGates: an ACM certificate with a custom SSL policy
