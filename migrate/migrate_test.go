@@ -2,10 +2,13 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/elbguard/elbguard/engine"
 )
@@ -144,5 +147,28 @@ func TestPlanNotFound(t *testing.T) {
 	res, err := m.Plan(context.Background(), "nope")
 	if err != nil || res.Status != engine.StatusNotFound {
 		t.Errorf("got %v, %+v; want not_found", err, res)
+	}
+}
+
+// fakeRoute53 fails every read, as for a caller without route53:List*.
+type fakeRoute53 struct{ Route53API }
+
+func (fakeRoute53) ListHostedZones(context.Context, *route53.ListHostedZonesInput, ...func(*route53.Options)) (*route53.ListHostedZonesOutput, error) {
+	return nil, errors.New("AccessDenied: not authorized to perform route53:ListHostedZones")
+}
+
+// TestPlanWithoutRoute53Access: the migration is planned and the unread
+// records are a finding; an undo, which must put them back, fails.
+func TestPlanWithoutRoute53Access(t *testing.T) {
+	m, err := New(Clients{Classic: &fakeClassic{seedSource()}, V2: &fakeV2{}, EC2: bothReady, IAM: fakeIAM{"web-example": true}, Route53: fakeRoute53{}}, Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Plan(context.Background(), "web")
+	if err != nil || res.Status != StatusPlanned || !strings.Contains(strings.Join(detailOf(res, RuleRecordNotShifted), ""), "AccessDenied") {
+		t.Errorf("plan: got %v, %s %v; want planned with a finding naming AccessDenied", err, res.Status, res.Findings)
+	}
+	if _, err := m.PlanUndo(context.Background(), "web"); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("undo: got %v; want the error", err)
 	}
 }

@@ -128,11 +128,15 @@ func (m *Migrator) findRecords(ctx context.Context, s *Source, nlbDNS string, re
 }
 
 // nameRecords names, in the result, the records that point at the Classic
-// load balancer and their NLB share.
+// load balancer and their NLB share. A failure to read them is a finding.
 func (m *Migrator) nameRecords(ctx context.Context, s *Source, res *Result) error {
 	recs, err := m.findRecords(ctx, s, res.NLB.DNSName, res)
 	if err != nil {
-		return err
+		// Naming the records is information for the migration, not a
+		// condition of it (a caller may lack route53:List*); --shift and
+		// --undo, which act on them, fail instead.
+		res.find(RuleRecordNotShifted, "the Route 53 records that point at %s could not be read, so none is named: %v", res.Classic, err)
+		return nil
 	}
 	for _, a := range recs {
 		res.Records = append(res.Records, Record{Zone: a.zone, Name: a.name, Type: a.rrtype, Weight: a.weight()})
