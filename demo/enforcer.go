@@ -11,9 +11,9 @@ import (
 	"github.com/elbguard/elbguard/test/peer"
 )
 
-// enforcerPart is steps 1-13 of the story: the problem on a local AWS, the
+// enforcerPart is steps 1-14 of the story: the problem on a local AWS, the
 // enforcer Lambda fixing it from CloudTrail events, the state read back, the
-// compliance side, an exemption and the readiness gate.
+// compliance side, an exemption, the readiness gate and the migration to an NLB.
 func (r *run) enforcerPart(ctx context.Context) {
 	r.ui.part("Part 1: the enforcer",
 		"Load balancers like the seed's in a local AWS emulator; the enforcer Lambda, under the real Lambda\n"+
@@ -70,6 +70,7 @@ func (r *run) enforcerPart(ctx context.Context) {
 		{"The readiness gate: no proxy protocol until the instances are ready", func(ctx context.Context) error {
 			return r.readinessGate(ctx, invokeURL)
 		}},
+		{"elbguard migrate: an NLB with proxy protocol v2 beside the Classic ELB", r.migrateClassic},
 	})
 }
 

@@ -51,7 +51,7 @@ func TestDemoAll(t *testing.T) {
 	out, work := runDemo(t, "all", "--moto-url", m.URL)
 
 	for _, want := range []string{
-		"All 20 steps passed",
+		"All 21 steps passed",
 		"HTTP/1.1 301 Moved Permanently",
 		"Location: https://demo.elbguard.test/login?next=%2Fchat&lang=en",
 		`sent "bye", got it back`,
@@ -59,6 +59,8 @@ func TestDemoAll(t *testing.T) {
 		"web-gated (mode enforce): non_compliant, no changes",
 		"finding backends_not_ready: 1 of 1 registered instances lack elbguard:proxy-ready=true",
 		"web-gated (mode enforce): remediated, 7 changes",
+		"migrate web-classic -> web-classic-nlb: planned",
+		"NLB web-classic-nlb created",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q\n%s", want, out)

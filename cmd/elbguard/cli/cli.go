@@ -80,11 +80,19 @@ func Run(ctx context.Context, args []string, env Env) int {
 			fmt.Fprintf(env.Stderr, "elbguard: unknown command %q; run 'elbguard help' for the list\n", args[1])
 			return ExitUsage
 		}
+		if c.name == "migrate" {
+			_, fs := migrateFlags()
+			printCommandHelp(env.Stdout, c, fs)
+			return ExitOK
+		}
 		_, fs, _ := flags(c.name, env)
 		printCommandHelp(env.Stdout, c, fs)
 		return ExitOK
 	}
 	cmd := args[0]
+	if cmd == "migrate" {
+		return runMigrate(ctx, args[1:], env)
+	}
 	c, ok := commandNamed(cmd)
 	if !ok {
 		fmt.Fprintf(env.Stderr, "elbguard: unknown command %q; run 'elbguard help' for the list\n", cmd)

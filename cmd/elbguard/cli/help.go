@@ -30,6 +30,13 @@ var commands = []command{
 	{"handle", "FILE|-", "handle one EventBridge event exactly as the enforcer Lambda does",
 		"Reads one EventBridge event (CloudTrail API call, tag change or scheduled sweep) from FILE or\n" +
 			"standard input and runs it through the enforcer Lambda's own code path."},
+	{"migrate", "NAME", "move a Classic ELB to an NLB with proxy protocol v2: planned, proven, reversible",
+		"Creates, beside the Classic load balancer NAME (never changed), an NLB NAME-nlb with proxy protocol v2:\n" +
+			"the plan (the exact API calls) is printed first and applied on confirmation (--yes: without asking).\n" +
+			"--shift moves PERCENT of the traffic of NAME's Route 53 alias records to the NLB by weight (100: all);\n" +
+			"--undo shifts everything back and deletes what carries elbguard:migrated-from=NAME. See docs/migrate.md.\n\n" +
+			"Exit status: 0 planned (--dry-run), migrated, shifted or undone; 1 held, not found, failed or declined;\n" +
+			"2 usage, credential or endpoint error, or no terminal to confirm on without --yes."},
 }
 
 // commandNamed returns the subcommand called name.
@@ -102,7 +109,7 @@ func printCommandHelp(w io.Writer, c command, fs *flag.FlagSet) {
 		if name != "" {
 			left += " " + name
 		}
-		if d := f.DefValue; d != "" && d != "false" && d != "0" {
+		if d := f.DefValue; d != "" && d != "false" && d != "0" && d != "-1" {
 			if name == "string" || name == "format" {
 				d = strconv.Quote(d)
 			}
