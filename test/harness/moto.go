@@ -25,7 +25,7 @@ type Moto struct {
 func StartMoto(t testing.TB) *Moto {
 	t.Helper()
 	Tool(t, "moto_server")
-	m, err := peer.StartMoto(Context(t, 30*time.Second), Root(t), peer.Options{LogDir: t.TempDir()})
+	m, err := peer.StartMoto(Context(t, 90*time.Second), Root(t), peer.Options{LogDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
