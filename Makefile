@@ -158,7 +158,7 @@ demo-enforcer: tools
 demo-proxy: tools
 	@./scripts/demo.sh proxy
 
-# The README's screenshot of the HTML report; TestComplianceHTMLReport fails
+# The screenshot of the HTML report in docs/compliance.md; TestComplianceHTMLReport fails
 # when the report no longer renders as it shows (docs/report.txt).
 report-png: tools
 	@echo "==> make report-png: docs/report.png, docs/report.txt"

@@ -20,7 +20,7 @@ import (
 // counts, a section per status and the load balancers. With
 // ELBGUARD_REPORT_PNG set (make report-png), the screenshot is also copied
 // there (docs/report.png) and its text beside it (docs/report.txt); without,
-// the text must equal docs/report.txt, or the README's screenshot is stale.
+// the text must equal docs/report.txt, or the screenshot in docs/compliance.md is stale.
 func TestComplianceHTMLReport(t *testing.T) {
 	m := harness.StartMoto(t)
 	enfCreateFleet(t, m)

@@ -30,7 +30,7 @@ import (
 // dark_seconds), one load balancer at a time. It is moto's figure on this
 // machine, a lower bound for AWS, where each call is a network round trip to
 // the regional endpoint and the change then propagates to the load
-// balancer's nodes. The README's "Rolling out safely" quotes it.
+// balancer's nodes. docs/tags.md ("The outage window of a Classic listener swap") quotes it.
 func TestListenerSwapWindowMoto(t *testing.T) {
 	const lbs = 10
 	m := harness.StartMoto(t)
