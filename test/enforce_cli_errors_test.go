@@ -28,9 +28,6 @@ func TestCLIFirstErrors(t *testing.T) {
 	p.Intercept("DescribeLoadBalancers", func(w http.ResponseWriter, _ *http.Request, _ url.Values, _ http.Handler) {
 		faultproxy.WriteError(w, http.StatusForbidden, "Sender", "AccessDenied", "User: arn:aws:iam::123456789012:user/ops is not authorized to perform: elasticloadbalancing:DescribeLoadBalancers")
 	})
-	if err := p.SetRules(faultproxy.Rule{Action: "DescribeTargetGroups", Kind: faultproxy.Throttle}); err != nil {
-		t.Fatal(err)
-	}
 	home := t.TempDir()
 	noFiles := []string{"HOME=" + home, "AWS_CONFIG_FILE=" + home + "/config", "AWS_SHARED_CREDENTIALS_FILE=" + home + "/credentials", "AWS_PROFILE=", "AWS_EC2_METADATA_DISABLED=true"}
 	tests := []struct {
@@ -54,8 +51,10 @@ func TestCLIFirstErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "throttled" {
-				p.Intercept("DescribeLoadBalancers", nil)
+			if tt.name == "throttled" { // after access denied: throttle every listing
+				if err := p.SetRules(faultproxy.Rule{Action: "DescribeLoadBalancers", Kind: faultproxy.Throttle}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			res := enfRunCLI(t, m, tt.env, tt.args...)
 			lines := strings.Split(strings.TrimSuffix(res.Stderr, "\n"), "\n")
