@@ -1,6 +1,8 @@
 package infra
 
 import (
+	"github.com/elbguard/elbguard/internal/suggest"
+
 	"fmt"
 	"math"
 	"slices"
@@ -63,50 +65,13 @@ func CheckContextKeys(all map[string]any) error {
 	sort.Strings(unknown)
 	k := unknown[0]
 	msg := fmt.Sprintf("%v: unknown context key %q", ErrInvalidProps, k)
-	if near := nearestKey(k); near != "" {
+	if near := suggest.Nearest(k, ContextKeys); near != "" {
 		msg += fmt.Sprintf("; did you mean %q?", near)
 	}
 	if len(unknown) > 1 {
 		msg += fmt.Sprintf(" (and %d more: %s)", len(unknown)-1, strings.Join(unknown[1:], ", "))
 	}
 	return fmt.Errorf("%s; the keys are listed in infra/README.md", msg)
-}
-
-// nearestKey is the known key that k most likely misspells: the same but
-// for case, or within two edits (one for keys under six letters, none under
-// three); "" when none is near.
-func nearestKey(k string) string {
-	best, bestD := "", min(2, len(k)/3)+1
-	for _, c := range ContextKeys {
-		if strings.EqualFold(c, k) {
-			return c
-		}
-		if d := editDistance(strings.ToLower(k), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // ConfigFromContext reads Config from CDK context through get (typically

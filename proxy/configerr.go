@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"github.com/elbguard/elbguard/internal/suggest"
+
 	"errors"
 	"fmt"
 	"reflect"
@@ -248,42 +250,13 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	return m
 }
 
-// closest is the known key nearest to key (edit distance at most a third of
-// its length, and at most 3), or "".
+// closest is the known key nearest to key (suggest.Nearest), or "".
 func closest(key string, fields map[string]reflect.StructField) string {
-	best, bestD := "", min(3, max(1, len(key)/3))+1
+	names := make([]string, 0, len(fields))
 	for name := range fields {
-		if d := editDistance(key, name); d < bestD || (d == bestD && name < best) {
-			best, bestD = name, d
-		}
+		names = append(names, name)
 	}
-	return best
-}
-
-// editDistance is the Levenshtein distance with adjacent transpositions
-// (optimal string alignment) of a and b.
-func editDistance(a, b string) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
+	return suggest.Nearest(key, names)
 }
 
 func describeNode(n *yaml.Node) string {

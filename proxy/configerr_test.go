@@ -160,24 +160,6 @@ func TestAccessLogFormatELBDeprecated(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"proxy_protocl", "proxy_protocol", 1},
-		{"mdoe", "mode", 1},
-		{"", "abc", 3},
-		{"listen", "listen", 0},
-		{"upstreams", "upstream", 1},
-	}
-	for _, tt := range tests {
-		if got := editDistance(tt.a, tt.b); got != tt.want {
-			t.Errorf("editDistance(%q, %q) = %d; want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 // FuzzParseConfig: any bytes give a config or a *ConfigError wrapping
 // ErrConfig, never a panic or a Go-worded error.
 func FuzzParseConfig(f *testing.F) {

@@ -108,21 +108,11 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "elbguard %s: %v\nRun 'elbguard %s --help' for its flags.\n", cmd, flagError(err), cmd)
 		return ExitUsage
 	}
-	level, err := fleet.LogLevelFromEnv(env.Getenv)
+	log, err := cliLogger(env, opts.debug)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
-	var logTo io.Writer = env.Stderr
-	switch {
-	case opts.debug:
-		level = slog.LevelDebug
-	case env.Getenv(fleet.EnvLogLevel) == "":
-		// A CLI speaks through its output and exit status; log lines are
-		// for --debug or an explicit ELBGUARD_LOG_LEVEL.
-		logTo = io.Discard
-	}
-	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
 	var count []awsclient.Option
 	if opts.stats {
 		counter := awscount.New()
@@ -295,6 +285,24 @@ func targets(args []string) engine.Targets {
 		}
 	}
 	return t
+}
+
+// cliLogger is a command's logger. A CLI speaks through its output and exit
+// status: log lines go to stderr only under --debug (every level) or an
+// explicit ELBGUARD_LOG_LEVEL.
+func cliLogger(env Env, debug bool) (*slog.Logger, error) {
+	level, err := fleet.LogLevelFromEnv(env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	var to io.Writer = env.Stderr
+	switch {
+	case debug:
+		level = slog.LevelDebug
+	case env.Getenv(fleet.EnvLogLevel) == "":
+		to = io.Discard
+	}
+	return slog.New(slog.NewTextHandler(to, &slog.HandlerOptions{Level: level})), nil
 }
 
 // fail prints err as one line that says what to do (explain), and under

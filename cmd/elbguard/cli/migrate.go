@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/elbguard/elbguard/engine"
-	"github.com/elbguard/elbguard/fleet"
 	"github.com/elbguard/elbguard/internal/awsclient"
 	"github.com/elbguard/elbguard/internal/awscount"
 	"github.com/elbguard/elbguard/migrate"
@@ -105,19 +103,11 @@ func runMigrate(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "elbguard migrate: %v\nRun 'elbguard migrate --help' for its flags.\n", flagError(err))
 		return ExitUsage
 	}
-	level, err := fleet.LogLevelFromEnv(env.Getenv)
+	log, err := cliLogger(env, o.debug)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
-	var logTo io.Writer = env.Stderr
-	switch {
-	case o.debug:
-		level = slog.LevelDebug
-	case env.Getenv(fleet.EnvLogLevel) == "":
-		logTo = io.Discard // as the other commands: log lines only when asked
-	}
-	log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: level}))
 	var opts []awsclient.Option
 	if o.stats {
 		counter := awscount.New()
