@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
-	"os"
 	"sync"
 	"time"
 )
@@ -87,8 +86,12 @@ func (l *listener) relay(f *httpConn, out []byte, body *clientBody, st *listener
 // nothing was sent to the client.
 func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []byte, body *clientBody, isHead, dechunk, keepAlive bool) (int, int64, bool, error) {
 	t := st.transport
-	sentAt := time.Now() // upstream_timeout counts from here, or from the body's end
-	_ = uc.c.SetDeadline(t.waitDeadline(sentAt, sentAt))
+	readTimeout := st.cfg.upstreamReadTimeout()
+	// upstream_timeout counts from here, or from the body's end; the waits
+	// for the answer are upstreamReader's.
+	uc.rd.arm(f, t.headerTimeout, readTimeout, time.Now())
+	defer uc.rd.disarm()
+	_ = uc.c.SetWriteDeadline(t.waitDeadline(time.Now(), time.Now()))
 	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
@@ -108,8 +111,9 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 			}
 			early, keepAlive = true, false
 		}
-		sentAt = time.Now()
-		_ = uc.c.SetDeadline(t.waitDeadline(sentAt, sentAt))
+		now := time.Now()
+		uc.rd.arm(f, t.headerTimeout, readTimeout, now)
+		_ = uc.c.SetWriteDeadline(t.waitDeadline(now, now))
 	}
 	if !early {
 		if err := uc.bw.Flush(); err != nil {
@@ -117,27 +121,17 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 		}
 	}
 	var rh respHead
+	interimUnknown := false // a 1xx whose end is unknown (ignoredBody): no reuse
 	for {
-		if _, err := uc.br.Peek(1); err != nil {
-			if errors.Is(err, io.EOF) || isConnReset(err) {
-				return 0, 0, false, errUpstreamClosed
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) && !t.timedOut(sentAt) {
-				// A check, not upstream_timeout: is the client still there?
-				if f.clientGone() {
-					return 0, 0, false, errClientGone
-				}
-				_ = uc.c.SetDeadline(t.waitDeadline(sentAt, time.Now()))
-				continue
-			}
-			return 0, 0, false, err
-		}
 		b, err := readFastHead(uc.br)
 		if err != nil {
-			if errors.Is(err, errNotFast) {
+			switch {
+			case errors.Is(err, errNotFast):
 				return 0, 0, false, errors.New("proxy: upstream response head over 4 KiB or with bare LF line ends")
+			case uc.br.Buffered() == 0 && (errors.Is(err, io.EOF) || isConnReset(err)):
+				return 0, 0, false, errUpstreamClosed // nothing of an answer: a stale pooled connection
 			}
-			return 0, 0, false, err
+			return 0, 0, false, fmt.Errorf("read answer head: %w", err)
 		}
 		if err := parseRespHead(b, &rh, false); err != nil {
 			return 0, 0, false, err
@@ -145,24 +139,26 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 		if rh.status >= 200 {
 			break
 		}
+		interimUnknown = interimUnknown || ignoredBody(false, rh.status, rh.length, rh.chunked)
 		_, _ = uc.br.Discard(rh.size) // 1xx informational: not relayed
 	}
-	if !bodyBuffered(uc.br, &rh, isHead) {
-		// The body still has to be read: no deadline on streaming it. A
-		// body already in the buffer reads nothing more, and every use of
-		// a pooled connection sets its deadline first, so the timer is
-		// left alone (one timer update fewer per request).
-		_ = uc.c.SetDeadline(time.Time{})
-	}
+	uc.rd.headRead()
 	sent, keepAlive, reuse, err := l.relayResponse(f, uc.br, &rh, st, isHead, dechunk, keepAlive)
+	if errors.Is(err, errNothingSent) {
+		return 0, 0, false, err // answered 502 by relay
+	}
 	if err != nil {
 		// Upstream or client failed mid-body: neither connection is reusable.
 		_ = uc.c.Close()
 		return rh.status, sent, false, nil //nolint:nilerr // the response has started: nothing to report to the client but a closed connection
 	}
-	t.release(uc, reuse && !early)
+	t.release(uc, reuse && !early && !interimUnknown)
 	return rh.status, sent, keepAlive, nil
 }
+
+// errNothingSent: the app's answer turned out broken (errBadResponse)
+// before any byte of it reached the client, who gets a 502 instead.
+var errNothingSent = fmt.Errorf("%w, before anything was sent to the client", errBadResponse)
 
 // clientCheck is how often a client is looked at while the app has not
 // answered yet: one that closed or reset its connection ends the exchange
@@ -186,11 +182,6 @@ func (t *upstreamTransport) waitDeadline(from, now time.Time) time.Time {
 		}
 	}
 	return d
-}
-
-// timedOut reports whether upstream_timeout has passed since at.
-func (t *upstreamTransport) timedOut(at time.Time) bool {
-	return t.headerTimeout > 0 && time.Since(at) >= t.headerTimeout
 }
 
 // sendBody copies a request body to the upstream in the framing its head
@@ -296,7 +287,15 @@ func (l *listener) relayResponse(f *httpConn, br *bufio.Reader, rh *respHead, st
 	case dechunk:
 		sent, err = copyStream(bw, br, httputil.NewChunkedReader(br))
 	case rh.chunked:
-		sent, err = copyChunked(bw, br)
+		before := bw.Buffered() // the head, nothing of it flushed yet
+		var written int64
+		sent, written, err = copyChunked(bw, br)
+		if errors.Is(err, errBadResponse) && int64(bw.Buffered()) == int64(before)+written {
+			// Broken before anything reached the client: nothing is sent
+			// and the client gets the proxy's 502 instead.
+			bw.Reset(f.fc)
+			return 0, keepAlive, false, fmt.Errorf("relay chunked answer: %w", errNothingSent)
+		}
 	case rh.length >= 0:
 		sent, err = io.CopyN(bw, br, rh.length)
 	default:

@@ -39,10 +39,10 @@ func TestDropRequestHeader(t *testing.T) {
 		{"Accept", false, false}, {"Cookie", false, false}, {"X-Request-Id", false, false}, {"Upgrade-Insecure-Requests", false, false},
 	}
 	for _, tt := range tests {
-		if got := dropRequestHeader(tt.name, tt.allowUnderscores); got != tt.want {
+		if got := dropRequestHeader(tt.name, headerRules{allowUnderscores: tt.allowUnderscores}); got != tt.want {
 			t.Errorf("dropRequestHeader(%q, %v) = %v; want %v", tt.name, tt.allowUnderscores, got, tt.want)
 		}
-		if got := dropRequestHeader([]byte(tt.name), tt.allowUnderscores); got != tt.want {
+		if got := dropRequestHeader([]byte(tt.name), headerRules{allowUnderscores: tt.allowUnderscores}); got != tt.want {
 			t.Errorf("dropRequestHeader([]byte(%q), %v) = %v; want %v", tt.name, tt.allowUnderscores, got, tt.want)
 		}
 	}
@@ -64,7 +64,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 		{http.MethodGet, true, "", false},
 	}
 	for _, tt := range tests {
-		if got := webSocketUpgrade(tt.method, tt.conn, tt.upgrade); got != tt.want {
+		if got := webSocketUpgrade(tt.method, true, tt.conn, tt.upgrade); got != tt.want {
 			t.Errorf("webSocketUpgrade(%s, %v, %q) = %v; want %v", tt.method, tt.conn, tt.upgrade, got, tt.want)
 		}
 	}

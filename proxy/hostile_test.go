@@ -527,7 +527,7 @@ func TestHostileUpstreamFraming(t *testing.T) {
 	for _, body := range []string{"+5\r\nhello\r\n0\r\n\r\n", "-0\r\n\r\n"} {
 		var out strings.Builder
 		bw := bufio.NewWriter(&out)
-		if _, err := copyChunked(bw, bufio.NewReader(strings.NewReader(body))); err == nil {
+		if _, _, err := copyChunked(bw, bufio.NewReader(strings.NewReader(body))); err == nil {
 			t.Errorf("copyChunked(%q) relayed it; want refused", body)
 		}
 	}

@@ -223,6 +223,7 @@ func headEnd(raw []byte) int {
 // reads it (a slowloris gets one header_timeout, not two).
 func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArmed bool) (keepAlive, tunneled bool) {
 	fc := f.fc
+	f.headReq = false // not a HEAD until its request line says so
 	if !headArmed {
 		_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
 	}
@@ -248,10 +249,11 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 	target := requestTarget(r)
 	hasBody := r.ContentLength != 0 || len(r.TransferEncoding) > 0
 	isHead := r.Method == http.MethodHead
+	f.headReq = isHead
 	keepAlive = !r.Close && r.ProtoAtLeast(1, 1) && !l.draining.Load()
 	conn := r.Header["Connection"]
 	webSocket := len(r.Header["Upgrade"]) == 1 &&
-		webSocketUpgrade(r.Method, hasTokenIn(conn, "upgrade"), r.Header["Upgrade"][0])
+		webSocketUpgrade(r.Method, r.ProtoAtLeast(1, 1), hasTokenIn(conn, "upgrade"), r.Header["Upgrade"][0])
 
 	var status int
 	var sent int64
@@ -276,10 +278,10 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 		out := l.parsedRequest(f, r, target, st, trimOWS(r.Header["Upgrade"][0]), noBodyFraming)
 		return false, l.upgrade(f, out, e, st)
 	default:
-		if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+		if refusedMethod(r.Method) {
 			// No tunnels through the proxy, and no echo of the request's
 			// headers (cookies included) back to a script (cross-site
-			// tracing): both refused, as nginx does.
+			// tracing): refused, as nginx does.
 			status, sent = l.refuse(f, "method", http.StatusMethodNotAllowed, http.StatusText(http.StatusMethodNotAllowed))
 			keepAlive = false
 			break
@@ -293,6 +295,14 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 	}
 	l.finish(&e, status, sent)
 	return keepAlive, false
+}
+
+// refusedMethod reports CONNECT, TRACE and TRACK (IIS's TRACE) in any
+// case: methods are case-sensitive, but servers and frameworks that fold
+// them (IIS, PHP's and Rack's dispatch on an upper-cased method) would
+// echo "trace" too.
+func refusedMethod(m string) bool {
+	return equalFold(m, http.MethodConnect) || equalFold(m, http.MethodTrace) || equalFold(m, "TRACK")
 }
 
 // targetForm reports a request target of a form the proxy serves (RFC
@@ -336,8 +346,9 @@ func hasTokenIn(vs []string, token string) bool {
 // are hop-by-hop too), Host, then appendRequestTail.
 func (l *listener) parsedRequest(f *httpConn, r *http.Request, target string, st *listenerState, upgrade string, body bodyFraming) []byte {
 	h := make(map[string][]string, len(r.Header)+1)
+	rules := st.headerRules()
 	for k, v := range r.Header {
-		if dropRequestHeader(k, st.cfg.UnderscoresInHeaders) || k == "Content-Length" || k == "Expect" {
+		if dropRequestHeader(k, rules) || k == "Content-Length" || k == "Expect" {
 			continue
 		}
 		h[k] = v
