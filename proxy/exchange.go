@@ -61,15 +61,7 @@ func (l *listener) relay(f *httpConn, out []byte, body *clientBody, st *listener
 			return StatusClientClosed, 0, false
 		}
 		if body != nil && body.err != nil { // the client failed, not the app
-			switch {
-			case body.expired:
-				s, n := l.answer(f, http.StatusRequestTimeout, http.StatusText(http.StatusRequestTimeout), false, false)
-				return s, n, false
-			case body.malformed:
-				s, n := l.refuse(f, "bad_body", http.StatusBadRequest, http.StatusText(http.StatusBadRequest))
-				return s, n, false
-			}
-			return StatusClientClosed, 0, false
+			return l.answerBodyError(f, body)
 		}
 		if retryOnFresh(replayable, reused, attempt, err) {
 			continue

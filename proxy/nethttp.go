@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"errors"
 	"fmt"
@@ -378,17 +379,39 @@ func (l *listener) proxyParsed(f *httpConn, r *http.Request, target string, st *
 	case len(r.Header["Content-Length"]) > 0 || r.ContentLength > 0:
 		framing.length = r.ContentLength
 	}
-	out := l.parsedRequest(f, r, target, st, "", framing)
+	if tooLargeDeclared(framing, st) {
+		s, n := l.refuse(f, "body_too_large", http.StatusRequestEntityTooLarge, http.StatusText(http.StatusRequestEntityTooLarge))
+		return s, n, false
+	}
 	var body *clientBody
 	if framing.chunked || framing.length > 0 {
-		body = &clientBody{r: r.Body, fc: f.fc, timeout: st.cfg.BodyTimeout, chunked: framing.chunked}
+		body = &clientBody{r: r.Body, fc: f.fc, timeout: st.cfg.BodyTimeout, chunked: framing.chunked, limit: st.cfg.ClientMaxBodySize}
 		if r.ProtoAtLeast(1, 1) && len(r.Header["Expect"]) > 0 {
 			body.cont = f.bw // 100-continue: sent when the body is first read
 		}
 	}
+	clientDone := body == nil // the client's body is read to its end
+	if body != nil && st.cfg.RequestBuffering != BufferingOff {
+		// Read whole before the app is contacted (bodybuffer.go), sent
+		// with its length.
+		bb, err := bufferBody(body, st.cfg.ClientBodyBufferSize)
+		if err != nil {
+			if body.err != nil {
+				return l.answerBodyError(f, body)
+			}
+			status := l.upstreamFailed(context.Background(), st, err) // the proxy's own failure: 502
+			s, n := l.answer(f, status, http.StatusText(status), false, false)
+			return s, n, false
+		}
+		defer bb.close()
+		framing = bodyFraming{length: bb.size}
+		body = &clientBody{r: bb.reader(), fc: f.fc}
+		clientDone = true
+	}
+	out := l.parsedRequest(f, r, target, st, "", framing)
 	replayable := body == nil && (r.Method == http.MethodGet || isHead || r.Method == http.MethodOptions || r.Method == http.MethodTrace)
 	status, sent, keep := l.relay(f, out, body, st, isHead, !r.ProtoAtLeast(1, 1), keepAlive, replayable)
-	if body != nil && !body.done {
+	if !clientDone && !body.done {
 		keep = false // the rest of the body is still on the connection
 	}
 	return status, sent, keep
@@ -403,8 +426,10 @@ type clientBody struct {
 	timeout   time.Duration
 	chunked   bool
 	cont      *bufio.Writer // write "100 Continue" here before the first read
+	limit     int64 // client_max_body_size (0: none)
 	read      int64
 	done      bool  // read to its end
+	tooLarge  bool  // over limit: 413
 	err       error // the client's read error
 	expired   bool  // body_timeout expired
 	malformed bool  // the body's framing is broken (a bad chunk): 400
@@ -425,6 +450,11 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.read += int64(n)
+	if b.limit > 0 && b.read > b.limit {
+		b.tooLarge = true
+		b.err = fmt.Errorf("%w (%d bytes)", errBodyTooLarge, b.limit)
+		return n, b.err
+	}
 	switch {
 	case errors.Is(err, io.EOF):
 		b.done = true
