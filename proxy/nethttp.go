@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -426,7 +426,7 @@ type clientBody struct {
 	timeout   time.Duration
 	chunked   bool
 	cont      *bufio.Writer // write "100 Continue" here before the first read
-	limit     int64 // client_max_body_size (0: none)
+	limit     int64         // client_max_body_size (0: none)
 	read      int64
 	done      bool  // read to its end
 	tooLarge  bool  // over limit: 413
