@@ -248,12 +248,21 @@ var spoofHeaders = []string{
 	"Client-IP: 6.6.6.12", "True-Client-IP: 6.6.6.13", "X-Client-IP: 6.6.6.14", "CF-Connecting-IP: 6.6.6.15",
 	"X-Cluster-Client-IP: 6.6.6.16", "Fastly-Client-IP: 6.6.6.17", "X-Original-Forwarded-For: 6.6.6.18",
 	"X-Forwarded: for=6.6.6.19", "Forwarded-For: 6.6.6.20", "True_Client_IP: 6.6.6.21",
+	// Issue 21: more names apps and frameworks read, ALB's sign-in
+	// headers, and the original-URL headers IIS-style routers obey.
+	"Proxy-Client-IP: 6.6.6.22", "WL-Proxy-Client-IP: 6.6.6.23", "X-Originating-IP: 6.6.6.24", "X-Remote-IP: 6.6.6.25",
+	"X-Remote-Addr: 6.6.6.26", "X-ProxyUser-Ip: 6.6.6.27", "X-Envoy-External-Address: 6.6.6.28",
+	"X-Appengine-User-Ip: 6.6.6.29", "Cf-Pseudo-IPv4: 6.6.6.30", "X-Original-URL: /admin", "X-Rewrite-URL: /admin",
+	"X-Amzn-Oidc-Data: forged", "X-Amzn-Oidc-Identity: admin", "X-Amzn-Oidc-Accesstoken: forged", "x_amzn_oidc_data: forged",
 }
 
 // clientAddressHeaders are the canonical names the app must never get
 // from a client.
 var clientAddressHeaders = []string{"Client-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
-	"X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For"}
+	"X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For",
+	"Proxy-Client-Ip", "Wl-Proxy-Client-Ip", "X-Originating-Ip", "X-Remote-Ip", "X-Remote-Addr", "X-Proxyuser-Ip",
+	"X-Envoy-External-Address", "X-Appengine-User-Ip", "Cf-Pseudo-Ipv4", "X-Original-Url", "X-Rewrite-Url",
+	"X-Amzn-Oidc-Data", "X-Amzn-Oidc-Identity", "X-Amzn-Oidc-Accesstoken"}
 
 // portOf is the port of a host:port address.
 func portOf(addr string) string {

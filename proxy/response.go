@@ -163,7 +163,9 @@ func parseUnsigned(b []byte, base int) (int64, bool) {
 // to w. Whenever the app has sent no more yet, what was relayed is flushed:
 // a chunked answer is often a stream (the streaming rule, copyStream).
 //
-// The trailer section is parsed strictly (trailerLine): each line a field
+// Every line ends in CRLF (a bare LF is refused, as net/http refuses it),
+// and the data of a chunk is followed by exactly CRLF. The trailer section
+// is parsed strictly (trailerLine): each line a field
 // ending in CRLF, the section ending in a bare CRLF. A line ending in a bare
 // LF, or in CR CR LF, is a broken answer (errBadResponse): read leniently,
 // "X\n" would end the message for one reader and not for the next, and the
@@ -183,6 +185,9 @@ func copyChunked(w *bufio.Writer, r *bufio.Reader) (payload, written int64, err 
 		line, err := r.ReadSlice('\n')
 		if err != nil {
 			return payload, written, err
+		}
+		if len(line) < 2 || line[len(line)-2] != '\r' || bytes.IndexByte(line[:len(line)-2], '\r') >= 0 {
+			return payload, written, errBadResponse // a bare LF, or a CR inside: net/http (the client) refuses them
 		}
 		size := line
 		if i := bytes.IndexByte(size, ';'); i >= 0 {
@@ -222,7 +227,7 @@ func copyChunked(w *bufio.Writer, r *bufio.Reader) (payload, written int64, err 
 			return payload, written, err
 		}
 		crlf, err := r.ReadSlice('\n')
-		if err != nil || len(bytes.TrimRight(crlf, "\r\n")) != 0 {
+		if err != nil || string(crlf) != "\r\n" {
 			return payload, written, errBadResponse
 		}
 		if err := write(crlf); err != nil {
