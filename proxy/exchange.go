@@ -83,7 +83,6 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 	// for the answer are upstreamReader's.
 	uc.rd.arm(f, t.headerTimeout, readTimeout, time.Now())
 	defer uc.rd.disarm()
-	_ = uc.c.SetWriteDeadline(t.waitDeadline(time.Now(), time.Now()))
 	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
@@ -103,9 +102,7 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 			}
 			early, keepAlive = true, false
 		}
-		now := time.Now()
-		uc.rd.arm(f, t.headerTimeout, readTimeout, now)
-		_ = uc.c.SetWriteDeadline(t.waitDeadline(now, now))
+		uc.rd.arm(f, t.headerTimeout, readTimeout, time.Now())
 	}
 	if !early {
 		if err := uc.bw.Flush(); err != nil {
@@ -152,8 +149,9 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 // before any byte of it reached the client, who gets a 502 instead.
 var errNothingSent = fmt.Errorf("%w, before anything was sent to the client", errBadResponse)
 
-// clientCheck is how often a client is looked at while the app has not
-// answered yet: one that closed or reset its connection ends the exchange
+// clientCheck is how often a client is looked at while a read of the app's
+// answer waits (upstreamread.go), head or streamed body: one that closed
+// or reset its connection ends the exchange
 // (499 in the log, the app's connection closed, as net/http's Server
 // cancels the request and nginx ends it), so a long poll whose client left
 // does not hold a worker of the app until it answers.
@@ -162,19 +160,6 @@ const clientCheck = time.Second
 // errClientGone: the client closed its connection while the app had not
 // answered.
 var errClientGone = errors.New("proxy: the client went away before the app answered")
-
-// waitDeadline is the deadline, at now, of a wait for the app's answer to
-// a request sent at from: the next client check, or upstream_timeout if
-// sooner.
-func (t *upstreamTransport) waitDeadline(from, now time.Time) time.Time {
-	d := now.Add(clientCheck)
-	if t.headerTimeout > 0 {
-		if end := from.Add(t.headerTimeout); end.Before(d) {
-			return end
-		}
-	}
-	return d
-}
 
 // sendBody copies a request body to the upstream in the framing its head
 // announced. Each read from the client waits at most body_timeout

@@ -45,13 +45,14 @@ var errUpstreamReadTimeout = errors.New("proxy: upstream_read_timeout: the app s
 
 // arm starts the waits of one exchange with the client of f, the request
 // sent now: upstream_timeout (headTimeout, 0: none) bounds the head,
-// readTimeout (0: none) every wait. It sets the first deadline.
+// readTimeout (0: none) every wait. It sets the first deadline, for the
+// writes of the request too (one timer update per exchange).
 func (u *upstreamReader) arm(f *httpConn, headTimeout, readTimeout time.Duration, now time.Time) {
 	u.f, u.readTimeout, u.last, u.headBy = f, readTimeout, now, time.Time{}
 	if headTimeout > 0 {
 		u.headBy = now.Add(headTimeout)
 	}
-	_ = u.c.SetReadDeadline(u.next(now))
+	_ = u.c.SetDeadline(u.next(now))
 }
 
 // headRead ends upstream_timeout's bound: the head is complete.
