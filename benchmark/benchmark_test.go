@@ -93,10 +93,12 @@ func TestScenarioFilter(t *testing.T) {
 		filter string
 		want   []string
 	}{
-		{"no filter runs all", "", []string{"keep-alive GET, 128 B body", "redirect listener (301)", "connection churn, PROXY v1",
+		{"no filter runs all", "", []string{"keep-alive GET, 128 B body", "redirect listener (301)",
+			"keep-alive POST, 1 KiB request body", "keep-alive POST, 64 KiB request body", "connection churn, PROXY v1",
 			"connection churn, PROXY v2", "WebSocket echo, 64 B, 4 connections", "WebSocket bulk, 64 KiB messages, 1 connection"}},
 		{"churn", "churn", []string{"connection churn, PROXY v1", "connection churn, PROXY v2"}},
 		{"case-insensitive", "PROXY V2", []string{"connection churn, PROXY v2"}},
+		{"request bodies", "post", []string{"keep-alive POST, 1 KiB request body", "keep-alive POST, 64 KiB request body"}},
 		{"none", "gopher", nil},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package benchmark
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -124,6 +125,20 @@ func (c ProxyConfig) scenarios() []scenario {
 	ka[1].goal = &report.Goal{Versus: Nginx, Ratio: 1}
 	echo := latencyFigures("round trip ", 0.5, 0.99)
 	echo[0].goal = &report.Goal{Versus: Nginx, Ratio: 1}
+	// Request bodies: nginx buffers them by default (memory up to 16 KiB,
+	// then client_body_temp_path), elbguard-proxy too (request_buffering
+	// on), HAProxy streams them.
+	post := func(size int, name string) scenario {
+		body := bytes.Repeat([]byte("b"), size)
+		return scenario{
+			name: "keep-alive POST, " + name + " request body",
+			figures: append([]figure{{metric: "throughput", unit: "req/s", better: report.Higher,
+				goal: &report.Goal{Versus: Nginx, Ratio: 1}, value: rate}}, latencyFigures("", 0.5, 0.99)...),
+			run: func(ctx context.Context, d *loadgen.Dialer, t *target) loadgen.Result {
+				return loadgen.KeepAlive(ctx, d, loadgen.HTTP{Path: backend.PathUpload, Body: body}, w, dur)
+			},
+		}
+	}
 	churn := func(v int) scenario {
 		return scenario{
 			name:    fmt.Sprintf("connection churn, PROXY v%d", v),
@@ -152,6 +167,8 @@ func (c ProxyConfig) scenarios() []scenario {
 				return loadgen.KeepAlive(ctx, dr, loadgen.HTTP{Path: "/a/b?c=d", Want: 301}, w, dur)
 			},
 		},
+		post(1<<10, "1 KiB"),
+		post(64<<10, "64 KiB"),
 		churn(1),
 		churn(2),
 		{

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"text/template"
 	"time"
@@ -33,6 +34,10 @@ type target struct {
 // templateData fills benchmark/configs/*.tmpl.
 type templateData struct {
 	Redirect, App, Backend, Admin, Dir string
+	// User is the user running the bench: nginx's workers run as it, not
+	// as nobody when the bench runs as root, so that they can write request
+	// bodies over client_body_buffer_size into the private run directory.
+	User string
 }
 
 func render(root, name string, d templateData) (string, error) {
@@ -49,7 +54,10 @@ func render(root, name string, d templateData) (string, error) {
 }
 
 func newTemplateData(dir, backend string) (templateData, error) {
-	d := templateData{Backend: backend, Dir: dir}
+	d := templateData{Backend: backend, Dir: dir, User: "nobody"}
+	if u, err := user.Current(); err == nil {
+		d.User = u.Username
+	}
 	for _, p := range []*string{&d.Redirect, &d.App, &d.Admin} {
 		a, err := peer.FreeAddr()
 		if err != nil {

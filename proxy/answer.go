@@ -64,8 +64,12 @@ func (l *listener) finish(f *httpConn, e *entry, status int, sent int64) {
 }
 
 // answer writes one of the proxy's own text/plain answers; text gets a
-// final newline. It returns the status and the body bytes sent.
+// final newline, and the answer to a HEAD (isHead, or the request being
+// answered, f.headReq) none: its Content-Length is the GET's, as RFC 9110
+// §9.3.2 says, and a kept-alive client would read stray bytes into its next
+// response. It returns the status and the body bytes sent.
 func (l *listener) answer(f *httpConn, status int, text string, keepAlive, isHead bool) (int, int64) {
+	isHead = isHead || f.headReq
 	bw := f.bw
 	writeStatusLine(bw, status)
 	_, _ = bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ")

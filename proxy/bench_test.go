@@ -68,7 +68,7 @@ func BenchmarkRequestHead(b *testing.B) {
 		head := []byte(raw)
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := parseFastHead(head, &f.head, false); err != nil {
+			if err := parseFastHead(head, &f.head, headerRules{}); err != nil {
 				b.Fatal(err)
 			}
 			(&listener{}).fastRequest(f, head, st, nil)

@@ -163,6 +163,31 @@ type ListenerConfig struct {
 	// SendProxy re-sends the client address upstream in mode tcp: "v1",
 	// "v2" or empty (default, none).
 	SendProxy string `yaml:"send_proxy"`
+	// DropRequestHeaders names request headers of the operator's own that
+	// never reach the app from a client (as the client-address headers
+	// listed in the package doc), in any case and spelt with '-' or '_'.
+	DropRequestHeaders []string `yaml:"drop_request_headers"`
+	// RequestBuffering is "on" (default, nginx's proxy_request_buffering
+	// on): a request body is read whole, in memory up to
+	// ClientBodyBufferSize and beyond it in a temporary file (a private
+	// directory, mode 0600, unlinked at once), before the app is contacted,
+	// and reaches it with a Content-Length even when the client chunked it;
+	// a slow client never holds a worker of the app. "off" streams the body
+	// to the app as it arrives.
+	RequestBuffering string `yaml:"request_buffering"`
+	// ClientBodyBufferSize is how much of a buffered body is kept in
+	// memory (nginx's client_body_buffer_size). Default 16 KiB.
+	ClientBodyBufferSize int `yaml:"client_body_buffer_size"`
+	// ClientMaxBodySize bounds a request body (nginx's
+	// client_max_body_size): a larger one is answered 413, whatever
+	// request_buffering says. Default 1 MiB.
+	ClientMaxBodySize int64 `yaml:"client_max_body_size"`
+	// UpstreamReadTimeout bounds the wait between two reads of the app's
+	// answer, head and body alike (nginx's proxy_read_timeout): then 504 if
+	// nothing was sent, otherwise both connections are closed. Unset: 60s;
+	// 0: none, for a listener that streams on purpose (server-sent events,
+	// long polls). upstream_timeout still bounds the whole head.
+	UpstreamReadTimeout *time.Duration `yaml:"upstream_read_timeout"`
 }
 
 // Default is the seed's layout: :80 redirect and :81 app to
@@ -375,7 +400,7 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 	if l.MaxHeaderBytes == 0 {
 		l.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
-	return l, nil
+	return l.normalizeAppSide() // config_app.go
 }
 
 // parsePrefix accepts a CIDR or a bare address (a /32 or /128).

@@ -166,8 +166,19 @@ func TestDefaults(t *testing.T) {
 	l := cfg.Listeners[0]
 	if l.ProxyProtocol != ProxyRequired || l.ForwardedProto != "https" || l.HeaderTimeout != 5*time.Second ||
 		cfg.HealthPath != "/healthz" || cfg.Admin != DefaultAdmin || cfg.ShutdownTimeout != 30*time.Second ||
-		l.BodyTimeout != 60*time.Second || l.SendTimeout != 60*time.Second || l.UnderscoresInHeaders || len(l.TrustedCIDRs) != 0 {
+		l.BodyTimeout != 60*time.Second || l.SendTimeout != 60*time.Second || l.UnderscoresInHeaders || len(l.TrustedCIDRs) != 0 ||
+		l.RequestBuffering != BufferingOn || l.ClientBodyBufferSize != 16<<10 || l.ClientMaxBodySize != 1<<20 ||
+		l.UpstreamReadTimeout == nil || *l.UpstreamReadTimeout != 60*time.Second {
 		t.Errorf("defaults = %+v %+v", cfg, l)
+	}
+	// upstream_read_timeout: 0 is none, not the default.
+	cfg, err = ParseConfig([]byte("listeners: [{listen: ':8081', mode: http, upstream: 'http://127.0.0.1:9', upstream_read_timeout: 0s, request_buffering: off, drop_request_headers: [X_Tenant]}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := cfg.Listeners[0]; l.upstreamReadTimeout() != 0 || l.RequestBuffering != BufferingOff || len(l.DropRequestHeaders) != 1 || l.DropRequestHeaders[0] != "x-tenant" {
+		t.Errorf("upstream_read_timeout %v, request_buffering %q, drop_request_headers %q; want 0, off, [x-tenant]",
+			l.upstreamReadTimeout(), l.RequestBuffering, l.DropRequestHeaders)
 	}
 }
 
@@ -196,6 +207,11 @@ func TestConfigErrors(t *testing.T) {
 		{"bad redirect_host", "listeners: [{listen: ':1', mode: redirect, redirect_host: 'a/b'}]", "redirect_host"},
 		{"bad forwarded_proto", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', forwarded_proto: ftp}]", "forwarded_proto"},
 		{"negative procs", "procs: -1\nlisteners: [{listen: ':1', mode: redirect}]", "procs -1"},
+		{"bad request_buffering", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', request_buffering: yes}]", "request_buffering \"yes\": allowed values are on, off"},
+		{"negative client_max_body_size", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', client_max_body_size: -1}]", "client_max_body_size"},
+		{"negative client_body_buffer_size", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', client_body_buffer_size: -1}]", "client_body_buffer_size"},
+		{"negative upstream_read_timeout", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', upstream_read_timeout: -1s}]", "upstream_read_timeout"},
+		{"bad drop_request_headers", "listeners: [{listen: ':1', mode: http, upstream: 'http://x:1', drop_request_headers: ['X A']}]", "drop_request_headers \"X A\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -112,6 +112,12 @@ func (a *diffApp) serve(c net.Conn) {
 			resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nStrict-Transport-Security: max-age=1\r\nContent-Length: 2\r\n\r\nok"
 		case p == "/trailer":
 			resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTrailer: X-T\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: v\r\n\r\n"
+		case p == "/trailer-bad":
+			resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX\n\r\n"
+		case p == "/trailer-crcr":
+			resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\r\n\r\n"
+		case p == "/head-nolength" && r.Method == http.MethodHead:
+			resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-App: 1\r\n\r\n"
 		case p == "/untyped":
 			resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n<html"
 		default:
@@ -159,6 +165,7 @@ func TestDifferentialPaths(t *testing.T) {
 				{Mode: ModeRedirect, HSTS: "max-age=60"},
 				{Mode: ModeHTTP, Upstream: downURL},
 				{Mode: ModeHTTP, Upstream: upstream},
+				{Mode: ModeHTTP, Upstream: upstream, ClientMaxBodySize: 16, ClientBodyBufferSize: 8, DropRequestHeaders: []string{"X-Tenant"}},
 			}}
 	}
 	fastLog, parsedLog := t.TempDir()+"/fast.log", t.TempDir()+"/parsed.log"
@@ -214,6 +221,18 @@ func TestDifferentialPaths(t *testing.T) {
 		{"redirect health", 1, string(req("GET", "/healthz"))},
 		{"upstream down", 2, string(req("GET", "/down"))},
 		{"upstream down, websocket", 2, string(req("GET", "/ws", ws...))},
+		// Issue 21: request bodies, response framing, methods, upgrades.
+		{"upstream down, HEAD, then a GET", 2, string(req("HEAD", "/down")) + string(req("GET", "/healthz"))},
+		{"HEAD answered without a length, then a GET", 0, string(req("HEAD", "/head-nolength")) + string(req("GET", "/after"))},
+		{"trailer ending in a bare LF", 0, string(req("GET", "/trailer-bad"))},
+		{"trailer ending in CR CR LF", 0, string(req("GET", "/trailer-crcr"))},
+		{"trace in lower case", 0, "trace /t HTTP/1.1\r\nHost: app.example\r\n\r\n"},
+		{"TRACK", 0, string(req("TRACK", "/t"))},
+		{"websocket upgrade on HTTP/1.0", 0, "GET /ws HTTP/1.0\r\nHost: app.example\r\n" + strings.Join(ws, "\r\n") + "\r\n\r\n"},
+		{"chunked POST spilled to a file", 4, string(req("POST", "/post", "Transfer-Encoding: chunked")) + "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n"},
+		{"POST over client_max_body_size", 4, string(req("POST", "/post", "Content-Length: 17")) + "12345678901234567"},
+		{"chunked POST over client_max_body_size", 4, string(req("POST", "/post", "Transfer-Encoding: chunked")) + "11\r\n12345678901234567\r\n0\r\n\r\n"},
+		{"operator's dropped header", 4, string(req("GET", "/tenant", "X-Tenant: admin", "x_tenant: admin", "X-Amzn-Oidc-Identity: admin"))},
 	}
 	for _, tt := range corpus {
 		t.Run(tt.name, func(t *testing.T) {

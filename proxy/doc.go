@@ -21,10 +21,19 @@
 // Client-sent X-Forwarded-*, Forwarded, X-Real-IP, X-Amzn-Vpce-Id and the
 // other client-address headers libraries read (Client-IP, True-Client-IP,
 // X-Client-IP, CF-Connecting-IP, X-Cluster-Client-IP, Fastly-Client-IP,
-// X-Original-Forwarded-For, X-Forwarded, Forwarded-For), in any spelling
-// with '-' or '_', are always removed (header.go); other names with '_' are
-// removed unless underscores_in_headers is set. The Host header is passed
-// through. Only Upgrade: websocket switches protocols; any other upgrade
+// X-Original-Forwarded-For, X-Forwarded, Forwarded-For, Proxy-Client-IP,
+// WL-Proxy-Client-IP, X-Originating-IP, X-Remote-IP, X-Remote-Addr,
+// X-ProxyUser-Ip, X-Envoy-External-Address, X-Appengine-User-Ip,
+// Cf-Pseudo-IPv4, X-Original-URL, X-Rewrite-URL, every X-Amzn-Oidc-*, and
+// the listener's drop_request_headers), in any spelling with '-' or '_',
+// are always removed (header.go); other names with '_' are removed unless
+// underscores_in_headers is set.
+//
+// Request bodies are read whole before the app is contacted
+// (request_buffering, bodybuffer.go), the waits for the app's answer are
+// bounded and watch the client (upstream_read_timeout, upstreamread.go);
+// docs/proxy-buffering.md. The Host header is passed
+// through. Only Upgrade: websocket (on HTTP/1.1) switches protocols; any other upgrade
 // (h2c) is proxied as a plain request without Upgrade and HTTP2-Settings.
 //
 // Request handling has two parsers and one set of rules. The fast path's

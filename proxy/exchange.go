@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
-	"os"
 	"sync"
 	"time"
 )
@@ -63,15 +62,7 @@ func (l *listener) relay(f *httpConn, out []byte, body *clientBody, st *listener
 			return StatusClientClosed, 0, false
 		}
 		if body != nil && body.err != nil { // the client failed, not the app
-			switch {
-			case body.expired:
-				s, n := l.answer(f, http.StatusRequestTimeout, http.StatusText(http.StatusRequestTimeout), false, false)
-				return s, n, false
-			case body.malformed:
-				s, n := l.refuse(f, "bad_body", http.StatusBadRequest, http.StatusText(http.StatusBadRequest))
-				return s, n, false
-			}
-			return StatusClientClosed, 0, false
+			return l.answerBodyError(f, body)
 		}
 		if retryOnFresh(replayable, reused, attempt, err) {
 			continue
@@ -88,8 +79,11 @@ func (l *listener) relay(f *httpConn, out []byte, body *clientBody, st *listener
 // nothing was sent to the client.
 func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []byte, body *clientBody, isHead, dechunk, keepAlive bool) (int, int64, bool, error) {
 	t := st.transport
-	sentAt := time.Now() // upstream_timeout counts from here, or from the body's end
-	_ = uc.c.SetDeadline(t.waitDeadline(sentAt, sentAt))
+	readTimeout := st.cfg.upstreamReadTimeout()
+	// upstream_timeout counts from here, or from the body's end; the waits
+	// for the answer are upstreamReader's.
+	uc.rd.arm(f, t.headerTimeout, readTimeout, time.Now())
+	defer uc.rd.disarm()
 	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
@@ -109,8 +103,7 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 			}
 			early, keepAlive = true, false
 		}
-		sentAt = time.Now()
-		_ = uc.c.SetDeadline(t.waitDeadline(sentAt, sentAt))
+		uc.rd.arm(f, t.headerTimeout, readTimeout, time.Now())
 	}
 	if !early {
 		if err := uc.bw.Flush(); err != nil {
@@ -118,27 +111,17 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 		}
 	}
 	var rh respHead
+	interimUnknown := false // a 1xx whose end is unknown (ignoredBody): no reuse
 	for {
-		if _, err := uc.br.Peek(1); err != nil {
-			if errors.Is(err, io.EOF) || isConnReset(err) {
-				return 0, 0, false, errUpstreamClosed
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) && !t.timedOut(sentAt) {
-				// A check, not upstream_timeout: is the client still there?
-				if f.clientGone() {
-					return 0, 0, false, errClientGone
-				}
-				_ = uc.c.SetDeadline(t.waitDeadline(sentAt, time.Now()))
-				continue
-			}
-			return 0, 0, false, err
-		}
 		b, err := readFastHead(uc.br)
 		if err != nil {
-			if errors.Is(err, errNotFast) {
+			switch {
+			case errors.Is(err, errNotFast):
 				return 0, 0, false, errors.New("proxy: upstream response head over 4 KiB or with bare LF line ends")
+			case uc.br.Buffered() == 0 && (errors.Is(err, io.EOF) || isConnReset(err)):
+				return 0, 0, false, errUpstreamClosed // nothing of an answer: a stale pooled connection
 			}
-			return 0, 0, false, err
+			return 0, 0, false, fmt.Errorf("read answer head: %w", err)
 		}
 		if err := parseRespHead(b, &rh, false); err != nil {
 			return 0, 0, false, err
@@ -146,27 +129,30 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 		if rh.status >= 200 {
 			break
 		}
+		interimUnknown = interimUnknown || ignoredBody(false, rh.status, rh.length, rh.chunked)
 		_, _ = uc.br.Discard(rh.size) // 1xx informational: not relayed
 	}
-	if !bodyBuffered(uc.br, &rh, isHead) {
-		// The body still has to be read: no deadline on streaming it. A
-		// body already in the buffer reads nothing more, and every use of
-		// a pooled connection sets its deadline first, so the timer is
-		// left alone (one timer update fewer per request).
-		_ = uc.c.SetDeadline(time.Time{})
-	}
+	uc.rd.headRead()
 	sent, keepAlive, reuse, err := l.relayResponse(f, uc.br, &rh, st, isHead, dechunk, keepAlive)
+	if errors.Is(err, errNothingSent) {
+		return 0, 0, false, err // answered 502 by relay
+	}
 	if err != nil {
 		// Upstream or client failed mid-body: neither connection is reusable.
 		_ = uc.c.Close()
 		return rh.status, sent, false, nil //nolint:nilerr // the response has started: nothing to report to the client but a closed connection
 	}
-	t.release(uc, reuse && !early)
+	t.release(uc, reuse && !early && !interimUnknown)
 	return rh.status, sent, keepAlive, nil
 }
 
-// clientCheck is how often a client is looked at while the app has not
-// answered yet: one that closed or reset its connection ends the exchange
+// errNothingSent: the app's answer turned out broken (errBadResponse)
+// before any byte of it reached the client, who gets a 502 instead.
+var errNothingSent = fmt.Errorf("%w, before anything was sent to the client", errBadResponse)
+
+// clientCheck is how often a client is looked at while a read of the app's
+// answer waits (upstreamread.go), head or streamed body: one that closed
+// or reset its connection ends the exchange
 // (499 in the log, the app's connection closed, as net/http's Server
 // cancels the request and nginx ends it), so a long poll whose client left
 // does not hold a worker of the app until it answers.
@@ -175,24 +161,6 @@ const clientCheck = time.Second
 // errClientGone: the client closed its connection while the app had not
 // answered.
 var errClientGone = errors.New("proxy: the client went away before the app answered")
-
-// waitDeadline is the deadline, at now, of a wait for the app's answer to
-// a request sent at from: the next client check, or upstream_timeout if
-// sooner.
-func (t *upstreamTransport) waitDeadline(from, now time.Time) time.Time {
-	d := now.Add(clientCheck)
-	if t.headerTimeout > 0 {
-		if end := from.Add(t.headerTimeout); end.Before(d) {
-			return end
-		}
-	}
-	return d
-}
-
-// timedOut reports whether upstream_timeout has passed since at.
-func (t *upstreamTransport) timedOut(at time.Time) bool {
-	return t.headerTimeout > 0 && time.Since(at) >= t.headerTimeout
-}
 
 // sendBody copies a request body to the upstream in the framing its head
 // announced. Each read from the client waits at most body_timeout
@@ -297,7 +265,15 @@ func (l *listener) relayResponse(f *httpConn, br *bufio.Reader, rh *respHead, st
 	case dechunk:
 		sent, err = copyStream(bw, br, httputil.NewChunkedReader(br))
 	case rh.chunked:
-		sent, err = copyChunked(bw, br)
+		before := bw.Buffered() // the head, nothing of it flushed yet
+		var written int64
+		sent, written, err = copyChunked(bw, br)
+		if errors.Is(err, errBadResponse) && int64(bw.Buffered()) == int64(before)+written {
+			// Broken before anything reached the client: nothing is sent
+			// and the client gets the proxy's 502 instead.
+			bw.Reset(f.fc)
+			return 0, keepAlive, false, fmt.Errorf("relay chunked answer: %w", errNothingSent)
+		}
 	case rh.length >= 0:
 		sent, err = io.CopyN(bw, br, rh.length)
 	default:

@@ -49,7 +49,7 @@ var tchar = func() (t [256]bool) {
 
 // parseFastHead parses b, which holds exactly one request head ending in
 // CRLF CRLF. Header lines dropRequestHeader drops are not kept.
-func parseFastHead(b []byte, h *fastHead, allowUnderscores bool) error {
+func parseFastHead(b []byte, h *fastHead, rules headerRules) error {
 	*h = fastHead{size: len(b)}
 	eol := bytes.Index(b, crlf)
 	if eol < 0 {
@@ -168,7 +168,7 @@ func parseFastHead(b []byte, h *fastHead, allowUnderscores bool) error {
 				return errNotFast
 			}
 		}
-		forward := !dropRequestHeader(name, allowUnderscores)
+		forward := !dropRequestHeader(name, rules)
 		if forward {
 			if h.nfwd == maxFastHeaders {
 				return errNotFast
@@ -178,7 +178,7 @@ func parseFastHead(b []byte, h *fastHead, allowUnderscores bool) error {
 		}
 		pos += eol + 2
 	}
-	if !webSocketUpgrade(methodString(b[h.method.start:h.method.end]), h.upgradeTok, b[h.upgrade.start:h.upgrade.end]) {
+	if !webSocketUpgrade(methodString(b[h.method.start:h.method.end]), true, h.upgradeTok, b[h.upgrade.start:h.upgrade.end]) {
 		h.upgrade = span{} // not a WebSocket upgrade: Connection and Upgrade were hop-by-hop, and dropped
 	}
 	if hosts != 1 || h.host.end == h.host.start {

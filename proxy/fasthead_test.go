@@ -35,7 +35,7 @@ func FuzzFastHead(f *testing.F) {
 		}
 		head := b[:end+4]
 		var h fastHead
-		if parseFastHead(head, &h, false) != nil {
+		if parseFastHead(head, &h, headerRules{}) != nil {
 			return
 		}
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
@@ -47,7 +47,7 @@ func FuzzFastHead(f *testing.F) {
 			t.Fatalf("fast path and net/http disagree on %q: %s %s host %q", head, req.Method, req.RequestURI, req.Host)
 		}
 		for _, k := range h.fwd[:h.nfwd] {
-			if name, _, ok := strings.Cut(string(head[k.start:k.end]), ":"); !ok || dropRequestHeader(name, false) {
+			if name, _, ok := strings.Cut(string(head[k.start:k.end]), ":"); !ok || dropRequestHeader(name, headerRules{}) {
 				t.Fatalf("fast path forwards %q", head[k.start:k.end])
 			}
 			line := strings.ToLower(string(head[k.start:k.end]))
@@ -90,7 +90,7 @@ func parsedHead(t *testing.T, head []byte) string {
 		t.Fatalf("fast path accepted %q; serveParsed refuses it (%d)", head, bad)
 	}
 	up := ""
-	if len(r.Header["Upgrade"]) == 1 && webSocketUpgrade(r.Method, hasTokenIn(r.Header["Connection"], "upgrade"), r.Header["Upgrade"][0]) {
+	if len(r.Header["Upgrade"]) == 1 && webSocketUpgrade(r.Method, r.ProtoAtLeast(1, 1), hasTokenIn(r.Header["Connection"], "upgrade"), r.Header["Upgrade"][0]) {
 		up = trimOWS(r.Header["Upgrade"][0])
 	}
 	return string((&listener{}).parsedRequest(f, r, requestTarget(r), fuzzState, up, noBodyFraming))
@@ -102,7 +102,7 @@ func BenchmarkFastHead(b *testing.B) {
 	var h fastHead
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := parseFastHead(head, &h, false); err != nil {
+		if err := parseFastHead(head, &h, headerRules{}); err != nil {
 			b.Fatal(err)
 		}
 	}

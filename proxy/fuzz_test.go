@@ -30,6 +30,13 @@ func FuzzFrontEnd(f *testing.F) {
 		[]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
 		[]byte("\r\n\r\n\x00\r\nQUIT\n\x21\x11\xff\xff"),
 		[]byte("PROXY TCP6 ::1 ::1 65536 1\r\n"),
+		// Issue 21: buffered bodies (chunked, over client_max_body_size),
+		// methods in any case, an upgrade on HTTP/1.0, HEAD.
+		[]byte("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nPOST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"),
+		[]byte("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n"),
+		[]byte("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\ntrack / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		[]byte("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.0\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"),
+		[]byte("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nHEAD / HTTP/1.1\r\nHost: x\r\nX-Amzn-Oidc-Data: x\r\n\r\n"),
 	}
 	for _, s := range seeds {
 		f.Add(s)

@@ -17,12 +17,23 @@ import (
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings"}
 
-// spoofableHeaders claim a client address, protocol or endpoint that only
-// the PROXY header may tell; every X-Forwarded-* name is dropped too.
-// Libraries read some of these before X-Forwarded-For.
+// spoofableHeaders claim a client address, protocol, endpoint, identity
+// or original URL that only the PROXY header, or a proxy in front, may
+// tell; every X-Forwarded-* and X-Amzn-Oidc-* name (spoofablePrefixes) is
+// dropped too. Libraries and frameworks read some of these before
+// X-Forwarded-For (WebLogic's WL-Proxy-Client-IP, App Engine's, Envoy's,
+// Cloudflare's), and X-Original-URL / X-Rewrite-URL make IIS-style
+// frameworks (Symfony, Zend) route to a path the proxy never saw.
 var spoofableHeaders = []string{"Forwarded", "X-Real-Ip", "X-Amzn-Vpce-Id", "Client-Ip", "True-Client-Ip",
 	"X-Client-Ip", "Cf-Connecting-Ip", "X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For",
-	"X-Forwarded", "Forwarded-For"}
+	"X-Forwarded", "Forwarded-For", "Proxy-Client-Ip", "Wl-Proxy-Client-Ip", "X-Originating-Ip", "X-Remote-Ip",
+	"X-Remote-Addr", "X-Proxyuser-Ip", "X-Envoy-External-Address", "X-Appengine-User-Ip", "Cf-Pseudo-Ipv4",
+	"X-Original-Url", "X-Rewrite-Url"}
+
+// spoofablePrefixes start names that are all dropped: X-Forwarded-*, and
+// X-Amzn-Oidc-* (ALB's sign-in: Data, Identity, Accesstoken), which an app
+// written for an ALB trusts as the signed-in user.
+var spoofablePrefixes = []string{"x-forwarded-", "x-amzn-oidc-"}
 
 // droppedByLen indexes the lower-cased hop-by-hop and spoofable names by
 // length: one table lookup and a comparison or two per header line.
@@ -53,11 +64,26 @@ func isHopHeader[T string | []byte](name T) bool {
 	return false
 }
 
+// headerRules are a listener's choices in the request-header rules:
+// underscores_in_headers, and drop_request_headers (the operator's own
+// names, lower case, as normalize leaves them). The zero value is the
+// default.
+type headerRules struct {
+	allowUnderscores bool
+	drop             []string
+}
+
+// headerRules are the listener's request-header rules.
+func (st *listenerState) headerRules() headerRules {
+	return headerRules{allowUnderscores: st.cfg.UnderscoresInHeaders, drop: st.cfg.DropRequestHeaders}
+}
+
 // dropRequestHeader reports whether a client's request header never
-// reaches the app: hop-by-hop, spoofable (X-Forwarded-* included), or
-// spelt with an underscore while underscores are not allowed (nginx's
+// reaches the app: hop-by-hop, spoofable (X-Forwarded-* and
+// X-Amzn-Oidc-* included), named by the operator (drop_request_headers),
+// or spelt with an underscore while underscores are not allowed (nginx's
 // underscores_in_headers off, the default).
-func dropRequestHeader[T string | []byte](name T, allowUnderscores bool) bool {
+func dropRequestHeader[T string | []byte](name T, rules headerRules) bool {
 	if len(name) == 0 {
 		return false
 	}
@@ -69,10 +95,19 @@ func dropRequestHeader[T string | []byte](name T, allowUnderscores bool) bool {
 			}
 		}
 	}
-	if first == 'x' && len(name) >= len("x-forwarded-") && foldDashPrefix(name, "x-forwarded-") {
-		return true
+	if first == 'x' && len(name) >= len("x-amzn-oidc-") {
+		for _, p := range spoofablePrefixes {
+			if foldDashPrefix(name, p) {
+				return true
+			}
+		}
 	}
-	if !allowUnderscores {
+	for _, n := range rules.drop {
+		if len(n) == len(name) && foldDashPrefix(name, n) {
+			return true
+		}
+	}
+	if !rules.allowUnderscores {
 		for i := range len(name) {
 			if name[i] == '_' {
 				return true
@@ -83,7 +118,7 @@ func dropRequestHeader[T string | []byte](name T, allowUnderscores bool) bool {
 }
 
 // spoofableName reports whether a request header name claims a client
-// address (spoofableHeaders or X-Forwarded-*), whatever its case and
+// address (spoofableHeaders or spoofablePrefixes), whatever its case and
 // whether it is spelt with '-' or '_'.
 func spoofableName[T string | []byte](name T) bool {
 	for _, n := range spoofableHeaders {
@@ -91,7 +126,12 @@ func spoofableName[T string | []byte](name T) bool {
 			return true
 		}
 	}
-	return foldDashPrefix(name, "x-forwarded-")
+	for _, p := range spoofablePrefixes {
+		if foldDashPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // foldDashPrefix reports whether name starts with the lower-case prefix,
@@ -135,14 +175,16 @@ func (st *listenerState) forwarded(fc *frontConn) ([5]forwardedHeader, int) {
 	return f, 5
 }
 
-// webSocketUpgrade is the one upgrade decision: a GET whose Connection
-// names "upgrade" and whose Upgrade is exactly "websocket". Any other
+// webSocketUpgrade is the one upgrade decision: an HTTP/1.1 GET whose
+// Connection names "upgrade" and whose Upgrade is exactly "websocket". On
+// HTTP/1.0 Upgrade is ignored (RFC 9110 §7.8: a server must ignore it),
+// never tunnelled: the request is a plain one. Any other
 // Upgrade (h2c above all, which would hand the client an HTTP/2 connection
 // that no forwarding rule sees) is not a protocol switch: the request is
 // proxied as a plain request without Upgrade, HTTP2-Settings and
 // Connection.
-func webSocketUpgrade[T string | []byte](method string, connectionUpgrade bool, upgrade T) bool {
-	if method != http.MethodGet || !connectionUpgrade {
+func webSocketUpgrade[T string | []byte](method string, http11, connectionUpgrade bool, upgrade T) bool {
+	if method != http.MethodGet || !http11 || !connectionUpgrade {
 		return false
 	}
 	s, e := 0, len(upgrade)

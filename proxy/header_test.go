@@ -14,6 +14,9 @@ func TestSpoofableName(t *testing.T) {
 		{"Forwarded", true}, {"X-Real-Ip", true}, {"x_real_ip", true}, {"X-Amzn-Vpce-Id", true}, {"X_AMZN_VPCE_ID", true},
 		{"X-Forwarded", true}, {"Forwarded-For", true}, {"True-Client-IP", true}, {"cf_connecting_ip", true},
 		{"X-Cluster-Client-Ip", true}, {"Fastly-Client-IP", true}, {"X-Original-Forwarded-For", true}, {"Client-IP", true}, {"X-Client-IP", true},
+		{"WL-Proxy-Client-IP", true}, {"x_envoy_external_address", true}, {"X-Original-URL", true}, {"X-Rewrite-Url", true},
+		{"X-Amzn-Oidc-Data", true}, {"x_amzn_oidc_identity", true}, {"X-Amzn-Oidc-Anything", true}, {"X-Amzn-Oidc", false},
+		{"X-Amzn-Trace-Id", false}, {"X-Original-URLs", false},
 		{"X-Real-IPv6", false}, {"Client-IPs", false}, {"Forwardedx", false}, {"X-Request-Id", false}, {"User-Agent", false}, {"", false},
 	}
 	for _, tt := range tests {
@@ -37,12 +40,14 @@ func TestDropRequestHeader(t *testing.T) {
 		{"X-Forwarded-Host", false, true}, {"CF-Connecting-IP", false, true}, {"Forwarded", false, true},
 		{"X_User", false, true}, {"X_User", true, false}, {"X_Forwarded_For", true, true}, {"True_Client_IP", true, true},
 		{"Accept", false, false}, {"Cookie", false, false}, {"X-Request-Id", false, false}, {"Upgrade-Insecure-Requests", false, false},
+		// drop_request_headers: x-tenant (normalized lower case, '-').
+		{"X-Tenant", false, true}, {"x_TENANT", true, true}, {"X-Tenants", false, false}, {"X-Amzn-Oidc-Data", false, true},
 	}
 	for _, tt := range tests {
-		if got := dropRequestHeader(tt.name, tt.allowUnderscores); got != tt.want {
+		if got := dropRequestHeader(tt.name, headerRules{allowUnderscores: tt.allowUnderscores, drop: []string{"x-tenant"}}); got != tt.want {
 			t.Errorf("dropRequestHeader(%q, %v) = %v; want %v", tt.name, tt.allowUnderscores, got, tt.want)
 		}
-		if got := dropRequestHeader([]byte(tt.name), tt.allowUnderscores); got != tt.want {
+		if got := dropRequestHeader([]byte(tt.name), headerRules{allowUnderscores: tt.allowUnderscores, drop: []string{"x-tenant"}}); got != tt.want {
 			t.Errorf("dropRequestHeader([]byte(%q), %v) = %v; want %v", tt.name, tt.allowUnderscores, got, tt.want)
 		}
 	}
@@ -64,7 +69,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 		{http.MethodGet, true, "", false},
 	}
 	for _, tt := range tests {
-		if got := webSocketUpgrade(tt.method, tt.conn, tt.upgrade); got != tt.want {
+		if got := webSocketUpgrade(tt.method, true, tt.conn, tt.upgrade); got != tt.want {
 			t.Errorf("webSocketUpgrade(%s, %v, %q) = %v; want %v", tt.method, tt.conn, tt.upgrade, got, tt.want)
 		}
 	}

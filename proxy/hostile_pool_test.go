@@ -257,7 +257,8 @@ func TestStreamedAnswerReachesClient(t *testing.T) {
 // its body (401, 413) and stops reading it is relayed: the client gets the
 // app's answer, not 502, then its connection closes (the rest of its body
 // is unread), as httputil.ReverseProxy relayed it; the app's connection is
-// not reused.
+// not reused. (With request_buffering off: a buffered body reaches the app
+// whole or not at all, and this body is over client_max_body_size.)
 func TestEarlyAnswerToUpload(t *testing.T) {
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/upload" {
@@ -268,7 +269,9 @@ func TestEarlyAnswerToUpload(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	t.Cleanup(be.Close)
-	_, addrs := startServer(t, appConfig(be.URL, nil))
+	_, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) {
+		l.RequestBuffering, l.ClientMaxBodySize = BufferingOff, 64<<20
+	}))
 	const size = 16 << 20
 	for _, te := range []string{"Content-Length: " + fmt.Sprint(size), "Transfer-Encoding: chunked"} {
 		t.Run(te, func(t *testing.T) {

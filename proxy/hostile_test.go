@@ -248,12 +248,21 @@ var spoofHeaders = []string{
 	"Client-IP: 6.6.6.12", "True-Client-IP: 6.6.6.13", "X-Client-IP: 6.6.6.14", "CF-Connecting-IP: 6.6.6.15",
 	"X-Cluster-Client-IP: 6.6.6.16", "Fastly-Client-IP: 6.6.6.17", "X-Original-Forwarded-For: 6.6.6.18",
 	"X-Forwarded: for=6.6.6.19", "Forwarded-For: 6.6.6.20", "True_Client_IP: 6.6.6.21",
+	// Issue 21: more names apps and frameworks read, ALB's sign-in
+	// headers, and the original-URL headers IIS-style routers obey.
+	"Proxy-Client-IP: 6.6.6.22", "WL-Proxy-Client-IP: 6.6.6.23", "X-Originating-IP: 6.6.6.24", "X-Remote-IP: 6.6.6.25",
+	"X-Remote-Addr: 6.6.6.26", "X-ProxyUser-Ip: 6.6.6.27", "X-Envoy-External-Address: 6.6.6.28",
+	"X-Appengine-User-Ip: 6.6.6.29", "Cf-Pseudo-IPv4: 6.6.6.30", "X-Original-URL: /admin", "X-Rewrite-URL: /admin",
+	"X-Amzn-Oidc-Data: forged", "X-Amzn-Oidc-Identity: admin", "X-Amzn-Oidc-Accesstoken: forged", "x_amzn_oidc_data: forged",
 }
 
 // clientAddressHeaders are the canonical names the app must never get
 // from a client.
 var clientAddressHeaders = []string{"Client-Ip", "True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
-	"X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For"}
+	"X-Cluster-Client-Ip", "Fastly-Client-Ip", "X-Original-Forwarded-For", "X-Forwarded", "Forwarded-For",
+	"Proxy-Client-Ip", "Wl-Proxy-Client-Ip", "X-Originating-Ip", "X-Remote-Ip", "X-Remote-Addr", "X-Proxyuser-Ip",
+	"X-Envoy-External-Address", "X-Appengine-User-Ip", "Cf-Pseudo-Ipv4", "X-Original-Url", "X-Rewrite-Url",
+	"X-Amzn-Oidc-Data", "X-Amzn-Oidc-Identity", "X-Amzn-Oidc-Accesstoken"}
 
 // portOf is the port of a host:port address.
 func portOf(addr string) string {
@@ -434,18 +443,12 @@ func TestHostileRequestSmuggling(t *testing.T) {
 		{name: "bare LF head after a CRLF request", raw: cat(hdr, req("GET", "/k3"), []byte("GET /k4 HTTP/1.1\nHost: app.example\n\n")),
 			want: []int{200, 200}, keepAlive: true, app: []string{"GET /k3" + from, "GET /k4" + from}},
 		{name: "bare CR in a header line", raw: cat(hdr, []byte("GET /l HTTP/1.1\r\nHost: app.example\rX-A: b\r\n\r\n")), want: []int{400}},
-		// The body streams: the app got the head before the bad chunk size
-		// arrived, then an aborted body; the client a 502 and a close.
 		// A broken chunk is the client's error: 400, the connection closed,
-		// and the app saw the head only (it streams), never a body byte or
-		// the smuggled request.
+		// and the app saw nothing (the body is buffered before the app is
+		// contacted; TestBodyTimeout streams with request_buffering off),
+		// never a body byte or the smuggled request.
 		{name: "chunk size overflow", raw: cat(hdr, req("POST", "/m", "Transfer-Encoding: chunked"), []byte("ffffffffffffffff1\r\nx\r\n0\r\n\r\n"+smuggled)),
-			want: []int{400}, app: []string{"POST /m" + from},
-			check: func(t *testing.T, got []appRequest) {
-				if got[0].Body != "" {
-					t.Errorf("app saw body %q; want none", got[0].Body)
-				}
-			}},
+			want: []int{400}},
 		// A quoted chunk extension does not span lines: the chunk is "xx",
 		// then a request the proxy parsed and answered.
 		{name: "chunk extension with an open quote", raw: cat(hdr, req("POST", "/n", "Transfer-Encoding: chunked"), []byte("2;a=\"\r\nxx\r\n0\r\n\r\n"+second)),
@@ -527,7 +530,7 @@ func TestHostileUpstreamFraming(t *testing.T) {
 	for _, body := range []string{"+5\r\nhello\r\n0\r\n\r\n", "-0\r\n\r\n"} {
 		var out strings.Builder
 		bw := bufio.NewWriter(&out)
-		if _, err := copyChunked(bw, bufio.NewReader(strings.NewReader(body))); err == nil {
+		if _, _, err := copyChunked(bw, bufio.NewReader(strings.NewReader(body))); err == nil {
 			t.Errorf("copyChunked(%q) relayed it; want refused", body)
 		}
 	}

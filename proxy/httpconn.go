@@ -37,6 +37,8 @@ type httpConn struct {
 	idle atomic.Bool
 	// afterPost: the last request was a POST (readRequest's CRLF tolerance).
 	afterPost bool
+	// headReq: the request being answered is a HEAD (answer writes no body).
+	headReq bool
 	// upstream is the connection of the exchange in progress (relay), closed
 	// with the client's when the drain ends: a stalled app must not hold it.
 	upstream atomic.Pointer[upConn]
@@ -163,7 +165,7 @@ func (l *listener) serveConn(f *httpConn) {
 			head, err = readFastHead(f.br)
 		}
 		if err == nil {
-			err = parseFastHead(head, &f.head, st.cfg.UnderscoresInHeaders)
+			err = parseFastHead(head, &f.head, st.headerRules())
 		}
 		if err == nil && l.srv.netHTTPOnly {
 			err = errNotFast
@@ -195,6 +197,7 @@ func (l *listener) serveConn(f *httpConn) {
 			return
 		}
 		isHead := h.method.end == 4
+		f.headReq = isHead
 		var status int
 		var sent int64
 		keepAlive := !h.close && !l.draining.Load()

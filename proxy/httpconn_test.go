@@ -178,7 +178,7 @@ func BenchmarkFastRedirect(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.br.Reset(bytes.NewReader(data))
-		if err := parseFastHead(head, &f.head, false); err != nil {
+		if err := parseFastHead(head, &f.head, headerRules{}); err != nil {
 			b.Fatal(err)
 		}
 		answerRedirect(l, f, head[f.head.host.start:f.head.host.end], head[f.head.target.start:f.head.target.end], st, true)

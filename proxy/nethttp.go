@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -223,6 +224,7 @@ func headEnd(raw []byte) int {
 // reads it (a slowloris gets one header_timeout, not two).
 func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArmed bool) (keepAlive, tunneled bool) {
 	fc := f.fc
+	f.headReq = false // not a HEAD until its request line says so
 	if !headArmed {
 		_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
 	}
@@ -248,10 +250,11 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 	target := requestTarget(r)
 	hasBody := r.ContentLength != 0 || len(r.TransferEncoding) > 0
 	isHead := r.Method == http.MethodHead
+	f.headReq = isHead
 	keepAlive = !r.Close && r.ProtoAtLeast(1, 1) && !l.draining.Load()
 	conn := r.Header["Connection"]
 	webSocket := len(r.Header["Upgrade"]) == 1 &&
-		webSocketUpgrade(r.Method, hasTokenIn(conn, "upgrade"), r.Header["Upgrade"][0])
+		webSocketUpgrade(r.Method, r.ProtoAtLeast(1, 1), hasTokenIn(conn, "upgrade"), r.Header["Upgrade"][0])
 
 	var status int
 	var sent int64
@@ -276,10 +279,10 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 		out := l.parsedRequest(f, r, target, st, trimOWS(r.Header["Upgrade"][0]), noBodyFraming)
 		return false, l.upgrade(f, out, e, st)
 	default:
-		if r.Method == http.MethodConnect || r.Method == http.MethodTrace {
+		if refusedMethod(r.Method) {
 			// No tunnels through the proxy, and no echo of the request's
 			// headers (cookies included) back to a script (cross-site
-			// tracing): both refused, as nginx does.
+			// tracing): refused, as nginx does.
 			status, sent = l.refuse(f, "method", http.StatusMethodNotAllowed, http.StatusText(http.StatusMethodNotAllowed))
 			keepAlive = false
 			break
@@ -293,6 +296,14 @@ func (l *listener) serveParsed(f *httpConn, st *listenerState, noHeader, headArm
 	}
 	l.finish(f, &e, status, sent)
 	return keepAlive, false
+}
+
+// refusedMethod reports CONNECT, TRACE and TRACK (IIS's TRACE) in any
+// case: methods are case-sensitive, but servers and frameworks that fold
+// them (IIS, PHP's and Rack's dispatch on an upper-cased method) would
+// echo "trace" too.
+func refusedMethod(m string) bool {
+	return equalFold(m, http.MethodConnect) || equalFold(m, http.MethodTrace) || equalFold(m, "TRACK")
 }
 
 // targetForm reports a request target of a form the proxy serves (RFC
@@ -336,8 +347,9 @@ func hasTokenIn(vs []string, token string) bool {
 // are hop-by-hop too), Host, then appendRequestTail.
 func (l *listener) parsedRequest(f *httpConn, r *http.Request, target string, st *listenerState, upgrade string, body bodyFraming) []byte {
 	h := make(map[string][]string, len(r.Header)+1)
+	rules := st.headerRules()
 	for k, v := range r.Header {
-		if dropRequestHeader(k, st.cfg.UnderscoresInHeaders) || k == "Content-Length" || k == "Expect" {
+		if dropRequestHeader(k, rules) || k == "Content-Length" || k == "Expect" {
 			continue
 		}
 		h[k] = v
@@ -367,17 +379,39 @@ func (l *listener) proxyParsed(f *httpConn, r *http.Request, target string, st *
 	case len(r.Header["Content-Length"]) > 0 || r.ContentLength > 0:
 		framing.length = r.ContentLength
 	}
-	out := l.parsedRequest(f, r, target, st, "", framing)
+	if tooLargeDeclared(framing, st) {
+		s, n := l.refuse(f, "body_too_large", http.StatusRequestEntityTooLarge, http.StatusText(http.StatusRequestEntityTooLarge))
+		return s, n, false
+	}
 	var body *clientBody
 	if framing.chunked || framing.length > 0 {
-		body = &clientBody{r: r.Body, fc: f.fc, timeout: st.cfg.BodyTimeout, chunked: framing.chunked}
+		body = &clientBody{r: r.Body, fc: f.fc, timeout: st.cfg.BodyTimeout, chunked: framing.chunked, limit: st.cfg.ClientMaxBodySize}
 		if r.ProtoAtLeast(1, 1) && len(r.Header["Expect"]) > 0 {
 			body.cont = f.bw // 100-continue: sent when the body is first read
 		}
 	}
+	clientDone := body == nil // the client's body is read to its end
+	if body != nil && st.cfg.RequestBuffering != BufferingOff {
+		// Read whole before the app is contacted (bodybuffer.go), sent
+		// with its length.
+		bb, err := bufferBody(body, st.cfg.ClientBodyBufferSize)
+		if err != nil {
+			if body.err != nil {
+				return l.answerBodyError(f, body)
+			}
+			status := l.upstreamFailed(context.Background(), st, err) // the proxy's own failure: 502
+			s, n := l.answer(f, status, http.StatusText(status), false, false)
+			return s, n, false
+		}
+		defer bb.close()
+		framing = bodyFraming{length: bb.size}
+		body = &clientBody{r: bb.reader(), fc: f.fc}
+		clientDone = true
+	}
+	out := l.parsedRequest(f, r, target, st, "", framing)
 	replayable := body == nil && (r.Method == http.MethodGet || isHead || r.Method == http.MethodOptions || r.Method == http.MethodTrace)
 	status, sent, keep := l.relay(f, out, body, st, isHead, !r.ProtoAtLeast(1, 1), keepAlive, replayable)
-	if body != nil && !body.done {
+	if !clientDone && !body.done {
 		keep = false // the rest of the body is still on the connection
 	}
 	return status, sent, keep
@@ -392,8 +426,10 @@ type clientBody struct {
 	timeout   time.Duration
 	chunked   bool
 	cont      *bufio.Writer // write "100 Continue" here before the first read
+	limit     int64         // client_max_body_size (0: none)
 	read      int64
 	done      bool  // read to its end
+	tooLarge  bool  // over limit: 413
 	err       error // the client's read error
 	expired   bool  // body_timeout expired
 	malformed bool  // the body's framing is broken (a bad chunk): 400
@@ -414,6 +450,11 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.read += int64(n)
+	if b.limit > 0 && b.read > b.limit {
+		b.tooLarge = true
+		b.err = fmt.Errorf("%w (%d bytes)", errBodyTooLarge, b.limit)
+		return n, b.err
+	}
 	switch {
 	case errors.Is(err, io.EOF):
 		b.done = true

@@ -41,7 +41,7 @@ func TestRequestHeadForms(t *testing.T) {
 		"GET /ws HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\nSec-WebSocket-Key: k\r\n\r\n",
 	} {
 		var h fastHead
-		if err := parseFastHead([]byte(raw), &h, false); err != nil {
+		if err := parseFastHead([]byte(raw), &h, headerRules{}); err != nil {
 			t.Fatalf("parseFastHead(%q): %v", raw, err)
 		}
 		fast, parsed := fastHeadOut([]byte(raw), &h), parsedHead(t, []byte(raw))

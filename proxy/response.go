@@ -159,20 +159,35 @@ func parseUnsigned(b []byte, base int) (int64, bool) {
 }
 
 // copyChunked relays a chunked body as is (chunk sizes, extensions and
-// trailers included) and returns the payload bytes. Whenever the app has
-// sent no more yet, what was relayed is flushed: a chunked answer is often
-// a stream (the streaming rule, copyStream).
-func copyChunked(w *bufio.Writer, r *bufio.Reader) (int64, error) {
-	var total int64
+// trailers included) and returns the payload bytes and every byte written
+// to w. Whenever the app has sent no more yet, what was relayed is flushed:
+// a chunked answer is often a stream (the streaming rule, copyStream).
+//
+// Every line ends in CRLF (a bare LF is refused, as net/http refuses it),
+// and the data of a chunk is followed by exactly CRLF. The trailer section
+// is parsed strictly (trailerLine): each line a field
+// ending in CRLF, the section ending in a bare CRLF. A line ending in a bare
+// LF, or in CR CR LF, is a broken answer (errBadResponse): read leniently,
+// "X\n" would end the message for one reader and not for the next, and the
+// connection would carry the rest to the next client.
+func copyChunked(w *bufio.Writer, r *bufio.Reader) (payload, written int64, err error) {
+	write := func(b []byte) error {
+		n, err := w.Write(b)
+		written += int64(n)
+		return err
+	}
 	for {
 		if r.Buffered() == 0 && w.Buffered() > 0 {
 			if err := w.Flush(); err != nil {
-				return total, err
+				return payload, written, err
 			}
 		}
 		line, err := r.ReadSlice('\n')
 		if err != nil {
-			return total, err
+			return payload, written, err
+		}
+		if len(line) < 2 || line[len(line)-2] != '\r' || bytes.IndexByte(line[:len(line)-2], '\r') >= 0 {
+			return payload, written, errBadResponse // a bare LF, or a CR inside: net/http (the client) refuses them
 		}
 		size := line
 		if i := bytes.IndexByte(size, ';'); i >= 0 {
@@ -181,36 +196,72 @@ func copyChunked(w *bufio.Writer, r *bufio.Reader) (int64, error) {
 		size = bytes.TrimRight(size, " \t\r\n")
 		n, ok := parseUnsigned(size, 16)
 		if !ok {
-			return total, errBadResponse
+			return payload, written, errBadResponse
 		}
-		if _, err := w.Write(line); err != nil {
-			return total, err
+		if err := write(line); err != nil {
+			return payload, written, err
 		}
 		if n == 0 {
 			for { // trailers, then the final CRLF
 				line, err := r.ReadSlice('\n')
 				if err != nil {
-					return total, err
+					return payload, written, err
 				}
-				if _, err := w.Write(line); err != nil {
-					return total, err
+				end, ok := trailerLine(line)
+				if !ok {
+					return payload, written, errBadResponse
 				}
-				if len(line) <= 2 {
-					return total, nil
+				if err := write(line); err != nil {
+					return payload, written, err
+				}
+				if end {
+					return payload, written, nil
 				}
 			}
 		}
-		m, err := io.CopyN(w, r, n)
-		total += m
+		var m int64
+		m, err = io.CopyN(w, r, n)
+		payload += m
+		written += m
 		if err != nil {
-			return total, err
+			return payload, written, err
 		}
 		crlf, err := r.ReadSlice('\n')
-		if err != nil || len(bytes.TrimRight(crlf, "\r\n")) != 0 {
-			return total, errBadResponse
+		if err != nil || string(crlf) != "\r\n" {
+			return payload, written, errBadResponse
 		}
-		if _, err := w.Write(crlf); err != nil {
-			return total, err
+		if err := write(crlf); err != nil {
+			return payload, written, err
 		}
 	}
+}
+
+// trailerLine checks one line of a chunked body's trailer section, LF
+// included: the blank line that ends it (end), or a field line "name:
+// value" with a token name and no control bytes, ending in CRLF and in
+// nothing else (no bare LF, no CR CR LF).
+func trailerLine(line []byte) (end, ok bool) {
+	n := len(line)
+	if n < 2 || line[n-2] != '\r' {
+		return false, false
+	}
+	body := line[:n-2]
+	if len(body) == 0 {
+		return true, true
+	}
+	colon := bytes.IndexByte(body, ':')
+	if colon <= 0 {
+		return false, false
+	}
+	for _, c := range body[:colon] {
+		if !tchar[c] {
+			return false, false
+		}
+	}
+	for _, c := range body[colon+1:] {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false, false
+		}
+	}
+	return false, true
 }

@@ -3,7 +3,9 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -42,6 +44,50 @@ func FuzzRespHead(f *testing.F) {
 		}
 		if !rh.chunked && rh.length >= 0 && resp.ContentLength != rh.length && rh.status >= 200 && rh.status != 204 && rh.status != 304 {
 			t.Fatalf("length: fast %d, net/http %d for %q", rh.length, resp.ContentLength, head)
+		}
+	})
+}
+
+// FuzzCopyChunked checks the relay of a chunked answer against net/http's
+// reading of it (the client's): whatever copyChunked relays without error
+// is a prefix of what the app sent, and a client reads it as one complete
+// message with the same payload; a trailer line that is not CRLF-ended
+// field is refused, never relayed.
+func FuzzCopyChunked(f *testing.F) {
+	for _, s := range []string{
+		"5\r\nhello\r\n0\r\n\r\n",
+		"2;ext=1\r\nok\r\n0\r\nX-T: v\r\n\r\n",
+		"0\r\nX\n\r\n",
+		"0\r\nX-T: 1\r\r\n\r\n",
+		"0\r\nX-T: 1\n\r\n",
+		"2\r\nok\r\n0\r\n\r\nHTTP/1.1 302 Found\r\n\r\n",
+		"ffffffffffffffff1\r\nx\r\n0\r\n\r\n",
+		"+5\r\nhello\r\n0\r\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var out bytes.Buffer
+		bw := bufio.NewWriter(&out)
+		payload, written, err := copyChunked(bw, bufio.NewReader(bytes.NewReader(b)))
+		_ = bw.Flush()
+		if int64(out.Len()) != written {
+			t.Fatalf("written %d; the writer got %d bytes", written, out.Len())
+		}
+		if !bytes.HasPrefix(b, out.Bytes()) {
+			t.Fatalf("relayed %q, not a prefix of the app's %q", out.Bytes(), b)
+		}
+		if err != nil {
+			return
+		}
+		resp, rerr := http.ReadResponse(bufio.NewReader(io.MultiReader(
+			strings.NewReader("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), bytes.NewReader(out.Bytes()))), nil)
+		if rerr != nil {
+			t.Fatalf("client cannot read the relayed head: %v", rerr)
+		}
+		body, rerr := io.ReadAll(resp.Body)
+		if rerr != nil || int64(len(body)) != payload {
+			t.Fatalf("relayed %q (payload %d); the client reads %d bytes, %v", out.Bytes(), payload, len(body), rerr)
 		}
 	})
 }

@@ -21,8 +21,10 @@ type appEnd struct {
 }
 
 // TestBodyTimeout: a client that sends a head announcing a large body and
-// then one byte holds the app's connection only for body_timeout; it gets
-// 408, both connections are closed, and it is counted.
+// then one byte holds the app's connection (request_buffering off: the
+// body streams) only for body_timeout; it gets 408, both connections are
+// closed, and it is counted. With buffering on the app is never contacted
+// (TestHostileSlowBodyHoldsNoWorker).
 func TestBodyTimeout(t *testing.T) {
 	ended := make(chan appEnd, 4)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +32,10 @@ func TestBodyTimeout(t *testing.T) {
 		ended <- appEnd{err, time.Now()}
 	}))
 	t.Cleanup(be.Close)
-	s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.BodyTimeout = 300 * time.Millisecond }))
+	s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) {
+		l.BodyTimeout = 300 * time.Millisecond
+		l.RequestBuffering = BufferingOff
+	}))
 	c, err := net.Dial("tcp", addrs[0])
 	if err != nil {
 		t.Fatalf("dial: %v", err)

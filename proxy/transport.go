@@ -52,6 +52,7 @@ type upConn struct {
 	rc        syscall.RawConn // c's socket, for quiet; nil if c is not a *net.TCPConn
 	peekFn    func(fd uintptr)
 	peekQuiet bool
+	rd        upstreamReader // br's source: the socket, with the waits of upstreamread.go
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleAt    time.Time
@@ -105,7 +106,9 @@ func (t *upstreamTransport) get(ctx context.Context, fresh bool) (*upConn, bool,
 			rw = rs
 		}
 	}
-	uc := &upConn{c: c, br: bufio.NewReaderSize(rw, 4096), bw: bufio.NewWriterSize(rw, 4096)}
+	uc := &upConn{c: c, bw: bufio.NewWriterSize(rw, 4096)}
+	uc.rd = upstreamReader{r: rw, c: c}
+	uc.br = bufio.NewReaderSize(&uc.rd, 4096)
 	if tc, ok := c.(*net.TCPConn); ok {
 		uc.rc, _ = tc.SyscallConn()
 		uc.peekFn = uc.peek
@@ -203,14 +206,26 @@ func isConnReset(err error) bool {
 	return errors.As(err, &op) && op.Op == "read" && !op.Timeout()
 }
 
-// ignoredBody reports a response that has no body by its status or the
-// request's method, but whose head announces one: an app that sends it
-// anyway (Python's http.server with do_HEAD = do_GET) sends it after the
-// head, possibly after the connection went back to the pool, where it
-// would reach the next client as its response. Such a connection is not
-// reused. Honest answers to HEAD carry the Content-Length of the GET: HEAD
-// is rare, and a fresh connection costs little.
+// ignoredBody reports an answer whose end the proxy cannot know, after
+// which the app's connection is not reused: its status or the request's
+// method says it has no body, but its head does not say so. An app that
+// sends a body anyway (Python's http.server with do_HEAD = do_GET) sends
+// it after the head, possibly after the connection went back to the pool
+// — and after the pool's check for stray bytes — where it would reach the
+// next client as its response. That is:
+//   - an answer to HEAD, or a 1xx, without "Content-Length: 0": an app
+//     that treats HEAD as GET sends the GET's length (and then its body),
+//     chunking, or no length and a body until it closes;
+//   - a 204 or 304 that announces a body (a length above 0, or chunking).
+//
+// Honest answers to HEAD carry the Content-Length of the GET: HEAD is
+// rare, and a fresh connection costs little.
 func ignoredBody(isHead bool, status int, length int64, chunked bool) bool {
-	noBody := isHead || status < 200 || status == http.StatusNoContent || status == http.StatusNotModified
-	return noBody && (length > 0 || chunked)
+	switch {
+	case isHead || status < 200:
+		return length != 0 || chunked
+	case status == http.StatusNoContent || status == http.StatusNotModified:
+		return length > 0 || chunked
+	}
+	return false
 }

@@ -30,6 +30,9 @@ const (
 	// so the bench can check that a proxy passes the PROXY header's client
 	// address on.
 	PathWhoAmI = "/whoami"
+	// PathUpload reads the request body whole and answers 200 with its
+	// length (an app taking a form or an upload).
+	PathUpload = "/upload"
 	// PathEcho upgrades to a WebSocket that echoes every message.
 	PathEcho = "/ws/echo"
 	// PathBulk upgrades to a WebSocket that sends BulkMessage-byte binary
@@ -52,6 +55,15 @@ func Handler(log *slog.Logger) http.Handler {
 		h["Content-Type"] = []string{"text/plain"}
 		h["Content-Length"] = []string{bodyLen}
 		_, _ = w.Write(Body)
+	})
+	mux.HandleFunc(PathUpload, func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header()["Content-Type"] = []string{"text/plain"}
+		_, _ = io.WriteString(w, strconv.FormatInt(n, 10))
 	})
 	mux.HandleFunc(PathWhoAmI, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.Header.Get("X-Forwarded-For"))

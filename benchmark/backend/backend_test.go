@@ -42,6 +42,14 @@ func TestHandler(t *testing.T) {
 	if len(Body) != 128 {
 		t.Errorf("len(Body) = %d; want 128", len(Body))
 	}
+	resp, err := http.Post(srv.URL+PathUpload, "application/octet-stream", strings.NewReader(strings.Repeat("b", 65536)))
+	if err != nil {
+		t.Fatalf("POST %s: %v", PathUpload, err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || string(b) != "65536" {
+		t.Errorf("POST %s = %d %q; want 200 \"65536\"", PathUpload, resp.StatusCode, b)
+	}
 }
 
 func TestEchoAndBulk(t *testing.T) {

@@ -24,6 +24,9 @@ type HTTP struct {
 	Path string
 	// Want is the expected status code; zero means 200.
 	Want int
+	// Body, when set, makes the request a POST with this body and its
+	// Content-Length (a form or JSON upload).
+	Body []byte
 }
 
 func (h HTTP) request(closeConn bool) []byte {
@@ -34,12 +37,20 @@ func (h HTTP) request(closeConn bool) []byte {
 	if path == "" {
 		path = "/"
 	}
+	method := "GET"
+	if h.Body != nil {
+		method = "POST"
+	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: elbguard-benchmark\r\nAccept: */*\r\n", path, host)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: elbguard-benchmark\r\nAccept: */*\r\n", method, path, host)
+	if h.Body != nil {
+		fmt.Fprintf(&b, "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n", len(h.Body))
+	}
 	if closeConn {
 		b.WriteString("Connection: close\r\n")
 	}
 	b.WriteString("\r\n")
+	b.Write(h.Body)
 	return b.Bytes()
 }
 

@@ -153,3 +153,19 @@ func BenchmarkReadResponse(b *testing.B) {
 		}
 	}
 }
+
+func TestRequestWithBody(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		req  HTTP
+		want string
+	}{
+		{"GET", HTTP{Path: "/a"}, "GET /a HTTP/1.1\r\nHost: app.example.com\r\nUser-Agent: elbguard-benchmark\r\nAccept: */*\r\n\r\n"},
+		{"POST", HTTP{Path: "/upload", Body: []byte("abc")}, "POST /upload HTTP/1.1\r\nHost: app.example.com\r\nUser-Agent: elbguard-benchmark\r\n" +
+			"Accept: */*\r\nContent-Type: application/octet-stream\r\nContent-Length: 3\r\n\r\nabc"},
+	} {
+		if got := string(tt.req.request(false)); got != tt.want {
+			t.Errorf("%s: got %q; want %q", tt.name, got, tt.want)
+		}
+	}
+}
