@@ -33,6 +33,9 @@ type fake struct {
 	rules    map[string][]v2types.Rule                    // listener ARN -> rules besides the default
 	itags    map[string]map[string]string                 // EC2 instance id -> tags
 	failNth  map[string]int                               // action -> the one call (1-based) that fails
+	// onCall, when set, runs at each call with the fake locked (to look at
+	// the state a process killed at that call would leave).
+	onCall func(action string)
 }
 
 type fakeClassic struct {
@@ -58,6 +61,9 @@ func newFake() *fake {
 
 func (f *fake) count(action string) error {
 	f.calls[action]++
+	if f.onCall != nil {
+		f.onCall(action)
+	}
 	if n, ok := f.failNth[action]; ok && f.calls[action] == n {
 		return fmt.Errorf("fake: call %d of %s fails", n, action)
 	}

@@ -75,6 +75,10 @@ const (
 	RuleCertificateMissing    = "certificate_missing"
 	RuleCertificateUnverified = "certificate_unverified"
 	RuleListenerRestore       = "listener_restore"
+	// RuleRestoreRecordInvalid: an elbguard:restore:PORT tag that is not a
+	// record elbguard wrote for this load balancer (malformed, unsigned,
+	// forged, copied or too old): never acted on, never removed.
+	RuleRestoreRecordInvalid = "restore_record_invalid"
 	RuleHealthCheckRedirect   = "health_check_hits_redirect"
 	RuleManagedByIaC          = "managed_by_iac"
 	RulePortScope             = "port_scope"
