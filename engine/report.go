@@ -79,12 +79,12 @@ const (
 	// record elbguard wrote for this load balancer (malformed, unsigned,
 	// forged, copied or too old): never acted on, never removed.
 	RuleRestoreRecordInvalid = "restore_record_invalid"
-	RuleHealthCheckRedirect   = "health_check_hits_redirect"
-	RuleManagedByIaC          = "managed_by_iac"
-	RulePortScope             = "port_scope"
-	RuleUnknownTag            = "unknown_tag"
-	RuleExempt                = "exempt"
-	RuleExemptionExpired      = "exemption_expired"
+	RuleHealthCheckRedirect  = "health_check_hits_redirect"
+	RuleManagedByIaC         = "managed_by_iac"
+	RulePortScope            = "port_scope"
+	RuleUnknownTag           = "unknown_tag"
+	RuleExempt               = "exempt"
+	RuleExemptionExpired     = "exemption_expired"
 	// RuleTargetGroupALB: a target group of type alb, which cannot take
 	// proxy-protocol attributes; left alone.
 	RuleTargetGroupALB = "target_group_type_alb"
