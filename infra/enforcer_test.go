@@ -119,6 +119,7 @@ func defaultEnv(t *testing.T, tpl map[string]any) map[string]any {
 		fleet.EnvDryRun: "false", fleet.EnvConcurrency: "8",
 		fleet.EnvVerifyQueueURL: map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue")},
 		fleet.EnvVerifyWindow:   "90s",
+		fleet.EnvRestoreKeySecret: map[string]any{"Ref": idOf(t, tpl, "AWS::SecretsManager::Secret", "EnforcerRestoreKey")},
 	}
 }
 
@@ -381,6 +382,10 @@ func TestEnforcerIAM(t *testing.T) {
 					k, v := logs(f)
 					want[k] = v
 				}
+				// The restore key (restorekey.go): read at start-up, also in a dry run.
+				secret := "<Ref:" + idOf(t, tpl, "AWS::SecretsManager::Secret", "EnforcerRestoreKey") + ">"
+				want["secretsmanager:DescribeSecret,secretsmanager:GetSecretValue,"+secret] = statement{
+					actions: []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, resources: []string{secret}}
 				if tt.wantWrites {
 					want["RemediateLoadBalancers"] = statement{sid: "RemediateLoadBalancers", actions: sortedCopy(LoadBalancerWriteActions),
 						resources: []string{elbArnPattern("loadbalancer/*")}, condition: tt.wantLBCond}
@@ -458,6 +463,7 @@ func TestEnforcerCustomProps(t *testing.T) {
 	wantEnv := map[string]any{fleet.EnvTagKey: "team:pp", fleet.EnvDefaultMode: "enforce", fleet.EnvDryRun: "true", fleet.EnvConcurrency: "16"}
 	got := dig(p, "Environment", "Variables").(map[string]any)
 	delete(got, fleet.EnvSelfRoleARN)
+	delete(got, fleet.EnvRestoreKeySecret)
 	if !reflect.DeepEqual(got, wantEnv) {
 		t.Errorf("environment = %v; want %v", got, wantEnv)
 	}
