@@ -411,6 +411,8 @@ func TestEnforcerIAM(t *testing.T) {
 					}
 					want["MarkHealthDropped"] = statement{sid: "MarkHealthDropped", actions: HealthDroppedTagActions,
 						resources: []string{elbArnPattern("loadbalancer/*")}, condition: cond}
+					want["MarkHealthDroppedTargetGroups"] = statement{sid: "MarkHealthDroppedTargetGroups", actions: HealthDroppedTagActions,
+						resources: []string{elbArnPattern("targetgroup/*")}, condition: map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []any{engine.TagHealthDropped}}}}
 					verify := "<GetAtt:" + idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue") + ".Arn>"
 					want["sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage,"+verify] = statement{
 						actions: []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}, resources: []string{verify}}
