@@ -117,8 +117,8 @@ func defaultEnv(t *testing.T, tpl map[string]any) map[string]any {
 	return map[string]any{
 		fleet.EnvTagKey: "elbguard:proxy-protocol", fleet.EnvDefaultMode: "off",
 		fleet.EnvDryRun: "false", fleet.EnvConcurrency: "8",
-		fleet.EnvVerifyQueueURL: map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue")},
-		fleet.EnvVerifyWindow:   "90s",
+		fleet.EnvVerifyQueueURL:   map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue")},
+		fleet.EnvVerifyWindow:     "90s",
 		fleet.EnvRestoreKeySecret: map[string]any{"Ref": idOf(t, tpl, "AWS::SecretsManager::Secret", "EnforcerRestoreKey")},
 	}
 }
