@@ -476,3 +476,23 @@ func ExampleEncodeRestore() {
 	// elbguard:restore:443 <nil>
 	// v2 HTTPS:443 HTTP:81 cert=arn:aws:iam::123456789012:server-certificate/web pol=tls-2017 t=1796659200 mac=AAECAwQFBgcICQoLDA0ODw
 }
+
+// TestWriteAheadDeleteFails: a delete that fails leaves the listener (the
+// fake does not delete), so the record written ahead is removed and the next
+// run is not held by it.
+func TestWriteAheadDeleteFails(t *testing.T) {
+	f := newFake()
+	c := f.addClassic("web", map[string]string{tag: "enforce"}, listener("HTTP", 80, "HTTP", 80))
+	f.fail["DeleteLoadBalancerListeners"] = errors.New("InternalFailure")
+	r := reportOf(t, sweep(t, newEngine(t, f, Config{})), "web")
+	if r.Status != StatusError || listenerShapes(c)[80] != "HTTP->HTTP" {
+		t.Fatalf("got %s, listener %q; want error and HTTP:80 serving", r.Status, listenerShapes(c)[80])
+	}
+	if _, ok := c.tags["elbguard:restore:80"]; ok {
+		t.Errorf("record left although the port still serves: %v", c.tags)
+	}
+	delete(f.fail, "DeleteLoadBalancerListeners")
+	if r := reportOf(t, sweep(t, newEngine(t, f, Config{})), "web"); r.Status != StatusRemediated {
+		t.Errorf("next run: got %s %+v; want remediated", r.Status, r.Findings)
+	}
+}

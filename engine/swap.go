@@ -134,6 +134,12 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, lb *elbtypes.Lo
 				LoadBalancerName: aws.String(name), LoadBalancerPorts: []int32{port},
 			}, opts...)
 			if !r.record("DeleteLoadBalancerListeners", target, err) {
+				// An error does not say the listener is still there (a 500
+				// after the delete took effect): the record written ahead
+				// stays unless the port is seen serving.
+				if now, rerr := e.listenerOn(ctx, name, port); rerr == nil && now != nil {
+					e.dropRecord(ctx, r, name, port)
+				}
 				return false
 			}
 			removed, darkSince = cur, time.Now()
