@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,11 +56,14 @@ func (p classicPolicies) isProxy(name string) bool {
 func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDescription, tags map[string]string) Report {
 	name := aws.ToString(lb.LoadBalancerName)
 	r := Report{Name: name, Type: TypeClassic}
-	if off := e.mode(&r, tags); e.restoreListeners(ctx, &r, lb, tags) || off {
-		return r
+	// Mode and scope first: a restore record is acted on only where the tags
+	// allow a change (restore.go).
+	done := e.mode(&r, tags)
+	var sc scope
+	if !done {
+		sc, done = e.scope(&r, tags)
 	}
-	sc, done := e.scope(&r, tags)
-	if done {
+	if e.restoreListeners(ctx, &r, lb, tags, sc, done) || done {
 		return r
 	}
 	checkHealthTarget(&r, lb)
@@ -309,14 +313,16 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 			l.LoadBalancerPort, strings.ToUpper(aws.ToString(l.Protocol)), l.LoadBalancerPort, strings.ToUpper(instProto), aws.ToInt32(l.InstancePort),
 			aws.ToString(want.Protocol), want.LoadBalancerPort, aws.ToString(want.InstanceProtocol), aws.ToInt32(want.InstancePort))
 		target := fmt.Sprintf("%s:%d", name, l.LoadBalancerPort)
-		plan := append(planned("DeleteLoadBalancerListeners", target), planned("CreateLoadBalancerListeners", target)...)
+		record := name + "/" + TagRestorePrefix + strconv.Itoa(int(l.LoadBalancerPort))
+		plan := slices.Concat(planned("AddTags", record), planned("DeleteLoadBalancerListeners", target), planned("CreateLoadBalancerListeners", target))
 		if len(keep) > 0 {
 			plan = append(plan, planned("SetLoadBalancerPoliciesOfListener", target)...)
 		}
+		plan = append(plan, planned("RemoveTags", record)...) // the write-ahead record (restore.go)
 		steps = append(steps, step{
 			plan: plan,
 			do: func(ctx context.Context, r *Report) bool {
-				return e.replaceListener(ctx, r, name, ld, want, keep)
+				return e.replaceListener(ctx, r, lb, ld, want, keep)
 			},
 		})
 	}

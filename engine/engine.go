@@ -46,6 +46,9 @@ type Engine struct {
 	// verifier queues the delayed health check after a change (WithVerifier).
 	verifier Scheduler
 	loc      location // account and region stamped on reports (WithLocation)
+	// restore signs and verifies restore records (WithRestoreKey); nil:
+	// records are written unsigned and none is acted on.
+	restore *restoreKey
 }
 
 // Option gives the Engine an optional dependency (more AWS APIs it reads
@@ -66,6 +69,9 @@ func New(classic ClassicAPI, v2 V2API, cfg Config, log *slog.Logger, opts ...Opt
 	e := &Engine{classic: classic, v2: v2, cfg: cfg.WithDefaults(), log: log}
 	for _, o := range opts {
 		o(e)
+	}
+	if e.restore != nil && len(e.restore.key) < MinRestoreKeyBytes {
+		return nil, fmt.Errorf("%w: restore key of %d bytes; want at least %d", ErrConfig, len(e.restore.key), MinRestoreKeyBytes)
 	}
 	return e, nil
 }

@@ -20,9 +20,18 @@ func listener(proto string, port int32, instProto string, instPort int32) elbtyp
 	return elbtypes.Listener{Protocol: aws.String(proto), LoadBalancerPort: port, InstanceProtocol: aws.String(instProto), InstancePort: aws.Int32(instPort)}
 }
 
-func newEngine(t *testing.T, f *fake, cfg Config) *Engine {
+// testRestoreKey signs the restore records of the test engines, which act
+// in testAccount and testRegion (as the Lambdas, which have the key, do).
+var testRestoreKey = []byte("0123456789abcdef0123456789abcdef")
+
+const (
+	testAccount = "123456789012"
+	testRegion  = "us-east-1"
+)
+
+func newEngine(t *testing.T, f *fake, cfg Config, opts ...Option) *Engine {
 	t.Helper()
-	e, err := New(f, fakeV2{f}, cfg, nil, allCerts())
+	e, err := New(f, fakeV2{f}, cfg, nil, append([]Option{allCerts(), WithRestoreKey(testRestoreKey, testAccount, testRegion)}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -47,10 +47,14 @@ func ExampleEngine_Reconcile() {
 	// applied CreateLoadBalancerPolicy web/elbguard-proxy-protocol
 	// applied SetLoadBalancerPoliciesForBackendServer web:instance-port/80
 	// applied SetLoadBalancerPoliciesForBackendServer web:instance-port/81
+	// applied AddTags web/elbguard:restore:80
 	// applied DeleteLoadBalancerListeners web:80
 	// applied CreateLoadBalancerListeners web:80
+	// applied RemoveTags web/elbguard:restore:80
+	// applied AddTags web/elbguard:restore:443
 	// applied DeleteLoadBalancerListeners web:443
 	// applied CreateLoadBalancerListeners web:443
+	// applied RemoveTags web/elbguard:restore:443
 }
 
 // ExampleWithInstances shows the readiness gate: a Classic ELB whose

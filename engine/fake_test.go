@@ -33,6 +33,10 @@ type fake struct {
 	rules    map[string][]v2types.Rule                    // listener ARN -> rules besides the default
 	itags    map[string]map[string]string                 // EC2 instance id -> tags
 	failNth  map[string]int                               // action -> the one call (1-based) that fails
+	tgTags   map[string]map[string]string                 // target group ARN -> tags
+	// onCall, when set, runs at each call with the fake locked (to look at
+	// the state a process killed at that call would leave).
+	onCall func(action string)
 }
 
 type fakeClassic struct {
@@ -53,11 +57,14 @@ func newFake() *fake {
 	return &fake{calls: map[string]int{}, fail: map[string]error{}, classic: map[string]*fakeClassic{},
 		nlbs: map[string]*fakeNLB{}, tgs: map[string]map[string]string{},
 		tgType: map[string]v2types.TargetTypeEnum{}, targets: map[string][]v2types.TargetHealthDescription{},
-		rules: map[string][]v2types.Rule{}, itags: map[string]map[string]string{}, failNth: map[string]int{}}
+		rules: map[string][]v2types.Rule{}, tgTags: map[string]map[string]string{}, itags: map[string]map[string]string{}, failNth: map[string]int{}}
 }
 
 func (f *fake) count(action string) error {
 	f.calls[action]++
+	if f.onCall != nil {
+		f.onCall(action)
+	}
 	if n, ok := f.failNth[action]; ok && f.calls[action] == n {
 		return fmt.Errorf("fake: call %d of %s fails", n, action)
 	}
@@ -327,12 +334,17 @@ func (f fakeV2) DescribeTags(ctx context.Context, in *elbv2.DescribeTagsInput, _
 	}
 	out := &elbv2.DescribeTagsOutput{}
 	for _, a := range in.ResourceArns {
-		n, ok := f.nlbs[a]
+		tags, ok := f.tgTags[a]
+		if n, isLB := f.nlbs[a]; isLB {
+			tags, ok = n.tags, true
+		} else if _, isTG := f.tgs[a]; isTG {
+			ok = true
+		}
 		if !ok {
 			return nil, &v2types.LoadBalancerNotFoundException{}
 		}
 		d := v2types.TagDescription{ResourceArn: aws.String(a)}
-		for k, v := range n.tags {
+		for k, v := range tags {
 			d.Tags = append(d.Tags, v2types.Tag{Key: aws.String(k), Value: aws.String(v)})
 		}
 		out.TagDescriptions = append(out.TagDescriptions, d)
@@ -511,15 +523,22 @@ func (f fakeV2) AddTags(ctx context.Context, in *elbv2.AddTagsInput, _ ...func(*
 		return nil, err
 	}
 	for _, a := range in.ResourceArns {
-		n, ok := f.nlbs[a]
-		if !ok {
+		var tags map[string]string
+		if n, ok := f.nlbs[a]; ok {
+			if n.tags == nil {
+				n.tags = map[string]string{}
+			}
+			tags = n.tags
+		} else if _, ok := f.tgs[a]; ok {
+			if f.tgTags[a] == nil {
+				f.tgTags[a] = map[string]string{}
+			}
+			tags = f.tgTags[a]
+		} else {
 			return nil, &v2types.LoadBalancerNotFoundException{}
 		}
-		if n.tags == nil {
-			n.tags = map[string]string{}
-		}
 		for _, t := range in.Tags {
-			n.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
 	return &elbv2.AddTagsOutput{}, nil

@@ -111,12 +111,21 @@ func (e *Engine) v2Report(ctx context.Context, lb *v2types.LoadBalancer, tags ma
 	tgs := e.describeGroups(ctx, &r, groups)
 	var steps []step
 	var enabled []string // target groups this run turned proxy protocol on for
-	for _, tg := range tgs {
+	groupSteps := make([][]step, len(tgs))
+	for i, tg := range tgs {
 		s, ok := e.targetGroupStep(ctx, &r, tg, &enabled)
 		if !ok {
 			continue // reported; the other target groups are independent
 		}
-		steps = append(steps, s...)
+		groupSteps[i] = s
+	}
+	held := e.holdDropped(ctx, &r, tgs) // verify.go: a roll back marked on the target group
+	for i, tg := range tgs {
+		if held[tg.arn] {
+			tg.changes = false
+			continue
+		}
+		steps = append(steps, groupSteps[i]...)
 	}
 	if idle > 0 {
 		for _, l := range tcp {

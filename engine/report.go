@@ -75,12 +75,16 @@ const (
 	RuleCertificateMissing    = "certificate_missing"
 	RuleCertificateUnverified = "certificate_unverified"
 	RuleListenerRestore       = "listener_restore"
-	RuleHealthCheckRedirect   = "health_check_hits_redirect"
-	RuleManagedByIaC          = "managed_by_iac"
-	RulePortScope             = "port_scope"
-	RuleUnknownTag            = "unknown_tag"
-	RuleExempt                = "exempt"
-	RuleExemptionExpired      = "exemption_expired"
+	// RuleRestoreRecordInvalid: an elbguard:restore:PORT tag that is not a
+	// record elbguard wrote for this load balancer (malformed, unsigned,
+	// forged, copied or too old): never acted on, never removed.
+	RuleRestoreRecordInvalid = "restore_record_invalid"
+	RuleHealthCheckRedirect  = "health_check_hits_redirect"
+	RuleManagedByIaC         = "managed_by_iac"
+	RulePortScope            = "port_scope"
+	RuleUnknownTag           = "unknown_tag"
+	RuleExempt               = "exempt"
+	RuleExemptionExpired     = "exemption_expired"
 	// RuleTargetGroupALB: a target group of type alb, which cannot take
 	// proxy-protocol attributes; left alone.
 	RuleTargetGroupALB = "target_group_type_alb"

@@ -45,10 +45,13 @@ func swapRetryer(o *elb.Options) {
 }
 
 // replaceListener brings the listener on orig's port to want with the kept
-// policies. If that fails after this run deleted a listener, the deleted
-// listener is recreated exactly, policies included (rolled_back). It runs
-// detached from ctx cancellation so that a listener is never left deleted.
-func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, orig elbtypes.ListenerDescription, want elbtypes.Listener, keep []string) bool {
+// policies. Before each delete it writes the deleted listener's restore
+// record (write-ahead), and removes it once the port serves again. If the
+// change fails after this run deleted a listener, the deleted listener is
+// recreated exactly, policies included (rolled_back). It runs detached from
+// ctx cancellation so that a listener is never left deleted.
+func (e *Engine) replaceListener(ctx context.Context, r *Report, lb *elbtypes.LoadBalancerDescription, orig elbtypes.ListenerDescription, want elbtypes.Listener, keep []string) bool {
+	name := aws.ToString(lb.LoadBalancerName)
 	deadline, hasDeadline := ctx.Deadline()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), listenerSwapTimeout)
 	defer cancel()
@@ -80,6 +83,8 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 			if slices.Equal(nonNil(cur.PolicyNames), nonNil(keep)) {
 				if removed == nil {
 					r.find(RuleConcurrentChange, "listener %d was already replaced by a concurrent run", port)
+				} else {
+					e.dropRecord(ctx, r, name, port)
 				}
 				return true
 			}
@@ -94,10 +99,13 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 				continue
 			}
 			if r.record("SetLoadBalancerPoliciesOfListener", target, err) {
+				if removed != nil {
+					e.dropRecord(ctx, r, name, port)
+				}
 				return true
 			}
 			if removed != nil {
-				e.rollback(ctx, r, name, *removed)
+				e.rollback(ctx, r, lb, *removed)
 			}
 			return false
 		case cur != nil:
@@ -113,6 +121,11 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 					target, left.Round(time.Millisecond), listenerSwapTimeout, context.DeadlineExceeded))
 				return false
 			}
+			// Write-ahead, before every delete (a concurrent run may have
+			// restored the listener and removed the record since the last).
+			if !e.writeAhead(ctx, r, lb, *cur) {
+				return false // nothing deleted: the port serves cur
+			}
 			var opts []func(*elb.Options)
 			if removed != nil { // a concurrent run restored it after this run deleted it
 				opts = append(opts, swapRetryer)
@@ -121,6 +134,12 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 				LoadBalancerName: aws.String(name), LoadBalancerPorts: []int32{port},
 			}, opts...)
 			if !r.record("DeleteLoadBalancerListeners", target, err) {
+				// An error does not say the listener is still there (a 500
+				// after the delete took effect): the record written ahead
+				// stays unless the port is seen serving.
+				if now, rerr := e.listenerOn(ctx, name, port); rerr == nil && now != nil {
+					e.dropRecord(ctx, r, name, port)
+				}
 				return false
 			}
 			removed, darkSince = cur, time.Now()
@@ -138,7 +157,7 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 			}
 			if !r.record("CreateLoadBalancerListeners", target, err) {
 				if removed != nil {
-					e.restoreListener(ctx, r, name, *removed)
+					e.restoreListener(ctx, r, lb, *removed)
 				}
 				return false
 			}
@@ -146,6 +165,9 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 				e.log.InfoContext(ctx, "listener swapped", "name", name, "port", port, "dark_seconds", time.Since(darkSince).Seconds())
 			}
 			if len(keep) == 0 {
+				if removed != nil {
+					e.dropRecord(ctx, r, name, port)
+				}
 				return true
 			}
 			cur = &elbtypes.ListenerDescription{Listener: &want}
@@ -155,20 +177,24 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, name string, or
 	return false
 }
 
-// rollback deletes the replacement on orig's port and restores orig.
-func (e *Engine) rollback(ctx context.Context, r *Report, name string, orig elbtypes.ListenerDescription) {
+// rollback deletes the replacement on orig's port and restores orig (the
+// record written ahead of this run's delete is still there).
+func (e *Engine) rollback(ctx context.Context, r *Report, lb *elbtypes.LoadBalancerDescription, orig elbtypes.ListenerDescription) {
+	name := aws.ToString(lb.LoadBalancerName)
 	target := fmt.Sprintf("%s:%d", name, orig.Listener.LoadBalancerPort)
 	_, err := e.classic.DeleteLoadBalancerListeners(ctx, &elb.DeleteLoadBalancerListenersInput{
 		LoadBalancerName: aws.String(name), LoadBalancerPorts: []int32{orig.Listener.LoadBalancerPort},
 	}, swapRetryer)
 	if r.record("DeleteLoadBalancerListeners", target, err) {
-		e.restoreListener(ctx, r, name, orig)
+		e.restoreListener(ctx, r, lb, orig)
 	}
 }
 
 // restoreListener recreates the original listener and its policies and
-// records the outcome as rolled_back, or failed with a finding.
-func (e *Engine) restoreListener(ctx context.Context, r *Report, name string, orig elbtypes.ListenerDescription) {
+// records the outcome as rolled_back (and removes its restore record), or
+// failed with a finding (and keeps the record).
+func (e *Engine) restoreListener(ctx context.Context, r *Report, lb *elbtypes.LoadBalancerDescription, orig elbtypes.ListenerDescription) {
+	name := aws.ToString(lb.LoadBalancerName)
 	target := fmt.Sprintf("%s:%d", name, orig.Listener.LoadBalancerPort)
 	_, err := e.classic.CreateLoadBalancerListeners(ctx, &elb.CreateLoadBalancerListenersInput{
 		LoadBalancerName: aws.String(name), Listeners: []elbtypes.Listener{*orig.Listener},
@@ -180,11 +206,12 @@ func (e *Engine) restoreListener(ctx context.Context, r *Report, name string, or
 	}
 	if err == nil {
 		r.Actions = append(r.Actions, Action{API: "CreateLoadBalancerListeners", Target: target, Status: ActionRolledBack})
+		e.dropRecord(ctx, r, name, orig.Listener.LoadBalancerPort)
 		return
 	}
 	r.Actions = append(r.Actions, Action{API: "CreateLoadBalancerListeners", Target: target, Status: ActionFailed, Error: "roll back: " + err.Error()})
 	r.find(RuleAPIError, "listener %d could not be restored: %v", orig.Listener.LoadBalancerPort, err)
-	e.keepForRestore(ctx, r, name, orig)
+	e.keepForRestore(ctx, r, lb, orig)
 	if r.err == nil {
 		r.err = fmt.Errorf("restore listener %s: %w", target, err)
 	}

@@ -130,16 +130,31 @@ func (e *Engine) scheduleVerify(ctx context.Context, r *Report, lb *v2types.Load
 }
 
 // Verify runs a Verification: for every target group where a target healthy
-// before is now unhealthy, it tags the load balancer TagHealthDropped (so no
+// before is now unhealthy, it marks the load balancer TagHealthDropped (so no
 // run turns proxy protocol on again) and turns proxy protocol back off.
 // Status rolled_back with finding health_dropped; compliant when no target
-// dropped; error when a read or the roll back failed.
+// dropped; error when a read, the mark or the roll back failed.
+//
+// A roll back that cannot mark itself must not flap (turned off now, on
+// again by the next run, every hour). So:
+//   - The mark is written first, on the load balancer; when that fails
+//     (denied, throttled), on the dropped target groups themselves, which
+//     the engine reads before it turns a target group on (holdDropped).
+//   - Proxy protocol is turned off whatever the mark's outcome: the harm is
+//     live, and off is the safe side.
+//   - When no mark could be written, the report is error with the
+//     verification's error kept: the Lambda fails the SQS message, which is
+//     delivered again; that run finds the target groups this verification
+//     turned on already off (a roll back without its mark, or a person's),
+//     and writes the mark without turning anything on. Until a mark exists,
+//     the error and the failed message (then its dead-letter queue) alarm.
 func (e *Engine) Verify(ctx context.Context, v Verification) Report {
 	r := Report{Account: v.Account, Region: v.Region, Name: v.Name, ARN: v.LoadBalancerArn, Type: TypeNetwork, Mode: ModeEnforce,
 		Findings: []Finding{}, Actions: []Action{}}
 	type drop struct {
 		tg      string
 		targets []string
+		off     bool // already off: rolled back earlier without its mark (or by a person)
 	}
 	var drops []drop
 	for _, g := range v.TargetGroups {
@@ -163,7 +178,19 @@ func (e *Engine) Verify(ctx context.Context, v Verification) Report {
 		}
 		if len(down) > 0 {
 			slices.Sort(down)
-			drops = append(drops, drop{g.ARN, down})
+			drops = append(drops, drop{tg: g.ARN, targets: down})
+			continue
+		}
+		// No target down: proxy protocol still on (the change stands), or
+		// already off again (an earlier delivery of this verification
+		// rolled it back and could not mark it).
+		on, err := e.proxyOn(ctx, g.ARN)
+		switch {
+		case errors.As(err, &nf):
+		case err != nil:
+			r.fail(fmt.Errorf("verify: describe attributes of %s: %w", nameFromARN(g.ARN), err))
+		case !on:
+			drops = append(drops, drop{tg: g.ARN, off: true})
 		}
 	}
 	if len(drops) == 0 {
@@ -173,11 +200,18 @@ func (e *Engine) Verify(ctx context.Context, v Verification) Report {
 		return r
 	}
 	at := time.Now().UTC().Format(time.RFC3339)
-	_, err := e.v2.AddTags(ctx, &elbv2.AddTagsInput{ResourceArns: []string{v.LoadBalancerArn},
-		Tags: []v2types.Tag{{Key: aws.String(TagHealthDropped), Value: aws.String(at)}}})
-	tagged := r.record("AddTags", v.LoadBalancerArn+"/"+TagHealthDropped, err)
-	failed := !tagged
+	groups := make([]string, len(drops))
+	for i, d := range drops {
+		groups[i] = d.tg
+	}
+	marked := e.markDropped(ctx, &r, v.LoadBalancerArn, groups, at)
+	failed := false
 	for _, d := range drops {
+		if d.off {
+			r.find(RuleHealthDropped, "target group %s: proxy protocol, turned on at %s, is off again (rolled back without its mark, or turned off by a person); left off and marked",
+				nameFromARN(d.tg), v.EnabledAt.Format(time.RFC3339))
+			continue
+		}
 		r.find(RuleHealthDropped, "target group %s: targets healthy before proxy protocol was turned on at %s are unhealthy %s later: %s; proxy protocol turned back off",
 			nameFromARN(d.tg), v.EnabledAt.Format(time.RFC3339), time.Since(v.EnabledAt).Round(time.Second), strings.Join(d.targets, ", "))
 		_, err := e.v2.ModifyTargetGroupAttributes(ctx, &elbv2.ModifyTargetGroupAttributesInput{
@@ -196,9 +230,92 @@ func (e *Engine) Verify(ctx context.Context, v Verification) Report {
 		r.Actions = append(r.Actions, Action{API: "ModifyTargetGroupAttributes", Target: d.tg, Status: ActionRolledBack})
 	}
 	r.Status = StatusRolledBack
-	if failed || r.err != nil {
+	if !marked {
+		r.find(RuleHealthDropped, "the roll back could not be marked (%s on the load balancer or its target groups): proxy protocol is left off, and this verification is retried until the mark is written. "+
+			"Until then a sweep could turn it on again: tag the load balancer %s=%s by hand, or set %s=off", TagHealthDropped, TagHealthDropped, at, e.cfg.TagKey)
+	}
+	if failed || !marked || r.err != nil {
 		r.Status = StatusError
 	}
-	e.log.WarnContext(ctx, "health dropped after proxy protocol was turned on", "name", r.Name, "target_groups", len(drops), "status", r.Status)
+	e.log.WarnContext(ctx, "health dropped after proxy protocol was turned on", "name", r.Name, "target_groups", len(drops), "marked", marked, "status", r.Status)
 	return r
+}
+
+// proxyOn reads whether proxy protocol v2 is on for target group tg.
+func (e *Engine) proxyOn(ctx context.Context, tg string) (bool, error) {
+	out, err := e.v2.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(tg)})
+	if err != nil {
+		return false, err
+	}
+	for _, a := range out.Attributes {
+		if aws.ToString(a.Key) == attrProxyProtocolV2 {
+			return strings.EqualFold(aws.ToString(a.Value), "true"), nil
+		}
+	}
+	return false, nil
+}
+
+// markDropped writes TagHealthDropped on the load balancer, else on the
+// target groups; false when neither could be written (the error is kept).
+func (e *Engine) markDropped(ctx context.Context, r *Report, lb string, groups []string, at string) bool {
+	tag := []v2types.Tag{{Key: aws.String(TagHealthDropped), Value: aws.String(at)}}
+	_, err := e.v2.AddTags(ctx, &elbv2.AddTagsInput{ResourceArns: []string{lb}, Tags: tag})
+	if err == nil {
+		r.Actions = append(r.Actions, Action{API: "AddTags", Target: lb + "/" + TagHealthDropped, Status: ActionApplied})
+		return true
+	}
+	// Reported, not kept as the report's error: the target groups' mark
+	// holds as well.
+	r.Actions = append(r.Actions, Action{API: "AddTags", Target: lb + "/" + TagHealthDropped, Status: ActionFailed, Error: err.Error()})
+	r.find(RuleHealthDropped, "the load balancer could not be marked %s (%v); marking the target groups instead", TagHealthDropped, err)
+	for batch := range slices.Chunk(groups, tagBatch) {
+		_, gerr := e.v2.AddTags(ctx, &elbv2.AddTagsInput{ResourceArns: batch, Tags: tag})
+		if !r.record("AddTags", strings.Join(batch, ",")+"/"+TagHealthDropped, gerr) {
+			return false
+		}
+	}
+	return true
+}
+
+// holdDropped leaves out the target groups a verification marked (their
+// own TagHealthDropped: the load balancer could not be marked): proxy
+// protocol stays off there, with a finding, until a person removes the tag.
+func (e *Engine) holdDropped(ctx context.Context, r *Report, tgs []*targetGroup) (held map[string]bool) {
+	var arns []string
+	for _, tg := range tgs {
+		if tg.changes {
+			arns = append(arns, tg.arn)
+		}
+	}
+	for batch := range slices.Chunk(arns, tagBatch) {
+		out, err := e.v2.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: batch})
+		if err != nil {
+			// Unknown: hold them all rather than risk turning a rolled-back
+			// group on again.
+			r.fail(fmt.Errorf("read tag %s of target groups: %w", TagHealthDropped, err))
+			for _, a := range batch {
+				held = mapSet(held, a)
+			}
+			continue
+		}
+		for _, d := range out.TagDescriptions {
+			for _, t := range d.Tags {
+				if aws.ToString(t.Key) == TagHealthDropped {
+					a := aws.ToString(d.ResourceArn)
+					held = mapSet(held, a)
+					r.findOpen(RuleHealthDropped, "target group %s: proxy protocol was turned back off (%s=%s on the target group) after targets turned unhealthy with it; left off until the back ends read the PROXY v2 header and the tag is removed",
+						nameFromARN(a), TagHealthDropped, aws.ToString(t.Value))
+				}
+			}
+		}
+	}
+	return held
+}
+
+func mapSet(m map[string]bool, k string) map[string]bool {
+	if m == nil {
+		m = map[string]bool{}
+	}
+	m[k] = true
+	return m
 }

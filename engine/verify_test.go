@@ -149,3 +149,67 @@ func TestVerifyTooSlowHealthChecks(t *testing.T) {
 		t.Errorf("got %q; want %s naming the 3300 s the health checks need", d, RuleVerifyBlind)
 	}
 }
+
+// TestVerifyUnmarkedRollbackHolds: a roll back whose mark cannot be written
+// on the load balancer (denied, throttled) must not flap: proxy protocol
+// stays off, and no later run turns it on again.
+func TestVerifyUnmarkedRollbackHolds(t *testing.T) {
+	tests := []struct {
+		name string
+		// fail makes v2.AddTags fail: "lb" the first call (the load
+		// balancer's mark), "all" every call until the redelivery.
+		fail       string
+		wantStatus Status
+	}{
+		{"load balancer mark denied: the target group is marked", "lb", StatusRolledBack},
+		{"every mark denied: error, retried, then marked", "all", StatusError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"}, v2types.ProtocolEnumTcp)
+			tg := forwardTargets(n.listeners[0].DefaultActions)[0]
+			f.addTarget(tg, "i-a", 80, v2types.TargetHealthStateEnumHealthy)
+			q := &queue{}
+			e := newReadyEngine(t, f, Config{}, WithVerifier(q))
+			if r := reportOf(t, sweep(t, e), "edge"); r.Status != StatusRemediated || len(q.got) != 1 {
+				t.Fatalf("got %s, %d verifications; want remediated and one", r.Status, len(q.got))
+			}
+			f.setHealth(tg, v2types.TargetHealthStateEnumUnhealthy)
+			denied := errors.New("AccessDenied: not authorized to perform elasticloadbalancing:AddTags")
+			if tt.fail == "lb" {
+				f.failNth["v2.AddTags"] = f.calls["v2.AddTags"] + 1
+			} else {
+				f.fail["v2.AddTags"] = denied
+			}
+			r := e.Verify(context.Background(), q.got[0])
+			if r.Status != tt.wantStatus || f.tgs[tg][attrProxyProtocolV2] != "false" {
+				t.Fatalf("got %s %+v, proxy protocol %q; want %s and off", r.Status, r.Findings, f.tgs[tg][attrProxyProtocolV2], tt.wantStatus)
+			}
+			if tt.fail == "all" {
+				if r.Err() == nil || !slices.ContainsFunc(r.Findings, func(f Finding) bool { return strings.Contains(f.Detail, "roll back could not be marked") }) {
+					t.Fatalf("got err %v, findings %+v; want the error kept (the message is retried) and the missing mark reported", r.Err(), r.Findings)
+				}
+				// SQS delivers the verification again; tagging works now.
+				// The targets are healthy again (proxy protocol is off):
+				// the redelivery must mark, not call it compliant.
+				delete(f.fail, "v2.AddTags")
+				f.setHealth(tg, v2types.TargetHealthStateEnumHealthy)
+				r = e.Verify(context.Background(), q.got[0])
+				if r.Status != StatusRolledBack || n.tags[TagHealthDropped] == "" || f.tgs[tg][attrProxyProtocolV2] != "false" {
+					t.Fatalf("redelivery: got %s %+v, tags %v; want rolled_back, the load balancer marked, proxy protocol still off", r.Status, r.Findings, n.tags)
+				}
+			}
+			// No later run turns it on again.
+			f.setHealth(tg, v2types.TargetHealthStateEnumHealthy)
+			before := f.calls["v2.ModifyTargetGroupAttributes"]
+			r = reportOf(t, sweep(t, e), "edge")
+			if f.tgs[tg][attrProxyProtocolV2] != "false" || f.calls["v2.ModifyTargetGroupAttributes"] != before || !hasRule(r, RuleHealthDropped) {
+				t.Errorf("next run: got %s %+v, proxy protocol %q; want it left off with health_dropped", r.Status, r.Findings, f.tgs[tg][attrProxyProtocolV2])
+			}
+			if r.Status == StatusCompliant || r.Status == StatusRemediated {
+				t.Errorf("next run: got %s; want not compliant", r.Status)
+			}
+		})
+	}
+}

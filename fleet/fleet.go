@@ -45,6 +45,10 @@ type Fleet struct {
 	// Options are given to every engine the fleet builds (the verification
 	// queue). Set before first use.
 	Options []engine.Option
+	// RestoreKey signs and verifies every account's restore records (the
+	// hub holds it; the spokes never see it). Nil: records are reported,
+	// not acted on. Set before first use.
+	RestoreKey *RestoreKey
 
 	mu      sync.Mutex
 	engines map[[2]string]*engine.Engine
@@ -64,7 +68,7 @@ func (f *Fleet) Engine(ctx context.Context, account, region string) (*engine.Eng
 	if eng != nil {
 		return eng, nil
 	}
-	eng, err = NewEngine(clients, f.Config, f.Log, f.Options...)
+	eng, err = NewEngine(clients, f.Config, f.Log, append(f.RestoreKey.For(account, region), f.Options...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -93,6 +93,12 @@ func (h *healthV2) DescribeTargetHealth(context.Context, *elbv2.DescribeTargetHe
 		Target: &v2types.TargetDescription{Id: aws.String("i-1"), Port: aws.Int32(80)}, TargetHealth: &v2types.TargetHealth{State: v2types.TargetHealthStateEnumUnhealthy}}}}, nil
 }
 
+// DescribeTargetGroupAttributes answers proxy protocol on: the change a
+// verification checks still stands.
+func (h *healthV2) DescribeTargetGroupAttributes(context.Context, *elbv2.DescribeTargetGroupAttributesInput, ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupAttributesOutput, error) {
+	return &elbv2.DescribeTargetGroupAttributesOutput{Attributes: []v2types.TargetGroupAttribute{{Key: aws.String("proxy_protocol_v2.enabled"), Value: aws.String("true")}}}, nil
+}
+
 func (h *healthV2) AddTags(_ context.Context, in *elbv2.AddTagsInput, _ ...func(*elbv2.Options)) (*elbv2.AddTagsOutput, error) {
 	h.writes = append(h.writes, "AddTags "+aws.ToString(in.Tags[0].Key))
 	return &elbv2.AddTagsOutput{}, nil

@@ -78,7 +78,15 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 		return nil, nil, nil, err
 	}
 	clients := awsclient.FromConfig(base, awsclient.NewLimiter(org.Limits).Option)
-	eng, err := NewEngine(clients, cfg, log, verify...)
+	restore, err := RestoreKeyFromEnv(ctx, getenv, base)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	signed, err := restore.ForClients(ctx, clients)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	eng, err := NewEngine(clients, cfg, log, append(signed, verify...)...)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -90,6 +98,7 @@ func engineFromEnv(ctx context.Context, getenv func(string) string, log *slog.Lo
 		return nil, nil, nil, err
 	}
 	fleet.Options = verify // every account's changes are verified through the hub's queue
+	fleet.RestoreKey = restore
 	return eng, clients, fleet, nil
 }
 

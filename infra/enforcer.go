@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -70,6 +71,8 @@ type Enforcer struct {
 	TrailBucket awss3.Bucket
 	// Hub is the central bus and the sweep fan-out, or nil unless Props.Hub.
 	Hub *Hub
+	// RestoreKey is the secret that signs restore records (restorekey.go).
+	RestoreKey awssecretsmanager.Secret
 	// Compliance holds what Props.Compliance added (infra/compliance.go).
 	Compliance Compliance
 }
@@ -144,6 +147,7 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 	addRules(e)
 	addAlarms(e)
 	addVerification(e)
+	addRestoreKey(e)
 	if p.CreateTrail {
 		e.Trail, e.TrailBucket = newTrail(c)
 	}

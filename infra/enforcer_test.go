@@ -117,8 +117,9 @@ func defaultEnv(t *testing.T, tpl map[string]any) map[string]any {
 	return map[string]any{
 		fleet.EnvTagKey: "elbguard:proxy-protocol", fleet.EnvDefaultMode: "off",
 		fleet.EnvDryRun: "false", fleet.EnvConcurrency: "8",
-		fleet.EnvVerifyQueueURL: map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue")},
-		fleet.EnvVerifyWindow:   "90s",
+		fleet.EnvVerifyQueueURL:   map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue")},
+		fleet.EnvVerifyWindow:     "90s",
+		fleet.EnvRestoreKeySecret: map[string]any{"Ref": idOf(t, tpl, "AWS::SecretsManager::Secret", "EnforcerRestoreKey")},
 	}
 }
 
@@ -381,6 +382,10 @@ func TestEnforcerIAM(t *testing.T) {
 					k, v := logs(f)
 					want[k] = v
 				}
+				// The restore key (restorekey.go): read at start-up, also in a dry run.
+				secret := "<Ref:" + idOf(t, tpl, "AWS::SecretsManager::Secret", "EnforcerRestoreKey") + ">"
+				want["secretsmanager:DescribeSecret,secretsmanager:GetSecretValue,"+secret] = statement{
+					actions: []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, resources: []string{secret}}
 				if tt.wantWrites {
 					want["RemediateLoadBalancers"] = statement{sid: "RemediateLoadBalancers", actions: sortedCopy(LoadBalancerWriteActions),
 						resources: []string{elbArnPattern("loadbalancer/*")}, condition: tt.wantLBCond}
@@ -406,6 +411,8 @@ func TestEnforcerIAM(t *testing.T) {
 					}
 					want["MarkHealthDropped"] = statement{sid: "MarkHealthDropped", actions: HealthDroppedTagActions,
 						resources: []string{elbArnPattern("loadbalancer/*")}, condition: cond}
+					want["MarkHealthDroppedTargetGroups"] = statement{sid: "MarkHealthDroppedTargetGroups", actions: HealthDroppedTagActions,
+						resources: []string{elbArnPattern("targetgroup/*")}, condition: map[string]any{"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []any{engine.TagHealthDropped}}}}
 					verify := "<GetAtt:" + idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue") + ".Arn>"
 					want["sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage,"+verify] = statement{
 						actions: []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}, resources: []string{verify}}
@@ -458,6 +465,7 @@ func TestEnforcerCustomProps(t *testing.T) {
 	wantEnv := map[string]any{fleet.EnvTagKey: "team:pp", fleet.EnvDefaultMode: "enforce", fleet.EnvDryRun: "true", fleet.EnvConcurrency: "16"}
 	got := dig(p, "Environment", "Variables").(map[string]any)
 	delete(got, fleet.EnvSelfRoleARN)
+	delete(got, fleet.EnvRestoreKeySecret)
 	if !reflect.DeepEqual(got, wantEnv) {
 		t.Errorf("environment = %v; want %v", got, wantEnv)
 	}

@@ -103,6 +103,7 @@ func elbStatementsIn(stack awscdk.Stack, region *string, p EnforcerProps) []awsi
 			Conditions: restoreTagConditions(p),
 		}),
 		healthDroppedStatement(stack, region, p),
+		healthDroppedGroupsStatement(stack, region),
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ReadListenerCertificates"),
 			Actions:   jsii.Strings(CertificateReadActions...),

@@ -52,6 +52,22 @@ func healthDroppedStatement(stack awscdk.Stack, region *string, p EnforcerProps)
 	})
 }
 
+// healthDroppedGroupsStatement lets the role mark the target groups of a
+// roll back when the load balancer cannot be marked (engine.Verify: a roll
+// back that cannot mark itself must not flap). Target groups carry no mode
+// tag, so the only condition is the one key: the worst a misuse can do is
+// hold a target group's proxy protocol off.
+func healthDroppedGroupsStatement(stack awscdk.Stack, region *string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("MarkHealthDroppedTargetGroups"),
+		Actions:   jsii.Strings(HealthDroppedTagActions...),
+		Resources: &[]*string{elbArn(stack, region, "targetgroup/*")},
+		Conditions: &map[string]interface{}{
+			"ForAllValues:StringEquals": map[string]interface{}{"aws:TagKeys": []string{engine.TagHealthDropped}},
+		},
+	})
+}
+
 // addVerification creates the verification queue, makes it the enforcer's
 // event source, tells both functions where it is and how long to wait, lets
 // the role tag load balancers with engine.TagHealthDropped (that key only,

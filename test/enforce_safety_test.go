@@ -7,13 +7,16 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/fleet"
@@ -25,6 +28,7 @@ import (
 func TestEnforceSafety(t *testing.T) {
 	r := newFaultRig(t)
 	t.Run("DarkPortRestored", func(t *testing.T) { safetyDarkPort(t, r) })
+	t.Run("ForgedRestoreRecord", func(t *testing.T) { safetyForgedRecord(t, r) })
 	t.Run("CertificateDeleted", func(t *testing.T) { safetyCertificateDeleted(t, r) })
 	t.Run("SecureBackend", func(t *testing.T) { safetySecureBackend(t, r) })
 	t.Run("IaC", func(t *testing.T) { safetyIaC(t, r) })
@@ -81,25 +85,38 @@ func safetyDarkPort(t *testing.T, r *faultRig) {
 		}
 		forward.ServeHTTP(w, req)
 	})
-	h, _ := r.enforcer(t, engine.Config{})
+	key := restoreKeyOf(t, r)
+	c := r.clients()
+	signed, err := key.ForClients(enfCtxT(t), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := fleet.NewEngine(c, engine.Config{}, nil, signed...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &fleet.Enforcer{Engine: eng, SelfARN: enfSampleSelf}
 	rep, _ := r.run(t, h, ft)
 	mid := r.state(t, ft)
 	if rep.Status != engine.StatusError || mid["listener:443"] != "" {
 		t.Fatalf("faulty run: got %s, listener 443 %q (%+v); want error and port 443 without its listener", rep.Status, mid["listener:443"], rep.Findings)
 	}
-	key := "elbguard:restore:443"
-	want := "v1 HTTPS:443 HTTP:81 cert=" + r.cert + " pol=tls-2017"
-	if got := r.lbTagsOf(t, ft.name)[key]; got != want {
-		t.Fatalf("tag %s = %q; want %q (findings %+v)", key, got, want, rep.Findings)
+	tagKey := "elbguard:restore:443"
+	want := "v2 HTTPS:443 HTTP:81 cert=" + r.cert + " pol=tls-2017 t="
+	got := r.lbTagsOf(t, ft.name)[tagKey]
+	if _, mac, _ := strings.Cut(got, " mac="); !strings.HasPrefix(got, want) || len(mac) != 22 {
+		t.Fatalf("tag %s = %q; want %q..., signed (findings %+v)", tagKey, got, want, rep.Findings)
 	}
-	if d := safetyFinding(rep, engine.RuleListenerRestore); !strings.Contains(d, key) {
+	if d := safetyFinding(rep, engine.RuleListenerRestore); !strings.Contains(d, tagKey) {
 		t.Errorf("got finding %q; want the restore tag reported", d)
 	}
 
 	r.proxy.Reset()
 	r.emulateAWS()
-	c := r.clients()
-	eng, err := fleet.NewEngine(c, engine.Config{}, nil)
+	// The next sweep, after the swap's window (a swap may be under way
+	// within it), with the key read from Secrets Manager as the Lambdas do.
+	later := engine.WithClock(func() time.Time { return time.Now().Add(5 * time.Minute) })
+	eng, err = fleet.NewEngine(c, engine.Config{}, nil, append(signed, later)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +129,8 @@ func safetyDarkPort(t *testing.T, r *faultRig) {
 	if rep.Status != engine.StatusRolledBack || after["listener:443"] != ft.old["listener:443"] {
 		t.Fatalf("sweep: got %s, listener 443 %q (%+v); want rolled_back and the original %q", rep.Status, after["listener:443"], rep.Findings, ft.old["listener:443"])
 	}
-	if _, ok := r.lbTagsOf(t, ft.name)[key]; ok {
-		t.Errorf("tag %s still on %s after the restore", key, ft.name)
+	if _, ok := r.lbTagsOf(t, ft.name)[tagKey]; ok {
+		t.Errorf("tag %s still on %s after the restore", tagKey, ft.name)
 	}
 	// The restore is the whole of that run: nothing else was changed.
 	for _, a := range rep.Actions {
@@ -122,6 +139,70 @@ func safetyDarkPort(t *testing.T, r *faultRig) {
 		}
 	}
 	r.settleRound(t, ft, newTally("dark port restored"))
+}
+
+// restoreKeyOf puts a restore key in moto's Secrets Manager and reads it
+// back the way the Lambdas do (ELBGUARD_RESTORE_KEY_SECRET).
+func restoreKeyOf(t *testing.T, r *faultRig) *fleet.RestoreKey {
+	t.Helper()
+	r.seq++
+	sm := secretsmanager.NewFromConfig(r.cfg)
+	out := enfMust[*secretsmanager.CreateSecretOutput](t, "create secret")(sm.CreateSecret(enfCtxT(t), &secretsmanager.CreateSecretInput{
+		Name: aws.String(fmt.Sprintf("elbguard-restore-key-%d", r.seq)), SecretString: aws.String(strings.Repeat("k3Y", 22))}))
+	env := map[string]string{fleet.EnvRestoreKeySecret: aws.ToString(out.ARN)}
+	key, err := fleet.RestoreKeyFromEnv(enfCtxT(t), func(k string) string { return env[k] }, r.cfg)
+	if err != nil || key == nil {
+		t.Fatalf("restore key: %v, %v", key, err)
+	}
+	return key
+}
+
+// safetyForgedRecord: a restore record someone else wrote (the issue's
+// hand-written tag that would expose the instances' SSH port, and an
+// unsigned one in the current format) is never acted on, even by a sweep
+// that has the key: error, restore_record_invalid, no listener 2222, the
+// tag left for a person.
+func safetyForgedRecord(t *testing.T, r *faultRig) {
+	ctx := enfCtxT(t)
+	key := restoreKeyOf(t, r)
+	c := r.clients()
+	signed, err := key.ForClients(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := fleet.NewEngine(c, engine.Config{}, nil, signed...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := map[string]string{
+		safetyName(r): "v1 TCP:2222 TCP:22 cert= pol=",
+		safetyName(r): "v2 TCP:2222 TCP:22 cert= pol= t=" + strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10) + " mac=",
+	}
+	for name, value := range forged {
+		enfMust[*elb.CreateLoadBalancerOutput](t, "create "+name)(r.classic.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
+			LoadBalancerName: aws.String(name), AvailabilityZones: []string{"us-east-1a"},
+			Listeners: []elbtypes.Listener{enfListener("TCP", 80, "TCP", 80, "")},
+			Tags:      enfTags(enfModeTag, "enforce", "elbguard:restore:2222", value)}))
+	}
+	out, err := (&fleet.Sweeper{Engine: eng}).Handle(r.lambdaCtx(t), nil)
+	if err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	for name, value := range forged {
+		rep := safetyReport(t, out, name)
+		if rep.Status != engine.StatusError || safetyFinding(rep, engine.RuleRestoreRecordInvalid) == "" {
+			t.Errorf("%s (%q): got %s %+v; want error with %s", name, value, rep.Status, rep.Findings, engine.RuleRestoreRecordInvalid)
+		}
+		if got := r.classicState(t, name)["listener:2222"]; got != "" {
+			t.Errorf("%s: listener 2222 %q; want none (the forged record is never acted on)", name, got)
+		}
+		if got := r.lbTagsOf(t, name)["elbguard:restore:2222"]; got != value {
+			t.Errorf("%s: tag %q; want %q left for a person", name, got, value)
+		}
+		if len(rep.Actions) != 0 {
+			t.Errorf("%s: actions %+v; want none", name, rep.Actions)
+		}
+	}
 }
 
 // safetyName names a new Classic ELB of these tests.

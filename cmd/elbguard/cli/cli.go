@@ -130,7 +130,17 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fail(env, opts, err)
 		return ExitUsage
 	}
-	eng, err := fleet.NewEngine(clients, opts.cfg, log)
+	restore, err := fleet.RestoreKeyFromEnv(ctx, env.Getenv, clients.Config) // none: restore records are reported, not acted on
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		return ExitUsage
+	}
+	signed, err := restore.ForClients(ctx, clients)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		return ExitUsage
+	}
+	eng, err := fleet.NewEngine(clients, opts.cfg, log, signed...)
 	if err != nil {
 		fail(env, opts, err)
 		return ExitUsage

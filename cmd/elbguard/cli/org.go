@@ -99,6 +99,10 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
+	if fl.RestoreKey, err = fleet.RestoreKeyFromEnv(ctx, env.Getenv, base); err != nil {
+		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		return ExitUsage
+	}
 	switch cmd {
 	case "audit", "remediate":
 		var units []fleet.Unit
