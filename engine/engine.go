@@ -46,6 +46,9 @@ type Engine struct {
 	// verifier queues the delayed health check after a change (WithVerifier).
 	verifier Scheduler
 	loc      location // account and region stamped on reports (WithLocation)
+	// approved, when set (WithPlan), is the plan a person approved: the
+	// calls each load balancer may be changed with (plan.go).
+	approved map[string][]Action
 }
 
 // Option gives the Engine an optional dependency (more AWS APIs it reads
@@ -246,6 +249,7 @@ func (e *Engine) describeV2(ctx context.Context, arns []string) ([]*item, error)
 // run reads tags in batches, then handles every item with bounded
 // concurrency, stopping StopBefore ahead of the context deadline.
 func (e *Engine) run(ctx context.Context, items []*item) *Result {
+	ctx = withBudget(ctx, newBudget(e.cfg))
 	e.readTags(ctx, items)
 	res := &Result{Found: len(items), Counts: map[Status]int{}}
 	reports := make([]*Report, len(items))
