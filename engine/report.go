@@ -156,8 +156,8 @@ type Finding struct {
 
 // Action is one API call the engine made, planned or rolled back.
 type Action struct {
-	API    string       `json:"api"`
-	Target string       `json:"target"`
+	API    string `json:"api"`
+	Target string `json:"target"`
 	// Params are the call's parameters as a person reads them
 	// ("SSL:443->TCP:81 cert=arn:..."), taken from the request itself.
 	Params string       `json:"params,omitempty"`
