@@ -33,6 +33,9 @@ type fake struct {
 	rules    map[string][]v2types.Rule                    // listener ARN -> rules besides the default
 	itags    map[string]map[string]string                 // EC2 instance id -> tags
 	failNth  map[string]int                               // action -> the one call (1-based) that fails
+	// made logs every mutating call received, in order, as "API PARAMS"
+	// (TestPlanIsTheChange compares it with the plan).
+	made []string
 }
 
 type fakeClassic struct {
@@ -185,6 +188,7 @@ func (f *fake) DescribeLoadBalancerAttributes(ctx context.Context, in *elb.Descr
 func (f *fake) CreateLoadBalancerPolicy(ctx context.Context, in *elb.CreateLoadBalancerPolicyInput, _ ...func(*elb.Options)) (*elb.CreateLoadBalancerPolicyOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "CreateLoadBalancerPolicy "+Params(in))
 	c, err := f.lookup("CreateLoadBalancerPolicy", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -206,6 +210,7 @@ func (f *fake) CreateLoadBalancerPolicy(ctx context.Context, in *elb.CreateLoadB
 func (f *fake) SetLoadBalancerPoliciesForBackendServer(ctx context.Context, in *elb.SetLoadBalancerPoliciesForBackendServerInput, _ ...func(*elb.Options)) (*elb.SetLoadBalancerPoliciesForBackendServerOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "SetLoadBalancerPoliciesForBackendServer "+Params(in))
 	c, err := f.lookup("SetLoadBalancerPoliciesForBackendServer", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -222,6 +227,7 @@ func (f *fake) SetLoadBalancerPoliciesForBackendServer(ctx context.Context, in *
 func (f *fake) DeleteLoadBalancerListeners(ctx context.Context, in *elb.DeleteLoadBalancerListenersInput, _ ...func(*elb.Options)) (*elb.DeleteLoadBalancerListenersOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "DeleteLoadBalancerListeners "+Params(in))
 	c, err := f.lookup("DeleteLoadBalancerListeners", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -235,6 +241,7 @@ func (f *fake) DeleteLoadBalancerListeners(ctx context.Context, in *elb.DeleteLo
 func (f *fake) CreateLoadBalancerListeners(ctx context.Context, in *elb.CreateLoadBalancerListenersInput, _ ...func(*elb.Options)) (*elb.CreateLoadBalancerListenersOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "CreateLoadBalancerListeners "+Params(in))
 	c, err := f.lookup("CreateLoadBalancerListeners", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -256,6 +263,7 @@ func (f *fake) CreateLoadBalancerListeners(ctx context.Context, in *elb.CreateLo
 func (f *fake) SetLoadBalancerPoliciesOfListener(ctx context.Context, in *elb.SetLoadBalancerPoliciesOfListenerInput, _ ...func(*elb.Options)) (*elb.SetLoadBalancerPoliciesOfListenerOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "SetLoadBalancerPoliciesOfListener "+Params(in))
 	c, err := f.lookup("SetLoadBalancerPoliciesOfListener", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -273,6 +281,7 @@ func (f *fake) SetLoadBalancerPoliciesOfListener(ctx context.Context, in *elb.Se
 func (f *fake) ModifyLoadBalancerAttributes(ctx context.Context, in *elb.ModifyLoadBalancerAttributesInput, _ ...func(*elb.Options)) (*elb.ModifyLoadBalancerAttributesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "ModifyLoadBalancerAttributes "+Params(in))
 	c, err := f.lookup("ModifyLoadBalancerAttributes", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -403,6 +412,7 @@ func (f fakeV2) DescribeTargetGroupAttributes(ctx context.Context, in *elbv2.Des
 func (f fakeV2) ModifyTargetGroupAttributes(ctx context.Context, in *elbv2.ModifyTargetGroupAttributesInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyTargetGroupAttributesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "ModifyTargetGroupAttributes "+Params(in))
 	if err := f.count("v2.ModifyTargetGroupAttributes"); err != nil {
 		return nil, err
 	}
@@ -431,6 +441,7 @@ func (f fakeV2) DescribeListenerAttributes(ctx context.Context, in *elbv2.Descri
 func (f fakeV2) ModifyListenerAttributes(ctx context.Context, in *elbv2.ModifyListenerAttributesInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyListenerAttributesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "ModifyListenerAttributes "+Params(in))
 	if err := f.count("v2.ModifyListenerAttributes"); err != nil {
 		return nil, err
 	}
