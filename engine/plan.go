@@ -188,11 +188,15 @@ func sameCall(a, b Action) bool {
 // result that a person approved: Reconcile changes a load balancer only
 // when the calls it needs now are the calls plan lists for it; one that
 // changed in between is reported error with finding plan_stale, unchanged.
-// A load balancer the plan does not list is never changed.
+// A load balancer the plan does not list is never changed. Reports of other
+// accounts and regions than the engine's (WithLocation) are ignored.
 func (e *Engine) WithPlan(plan *Result) *Engine {
 	c := *e
 	c.approved = map[string][]Action{}
 	for _, r := range plan.Reports {
+		if !e.loc.holds(r) {
+			continue
+		}
 		if slices.ContainsFunc(r.Actions, func(a Action) bool { return a.Status == ActionPlanned }) {
 			c.approved[planKey(r)] = r.Actions
 		}
@@ -200,10 +204,14 @@ func (e *Engine) WithPlan(plan *Result) *Engine {
 	return &c
 }
 
-// Approved lists the load balancers a plan would change, for Reconcile.
-func Approved(plan *Result) Targets {
+// Approved lists the load balancers of account and region (empty: any) that
+// a plan would change, for Reconcile.
+func Approved(plan *Result, account, region string) Targets {
 	var t Targets
 	for _, r := range plan.Reports {
+		if !(location{account: account, region: region}).holds(r) {
+			continue
+		}
 		if !slices.ContainsFunc(r.Actions, func(a Action) bool { return a.Status == ActionPlanned }) {
 			continue
 		}
@@ -214,6 +222,11 @@ func Approved(plan *Result) Targets {
 		}
 	}
 	return t
+}
+
+// holds reports whether r is in l (an empty field matches any).
+func (l location) holds(r Report) bool {
+	return (l.account == "" || r.Account == "" || r.Account == l.account) && (l.region == "" || r.Region == "" || r.Region == l.region)
 }
 
 func planKey(r Report) string { return r.Type + "\x00" + r.Name + "\x00" + r.ARN }

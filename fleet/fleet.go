@@ -45,6 +45,9 @@ type Fleet struct {
 	// Options are given to every engine the fleet builds (the verification
 	// queue). Set before first use.
 	Options []engine.Option
+	// Plan, when set, is a dry run's result a person approved: each
+	// location's engine applies no more than its part (engine.WithPlan).
+	Plan *engine.Result
 
 	mu      sync.Mutex
 	engines map[[2]string]*engine.Engine
@@ -116,6 +119,9 @@ func (f *Fleet) Run(ctx context.Context, u Unit) (*engine.Result, error) {
 			return nil, err
 		}
 		return LocationError(u.Account, u.Region, err), nil
+	}
+	if f.Plan != nil {
+		eng = eng.WithPlan(f.Plan)
 	}
 	var res *engine.Result
 	if u.Remaining != nil {
