@@ -89,8 +89,8 @@ type options struct {
 	args   []string
 	// targets are args filed by kind (audit and remediate).
 	targets engine.Targets
-	org    orgFlags        // --accounts, --regions, --role-name
-	orgCfg fleet.OrgConfig // checked from org and the environment
+	org     orgFlags        // --accounts, --regions, --role-name
+	orgCfg  fleet.OrgConfig // checked from org and the environment
 }
 
 // Run executes the command line args (without the program name) and returns

@@ -128,7 +128,9 @@ func approvedUnits(plan *engine.Result) []fleet.Unit {
 			units = append(units, fleet.Unit{Account: r.Account, Region: r.Region, Remaining: &t})
 		}
 	}
-	slices.SortFunc(units, func(a, b fleet.Unit) int { return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Region, b.Region)) })
+	slices.SortFunc(units, func(a, b fleet.Unit) int {
+		return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Region, b.Region))
+	})
 	return units
 }
 
