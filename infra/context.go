@@ -17,6 +17,8 @@ const (
 	CtxSweepSchedule       = "sweepSchedule"
 	CtxConcurrency         = "concurrency"
 	CtxReservedConcurrency = "reservedConcurrency"
+	CtxMaxChanges          = "maxChanges" // load balancers changed per run per account x region
+	CtxMaxErrors           = "maxErrors"  // failed changes after which a run stops changing
 	CtxCreateTrail         = "createTrail"
 	CtxAlarmEmail          = "alarmEmail"
 	CtxDemo                = "demo"
@@ -43,6 +45,8 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	cfg.Enforcer.SweepSchedule = r.str(CtxSweepSchedule)
 	cfg.Enforcer.Concurrency = r.integer(CtxConcurrency)
 	cfg.Enforcer.ReservedConcurrency = r.integer(CtxReservedConcurrency)
+	cfg.Enforcer.MaxChanges = r.integer(CtxMaxChanges)
+	cfg.Enforcer.MaxErrors = r.integer(CtxMaxErrors)
 	cfg.Enforcer.CreateTrail = r.boolean(CtxCreateTrail)
 	cfg.Enforcer.AlarmEmail = r.str(CtxAlarmEmail)
 	cfg.Enforcer.VerifyWindowSeconds = r.integer(CtxVerifyWindow)
