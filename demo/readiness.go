@@ -70,8 +70,15 @@ func (r *run) readinessGate(ctx context.Context, invokeURL string) error {
 	applied, _, _ := rep.Changed()
 	detail := findingOf(rep, engine.RuleBackendsNotReady)
 	r.ui.say("finding %s: %s", engine.RuleBackendsNotReady, detail)
-	if rep.Status != engine.StatusNonCompliant || applied != 0 || !strings.Contains(detail, id) {
-		return fmt.Errorf("%s is %s with %d changes and finding %s %q; want non_compliant, no changes, the finding naming %s",
+	r.ui.say("the plan: the calls it needs, held, and why (elbguard audit and remediate --dry-run print the same):")
+	for _, a := range rep.Actions {
+		r.ui.say("  %s %s", a.Status, a.Line())
+	}
+	if rep.Held != nil {
+		r.ui.say("  held: %s %s", rep.Held.Rule, rep.Held.Detail)
+	}
+	if rep.Status != engine.StatusHeld || applied != 0 || !strings.Contains(detail, id) || rep.Held == nil || rep.Held.Rule != engine.RuleBackendsNotReady {
+		return fmt.Errorf("%s is %s with %d changes and finding %s %q; want held by it, no changes, the finding naming %s",
 			GatedName, rep.Status, applied, engine.RuleBackendsNotReady, detail, id)
 	}
 	if err := r.checkGated(ctx, id, false); err != nil {

@@ -54,10 +54,11 @@ func WithCertificates(iamAPI IAMCertificateAPI, acmAPI ACMCertificateAPI) Option
 
 // certificateGate reports whether the listener may be replaced as far as its
 // certificate goes. Only a listener this run would delete is checked (enforce,
-// not a dry run, not held), so a compliant load balancer costs no call.
+// a dry run too since its plan is the change, not held), so a compliant load
+// balancer costs no call.
 func (e *Engine) certificateGate(ctx context.Context, r *Report, l *elbtypes.Listener) bool {
 	cert := aws.ToString(l.SSLCertificateId)
-	if cert == "" || !needsSwap(l) || r.Mode != ModeEnforce || e.cfg.DryRun || r.hold != nil {
+	if cert == "" || !needsSwap(l) || r.Mode != ModeEnforce || r.hold != nil {
 		return true
 	}
 	problem, err := e.certs.check(ctx, cert)

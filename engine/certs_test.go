@@ -37,7 +37,7 @@ func TestCertificateGate(t *testing.T) {
 		{"no certificate clients", iamCert, nil, "enforce", false, StatusNonCompliant, RuleCertificateUnverified, 0},
 		{"not an ARN", "web-cert", &fakeCerts{}, "enforce", false, StatusNonCompliant, RuleCertificateUnverified, 0},
 		{"audit reads nothing", iamCert, &fakeCerts{missing: map[string]bool{"web-2026": true}}, "audit", false, StatusNonCompliant, "", 0},
-		{"dry run reads nothing", iamCert, &fakeCerts{missing: map[string]bool{"web-2026": true}}, "enforce", true, StatusNonCompliant, "", 0},
+		{"dry run checks as the real run", iamCert, &fakeCerts{missing: map[string]bool{"web-2026": true}}, "enforce", true, StatusNonCompliant, RuleCertificateMissing, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

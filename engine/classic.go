@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -103,13 +102,13 @@ func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDes
 
 // needPolicies reports whether evaluating lb needs its policy descriptions.
 // They tell which attached policies are proxy-protocol ones, and, before a
-// write, whether an equivalent policy exists to reuse. A load balancer with no
-// policy on any instance port or listener that is only evaluated (audit,
-// dry-run) needs none: every port lacks the PROXY protocol, and cookie
+// write (or a dry run's plan of it), whether an equivalent policy exists to
+// reuse. A load balancer with no policy on any instance port or listener that
+// is in audit mode needs none: every port lacks the PROXY protocol, and cookie
 // stickiness policies are named in the description itself. This saves one
 // read per non-compliant load balancer in an audit.
 func (e *Engine) needPolicies(r *Report, lb *elbtypes.LoadBalancerDescription) bool {
-	if r.Mode == ModeEnforce && !e.cfg.DryRun {
+	if r.Mode == ModeEnforce { // a dry run too: its plan is the change, policy reuse included
 		return true
 	}
 	for _, b := range lb.BackendServerDescriptions {
@@ -157,19 +156,21 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 		}
 		target := name + "/" + proxy
 		steps = append(steps, step{
-			plan: planned("CreateLoadBalancerPolicy", target),
 			do: func(ctx context.Context, r *Report) bool {
-				_, err := e.classic.CreateLoadBalancerPolicy(ctx, &elb.CreateLoadBalancerPolicyInput{
+				in := &elb.CreateLoadBalancerPolicyInput{
 					LoadBalancerName: aws.String(name),
 					PolicyName:       aws.String(proxy),
 					PolicyTypeName:   aws.String(proxyPolicyType),
 					PolicyAttributes: []elbtypes.PolicyAttribute{{AttributeName: aws.String(proxyAttribute), AttributeValue: aws.String("true")}},
-				})
-				var dup *elbtypes.DuplicatePolicyNameException
-				if errors.As(err, &dup) {
-					err = e.sameProxyPolicy(ctx, r, name, proxy, err)
 				}
-				return r.record("CreateLoadBalancerPolicy", target, err)
+				return r.call("CreateLoadBalancerPolicy", target, in, func() error {
+					_, err := e.classic.CreateLoadBalancerPolicy(ctx, in)
+					var dup *elbtypes.DuplicatePolicyNameException
+					if errors.As(err, &dup) {
+						err = e.sameProxyPolicy(ctx, r, name, proxy, err)
+					}
+					return err
+				})
 			},
 		})
 	}
@@ -201,12 +202,14 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 		r.find(RuleBackendProxy, "instance port %d does not receive the PROXY protocol; policies become %v", port, want)
 		target := fmt.Sprintf("%s:instance-port/%d", name, port)
 		steps = append(steps, step{
-			plan: planned("SetLoadBalancerPoliciesForBackendServer", target),
 			do: func(ctx context.Context, r *Report) bool {
-				_, err := e.classic.SetLoadBalancerPoliciesForBackendServer(ctx, &elb.SetLoadBalancerPoliciesForBackendServerInput{
+				in := &elb.SetLoadBalancerPoliciesForBackendServerInput{
 					LoadBalancerName: aws.String(name), InstancePort: aws.Int32(port), PolicyNames: want,
+				}
+				return r.call("SetLoadBalancerPoliciesForBackendServer", target, in, func() error {
+					_, err := e.classic.SetLoadBalancerPoliciesForBackendServer(ctx, in)
+					return err
 				})
-				return r.record("SetLoadBalancerPoliciesForBackendServer", target, err)
 			},
 		})
 	}
@@ -267,7 +270,6 @@ func isHTTP(p string) bool {
 // classicListenerSteps plans HTTP→TCP and HTTPS→SSL on every listener that
 // needs it, one listener per step.
 func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescription, pols classicPolicies) []step {
-	name := aws.ToString(lb.LoadBalancerName)
 	cookies := map[string]bool{}
 	if lb.Policies != nil {
 		for _, p := range lb.Policies.AppCookieStickinessPolicies {
@@ -312,15 +314,7 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 		r.find(RuleListenerProtocol, "listener %d is %s:%d -> %s:%d; want %s:%d -> %s:%d",
 			l.LoadBalancerPort, strings.ToUpper(aws.ToString(l.Protocol)), l.LoadBalancerPort, strings.ToUpper(instProto), aws.ToInt32(l.InstancePort),
 			aws.ToString(want.Protocol), want.LoadBalancerPort, aws.ToString(want.InstanceProtocol), aws.ToInt32(want.InstancePort))
-		target := fmt.Sprintf("%s:%d", name, l.LoadBalancerPort)
-		record := name + "/" + TagRestorePrefix + strconv.Itoa(int(l.LoadBalancerPort))
-		plan := slices.Concat(planned("AddTags", record), planned("DeleteLoadBalancerListeners", target), planned("CreateLoadBalancerListeners", target))
-		if len(keep) > 0 {
-			plan = append(plan, planned("SetLoadBalancerPoliciesOfListener", target)...)
-		}
-		plan = append(plan, planned("RemoveTags", record)...) // the write-ahead record (restore.go)
 		steps = append(steps, step{
-			plan: plan,
 			do: func(ctx context.Context, r *Report) bool {
 				return e.replaceListener(ctx, r, lb, ld, want, keep)
 			},
@@ -351,15 +345,17 @@ func (e *Engine) classicIdleStep(ctx context.Context, r *Report, name string, id
 	r.find(RuleIdleTimeout, "idle timeout is %ds; want %ds", current, idle)
 	target := name
 	return []step{{
-		plan: planned("ModifyLoadBalancerAttributes", target),
 		do: func(ctx context.Context, r *Report) bool {
-			_, err := e.classic.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{
+			in := &elb.ModifyLoadBalancerAttributesInput{
 				LoadBalancerName: aws.String(name),
 				LoadBalancerAttributes: &elbtypes.LoadBalancerAttributes{
 					ConnectionSettings: &elbtypes.ConnectionSettings{IdleTimeout: aws.Int32(int32(idle))},
 				},
+			}
+			return r.call("ModifyLoadBalancerAttributes", target, in, func() error {
+				_, err := e.classic.ModifyLoadBalancerAttributes(ctx, in)
+				return err
 			})
-			return r.record("ModifyLoadBalancerAttributes", target, err)
 		},
 	}}, true
 }

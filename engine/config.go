@@ -29,7 +29,12 @@ const (
 	DefaultIdleTimeoutTagKey = "elbguard:idle-timeout"
 	DefaultConcurrency       = 8
 	DefaultStopBefore        = 10 * time.Second
+	DefaultMaxChanges        = 10
+	DefaultMaxErrors         = 3
 )
+
+// MaxBudget bounds Config.MaxChanges and Config.MaxErrors.
+const MaxBudget = 100000
 
 // MaxConcurrency bounds Config.Concurrency.
 const MaxConcurrency = 64
@@ -44,7 +49,8 @@ func ParseMode(s string) (Mode, error) {
 }
 
 // Config tunes the Engine. The zero value is safe: opt-in (untagged load
-// balancers are left alone), not a dry run, 8 load balancers at a time.
+// balancers are left alone), not a dry run, 8 load balancers at a time, at
+// most 10 changed and 3 failed changes per run.
 type Config struct {
 	// TagKey is the tag that sets a load balancer's mode.
 	// Empty: "elbguard:proxy-protocol".
@@ -64,6 +70,16 @@ type Config struct {
 	// starting new load balancers, so that a run ends cleanly and says how
 	// far it got. Zero: 10s. It has no effect without a deadline.
 	StopBefore time.Duration
+	// MaxChanges is how many load balancers one run (Sweep or Reconcile)
+	// changes at most; the rest are reported deferred, with the calls they
+	// need, for the next run. A dry run counts the changes it plans, so its
+	// plan defers the same ones. Zero: 10. Allowed: 1 to 100000.
+	MaxChanges int
+	// MaxErrors is how many failed changes stop a run from starting more;
+	// the rest are reported deferred. Changes run concurrently only while
+	// the failures so far plus those in flight stay below it, so a run never
+	// fails more than MaxErrors changes. Zero: 3. Allowed: 1 to 100000.
+	MaxErrors int
 }
 
 // WithDefaults returns c with zero values replaced by their defaults.
@@ -83,6 +99,12 @@ func (c Config) WithDefaults() Config {
 	if c.StopBefore == 0 {
 		c.StopBefore = DefaultStopBefore
 	}
+	if c.MaxChanges == 0 {
+		c.MaxChanges = DefaultMaxChanges
+	}
+	if c.MaxErrors == 0 {
+		c.MaxErrors = DefaultMaxErrors
+	}
 	return c
 }
 
@@ -94,6 +116,12 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
 		return fmt.Errorf("%w: Concurrency %d; want 1 to %d", ErrConfig, c.Concurrency, MaxConcurrency)
+	}
+	if c.MaxChanges < 1 || c.MaxChanges > MaxBudget {
+		return fmt.Errorf("%w: MaxChanges %d; want 1 to %d", ErrConfig, c.MaxChanges, MaxBudget)
+	}
+	if c.MaxErrors < 1 || c.MaxErrors > MaxBudget {
+		return fmt.Errorf("%w: MaxErrors %d; want 1 to %d", ErrConfig, c.MaxErrors, MaxBudget)
 	}
 	if c.StopBefore < 0 {
 		return fmt.Errorf("%w: StopBefore %s; want zero or positive", ErrConfig, c.StopBefore)

@@ -49,6 +49,9 @@ type Engine struct {
 	// restore signs and verifies restore records (WithRestoreKey); nil:
 	// records are written unsigned and none is acted on.
 	restore *restoreKey
+	// approved, when set (WithPlan), is the plan a person approved: the
+	// calls each load balancer may be changed with (plan.go).
+	approved map[string][]Action
 }
 
 // Option gives the Engine an optional dependency (more AWS APIs it reads
@@ -252,6 +255,7 @@ func (e *Engine) describeV2(ctx context.Context, arns []string) ([]*item, error)
 // run reads tags in batches, then handles every item with bounded
 // concurrency, stopping StopBefore ahead of the context deadline.
 func (e *Engine) run(ctx context.Context, items []*item) *Result {
+	ctx = withBudget(ctx, newBudget(e.cfg))
 	e.readTags(ctx, items)
 	res := &Result{Found: len(items), Counts: map[Status]int{}}
 	reports := make([]*Report, len(items))

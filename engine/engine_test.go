@@ -422,9 +422,9 @@ func TestClassicRollbackWhenPoliciesCannotBeReattached(t *testing.T) {
 	}
 }
 
-// TestPolicyReadOnlyWhenNeeded: evaluating (audit, dry-run) a Classic ELB with
-// no policy anywhere needs no DescribeLoadBalancerPolicies; one with an
-// attached policy, or a real enforce run, reads them.
+// TestPolicyReadOnlyWhenNeeded: auditing a Classic ELB with no policy
+// anywhere needs no DescribeLoadBalancerPolicies; one with an attached
+// policy, or an enforce run (a dry run too: it plans the real run), reads them.
 func TestPolicyReadOnlyWhenNeeded(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -434,7 +434,7 @@ func TestPolicyReadOnlyWhenNeeded(t *testing.T) {
 		want     int
 	}{
 		{"audit, nothing attached", "audit", false, false, 0},
-		{"dry run, nothing attached", "enforce", true, false, 0},
+		{"dry run, nothing attached", "enforce", true, false, 1}, // its plan is the change: policy reuse included
 		{"audit, backend policy attached", "audit", false, true, 1},
 		{"enforce, nothing attached", "enforce", false, false, 1},
 	}

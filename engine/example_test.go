@@ -76,9 +76,16 @@ func ExampleWithInstances() {
 		return
 	}
 	r := res.Reports[0]
-	fmt.Println(r.Status, len(r.Actions), "actions")
-	fmt.Println(r.Findings[len(r.Findings)-1].Rule)
+	fmt.Println(r.Status, r.Held.Rule)
+	for _, a := range r.Actions {
+		fmt.Println(a.Status, a.Line())
+	}
 	// Output:
-	// non_compliant 0 actions
-	// backends_not_ready
+	// held backends_not_ready
+	// held CreateLoadBalancerPolicy elbguard-proxy-protocol ProxyProtocolPolicyType ProxyProtocol=true
+	// held SetLoadBalancerPoliciesForBackendServer instance-port=80 policies=[elbguard-proxy-protocol]
+	// held AddTags elbguard:restore:80=(signed record)
+	// held DeleteLoadBalancerListeners 80
+	// held CreateLoadBalancerListeners TCP:80->TCP:80
+	// held RemoveTags elbguard:restore:80
 }

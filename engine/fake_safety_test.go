@@ -17,6 +17,7 @@ import (
 func (f *fake) AddTags(ctx context.Context, in *elb.AddTagsInput, _ ...func(*elb.Options)) (*elb.AddTagsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "AddTags "+Params(in))
 	for _, n := range in.LoadBalancerNames {
 		c, err := f.lookup("AddTags", n)
 		if err != nil {
@@ -35,6 +36,7 @@ func (f *fake) AddTags(ctx context.Context, in *elb.AddTagsInput, _ ...func(*elb
 func (f *fake) RemoveTags(ctx context.Context, in *elb.RemoveTagsInput, _ ...func(*elb.Options)) (*elb.RemoveTagsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "RemoveTags "+Params(in))
 	for _, n := range in.LoadBalancerNames {
 		c, err := f.lookup("RemoveTags", n)
 		if err != nil {

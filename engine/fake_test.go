@@ -37,6 +37,9 @@ type fake struct {
 	// onCall, when set, runs at each call with the fake locked (to look at
 	// the state a process killed at that call would leave).
 	onCall func(action string)
+	// made logs every mutating call received, in order, as "API PARAMS"
+	// (TestPlanIsTheChange compares it with the plan).
+	made []string
 }
 
 type fakeClassic struct {
@@ -192,6 +195,7 @@ func (f *fake) DescribeLoadBalancerAttributes(ctx context.Context, in *elb.Descr
 func (f *fake) CreateLoadBalancerPolicy(ctx context.Context, in *elb.CreateLoadBalancerPolicyInput, _ ...func(*elb.Options)) (*elb.CreateLoadBalancerPolicyOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "CreateLoadBalancerPolicy "+Params(in))
 	c, err := f.lookup("CreateLoadBalancerPolicy", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -213,6 +217,7 @@ func (f *fake) CreateLoadBalancerPolicy(ctx context.Context, in *elb.CreateLoadB
 func (f *fake) SetLoadBalancerPoliciesForBackendServer(ctx context.Context, in *elb.SetLoadBalancerPoliciesForBackendServerInput, _ ...func(*elb.Options)) (*elb.SetLoadBalancerPoliciesForBackendServerOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "SetLoadBalancerPoliciesForBackendServer "+Params(in))
 	c, err := f.lookup("SetLoadBalancerPoliciesForBackendServer", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -229,6 +234,7 @@ func (f *fake) SetLoadBalancerPoliciesForBackendServer(ctx context.Context, in *
 func (f *fake) DeleteLoadBalancerListeners(ctx context.Context, in *elb.DeleteLoadBalancerListenersInput, _ ...func(*elb.Options)) (*elb.DeleteLoadBalancerListenersOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "DeleteLoadBalancerListeners "+Params(in))
 	c, err := f.lookup("DeleteLoadBalancerListeners", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -242,6 +248,7 @@ func (f *fake) DeleteLoadBalancerListeners(ctx context.Context, in *elb.DeleteLo
 func (f *fake) CreateLoadBalancerListeners(ctx context.Context, in *elb.CreateLoadBalancerListenersInput, _ ...func(*elb.Options)) (*elb.CreateLoadBalancerListenersOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "CreateLoadBalancerListeners "+Params(in))
 	c, err := f.lookup("CreateLoadBalancerListeners", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -263,6 +270,7 @@ func (f *fake) CreateLoadBalancerListeners(ctx context.Context, in *elb.CreateLo
 func (f *fake) SetLoadBalancerPoliciesOfListener(ctx context.Context, in *elb.SetLoadBalancerPoliciesOfListenerInput, _ ...func(*elb.Options)) (*elb.SetLoadBalancerPoliciesOfListenerOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "SetLoadBalancerPoliciesOfListener "+Params(in))
 	c, err := f.lookup("SetLoadBalancerPoliciesOfListener", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -280,6 +288,7 @@ func (f *fake) SetLoadBalancerPoliciesOfListener(ctx context.Context, in *elb.Se
 func (f *fake) ModifyLoadBalancerAttributes(ctx context.Context, in *elb.ModifyLoadBalancerAttributesInput, _ ...func(*elb.Options)) (*elb.ModifyLoadBalancerAttributesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "ModifyLoadBalancerAttributes "+Params(in))
 	c, err := f.lookup("ModifyLoadBalancerAttributes", aws.ToString(in.LoadBalancerName))
 	if err != nil {
 		return nil, err
@@ -415,6 +424,7 @@ func (f fakeV2) DescribeTargetGroupAttributes(ctx context.Context, in *elbv2.Des
 func (f fakeV2) ModifyTargetGroupAttributes(ctx context.Context, in *elbv2.ModifyTargetGroupAttributesInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyTargetGroupAttributesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "ModifyTargetGroupAttributes "+Params(in))
 	if err := f.count("v2.ModifyTargetGroupAttributes"); err != nil {
 		return nil, err
 	}
@@ -443,6 +453,7 @@ func (f fakeV2) DescribeListenerAttributes(ctx context.Context, in *elbv2.Descri
 func (f fakeV2) ModifyListenerAttributes(ctx context.Context, in *elbv2.ModifyListenerAttributesInput, _ ...func(*elbv2.Options)) (*elbv2.ModifyListenerAttributesOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.made = append(f.made, "ModifyListenerAttributes "+Params(in))
 	if err := f.count("v2.ModifyListenerAttributes"); err != nil {
 		return nil, err
 	}

@@ -295,18 +295,22 @@ func (e *Engine) targetGroupStep(ctx context.Context, r *Report, tg *targetGroup
 	tg.changes = true
 	r.find(RuleTargetGroupProxy, "target group %s does not have %s=true", nameFromARN(tg.arn), attrProxyProtocolV2)
 	return []step{{
-		plan:        planned("ModifyTargetGroupAttributes", tg.arn),
 		independent: true,
 		do: func(ctx context.Context, r *Report) bool {
-			_, err := e.v2.ModifyTargetGroupAttributes(ctx, &elbv2.ModifyTargetGroupAttributesInput{
+			in := &elbv2.ModifyTargetGroupAttributesInput{
 				TargetGroupArn: aws.String(tg.arn),
 				Attributes:     []v2types.TargetGroupAttribute{{Key: aws.String(attrProxyProtocolV2), Value: aws.String("true")}},
-			})
-			if r.record("ModifyTargetGroupAttributes", tg.arn, err) {
-				*enabled = append(*enabled, tg.arn)
-				return true
 			}
-			return false
+			if !r.call("ModifyTargetGroupAttributes", tg.arn, in, func() error {
+				_, err := e.v2.ModifyTargetGroupAttributes(ctx, in)
+				return err
+			}) {
+				return false
+			}
+			if r.planning == "" { // made, not planned: the verification follows it
+				*enabled = append(*enabled, tg.arn)
+			}
+			return true
 		},
 	}}, true
 }
@@ -331,14 +335,16 @@ func (e *Engine) listenerIdleStep(ctx context.Context, r *Report, l v2types.List
 	}
 	r.find(RuleIdleTimeout, "listener %d idle timeout is %qs; want %ss", aws.ToInt32(l.Port), current, want)
 	return []step{{
-		plan:        planned("ModifyListenerAttributes", arn),
 		independent: true,
 		do: func(ctx context.Context, r *Report) bool {
-			_, err := e.v2.ModifyListenerAttributes(ctx, &elbv2.ModifyListenerAttributesInput{
+			in := &elbv2.ModifyListenerAttributesInput{
 				ListenerArn: aws.String(arn),
 				Attributes:  []v2types.ListenerAttribute{{Key: aws.String(attrTCPIdleTimeout), Value: aws.String(want)}},
+			}
+			return r.call("ModifyListenerAttributes", arn, in, func() error {
+				_, err := e.v2.ModifyListenerAttributes(ctx, in)
+				return err
 			})
-			return r.record("ModifyListenerAttributes", arn, err)
 		},
 	}}, true
 }

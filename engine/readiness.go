@@ -122,21 +122,22 @@ func (e *Engine) applyReady(ctx context.Context, r *Report, tags map[string]stri
 	}
 }
 
-// hold changes nothing: non_compliant, with the steps listed as planned
-// when the mode would only plan them anyway (audit, dry run).
+// hold changes nothing: status held (non_compliant in audit mode), the
+// calls the steps need listed as held, and the gate's finding (the last one
+// recorded before the call) as the report's Held reason.
 func (e *Engine) hold(ctx context.Context, r *Report, steps []step) {
-	if r.Mode != ModeEnforce || e.cfg.DryRun {
-		e.apply(ctx, r, steps)
-		if r.Status == StatusCompliant {
-			r.Status = StatusNonCompliant
+	if len(steps) == 0 { // nothing to hold: a bad readiness tag still keeps it from compliant
+		r.Status = StatusNonCompliant
+		if r.err != nil {
+			r.Status = StatusError
 		}
 		return
 	}
-	r.holdFinding() // held for infrastructure as code too: say so
-	r.Status = StatusNonCompliant
-	if r.err != nil {
-		r.Status = StatusError
+	if r.hold == nil && len(r.Findings) > 0 {
+		f := r.Findings[len(r.Findings)-1]
+		r.hold = &f
 	}
+	e.apply(ctx, r, steps)
 }
 
 // readinessTag reads elbguard:readiness: skip is true for "skip"; ok is

@@ -46,13 +46,13 @@ func TestReadinessGateClassic(t *testing.T) {
 	}{
 		{"no instances: enforced at once", nil, nil, false, StatusRemediated, "", "", true},
 		{"all ready", nil, map[string]string{"i-1": "true", "i-2": " TRUE "}, false, StatusRemediated, "", "", true},
-		{"one untagged", nil, map[string]string{"i-1": "true", "i-2": "-"}, false, StatusNonCompliant, RuleBackendsNotReady, "i-2", false},
-		{"one false", nil, map[string]string{"i-1": "false", "i-2": "true"}, false, StatusNonCompliant, RuleBackendsNotReady, "i-1", false},
-		{"malformed instance tag", nil, map[string]string{"i-1": "yes please"}, false, StatusNonCompliant, RuleInvalidTag, `"yes please"`, false},
+		{"one untagged", nil, map[string]string{"i-1": "true", "i-2": "-"}, false, StatusHeld, RuleBackendsNotReady, "i-2", false},
+		{"one false", nil, map[string]string{"i-1": "false", "i-2": "true"}, false, StatusHeld, RuleBackendsNotReady, "i-1", false},
+		{"malformed instance tag", nil, map[string]string{"i-1": "yes please"}, false, StatusHeld, RuleInvalidTag, `"yes please"`, false},
 		{"skip", map[string]string{TagReadiness: "Skip"}, map[string]string{"i-1": "-"}, false, StatusRemediated, "", "", true},
-		{"require spelled out", map[string]string{TagReadiness: "require"}, map[string]string{"i-1": "-"}, false, StatusNonCompliant, RuleBackendsNotReady, "i-1", false},
-		{"malformed readiness tag", map[string]string{TagReadiness: "later"}, map[string]string{"i-1": "true"}, false, StatusNonCompliant, RuleInvalidTag, `"later" for ` + TagReadiness, false},
-		{"malformed readiness tag, no instances", map[string]string{TagReadiness: "later"}, nil, false, StatusNonCompliant, RuleInvalidTag, `"later" for ` + TagReadiness, false},
+		{"require spelled out", map[string]string{TagReadiness: "require"}, map[string]string{"i-1": "-"}, false, StatusHeld, RuleBackendsNotReady, "i-1", false},
+		{"malformed readiness tag", map[string]string{TagReadiness: "later"}, map[string]string{"i-1": "true"}, false, StatusHeld, RuleInvalidTag, `"later" for ` + TagReadiness, false},
+		{"malformed readiness tag, no instances", map[string]string{TagReadiness: "later"}, nil, false, StatusHeld, RuleInvalidTag, `"later" for ` + TagReadiness, false},
 		{"no EC2 client", nil, map[string]string{"i-1": "true"}, true, StatusError, RuleAPIError, "WithInstances", false},
 		{"no EC2 client, skip", map[string]string{TagReadiness: "skip"}, map[string]string{"i-1": "-"}, true, StatusRemediated, "", "", true},
 	}
@@ -160,7 +160,7 @@ func TestReadinessGateNetwork(t *testing.T) {
 	f.itags["i-ready"] = map[string]string{TagProxyReady: "true"}
 	e := newReadyEngine(t, f, Config{})
 	r := reportOf(t, sweep(t, e), "edge")
-	if r.Status != StatusNonCompliant || !strings.Contains(detailOf(r, RuleBackendsNotReady), "i-new") || f.writes() != 0 {
+	if r.Status != StatusHeld || !strings.Contains(detailOf(r, RuleBackendsNotReady), "i-new") || f.writes() != 0 {
 		t.Fatalf("got %s %+v (%d writes); want held on i-new", r.Status, r.Findings, f.writes())
 	}
 	if d := detailOf(r, RuleBackendNotReady); !strings.Contains(d, "i-old") || strings.Contains(d, "i-new") {
@@ -182,7 +182,7 @@ func TestReadinessIPTargetsHeldUnlessSkip(t *testing.T) {
 		tags map[string]string
 		want Status
 	}{
-		{"no skip: held", map[string]string{tag: "enforce"}, StatusNonCompliant},
+		{"no skip: held", map[string]string{tag: "enforce"}, StatusHeld},
 		{"skip", map[string]string{tag: "enforce", TagReadiness: "skip"}, StatusRemediated},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,7 +195,7 @@ func TestReadinessIPTargetsHeldUnlessSkip(t *testing.T) {
 			if r.Status != tt.want || f.calls["ec2.DescribeTags"] != 0 {
 				t.Fatalf("got %s %+v (%v); want %s without reading instance tags", r.Status, r.Findings, f.calls, tt.want)
 			}
-			if held := tt.want == StatusNonCompliant; held != strings.Contains(detailOf(r, RuleBackendsNotReady), "10.0.0.5:80") || held == (f.tgs[tg][attrProxyProtocolV2] == "true") {
+			if held := tt.want == StatusHeld; held != strings.Contains(detailOf(r, RuleBackendsNotReady), "10.0.0.5:80") || held == (f.tgs[tg][attrProxyProtocolV2] == "true") {
 				t.Errorf("got %+v, proxy protocol %q; want held %v naming 10.0.0.5:80", r.Findings, f.tgs[tg][attrProxyProtocolV2], held)
 			}
 		})

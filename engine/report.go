@@ -43,6 +43,10 @@ const (
 	ActionPlanned    ActionStatus = "planned"
 	ActionFailed     ActionStatus = "failed"
 	ActionRolledBack ActionStatus = "rolled_back"
+	// ActionHeld: a call the change needs that this run does not make: a
+	// gate holds it (status held), the mode is audit, or the run's budget
+	// is spent (status deferred). The report's Held finding says which.
+	ActionHeld ActionStatus = "held"
 )
 
 // Load balancer types as reported.
@@ -104,6 +108,18 @@ const (
 	// whose health check is TCP, which passes whatever the server makes of
 	// the PROXY header: the verification cannot see harm there.
 	RuleVerifyBlind = "verification_blind"
+	// RuleAuditMode: the load balancer is in audit mode; the calls a change
+	// needs are listed as held, never made.
+	RuleAuditMode = "audit_mode"
+	// RuleChangeBudget: the run changed Config.MaxChanges load balancers
+	// already; the next run takes this one (status deferred).
+	RuleChangeBudget = "change_budget"
+	// RuleErrorBudget: Config.MaxErrors changes failed in this run; it stops
+	// changing (status deferred).
+	RuleErrorBudget = "error_budget"
+	// RulePlanStale: the load balancer changed between the plan a person
+	// approved and the apply; nothing was changed (status error).
+	RulePlanStale = "plan_stale"
 )
 
 // Report is what the engine found and did for one load balancer.
@@ -119,6 +135,10 @@ type Report struct {
 	Status   Status    `json:"status"`
 	Findings []Finding `json:"findings"`
 	Actions  []Action  `json:"actions"`
+	// Held is the finding that kept this run from making the calls the
+	// load balancer needs (status held or deferred, or mode audit); nil
+	// when nothing was held.
+	Held *Finding `json:"held,omitempty"`
 
 	err error // the first API error, for callers deciding on retries
 	// unresolved: a finding left something the engine will not change
@@ -127,6 +147,9 @@ type Report struct {
 	// hold, when set, is the finding that says why nothing may be changed:
 	// apply then plans the steps and reports them with it.
 	hold *Finding
+	// planning, when set, makes call record each call with this status
+	// instead of making it: the plan comes from the code that acts.
+	planning ActionStatus
 }
 
 // Finding is one observation about a load balancer.
@@ -137,8 +160,11 @@ type Finding struct {
 
 // Action is one API call the engine made, planned or rolled back.
 type Action struct {
-	API    string       `json:"api"`
-	Target string       `json:"target"`
+	API    string `json:"api"`
+	Target string `json:"target"`
+	// Params are the call's parameters as a person reads them
+	// ("SSL:443->TCP:81 cert=arn:..."), taken from the request itself.
+	Params string       `json:"params,omitempty"`
 	Status ActionStatus `json:"status"`
 	Error  string       `json:"error,omitempty"`
 }

@@ -326,10 +326,12 @@ func (e *Engine) writeAhead(ctx context.Context, r *Report, lb *elbtypes.LoadBal
 		r.fail(fmt.Errorf("listener %s:%d not replaced: the client cannot write its restore tag first", name, port))
 		return false
 	}
-	_, err = tagger.AddTags(ctx, &elb.AddTagsInput{LoadBalancerNames: []string{name},
-		Tags: []elbtypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}})
-	if !r.record("AddTags", name+"/"+key, err) {
-		r.find(RuleListenerRestore, "listener %d not replaced: its restore tag %s could not be written first (%v)", port, key, err)
+	in := &elb.AddTagsInput{LoadBalancerNames: []string{name}, Tags: []elbtypes.Tag{{Key: aws.String(key), Value: aws.String(value)}}}
+	if !r.call("AddTags", name+"/"+key, in, func() error {
+		_, err := tagger.AddTags(ctx, in)
+		return err
+	}) {
+		r.find(RuleListenerRestore, "listener %d not replaced: its restore tag %s could not be written first (%v)", port, key, r.err)
 		return false
 	}
 	return true
@@ -344,13 +346,18 @@ func (e *Engine) dropRecord(ctx context.Context, r *Report, name string, port in
 	if !ok {
 		return
 	}
-	_, err := tagger.RemoveTags(ctx, &elb.RemoveTagsInput{LoadBalancerNames: []string{name}, Tags: []elbtypes.TagKeyOnly{{Key: aws.String(key)}}})
-	if err != nil {
-		r.Actions = append(r.Actions, Action{API: "RemoveTags", Target: name + "/" + key, Status: ActionFailed, Error: err.Error()})
+	in := &elb.RemoveTagsInput{LoadBalancerNames: []string{name}, Tags: []elbtypes.TagKeyOnly{{Key: aws.String(key)}}}
+	var err error
+	if r.planning != "" {
+		r.call("RemoveTags", name+"/"+key, in, nil)
+		return
+	}
+	if _, err = tagger.RemoveTags(ctx, in); err != nil {
+		r.Actions = append(r.Actions, Action{API: "RemoveTags", Target: name + "/" + key, Params: Params(in), Status: ActionFailed, Error: err.Error()})
 		r.find(RuleListenerRestore, "listener %d serves again but its restore tag %s could not be removed (%v); the next run removes it", port, key, err)
 		return
 	}
-	r.Actions = append(r.Actions, Action{API: "RemoveTags", Target: name + "/" + key, Status: ActionApplied})
+	r.Actions = append(r.Actions, Action{API: "RemoveTags", Target: name + "/" + key, Params: Params(in), Status: ActionApplied})
 }
 
 // keepForRestore (re)writes the restore tag after a listener could not be

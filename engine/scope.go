@@ -64,7 +64,8 @@ func (s scope) manages(p int32) bool {
 // scope reads the scoping tags into r. done is true when nothing more may be
 // done: a malformed elbguard tag (status error) or an unexpired exemption
 // (status exempt). A load balancer owned by infrastructure as code without
-// the override is held (r.hold): evaluated and planned, never changed.
+// the override is held (r.hold): evaluated, reported held with the calls it
+// needs, never changed.
 func (e *Engine) scope(r *Report, tags map[string]string) (s scope, done bool) {
 	bad := false
 	badTag := func(format string, args ...any) {

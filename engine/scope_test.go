@@ -163,14 +163,14 @@ func TestIaCOwners(t *testing.T) {
 				return
 			}
 			d := findingDetail(r, RuleManagedByIaC)
-			if r.Status != StatusNonCompliant || !strings.Contains(d, tt.wantOwner) || !strings.Contains(d, tt.wantHint) || !strings.Contains(d, TagIaC+"=override") {
-				t.Errorf("got %s, finding %q; want non_compliant naming %q, %q and the override", r.Status, d, tt.wantOwner, tt.wantHint)
+			if r.Status != StatusHeld || r.Held == nil || r.Held.Rule != RuleManagedByIaC || !strings.Contains(d, tt.wantOwner) || !strings.Contains(d, tt.wantHint) || !strings.Contains(d, TagIaC+"=override") {
+				t.Errorf("got %s, finding %q; want held naming %q, %q and the override", r.Status, d, tt.wantOwner, tt.wantHint)
 			}
 			if f.writes() != 0 || listenerShapes(c)[80] != "HTTP->HTTP" {
 				t.Errorf("got %d writes, listener %s; want nothing changed", f.writes(), listenerShapes(c)[80])
 			}
-			if len(r.Actions) == 0 || slices.ContainsFunc(r.Actions, func(a Action) bool { return a.Status != ActionPlanned }) {
-				t.Errorf("got actions %+v; want the changes planned only", r.Actions)
+			if len(r.Actions) == 0 || slices.ContainsFunc(r.Actions, func(a Action) bool { return a.Status != ActionHeld }) {
+				t.Errorf("got actions %+v; want the changes listed as held only", r.Actions)
 			}
 		})
 	}
@@ -309,11 +309,11 @@ func TestNetworkScope(t *testing.T) {
 	f.addNLB("k8s", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", "service.k8s.aws/stack": "shop/web"}, v2types.ProtocolEnumTcp)
 	f.addNLB("exempt", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagExemptUntil: "2999-01-01", TagExemptReason: "vendor"}, v2types.ProtocolEnumTcp)
 	res := sweep(t, newEngine(t, f, Config{}))
-	if r := reportOf(t, res, "stack"); r.Status != StatusNonCompliant || !strings.Contains(findingDetail(r, RuleManagedByIaC), "proxy_protocol_v2.enabled=true") {
-		t.Errorf("stack: got %s %+v; want non_compliant with the target group change", r.Status, r.Findings)
+	if r := reportOf(t, res, "stack"); r.Status != StatusHeld || !strings.Contains(findingDetail(r, RuleManagedByIaC), "proxy_protocol_v2.enabled=true") {
+		t.Errorf("stack: got %s %+v; want held with the target group change", r.Status, r.Findings)
 	}
-	if r := reportOf(t, res, "k8s"); r.Status != StatusNonCompliant || !strings.Contains(findingDetail(r, RuleManagedByIaC), "aws-load-balancer-target-group-attributes") {
-		t.Errorf("k8s: got %s %+v; want non_compliant with the Service annotation", r.Status, r.Findings)
+	if r := reportOf(t, res, "k8s"); r.Status != StatusHeld || !strings.Contains(findingDetail(r, RuleManagedByIaC), "aws-load-balancer-target-group-attributes") {
+		t.Errorf("k8s: got %s %+v; want held with the Service annotation", r.Status, r.Findings)
 	}
 	if r := reportOf(t, res, "exempt"); r.Status != StatusExempt {
 		t.Errorf("exempt: got %s %+v; want exempt", r.Status, r.Findings)

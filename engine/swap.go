@@ -60,6 +60,9 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, lb *elbtypes.Lo
 	var removed *elbtypes.ListenerDescription // what this run deleted, restored on failure
 	var darkSince time.Time                   // when this run's delete succeeded: the port serves nothing from then
 	read := func() (*elbtypes.ListenerDescription, bool) {
+		if r.planning != "" { // a plan is made from the description read already
+			return &orig, true
+		}
 		cur, err := e.listenerOn(ctx, name, port)
 		switch {
 		case err == nil:
@@ -88,17 +91,21 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, lb *elbtypes.Lo
 				}
 				return true
 			}
-			_, err := e.classic.SetLoadBalancerPoliciesOfListener(ctx, &elb.SetLoadBalancerPoliciesOfListenerInput{
+			in := &elb.SetLoadBalancerPoliciesOfListenerInput{
 				LoadBalancerName: aws.String(name), LoadBalancerPort: port, PolicyNames: nonNil(keep),
-			}, swapRetryer)
-			var nf *elbtypes.ListenerNotFoundException
-			if errors.As(err, &nf) {
-				if cur, ok = read(); !ok { // deleted under us by a concurrent swap: look again
-					return false
-				}
-				continue
 			}
-			if r.record("SetLoadBalancerPoliciesOfListener", target, err) {
+			var err error
+			if r.planning == "" {
+				_, err = e.classic.SetLoadBalancerPoliciesOfListener(ctx, in, swapRetryer)
+				var nf *elbtypes.ListenerNotFoundException
+				if errors.As(err, &nf) {
+					if cur, ok = read(); !ok { // deleted under us by a concurrent swap: look again
+						return false
+					}
+					continue
+				}
+			}
+			if r.call("SetLoadBalancerPoliciesOfListener", target, in, func() error { return err }) {
 				if removed != nil {
 					e.dropRecord(ctx, r, name, port)
 				}
@@ -113,7 +120,7 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, lb *elbtypes.Lo
 				r.fail(fmt.Errorf("listener %s changed since it was read; left alone for the run its change triggers", target))
 				return false
 			}
-			if left := time.Until(deadline); removed == nil && hasDeadline && left < listenerSwapTimeout {
+			if left := time.Until(deadline); removed == nil && hasDeadline && left < listenerSwapTimeout && r.planning == "" {
 				// A Lambda killed mid-swap would leave the port without a
 				// listener until the next run: start only with the swap's
 				// whole budget left. DeadlineExceeded makes it retryable.
@@ -130,10 +137,11 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, lb *elbtypes.Lo
 			if removed != nil { // a concurrent run restored it after this run deleted it
 				opts = append(opts, swapRetryer)
 			}
-			_, err := e.classic.DeleteLoadBalancerListeners(ctx, &elb.DeleteLoadBalancerListenersInput{
-				LoadBalancerName: aws.String(name), LoadBalancerPorts: []int32{port},
-			}, opts...)
-			if !r.record("DeleteLoadBalancerListeners", target, err) {
+			in := &elb.DeleteLoadBalancerListenersInput{LoadBalancerName: aws.String(name), LoadBalancerPorts: []int32{port}}
+			if !r.call("DeleteLoadBalancerListeners", target, in, func() error {
+				_, err := e.classic.DeleteLoadBalancerListeners(ctx, in, opts...)
+				return err
+			}) {
 				// An error does not say the listener is still there (a 500
 				// after the delete took effect): the record written ahead
 				// stays unless the port is seen serving.
@@ -145,23 +153,25 @@ func (e *Engine) replaceListener(ctx context.Context, r *Report, lb *elbtypes.Lo
 			removed, darkSince = cur, time.Now()
 			fallthrough
 		default: // the port is empty: create the replacement
-			_, err := e.classic.CreateLoadBalancerListeners(ctx, &elb.CreateLoadBalancerListenersInput{
-				LoadBalancerName: aws.String(name), Listeners: []elbtypes.Listener{want},
-			}, swapRetryer)
-			var dup *elbtypes.DuplicateListenerException
-			if errors.As(err, &dup) {
-				if cur, ok = read(); !ok { // a concurrent run put a listener there: look again
-					return false
+			in := &elb.CreateLoadBalancerListenersInput{LoadBalancerName: aws.String(name), Listeners: []elbtypes.Listener{want}}
+			var err error
+			if r.planning == "" {
+				_, err = e.classic.CreateLoadBalancerListeners(ctx, in, swapRetryer)
+				var dup *elbtypes.DuplicateListenerException
+				if errors.As(err, &dup) {
+					if cur, ok = read(); !ok { // a concurrent run put a listener there: look again
+						return false
+					}
+					continue
 				}
-				continue
 			}
-			if !r.record("CreateLoadBalancerListeners", target, err) {
+			if !r.call("CreateLoadBalancerListeners", target, in, func() error { return err }) {
 				if removed != nil {
 					e.restoreListener(ctx, r, lb, *removed)
 				}
 				return false
 			}
-			if removed != nil {
+			if removed != nil && r.planning == "" {
 				e.log.InfoContext(ctx, "listener swapped", "name", name, "port", port, "dark_seconds", time.Since(darkSince).Seconds())
 			}
 			if len(keep) == 0 {

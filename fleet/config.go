@@ -24,6 +24,8 @@ const (
 	EnvDefaultMode       = "ELBGUARD_DEFAULT_MODE"         // enforce|audit|off; default off
 	EnvDryRun            = "ELBGUARD_DRY_RUN"              // true|false; default false
 	EnvConcurrency       = "ELBGUARD_CONCURRENCY"          // 1..64; default 8
+	EnvMaxChanges        = "ELBGUARD_MAX_CHANGES"          // load balancers changed per run per account x region; default 10
+	EnvMaxErrors         = "ELBGUARD_MAX_ERRORS"           // failed changes after which a run stops changing; default 3
 	EnvSelfRoleARN       = "ELBGUARD_SELF_ROLE_ARN"        // the enforcer's role; default from sts:GetCallerIdentity
 	EnvLogLevel          = "ELBGUARD_LOG_LEVEL"            // debug|info|warn|error; default info
 )
@@ -59,6 +61,18 @@ func ConfigFromEnv(getenv func(string) string) (engine.Config, error) {
 			return cfg, fmt.Errorf("%w: %s=%q; want a whole number from 1 to %d", ErrEnv, EnvConcurrency, v, engine.MaxConcurrency)
 		}
 		cfg.Concurrency = n
+	}
+	for _, b := range []struct {
+		name string
+		dst  *int
+	}{{EnvMaxChanges, &cfg.MaxChanges}, {EnvMaxErrors, &cfg.MaxErrors}} {
+		if v := getenv(b.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > engine.MaxBudget {
+				return cfg, fmt.Errorf("%w: %s=%q; want a whole number from 1 to %d", ErrEnv, b.name, v, engine.MaxBudget)
+			}
+			*b.dst = n
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%w: %s/%s: %w", ErrEnv, EnvTagKey, EnvIdleTimeoutTagKey, err)

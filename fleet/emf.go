@@ -19,6 +19,9 @@ const (
 	MetricLoadBalancers = "LoadBalancers" // found by the run
 	MetricNotReached    = "NotReached"    // left over when the run stopped before its deadline
 	MetricNonCompliant  = "NonCompliant"
+	// MetricDeferred counts load balancers a run left for the next one
+	// (change or error budget spent); the CDK app alarms on it.
+	MetricDeferred = "Deferred"
 )
 
 // MetricNames maps each status to its metric name.
@@ -27,6 +30,9 @@ var MetricNames = map[engine.Status]string{
 	engine.StatusNonCompliant:  MetricNonCompliant,
 	engine.StatusRemediated:    "Remediated",
 	engine.StatusRolledBack:    "RolledBack",
+	engine.StatusHeld:          "Held",
+	engine.StatusDeferred:      MetricDeferred,
+	engine.StatusNotFound:      "NotFound",
 	engine.StatusExempt:        "Exempt",
 	engine.StatusNotApplicable: "NotApplicable",
 	engine.StatusSkipped:       "Skipped",

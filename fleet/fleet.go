@@ -49,6 +49,9 @@ type Fleet struct {
 	// hub holds it; the spokes never see it). Nil: records are reported,
 	// not acted on. Set before first use.
 	RestoreKey *RestoreKey
+	// Plan, when set, is a dry run's result a person approved: each
+	// location's engine applies no more than its part (engine.WithPlan).
+	Plan *engine.Result
 
 	mu      sync.Mutex
 	engines map[[2]string]*engine.Engine
@@ -120,6 +123,9 @@ func (f *Fleet) Run(ctx context.Context, u Unit) (*engine.Result, error) {
 			return nil, err
 		}
 		return LocationError(u.Account, u.Region, err), nil
+	}
+	if f.Plan != nil {
+		eng = eng.WithPlan(f.Plan)
 	}
 	var res *engine.Result
 	if u.Remaining != nil {

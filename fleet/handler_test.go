@@ -152,6 +152,9 @@ func TestConfigFromEnv(t *testing.T) {
 		{"bad mode", map[string]string{EnvDefaultMode: "on"}, engine.Config{}, "ELBGUARD_DEFAULT_MODE=\"on\"; want enforce, audit or off"},
 		{"bad dry run", map[string]string{EnvDryRun: "maybe"}, engine.Config{}, "ELBGUARD_DRY_RUN"},
 		{"bad concurrency", map[string]string{EnvConcurrency: "0"}, engine.Config{}, "ELBGUARD_CONCURRENCY=\"0\"; want a whole number from 1 to 64"},
+		{"budgets", map[string]string{EnvMaxChanges: "25", EnvMaxErrors: "1"}, engine.Config{MaxChanges: 25, MaxErrors: 1}, ""},
+		{"bad max changes", map[string]string{EnvMaxChanges: "0"}, engine.Config{}, "ELBGUARD_MAX_CHANGES=\"0\"; want a whole number from 1 to 100000"},
+		{"bad max errors", map[string]string{EnvMaxErrors: "many"}, engine.Config{}, "ELBGUARD_MAX_ERRORS=\"many\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,7 +193,7 @@ func ExampleEMF() {
 	res := &engine.Result{Found: 3, Processed: 3, Counts: map[engine.Status]int{engine.StatusNonCompliant: 1, engine.StatusSkipped: 2}}
 	line, _ := EMF(res, FunctionSweeper, time.Unix(1700000000, 0))
 	os.Stdout.Write(append(line, '\n'))
-	// Output: {"Compliant":0,"Error":0,"Exempt":0,"Function":"sweeper","Gone":0,"LoadBalancers":3,"NonCompliant":1,"NotApplicable":0,"NotReached":0,"Remediated":0,"RolledBack":0,"Skipped":2,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["Function"]],"Metrics":[{"Name":"Compliant","Unit":"Count"},{"Name":"NonCompliant","Unit":"Count"},{"Name":"Remediated","Unit":"Count"},{"Name":"RolledBack","Unit":"Count"},{"Name":"Exempt","Unit":"Count"},{"Name":"NotApplicable","Unit":"Count"},{"Name":"Skipped","Unit":"Count"},{"Name":"Gone","Unit":"Count"},{"Name":"Error","Unit":"Count"},{"Name":"LoadBalancers","Unit":"Count"},{"Name":"NotReached","Unit":"Count"}],"Namespace":"ElbGuard"}],"Timestamp":1700000000000}}
+	// Output: {"Compliant":0,"Deferred":0,"Error":0,"Exempt":0,"Function":"sweeper","Gone":0,"Held":0,"LoadBalancers":3,"NonCompliant":1,"NotApplicable":0,"NotFound":0,"NotReached":0,"Remediated":0,"RolledBack":0,"Skipped":2,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["Function"]],"Metrics":[{"Name":"Compliant","Unit":"Count"},{"Name":"NonCompliant","Unit":"Count"},{"Name":"Remediated","Unit":"Count"},{"Name":"RolledBack","Unit":"Count"},{"Name":"Held","Unit":"Count"},{"Name":"Deferred","Unit":"Count"},{"Name":"Exempt","Unit":"Count"},{"Name":"NotApplicable","Unit":"Count"},{"Name":"Skipped","Unit":"Count"},{"Name":"Gone","Unit":"Count"},{"Name":"NotFound","Unit":"Count"},{"Name":"Error","Unit":"Count"},{"Name":"LoadBalancers","Unit":"Count"},{"Name":"NotReached","Unit":"Count"}],"Namespace":"ElbGuard"}],"Timestamp":1700000000000}}
 }
 
 func TestLogLevelFromEnv(t *testing.T) {

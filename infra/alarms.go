@@ -13,7 +13,8 @@ import (
 )
 
 // addAlarms alarms to AlarmTopic on: any message in either queue, any
-// function error, any non-compliant load balancer after a sweep, and any
+// function error, any non-compliant load balancer after a sweep, any load
+// balancer a sweep deferred (its change or error budget was spent), and any
 // load balancer a sweep or an enforcer run left in status error. Missing
 // data (no failures, no sweep in the period) is not a breach.
 func addAlarms(e *Enforcer) {
@@ -41,6 +42,14 @@ func addAlarms(e *Enforcer) {
 		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:     jsii.String(fleet.MetricNamespace),
 			MetricName:    jsii.String(fleet.MetricNonCompliant),
+			DimensionsMap: &map[string]*string{fleet.DimensionFunction: jsii.String(fleet.FunctionSweeper)},
+			Statistic:     jsii.String("Maximum"),
+			Period:        awscdk.Duration_Hours(jsii.Number(1)),
+		}))
+	add("DeferredAlarm", "elbguard: a sweep left load balancers deferred: it changed its maximum (maxChanges, ELBGUARD_MAX_CHANGES) or stopped after maxErrors failed changes; the next sweep takes them. Read the sweep's report: many changes due at once, or failing ones",
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String(fleet.MetricNamespace),
+			MetricName:    jsii.String(fleet.MetricDeferred),
 			DimensionsMap: &map[string]*string{fleet.DimensionFunction: jsii.String(fleet.FunctionSweeper)},
 			Statistic:     jsii.String("Maximum"),
 			Period:        awscdk.Duration_Hours(jsii.Number(1)),

@@ -21,6 +21,8 @@ const (
 	CtxSweepSchedule       = "sweepSchedule"
 	CtxConcurrency         = "concurrency"
 	CtxReservedConcurrency = "reservedConcurrency"
+	CtxMaxChanges          = "maxChanges" // load balancers changed per run per account x region
+	CtxMaxErrors           = "maxErrors"  // failed changes after which a run stops changing
 	CtxCreateTrail         = "createTrail"
 	CtxAlarmEmail          = "alarmEmail"
 	CtxDemo                = "demo"
@@ -39,7 +41,7 @@ const (
 var ContextKeys = []string{
 	CtxTagKey, CtxDefaultMode, CtxDryRun, CtxSweepSchedule, CtxConcurrency, CtxReservedConcurrency,
 	CtxCreateTrail, CtxAlarmEmail, CtxDemo, CtxLoadBalancer, CtxCertificateArn, CtxInstanceType,
-	CtxVerifyWindow, CtxSecurityHub, CtxNotify, CtxNotifyEmail, CtxConfigRule,
+	CtxVerifyWindow, CtxSecurityHub, CtxNotify, CtxNotifyEmail, CtxConfigRule, CtxMaxChanges, CtxMaxErrors,
 	CtxHub, CtxOrgID, CtxAccounts, CtxRegions, CtxOrgUnits, CtxSpokeRoleName, CtxSweepWorkers,
 	CtxRateDescribe, CtxRateMutate, CtxStackSetCallAs, CtxHubRoleArn, CtxHubAccount, CtxHubRegion,
 	CtxSpokeRoleRegion,
@@ -87,6 +89,8 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	cfg.Enforcer.SweepSchedule = r.str(CtxSweepSchedule)
 	cfg.Enforcer.Concurrency = r.integer(CtxConcurrency)
 	cfg.Enforcer.ReservedConcurrency = r.integer(CtxReservedConcurrency)
+	cfg.Enforcer.MaxChanges = r.integer(CtxMaxChanges)
+	cfg.Enforcer.MaxErrors = r.integer(CtxMaxErrors)
 	cfg.Enforcer.CreateTrail = r.boolean(CtxCreateTrail)
 	cfg.Enforcer.AlarmEmail = r.str(CtxAlarmEmail)
 	cfg.Enforcer.VerifyWindowSeconds = r.integer(CtxVerifyWindow)

@@ -236,6 +236,8 @@ func newFunction(scope constructs.Construct, s functionSpec, p EnforcerProps, ro
 			fleet.EnvDefaultMode: jsii.String(p.DefaultMode),
 			fleet.EnvDryRun:      jsii.String(strconv.FormatBool(p.DryRun)),
 			fleet.EnvConcurrency: jsii.String(strconv.Itoa(p.Concurrency)),
+			fleet.EnvMaxChanges:  jsii.String(strconv.Itoa(p.MaxChanges)),
+			fleet.EnvMaxErrors:   jsii.String(strconv.Itoa(p.MaxErrors)),
 		},
 	})
 	if s.selfRoleEnv {

@@ -116,7 +116,7 @@ func TestEnforcerFunctions(t *testing.T) {
 func defaultEnv(t *testing.T, tpl map[string]any) map[string]any {
 	return map[string]any{
 		fleet.EnvTagKey: "elbguard:proxy-protocol", fleet.EnvDefaultMode: "off",
-		fleet.EnvDryRun: "false", fleet.EnvConcurrency: "8",
+		fleet.EnvDryRun: "false", fleet.EnvConcurrency: "8", fleet.EnvMaxChanges: "10", fleet.EnvMaxErrors: "3",
 		fleet.EnvVerifyQueueURL:   map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerVerifyQueue")},
 		fleet.EnvVerifyWindow:     "90s",
 		fleet.EnvRestoreKeySecret: map[string]any{"Ref": idOf(t, tpl, "AWS::SecretsManager::Secret", "EnforcerRestoreKey")},
@@ -268,6 +268,7 @@ func TestEnforcerAlarms(t *testing.T) {
 		"EnforcerEnforceErrorAlarm":    fleet.MetricNamespace + " Error " + fleet.DimensionFunction + "=" + fleet.FunctionEnforcer,
 		"EnforcerNonCompliantAlarm":    fleet.MetricNamespace + " " + fleet.MetricNonCompliant + " " + fleet.DimensionFunction + "=" + fleet.FunctionSweeper,
 		"EnforcerRolledBackAlarm":      fleet.MetricNamespace + " RolledBack " + fleet.DimensionFunction + "=" + fleet.FunctionEnforcer,
+		"EnforcerDeferredAlarm":        fleet.MetricNamespace + " " + fleet.MetricDeferred + " " + fleet.DimensionFunction + "=" + fleet.FunctionSweeper,
 	}
 	if len(alarms) != len(want) {
 		t.Errorf("got %d alarms; want %d", len(alarms), len(want))
@@ -460,9 +461,10 @@ func TestEnforcerWriteActionsMatchEngine(t *testing.T) {
 
 func TestEnforcerCustomProps(t *testing.T) {
 	tpl, _ := enforcerStack(t, EnforcerProps{TagKey: "team:pp", DefaultMode: "Enforce", DryRun: true,
-		SweepSchedule: "cron(0/30 * * * ? *)", Concurrency: 16, ReservedConcurrency: -1})
+		SweepSchedule: "cron(0/30 * * * ? *)", Concurrency: 16, ReservedConcurrency: -1, MaxChanges: 50, MaxErrors: 1})
 	p := withIDPrefix(t, tpl, "AWS::Lambda::Function", enforcerFn)["Properties"].(map[string]any)
-	wantEnv := map[string]any{fleet.EnvTagKey: "team:pp", fleet.EnvDefaultMode: "enforce", fleet.EnvDryRun: "true", fleet.EnvConcurrency: "16"}
+	wantEnv := map[string]any{fleet.EnvTagKey: "team:pp", fleet.EnvDefaultMode: "enforce", fleet.EnvDryRun: "true", fleet.EnvConcurrency: "16",
+		fleet.EnvMaxChanges: "50", fleet.EnvMaxErrors: "1"}
 	got := dig(p, "Environment", "Variables").(map[string]any)
 	delete(got, fleet.EnvSelfRoleARN)
 	delete(got, fleet.EnvRestoreKeySecret)

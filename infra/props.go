@@ -73,6 +73,15 @@ type EnforcerProps struct {
 	// accounts whose total Lambda concurrency is the new-account minimum of
 	// 10, where any reservation fails to deploy).
 	ReservedConcurrency int
+	// MaxChanges is how many load balancers one run (a sweep of an account
+	// and region, or an event) changes at most; the rest are deferred to
+	// the next run and DeferredAlarm fires (ELBGUARD_MAX_CHANGES). Zero:
+	// engine.DefaultMaxChanges (10). Allowed: 1-engine.MaxBudget.
+	MaxChanges int
+	// MaxErrors is how many failed changes stop a run from changing more;
+	// the rest are deferred (ELBGUARD_MAX_ERRORS). Zero:
+	// engine.DefaultMaxErrors (3). Allowed: 1-engine.MaxBudget.
+	MaxErrors int
 	// CreateTrail creates a single-region CloudTrail trail recording write
 	// management events, with its own S3 bucket. EventBridge receives "AWS
 	// API Call via CloudTrail" events only while some trail in the account
@@ -126,6 +135,12 @@ func (p EnforcerProps) withDefaults() EnforcerProps {
 	if p.ReservedConcurrency == 0 {
 		p.ReservedConcurrency = DefaultReservedConcurrency
 	}
+	if p.MaxChanges == 0 {
+		p.MaxChanges = engine.DefaultMaxChanges
+	}
+	if p.MaxErrors == 0 {
+		p.MaxErrors = engine.DefaultMaxErrors
+	}
 	if p.LambdaAssetDir == "" {
 		p.LambdaAssetDir = DefaultLambdaAssetDir
 	}
@@ -150,6 +165,12 @@ func (p EnforcerProps) Validate() error {
 	}
 	if p.Concurrency < 1 || p.Concurrency > MaxConcurrency {
 		return fmt.Errorf("%w: Concurrency %d: allowed values are 1-%d (0 means %d)", ErrInvalidProps, p.Concurrency, MaxConcurrency, DefaultConcurrency)
+	}
+	if p.MaxChanges < 1 || p.MaxChanges > engine.MaxBudget {
+		return fmt.Errorf("%w: MaxChanges %d: allowed values are 1-%d (0 means %d)", ErrInvalidProps, p.MaxChanges, engine.MaxBudget, engine.DefaultMaxChanges)
+	}
+	if p.MaxErrors < 1 || p.MaxErrors > engine.MaxBudget {
+		return fmt.Errorf("%w: MaxErrors %d: allowed values are 1-%d (0 means %d)", ErrInvalidProps, p.MaxErrors, engine.MaxBudget, engine.DefaultMaxErrors)
 	}
 	if p.ReservedConcurrency > 1000 {
 		return fmt.Errorf("%w: ReservedConcurrency %d: allowed values are 1-1000, 0 for the default (%d) or negative for none", ErrInvalidProps, p.ReservedConcurrency, DefaultReservedConcurrency)

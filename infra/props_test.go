@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/elbguard/elbguard/engine"
 )
 
 func TestEnforcerPropsValidate(t *testing.T) {
@@ -31,6 +33,8 @@ func TestEnforcerPropsValidate(t *testing.T) {
 		{name: "cron with five fields", props: EnforcerProps{SweepSchedule: "cron(0 * * * ?)"}, wantErr: "SweepSchedule"},
 		{name: "concurrency too high", props: EnforcerProps{Concurrency: 65}, wantErr: "Concurrency 65: allowed values are 1-64"},
 		{name: "concurrency negative", props: EnforcerProps{Concurrency: -1}, wantErr: "Concurrency"},
+		{name: "max changes negative", props: EnforcerProps{MaxChanges: -1}, wantErr: "MaxChanges -1: allowed values are 1-100000"},
+		{name: "max errors too high", props: EnforcerProps{MaxErrors: 100001}, wantErr: "MaxErrors 100001"},
 		{name: "reserved too high", props: EnforcerProps{ReservedConcurrency: 1001}, wantErr: "ReservedConcurrency"},
 		{name: "email with name", props: EnforcerProps{AlarmEmail: "Ops <ops@example.com>"}, wantErr: "AlarmEmail"},
 		{name: "not an email", props: EnforcerProps{AlarmEmail: "ops"}, wantErr: "AlarmEmail"},
@@ -62,7 +66,7 @@ func TestEnforcerPropsDefaults(t *testing.T) {
 	got := EnforcerProps{DefaultMode: "Audit"}.withDefaults()
 	want := EnforcerProps{TagKey: DefaultTagKey, DefaultMode: "audit", SweepSchedule: DefaultSweepSchedule,
 		Concurrency: DefaultConcurrency, ReservedConcurrency: DefaultReservedConcurrency, LambdaAssetDir: DefaultLambdaAssetDir,
-		VerifyWindowSeconds: DefaultVerifyWindowSeconds}
+		VerifyWindowSeconds: DefaultVerifyWindowSeconds, MaxChanges: engine.DefaultMaxChanges, MaxErrors: engine.DefaultMaxErrors}
 	if got != want {
 		t.Errorf("withDefaults() = %+v; want %+v", got, want)
 	}
@@ -110,11 +114,11 @@ func TestConfigFromContext(t *testing.T) {
 		{
 			name: "strings from -c",
 			ctx: map[string]any{"tagKey": "pp", "defaultMode": "enforce", "dryRun": "true", "sweepSchedule": "rate(2 hours)",
-				"concurrency": "4", "reservedConcurrency": "-1", "createTrail": "TRUE", "alarmEmail": " ops@example.com ",
+				"concurrency": "4", "reservedConcurrency": "-1", "maxChanges": "25", "maxErrors": "2", "createTrail": "TRUE", "alarmEmail": " ops@example.com ",
 				"demo": "true", "lb": "nlb", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/x", "instanceType": "m7g.medium", "verifyWindow": "120"},
 			want: Config{
 				Enforcer: EnforcerProps{TagKey: "pp", DefaultMode: "enforce", DryRun: true, SweepSchedule: "rate(2 hours)",
-					Concurrency: 4, ReservedConcurrency: -1, CreateTrail: true, AlarmEmail: "ops@example.com", VerifyWindowSeconds: 120},
+					Concurrency: 4, ReservedConcurrency: -1, MaxChanges: 25, MaxErrors: 2, CreateTrail: true, AlarmEmail: "ops@example.com", VerifyWindowSeconds: 120},
 				Demo: true,
 				Edge: EdgeDemoProps{LoadBalancer: "nlb", CertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/x", InstanceType: "m7g.medium"},
 			},

@@ -90,7 +90,7 @@ func TestEnforceCLI(t *testing.T) {
 		t.Fatalf("dry run changed %s: listener 80 is %s", enfWebEnforce, l[80])
 	}
 
-	table := enfRunCLI(t, m, nil, "remediate", "--stats")
+	table := enfRunCLI(t, m, nil, "remediate", "--yes", "--stats")
 	if table.Code != 1 { // web-bad and web-bad-idle are errors
 		t.Fatalf("remediate: got exit %d; want 1\nstdout:\n%s\nstderr:\n%s", table.Code, table.Stdout, table.Stderr)
 	}
@@ -144,7 +144,7 @@ func TestEnforceCLI(t *testing.T) {
 	}
 
 	// Second run: every enforced load balancer compliant, zero mutating calls.
-	again := enfRunCLI(t, m, nil, "remediate", "--output", "json", "--stats")
+	again := enfRunCLI(t, m, nil, "remediate", "--yes", "--output", "json", "--stats")
 	got = enfDecodeResult(t, again.Stdout)
 	enfWantStatuses(t, got, map[string]engine.Status{enfWebEnforce: engine.StatusCompliant, enfWebSSL: engine.StatusCompliant, "edge-nlb": engine.StatusCompliant})
 	if w := enfMutatingCalls(again.Stderr); len(w) != 0 {
@@ -155,9 +155,9 @@ func TestEnforceCLI(t *testing.T) {
 	// Named targets: names of either kind, ARNs, and a missing one.
 	named := enfRunCLI(t, m, nil, "remediate", "--dry-run", "--output", "json", enfWebUntagged, "edge-nlb-untagged", f.alb, "no-such-lb")
 	enfWantStatuses(t, enfDecodeResult(t, named.Stdout), map[string]engine.Status{enfWebUntagged: engine.StatusSkipped,
-		"edge-nlb-untagged": engine.StatusSkipped, "web-alb": engine.StatusNotApplicable, "no-such-lb": engine.StatusGone})
-	if named.Code != 0 {
-		t.Errorf("named dry run: got exit %d; want 0\n%s", named.Code, named.Stderr)
+		"edge-nlb-untagged": engine.StatusSkipped, "web-alb": engine.StatusNotApplicable, "no-such-lb": engine.StatusNotFound})
+	if named.Code != 1 { // a named load balancer that does not exist is no success
+		t.Errorf("named dry run: got exit %d; want 1\n%s", named.Code, named.Stderr)
 	}
 }
 
@@ -174,6 +174,10 @@ func TestEnforceCLIUsageAndEndpointErrors(t *testing.T) {
 		{"bad env", []string{"ELBGUARD_CONCURRENCY=0"}, []string{"audit"}},
 		{"bad output", nil, []string{"remediate", "--output", "yaml"}},
 		{"handle without file", nil, []string{"handle"}},
+		{"malformed ARN", nil, []string{"remediate", "arn:aws:elasticloadbalancing:us-east-1:1:listener/net/edge/1/2"}},
+		{"everything without --yes or a terminal", nil, []string{"remediate"}},
+		{"bad max changes", nil, []string{"remediate", "--max-changes", "0"}},
+		{"bad env budget", []string{"ELBGUARD_MAX_ERRORS=none"}, []string{"audit"}},
 		{"endpoint down", []string{"AWS_ENDPOINT_URL=http://" + harness.FreeAddr(t), "AWS_MAX_ATTEMPTS=1"}, []string{"audit"}},
 	}
 	for _, tt := range tests {

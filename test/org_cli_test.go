@@ -145,7 +145,7 @@ func TestOrgCLI(t *testing.T) {
 	}
 
 	// remediate: every reachable location, the missing spoke failing alone.
-	rem := orgCLI(t, r, nil, append([]string{"remediate", "--output", "json"}, org...)...)
+	rem := orgCLI(t, r, nil, append([]string{"remediate", "--yes", "--output", "json"}, org...)...)
 	if rem.Code != 1 {
 		t.Errorf("remediate: got exit %d; want 1 (the missing spoke)\n%s", rem.Code, rem.Stderr)
 	}

@@ -83,7 +83,7 @@ func TestOrgRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := fleet.NewEngine(clients, engine.Config{}, nil)
+	eng, err := fleet.NewEngine(clients, engine.Config{MaxChanges: engine.MaxBudget}, nil) // the first sweep of a fleet: every one
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,11 @@ func TestOrgSweepScale(t *testing.T) {
 		want engine.Status
 	}{{"remediate", engine.StatusRemediated}, {"audit", engine.StatusCompliant}} {
 		start := time.Now()
-		res := harness.Run(t, 60*time.Minute, bin, append([]string{run.cmd}, org...), harness.WithEnv(m.Env()...))
+		args := append([]string{run.cmd}, org...)
+		if run.cmd == "remediate" { // the first sweep of a fleet: every one, past the default change budget
+			args = append(args, "--yes", "--max-changes", "100000")
+		}
+		res := harness.Run(t, 60*time.Minute, bin, args, harness.WithEnv(m.Env()...))
 		took := time.Since(start)
 		got := orgReports(t, res.Stdout)
 		counts := map[engine.Status]int{}

@@ -26,7 +26,7 @@ func counted(ctx context.Context, env []string) (*engine.Engine, *awscount.Count
 	}
 	counter := awscount.New()
 	clients := awsclient.FromConfig(cfg, counter.Instrument)
-	eng, err := fleet.NewEngine(clients, engine.Config{}, nil)
+	eng, err := fleet.NewEngine(clients, engine.Config{MaxChanges: engine.MaxBudget}, nil) // the first sweep of a fleet: every one
 	if err != nil {
 		return nil, nil, fmt.Errorf("build engine: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,16 +28,32 @@ import (
 
 // Exit codes.
 const (
-	ExitOK    = 0 // everything in scope complies (audit) or was handled
-	ExitFound = 1 // a load balancer is non_compliant (audit) or in error
+	ExitOK = 0 // everything in scope complies, or was brought to comply
+	// ExitFound: a load balancer named or in scope is left non_compliant,
+	// error, held or deferred, or a named one does not exist (not_found);
+	// also a remediation a person declined.
+	ExitFound = 1
 	ExitUsage = 2 // usage, configuration, credential or endpoint error
 )
+
+// leftOver are the statuses that make audit and remediate exit 1: nothing
+// partial, held, deferred or impossible is called a success.
+var leftOver = []engine.Status{engine.StatusNonCompliant, engine.StatusError, engine.StatusHeld,
+	engine.StatusDeferred, engine.StatusNotFound}
+
+func isLeftOver(s engine.Status) bool { return slices.Contains(leftOver, s) }
+
+// Confirmation is the question remediate asks on a terminal before it
+// changes every load balancer in scope (terraform apply's).
+const Confirmation = "Do you want to perform these actions? Only 'yes' will be accepted"
 
 // Env is what a run of the command sees of its process.
 type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Terminal: Stdin is a terminal, so remediate may ask for confirmation.
+	Terminal bool
 }
 
 // options are the parsed flags of one command.
@@ -45,6 +62,7 @@ type options struct {
 	region string
 	output string
 	stats  bool
+	yes    bool // remediate: apply the plan without asking
 	sinks  fleet.Sinks
 	args   []string
 	org    orgFlags        // --accounts, --regions, --role-name
@@ -54,6 +72,8 @@ type options struct {
 	// where names the account and region of a single-location run in the
 	// HTML report's header (its reports carry no location).
 	where htmlreport.Options
+	// targets are args filed by kind (audit and remediate).
+	targets engine.Targets
 }
 
 // Run executes the command line args (without the program name) and returns
@@ -153,21 +173,29 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	pub := fleet.NewPublisher(opts.sinks, clients, log)
 	switch cmd {
-	case "audit":
-		res, err := eng.Sweep(ctx)
-		publishCLI(ctx, env, pub, res)
-		return report(env, opts, res, err, func(s engine.Status) bool {
-			return s == engine.StatusNonCompliant || s == engine.StatusError
-		})
-	case "remediate":
-		var res *engine.Result
-		if len(opts.args) == 0 {
-			res, err = eng.Sweep(ctx)
-		} else {
-			res, err = eng.Reconcile(ctx, targets(opts.args))
+	case "audit", "remediate":
+		run := func(ctx context.Context, cfg engine.Config, plan *engine.Result) (*engine.Result, error) {
+			e := eng
+			if cfg != opts.cfg {
+				if e, err = fleet.NewEngine(clients, cfg, log, signed...); err != nil {
+					return nil, err
+				}
+			}
+			switch {
+			case plan != nil:
+				return e.WithPlan(plan).Reconcile(ctx, engine.Approved(plan, "", ""))
+			case len(opts.args) > 0:
+				return e.Reconcile(ctx, opts.targets)
+			}
+			return e.Sweep(ctx)
 		}
+		res, code := runPlanned(ctx, env, cmd, opts, run)
+		if res == nil {
+			return code
+		}
+		notFound(res, opts.args)
 		publishCLI(ctx, env, pub, res)
-		return report(env, opts, res, err, func(s engine.Status) bool { return s == engine.StatusError })
+		return report(env, opts, res, nil, code)
 	default:
 		return handle(ctx, env, opts, eng, nil, clients.STS, log)
 	}
@@ -207,6 +235,11 @@ func flags(cmd string, env Env) (*options, *flag.FlagSet, error) {
 	if cmd != "audit" {
 		fs.BoolVar(&o.cfg.DryRun, "dry-run", base.DryRun, "plan every action, change nothing")
 	}
+	if cmd == "remediate" {
+		fs.BoolVar(&o.yes, "yes", false, "apply the plan without asking (required to remediate everything in scope without a terminal)")
+	}
+	fs.IntVar(&o.cfg.MaxChanges, "max-changes", def.MaxChanges, "load balancers changed per run per account x region; the rest are deferred")
+	fs.IntVar(&o.cfg.MaxErrors, "max-errors", def.MaxErrors, "failed changes after which a run stops changing; the rest are deferred")
 	return o, fs, nil
 }
 
@@ -250,9 +283,17 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	}
 	if cmd == "audit" {
 		o.cfg.DryRun = true
-		if len(o.args) > 0 {
-			return *o, fmt.Errorf("audit takes no arguments; got %q", o.args)
+	}
+	if cmd != "handle" {
+		if o.targets, err = targets(o.args); err != nil {
+			return *o, err
 		}
+	}
+	if o.cfg.MaxChanges < 1 || o.cfg.MaxChanges > engine.MaxBudget {
+		return *o, fmt.Errorf("--max-changes %d: want 1 to %d", o.cfg.MaxChanges, engine.MaxBudget)
+	}
+	if o.cfg.MaxErrors < 1 || o.cfg.MaxErrors > engine.MaxBudget {
+		return *o, fmt.Errorf("--max-errors %d: want 1 to %d", o.cfg.MaxErrors, engine.MaxBudget)
 	}
 	if cmd == "handle" && len(o.args) != 1 {
 		return *o, errors.New("handle needs exactly one FILE or -")
@@ -274,9 +315,11 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	return *o, nil
 }
 
-// targets files NAME|ARN arguments: ELBv2 ARNs, Classic ARNs (by name) and
-// plain names (Classic or ELBv2).
-func targets(args []string) engine.Targets {
+// targets files NAME|ARN arguments: ELBv2 ARNs, Classic ARNs (by name),
+// target group ARNs and plain names (Classic or ELBv2). An argument that
+// starts like an ARN but is not a load balancer's or target group's is a
+// usage error, not a name that is then reported missing.
+func targets(args []string) (engine.Targets, error) {
 	var t engine.Targets
 	for _, a := range args {
 		switch {
@@ -288,13 +331,13 @@ func targets(args []string) engine.Targets {
 			} else if events.IsTargetGroupARN(a) {
 				t.TargetGroups = append(t.TargetGroups, a)
 			} else {
-				t.Names = append(t.Names, a) // reported as not found
+				return t, fmt.Errorf("%q is not a load balancer or target group ARN (want arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/NAME, loadbalancer/net/NAME/ID or targetgroup/NAME/ID)", a)
 			}
 		default:
 			t.Names = append(t.Names, a)
 		}
 	}
-	return t
+	return t, nil
 }
 
 // cliLogger is a command's logger. A CLI speaks through its output and exit
@@ -324,8 +367,10 @@ func fail(env Env, o options, err error) {
 	}
 }
 
-// report prints a result and maps it to an exit status: bad(status) → 1.
-func report(env Env, o options, res *engine.Result, err error, bad func(engine.Status) bool) int {
+// report prints a result and maps it to an exit status: 1 when anything is
+// left over (isLeftOver), at least code. A dry run's table is followed by
+// its plan.
+func report(env Env, o options, res *engine.Result, err error, code int) int {
 	if err != nil {
 		fail(env, o, err)
 		return ExitUsage
@@ -334,7 +379,14 @@ func report(env Env, o options, res *engine.Result, err error, bad func(engine.S
 		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
 		return ExitUsage
 	}
-	return exitFor(res, bad)
+	if o.output == "table" && o.cfg.DryRun {
+		fmt.Fprintln(env.Stdout)
+		if err := Plan(env.Stdout, res); err != nil {
+			fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+			return ExitUsage
+		}
+	}
+	return max(code, exitFor(res, isLeftOver))
 }
 
 func exitFor(res *engine.Result, bad func(engine.Status) bool) int {
@@ -396,6 +448,12 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fle
 // publishCLI publishes a run to the sinks asked for and says on stderr
 // what could not be published; the exit status is the run's own.
 func publishCLI(ctx context.Context, env Env, pub *compliance.Publisher, res *engine.Result) {
+	if slices.ContainsFunc(res.Reports, func(r engine.Report) bool { return r.Status == engine.StatusNotFound }) {
+		// A name that was never there is no resource to report on.
+		cp := *res
+		cp.Reports = slices.DeleteFunc(slices.Clone(res.Reports), func(r engine.Report) bool { return r.Status == engine.StatusNotFound })
+		res = &cp
+	}
 	for name, st := range pub.Publish(ctx, res, compliance.Trigger{Kind: compliance.TriggerCLI}) {
 		if st.Failed > 0 {
 			fmt.Fprintf(env.Stderr, "elbguard: %s: %d not published (%d sent); see the log above\n", name, st.Failed, st.Sent)

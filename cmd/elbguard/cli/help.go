@@ -20,13 +20,16 @@ type command struct {
 }
 
 var commands = []command{
-	{"audit", "", "evaluate every in-scope load balancer and print the plan; change nothing",
-		"Evaluates every load balancer in scope (the --tag-key mode tag, --default-mode for untagged ones)\n" +
-			"and prints, for each, the calls a remediate would make or why it would not. Nothing is changed.\n" +
-			"Exit status 1 when any load balancer is non_compliant or in error."},
+	{"audit", "[NAME|ARN ...]", "evaluate in-scope load balancers, or those named, and print the plan; change nothing",
+		"Evaluates every load balancer in scope (the --tag-key mode tag, --default-mode for untagged ones), or\n" +
+			"those named, and prints, for each, the API calls a remediate would make, in order, with their\n" +
+			"parameters, or why it would not (held: FINDING, deferred: FINDING). Nothing is changed."},
 	{"remediate", "[NAME|ARN ...]", "bring in-scope load balancers, or those named, to TCP/SSL with proxy protocol",
-		"Applies the changes audit plans, to every in-scope load balancer or to those named (Classic names,\n" +
-			"Classic or ELBv2 ARNs, target group ARNs). --dry-run prints the plan and changes nothing."},
+		"Applies the plan audit prints, to those named (Classic names, Classic or ELBv2 ARNs, target group\n" +
+			"ARNs) or, like terraform apply, to every in-scope load balancer after showing the plan and asking\n" +
+			"(--yes: without asking; required without a terminal). --dry-run prints the plan and changes nothing.\n" +
+			"At most --max-changes load balancers change per account and region, and a run stops changing after\n" +
+			"--max-errors failures; the rest are deferred to the next run."},
 	{"handle", "FILE|-", "handle one EventBridge event exactly as the enforcer Lambda does",
 		"Reads one EventBridge event (CloudTrail API call, tag change or scheduled sweep) from FILE or\n" +
 			"standard input and runs it through the enforcer Lambda's own code path."},

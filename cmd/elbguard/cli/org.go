@@ -115,14 +115,28 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 			fmt.Fprintf(env.Stderr, "elbguard %s: %v\n", cmd, err)
 			return ExitUsage
 		}
-		res := fl.RunAll(ctx, units, fleet.UnitParallel)
+		run := func(ctx context.Context, cfg engine.Config, plan *engine.Result) (*engine.Result, error) {
+			f := fl
+			if cfg != o.cfg || plan != nil {
+				if f, err = fleet.NewFleet(ctx, base, o.orgCfg, cfg, log, count...); err != nil {
+					return nil, err
+				}
+				f.Plan = plan
+			}
+			units := units
+			if plan != nil { // only the locations and load balancers the plan changes
+				units = approvedUnits(plan)
+			}
+			return f.RunAll(ctx, units, fleet.UnitParallel), nil
+		}
+		res, code := runPlanned(ctx, env, cmd, o, run)
+		if res == nil {
+			return code
+		}
+		notFound(res, o.args)
 		// Each location's findings go to Security Hub with its own credentials.
 		publishCLI(ctx, env, fleet.NewFleetPublisher(o.sinks, awsclient.FromConfig(base, count...), fl, log), res)
-		bad := func(s engine.Status) bool { return s == engine.StatusError }
-		if cmd == "audit" {
-			bad = func(s engine.Status) bool { return s == engine.StatusNonCompliant || s == engine.StatusError }
-		}
-		return report(env, o, res, nil, bad)
+		return report(env, o, res, nil, code)
 	default:
 		cfg := base.Copy()
 		for _, opt := range count {
@@ -157,7 +171,10 @@ func unitsFor(ctx context.Context, fl *fleet.Fleet, args []string) ([]fleet.Unit
 			index[key] = i
 			units = append(units, fleet.Unit{Account: account, Region: region, Remaining: &engine.Targets{}})
 		}
-		t := targets([]string{a})
+		t, err := targets([]string{a})
+		if err != nil {
+			return nil, err
+		}
 		r := units[i].Remaining
 		r.Classic = append(r.Classic, t.Classic...)
 		r.LoadBalancers = append(r.LoadBalancers, t.LoadBalancers...)

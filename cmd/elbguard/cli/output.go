@@ -81,9 +81,67 @@ func Table(w io.Writer, res *engine.Result) error {
 	return err
 }
 
+// Plan prints, for each load balancer a run would change or holds back,
+// the calls it would make, in order, with their parameters, or
+// "held: FINDING why" (deferred, for a spent budget), then a summary line:
+// what `remediate` does with the same input, as terraform plan shows it.
+func Plan(w io.Writer, res *engine.Result) error {
+	var change, held, deferred int
+	for _, r := range res.Reports {
+		var calls []string
+		for _, a := range r.Actions {
+			if a.Status == engine.ActionPlanned {
+				calls = append(calls, a.Line())
+			}
+		}
+		if len(calls) == 0 && r.Held == nil {
+			continue
+		}
+		where := ""
+		if r.Account != "" || r.Region != "" {
+			where = " in " + strings.TrimSpace(r.Account+" "+r.Region)
+		}
+		fmt.Fprintf(w, "%s %s%s (%s):\n", r.Type, r.Name, where, r.Status)
+		for _, c := range calls {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
+		if r.Held != nil {
+			fmt.Fprintf(w, "  %s\n", heldLine(r))
+		}
+		switch {
+		case len(calls) > 0:
+			change++
+		case r.Status == engine.StatusDeferred:
+			deferred++
+		default:
+			held++
+		}
+	}
+	if change+held+deferred == 0 {
+		_, err := fmt.Fprintln(w, "No changes: no load balancer needs a change elbguard would make.")
+		return err
+	}
+	_, err := fmt.Fprintf(w, "Plan: %d to change, %d held, %d deferred.\n", change, held, deferred)
+	return err
+}
+
+// heldLine says why a report's calls are not made: "held: RULE detail", or
+// "deferred: RULE detail" when the run's budget was spent.
+func heldLine(r engine.Report) string {
+	word := "held"
+	if r.Status == engine.StatusDeferred {
+		word = "deferred"
+	}
+	return word + ": " + r.Held.Rule + " " + r.Held.Detail
+}
+
 // changes summarises a report's actions for people, grouped by outcome, e.g.
-// "applied: proxy protocol on ports 80,81; listeners 80,443 to TCP/SSL; idle timeout".
+// "applied: proxy protocol on ports 80,81; listeners 80,443 to TCP/SSL; idle
+// timeout", or why nothing is changed ("held: backends_not_ready 1 of 2 ...").
 func changes(r engine.Report) string {
+	if r.Held != nil {
+		return shorten(heldLine(r), 110)
+	}
 	type group struct {
 		what  []string            // in first-seen order
 		ports map[string][]string // what -> ports or names

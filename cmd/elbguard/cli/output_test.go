@@ -55,7 +55,7 @@ func TestTable(t *testing.T) {
 }
 
 func TestUsageErrorsExit2(t *testing.T) {
-	tests := [][]string{{}, {"fix"}, {"audit", "extra"}, {"audit", "--default-mode", "on"}, {"handle"}, {"remediate", "--output", "yaml"}, {"audit", "--concurrency", "0"}}
+	tests := [][]string{{}, {"fix"}, {"audit", "arn:aws:ec2:us-east-1:1:instance/i-1"}, {"remediate", "--max-changes", "0"}, {"audit", "--max-errors", "-1"}, {"audit", "--default-mode", "on"}, {"handle"}, {"remediate", "--output", "yaml"}, {"audit", "--concurrency", "0"}}
 	for _, args := range tests {
 		var out, errb bytes.Buffer
 		code := Run(t.Context(), args, Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }})
@@ -66,9 +66,14 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestTargets(t *testing.T) {
-	got := targets([]string{"web", "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/old", "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/edge/1"})
-	if len(got.Names) != 1 || len(got.Classic) != 1 || got.Classic[0] != "old" || len(got.LoadBalancers) != 1 {
-		t.Errorf("got %+v; want one name, Classic [old], one ELBv2 ARN", got)
+	got, err := targets([]string{"web", "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/old", "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/net/edge/1"})
+	if err != nil || len(got.Names) != 1 || len(got.Classic) != 1 || got.Classic[0] != "old" || len(got.LoadBalancers) != 1 {
+		t.Errorf("got %+v, %v; want one name, Classic [old], one ELBv2 ARN", got, err)
+	}
+	for _, bad := range []string{"arn:aws:elasticloadbalancing:us-east-1:1:listener/net/edge/1/2", "arn:aws:ec2:us-east-1:1:instance/i-1", "arn:web"} {
+		if _, err := targets([]string{bad}); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%q: got %v; want an error naming it", bad, err)
+		}
 	}
 }
 
