@@ -41,6 +41,7 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultHeaderTimeout   = 5 * time.Second
 	DefaultIdleTimeout     = 120 * time.Second
+	DefaultDrainIdleGrace  = 5 * time.Second
 	DefaultDialTimeout     = 3 * time.Second
 	DefaultUpstreamTimeout = 60 * time.Second
 	DefaultBodyTimeout     = 60 * time.Second
@@ -115,6 +116,13 @@ type ListenerConfig struct {
 	HeaderTimeout time.Duration `yaml:"header_timeout"`
 	// IdleTimeout closes idle client keep-alive connections. Default 120s.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// DrainIdleGrace is how long a draining process (shutdown or hand-over)
+	// keeps a keep-alive connection that is idle between requests: its
+	// client may be writing the next request as the drain begins, which
+	// is answered with Connection: close; a connection quiet this long is
+	// closed (HAProxy's idle-close-on-response). Default 5s, bounded by
+	// shutdown_timeout.
+	DrainIdleGrace time.Duration `yaml:"drain_idle_grace"`
 	// MaxHeaderBytes bounds the request header size. Default 32 KiB.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// RedirectHost replaces the Host header in redirects (nginx's
@@ -312,7 +320,7 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 		return l, fmt.Errorf("send_proxy: only allowed in mode tcp")
 	}
 	for name, d := range map[string]*time.Duration{
-		"header_timeout": &l.HeaderTimeout, "idle_timeout": &l.IdleTimeout,
+		"header_timeout": &l.HeaderTimeout, "idle_timeout": &l.IdleTimeout, "drain_idle_grace": &l.DrainIdleGrace,
 		"dial_timeout": &l.DialTimeout, "upstream_timeout": &l.UpstreamTimeout,
 		"tunnel_idle_timeout": &l.TunnelIdleTimeout, "body_timeout": &l.BodyTimeout, "send_timeout": &l.SendTimeout,
 	} {
@@ -325,6 +333,9 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 	}
 	if l.IdleTimeout == 0 {
 		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if l.DrainIdleGrace == 0 {
+		l.DrainIdleGrace = DefaultDrainIdleGrace
 	}
 	if l.DialTimeout == 0 {
 		l.DialTimeout = DefaultDialTimeout

@@ -96,11 +96,14 @@ func (l *listener) wakeIdleConns(closeAll bool) {
 				_ = uc.c.Close()
 			}
 		} else if f.idle.Load() && f.fc.requests.Load() > 0 {
-			// Idle between requests: wake it to close. A connection that has
-			// not sent its first request yet is left to send it (within
-			// header_timeout) and is served with Connection: close: the
-			// client, or the load balancer, opened it to send a request.
-			_ = f.fc.SetReadDeadline(time.Now())
+			// Idle between requests: its client may be sending the next
+			// one right now. It gets until the drain's quiet grace
+			// (drainQuiet) to send it, is answered with Connection: close
+			// if it does, and closed if it stays quiet. A connection that
+			// has not sent its first request yet is left to send it (within
+			// header_timeout), answered the same way: the client, or the
+			// load balancer, opened it to send a request.
+			_ = f.fc.SetReadDeadline(l.quietUntil())
 		}
 	}
 }
@@ -130,8 +133,14 @@ func (l *listener) serveConn(f *httpConn) {
 		}
 		fc.deferReadDeadline(time.Now().Add(wait)) // a timer only if the read waits
 		f.idle.Store(true)
-		if l.draining.Load() && !first && !f.pending() {
-			return
+		if !first && l.draining.Load() && !f.pending() {
+			// Draining, between requests: a client that has just read its
+			// answer may be writing its next request; closing now would
+			// reset it (HAProxy's idle-close-on-response). Wait the quiet
+			// grace for it, then close.
+			if q := l.quietUntil(); q.Before(time.Now().Add(wait)) {
+				_ = fc.SetReadDeadline(q)
+			}
 		}
 		err := fc.readHeaderFrom(f.br) // once, on the first pass
 		if err == nil {
@@ -139,8 +148,7 @@ func (l *listener) serveConn(f *httpConn) {
 		}
 		f.idle.Store(false)
 		if err != nil && !first && l.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded) && f.pending() {
-			// The drain woke this idle connection, but the client's next
-			// request had already arrived (it was sent before the shutdown):
+			// The quiet grace ended as the client's next request arrived:
 			// serve it, with Connection: close, instead of resetting it.
 			_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
 			_, err = f.br.Peek(1)
