@@ -233,7 +233,11 @@ func (l *listener) closeNow() {
 // shutdown stops accepting and waits for in-flight requests (not tunnels)
 // until ctx is done, then closes what is left.
 func (l *listener) shutdown(ctx context.Context) {
-	l.quietAt.Store(time.Now().Add(l.state.Load().cfg.DrainIdleGrace).UnixNano())
+	quiet := l.state.Load().cfg.DrainIdleGrace
+	if dl, ok := ctx.Deadline(); ok {
+		quiet = min(quiet, time.Until(dl)/2) // closed quietly, well before the hard close
+	}
+	l.quietAt.Store(time.Now().Add(quiet).UnixNano())
 	l.draining.Store(true)
 	_ = l.ln.Close()
 	<-l.done
@@ -258,8 +262,8 @@ func (l *listener) shutdown(ctx context.Context) {
 
 // quietUntil is when a draining listener closes the keep-alive
 // connections that stayed idle between requests since the drain began
-// (drain_idle_grace after it; the drain's own deadline closes everything
-// earlier if shorter).
+// (drain_idle_grace after it, at most half the time left to the drain's
+// deadline, so that they close quietly before the hard close).
 func (l *listener) quietUntil() time.Time {
 	if ns := l.quietAt.Load(); ns != 0 {
 		return time.Unix(0, ns)
