@@ -28,6 +28,7 @@ type Metrics struct {
 	activeConns    *prometheus.GaugeVec
 	requests       *prometheus.CounterVec
 	activeTunnels  *prometheus.GaugeVec
+	parked         *prometheus.GaugeVec
 	headerErrors   *prometheus.CounterVec
 	rejected       *prometheus.CounterVec
 	upstreamErrors *prometheus.CounterVec
@@ -55,6 +56,9 @@ func NewMetrics() *Metrics {
 		activeTunnels: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "elbguard_proxy_websockets_active", Help: "Open WebSocket (upgraded) and TCP-mode sessions, by listener.",
 		}, []string{"listener"}),
+		parked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "elbguard_proxy_parked_sockets", Help: "Sockets of idle sessions waiting in the proxy's readiness set with no goroutine or buffer (park.go), by listener.",
+		}, []string{"listener"}),
 		headerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "elbguard_proxy_header_errors_total", Help: "PROXY header problems, by listener and reason.",
 		}, []string{"listener", "reason"}),
@@ -72,7 +76,7 @@ func NewMetrics() *Metrics {
 		}, []string{"result"}),
 		lstat: make(map[string]*listenerMetrics),
 	}
-	m.reg.MustRegister(m.connections, m.activeConns, m.requests, m.activeTunnels, m.headerErrors,
+	m.reg.MustRegister(m.connections, m.activeConns, m.requests, m.activeTunnels, m.parked, m.headerErrors,
 		m.rejected, m.upstreamErrors, m.bytes, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -95,6 +99,7 @@ func (m *Metrics) listener(name string) *listenerMetrics {
 		connections: m.connections.WithLabelValues(name),
 		activeConns: m.activeConns.WithLabelValues(name),
 		tunnels:     m.activeTunnels.WithLabelValues(name),
+		parked:      m.parked.WithLabelValues(name),
 		toClient:    m.bytes.WithLabelValues(name, "to_client"),
 		toUpstream:  m.bytes.WithLabelValues(name, "to_upstream"),
 	}
@@ -109,6 +114,7 @@ type listenerMetrics struct {
 	connections prometheus.Counter
 	activeConns prometheus.Gauge
 	tunnels     prometheus.Gauge
+	parked      prometheus.Gauge
 	toClient    prometheus.Counter
 	toUpstream  prometheus.Counter
 	codes       [600]atomic.Pointer[prometheus.Counter]
