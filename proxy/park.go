@@ -22,6 +22,10 @@ import (
 // direction's state (bytes, the WebSocket frame tracker) lives in the
 // tunnel, so it survives parking.
 
+// parkItem is what a parked socket's readiness (or its wheel entry)
+// wakes: a tunnel direction, or a keep-alive connection between requests.
+type parkItem interface{ wake() }
+
 // Direction states.
 const (
 	dirRunning int32 = iota // a goroutine copies
@@ -128,10 +132,16 @@ func (d *tunnelDir) park() bool {
 	}
 	var expire int64
 	if t.idle > 0 {
-		expire = t.lastActive.load().Add(t.idle).Unix() + 1
+		expire = wheelTick(t.lastActive.load().Add(t.idle))
 	}
-	if !parker.park(d, expire) {
-		return !d.state.CompareAndSwap(dirParked, dirRunning)
+	gauge := t.l.metrics.parked
+	gauge.Inc()
+	if err := parker.register(d, &d.slot, d.src, expire); err != nil {
+		if d.state.CompareAndSwap(dirParked, dirRunning) {
+			gauge.Dec()
+			return false
+		}
+		// A waker took it (and counted it) meanwhile.
 	}
 	return true
 }
@@ -140,7 +150,7 @@ func (d *tunnelDir) park() bool {
 // notices by itself (the caller has set its flag or deadline first).
 func (d *tunnelDir) wake() {
 	if d != nil && d.state.CompareAndSwap(dirParked, dirRunning) {
-		parker.unparked(d)
+		d.t.l.metrics.parked.Dec()
 		go d.run()
 	}
 }
@@ -151,7 +161,7 @@ func (d *tunnelDir) wake() {
 func (d *tunnelDir) end() {
 	t := d.t
 	d.state.Store(dirEnded)
-	parker.release(d)
+	parker.release(&d.slot)
 	if d.down {
 		if t.away.Load() {
 			t.sendGoingAway()
@@ -185,4 +195,13 @@ func (l ListenerConfig) parkAfter() time.Duration {
 		return 0
 	}
 	return *l.ParkAfter
+}
+
+// wheelStep is the parker's wheel resolution: a parked expiry fires at
+// most this much (plus one step) late.
+const wheelStep = 250 * time.Millisecond
+
+// wheelTick is the wheel slot at or after t.
+func wheelTick(t time.Time) int64 {
+	return (t.UnixNano() + int64(wheelStep) - 1) / int64(wheelStep)
 }

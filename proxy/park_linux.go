@@ -4,7 +4,9 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"sync"
 	"time"
@@ -37,10 +39,10 @@ type parkSet struct {
 	eps  []int
 
 	mu    sync.Mutex
-	dirs  []*tunnelDir // by slot index; nil: free
+	items []parkItem // by slot index; nil: free
 	gens  []uint32
 	free  []int32
-	wheel map[int64][]wheelEntry // by Unix second of expiry
+	wheel map[int64][]wheelEntry // by wheelTick of expiry
 	tick  bool                   // the wheel's ticker runs
 }
 
@@ -66,34 +68,35 @@ func (p *parkSet) init() {
 		}
 		p.eps = append(p.eps, ep)
 	}
-	p.dirs, p.gens = make([]*tunnelDir, 1), make([]uint32, 1) // slot 0: none
+	p.items, p.gens = make([]parkItem, 1), make([]uint32, 1) // slot 0: none
 	p.wheel = make(map[int64][]wheelEntry)
 	for _, ep := range p.eps {
 		go p.wait(ep)
 	}
 }
 
-// park registers d's source socket (EPOLLIN, EPOLLRDHUP, ONESHOT) and, with
-// expire (Unix s; 0: none), a wheel entry; false if the socket could not be
-// registered (closed meanwhile).
-func (p *parkSet) park(d *tunnelDir, expire int64) bool {
+// register puts src in the readiness set for it (EPOLLIN, EPOLLRDHUP,
+// ONESHOT: it.wake runs once, on the first readable byte, end or error)
+// and, with expire (a wheelTick; 0: none), a wheel entry that wakes it then.
+// An error (src closed meanwhile, no epoll) leaves it unregistered.
+func (p *parkSet) register(it parkItem, slot *parkSlot, src *net.TCPConn, expire int64) error {
 	p.once.Do(p.init)
 	if p.err != nil {
-		return false
+		return fmt.Errorf("park: %w", p.err)
 	}
 	p.mu.Lock()
-	if d.slot.idx == 0 {
+	if slot.idx == 0 {
 		if n := len(p.free); n > 0 {
-			d.slot.idx, p.free = p.free[n-1], p.free[:n-1]
+			slot.idx, p.free = p.free[n-1], p.free[:n-1]
 		} else {
-			d.slot.idx = int32(len(p.dirs)) //nolint:gosec // slots are bounded by open sockets
-			p.dirs, p.gens = append(p.dirs, nil), append(p.gens, 0)
+			slot.idx = int32(len(p.items)) //nolint:gosec // slots are bounded by open sockets
+			p.items, p.gens = append(p.items, nil), append(p.gens, 0)
 		}
-		p.dirs[d.slot.idx] = d
-		d.slot.gen = p.gens[d.slot.idx]
+		p.items[slot.idx] = it
+		slot.gen = p.gens[slot.idx]
 	}
 	if expire != 0 {
-		p.wheel[expire] = append(p.wheel[expire], wheelEntry{d.slot.idx, d.slot.gen})
+		p.wheel[expire] = append(p.wheel[expire], wheelEntry{slot.idx, slot.gen})
 		if !p.tick {
 			p.tick = true
 			go p.ticker()
@@ -101,57 +104,53 @@ func (p *parkSet) park(d *tunnelDir, expire int64) bool {
 	}
 	p.mu.Unlock()
 
-	d.t.l.metrics.parked.Inc()
-	ep := p.eps[int(d.slot.idx)%len(p.eps)]
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: d.slot.idx, Pad: int32(d.slot.gen)} //nolint:gosec // a generation, bits only
-	rc, err := d.src.SyscallConn()
+	ep := p.eps[int(slot.idx)%len(p.eps)]
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: slot.idx, Pad: int32(slot.gen)} //nolint:gosec // a generation, bits only
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("park: raw conn: %w", err)
+	}
 	var cerr error
-	if err == nil {
-		// Inside Control the descriptor cannot be closed and reused.
-		err = rc.Control(func(fd uintptr) {
-			if d.slot.registered {
-				if cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, int(fd), &ev); !errors.Is(cerr, unix.ENOENT) {
-					return
-				}
+	// Inside Control the descriptor cannot be closed and reused.
+	err = rc.Control(func(fd uintptr) {
+		if slot.registered {
+			if cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, int(fd), &ev); !errors.Is(cerr, unix.ENOENT) {
+				return
 			}
-			cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, int(fd), &ev)
-			d.slot.registered = cerr == nil
-		})
-	}
-	if err != nil || cerr != nil {
-		if d.state.CompareAndSwap(dirParked, dirRunning) {
-			d.t.l.metrics.parked.Dec()
-			return false
 		}
-		return true // a waker took it, and counted it
+		cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, int(fd), &ev)
+		slot.registered = cerr == nil
+	})
+	if err == nil {
+		err = cerr
 	}
-	return true
+	if err != nil {
+		return fmt.Errorf("park: epoll_ctl: %w", err)
+	}
+	return nil
 }
 
-// unparked accounts for a direction a wake took out of the set.
-func (p *parkSet) unparked(d *tunnelDir) { d.t.l.metrics.parked.Dec() }
-
-// release frees d's slot once the direction has ended: a late event or
-// wheel entry for it is ignored.
-func (p *parkSet) release(d *tunnelDir) {
-	if d.slot.idx == 0 {
+// release frees the slot once its item is done with parking: a late event
+// or wheel entry for it is ignored.
+func (p *parkSet) release(slot *parkSlot) {
+	if slot.idx == 0 {
 		return
 	}
 	p.mu.Lock()
-	p.dirs[d.slot.idx] = nil
-	p.gens[d.slot.idx]++
-	p.free = append(p.free, d.slot.idx)
+	p.items[slot.idx] = nil
+	p.gens[slot.idx]++
+	p.free = append(p.free, slot.idx)
 	p.mu.Unlock()
-	d.slot.idx = 0
+	slot.idx, slot.registered = 0, false
 }
 
-func (p *parkSet) lookup(idx int32, gen uint32) *tunnelDir {
+func (p *parkSet) lookup(idx int32, gen uint32) parkItem {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if idx <= 0 || int(idx) >= len(p.dirs) || p.gens[idx] != gen {
+	if idx <= 0 || int(idx) >= len(p.items) || p.gens[idx] != gen {
 		return nil
 	}
-	return p.dirs[idx]
+	return p.items[idx]
 }
 
 // wait is one epoll set's waiter: each event resumes its direction.
@@ -168,18 +167,18 @@ func (p *parkSet) wait(ep int) {
 			continue
 		}
 		for _, ev := range evs[:n] {
-			if d := p.lookup(ev.Fd, uint32(ev.Pad)); d != nil { //nolint:gosec // the generation's bits
-				d.wake()
+			if it := p.lookup(ev.Fd, uint32(ev.Pad)); it != nil { //nolint:gosec // the generation's bits
+				it.wake()
 			}
 		}
 	}
 }
 
-// ticker reads the wheel once a second: a direction whose entry expired
-// wakes, and its copy applies tunnel_idle_timeout as a running one does.
+// ticker reads the wheel every wheelStep: an item whose entry expired
+// wakes, and applies its timeout as a running one does.
 func (p *parkSet) ticker() {
-	for range time.Tick(time.Second) {
-		now := time.Now().Unix()
+	for range time.Tick(wheelStep) {
+		now := time.Now().UnixNano() / int64(wheelStep)
 		var due []wheelEntry
 		p.mu.Lock()
 		for at, es := range p.wheel {
@@ -190,8 +189,8 @@ func (p *parkSet) ticker() {
 		}
 		p.mu.Unlock()
 		for _, e := range due {
-			if d := p.lookup(e.idx, e.gen); d != nil {
-				d.wake()
+			if it := p.lookup(e.idx, e.gen); it != nil {
+				it.wake()
 			}
 		}
 	}

@@ -2,6 +2,11 @@
 
 package proxy
 
+import (
+	"errors"
+	"net"
+)
+
 // parkSupported: parking needs epoll; elsewhere sessions never park.
 const parkSupported = false
 
@@ -11,6 +16,7 @@ type parkSet struct{}
 
 var parker = &parkSet{}
 
-func (p *parkSet) park(*tunnelDir, int64) bool { return false }
-func (p *parkSet) unparked(*tunnelDir)         {}
-func (p *parkSet) release(*tunnelDir)          {}
+func (p *parkSet) register(parkItem, *parkSlot, *net.TCPConn, int64) error {
+	return errors.New("park: not supported on this system")
+}
+func (p *parkSet) release(*parkSlot) {}
