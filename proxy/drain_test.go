@@ -64,6 +64,7 @@ func TestDrainIdleGrace(t *testing.T) {
 		after   time.Duration // the next request, after the drain began
 		next    []byte
 		grace   time.Duration
+		park    time.Duration // park_after: parked before the drain when set
 		served  bool
 		closeIn time.Duration // quiet: closed by then (from the drain's start)
 	}{
@@ -72,11 +73,15 @@ func TestDrainIdleGrace(t *testing.T) {
 		{name: "next request 300ms later, net/http parser", after: 300 * time.Millisecond,
 			next: []byte("POST /next HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"), grace: time.Second, served: true},
 		{name: "quiet past the grace", after: -1, grace: 300 * time.Millisecond, closeIn: 900 * time.Millisecond},
+		{name: "parked, next request 300ms later", after: 300 * time.Millisecond, next: keepAliveGet("/next"), grace: time.Second,
+			park: testParkAfter, served: true},
+		{name: "parked, quiet past the grace", after: -1, grace: 300 * time.Millisecond, park: testParkAfter, closeIn: 900 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			be, _ := backend(t)
-			s, addrs := startServer(t, appConfig(be.URL, func(lc *ListenerConfig) { lc.DrainIdleGrace = tt.grace }))
+			park := tt.park
+			s, addrs := startServer(t, appConfig(be.URL, func(lc *ListenerConfig) { lc.DrainIdleGrace, lc.ParkAfter = tt.grace, &park }))
 			c, err := net.DialTimeout("tcp", addrs[0], 2*time.Second)
 			if err != nil {
 				t.Fatal(err)
@@ -93,6 +98,9 @@ func TestDrainIdleGrace(t *testing.T) {
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			time.Sleep(20 * time.Millisecond) // idle in the keep-alive loop
+			if park > 0 {
+				waitParked(t, s, 1, 5*time.Second)
+			}
 			drained := make(chan error, 1)
 			began := time.Now()
 			go func() {

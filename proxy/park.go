@@ -205,3 +205,68 @@ const wheelStep = 250 * time.Millisecond
 func wheelTick(t time.Time) int64 {
 	return (t.UnixNano() + int64(wheelStep) - 1) / int64(wheelStep)
 }
+
+// parkedConn is a keep-alive connection parked between requests: its
+// socket and the time it went idle, nothing else (the httpConn and its
+// buffers went back to their pool).
+type parkedConn struct {
+	l        *listener
+	fc       *frontConn
+	idleFrom int64 // Unix ns
+	state    atomic.Int32
+	slot     parkSlot
+}
+
+// parkConn parks f's connection, idle since idleFrom, and reports whether
+// it did (false: keep serving it on this goroutine). idle_timeout expires
+// from the parker's wheel. The connection stays counted in connsWG.
+func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
+	fc := f.fc
+	pc := &parkedConn{l: l, fc: fc, idleFrom: idleFrom.UnixNano()}
+	pc.state.Store(dirParked)
+	l.connsMu.Lock()
+	if l.draining.Load() {
+		l.connsMu.Unlock()
+		return false
+	}
+	delete(l.conns, f)
+	if l.parked == nil {
+		l.parked = make(map[*parkedConn]struct{})
+	}
+	l.parked[pc] = struct{}{}
+	l.connsMu.Unlock()
+	l.metrics.parked.Inc()
+	expire := wheelTick(idleFrom.Add(fc.st.cfg.IdleTimeout))
+	if err := parker.register(pc, &pc.slot, fc.raw, expire); err != nil && pc.state.CompareAndSwap(dirParked, dirRunning) {
+		l.metrics.parked.Dec()
+		parker.release(&pc.slot)
+		l.connsMu.Lock()
+		delete(l.parked, pc)
+		l.conns[f] = struct{}{}
+		l.connsMu.Unlock()
+		return false
+	}
+	return true // parked, or a waker has already resumed it on a new httpConn
+}
+
+// wake resumes a parked connection on a pooled httpConn and a connection
+// worker: it reads the next request, or applies idle_timeout or the drain.
+func (pc *parkedConn) wake() {
+	if !pc.state.CompareAndSwap(dirParked, dirRunning) {
+		return
+	}
+	l := pc.l
+	l.metrics.parked.Dec()
+	parker.release(&pc.slot)
+	f := httpConns.Get().(*httpConn)
+	f.fc = pc.fc
+	f.src.r = pc.fc
+	f.br.Reset(&f.src)
+	f.bw.Reset(pc.fc)
+	f.resumed, f.idleSince = true, pc.idleFrom
+	l.connsMu.Lock()
+	delete(l.parked, pc)
+	l.conns[f] = struct{}{}
+	l.connsMu.Unlock()
+	l.dispatch(f)
+}

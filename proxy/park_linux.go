@@ -17,13 +17,11 @@ import (
 // parkSupported: Linux parks idle sessions in epoll.
 const parkSupported = true
 
-// parkSlot is a parked direction's handle in the parker: its index in the
-// table (carried in the epoll event with its generation, never a pointer)
-// and whether its socket is registered in its epoll set.
+// parkSlot is a parked item's handle in the parker: its index in the table
+// (carried in the epoll event with its generation, never a pointer).
 type parkSlot struct {
-	idx        int32 // 0: none yet
-	gen        uint32
-	registered bool
+	idx int32 // 0: none yet
+	gen uint32
 }
 
 // parkSet is the process's readiness set for parked sockets: a few epoll
@@ -104,7 +102,6 @@ func (p *parkSet) register(it parkItem, slot *parkSlot, src *net.TCPConn, expire
 	}
 	p.mu.Unlock()
 
-	ep := p.eps[int(slot.idx)%len(p.eps)]
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: slot.idx, Pad: int32(slot.gen)} //nolint:gosec // a generation, bits only
 	rc, err := src.SyscallConn()
 	if err != nil {
@@ -112,14 +109,14 @@ func (p *parkSet) register(it parkItem, slot *parkSlot, src *net.TCPConn, expire
 	}
 	var cerr error
 	// Inside Control the descriptor cannot be closed and reused.
+	// A socket always goes to the same set (by descriptor): parked again,
+	// it is still registered there (EPOLLONESHOT disarmed it), and MOD
+	// re-arms it with the new slot.
 	err = rc.Control(func(fd uintptr) {
-		if slot.registered {
-			if cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, int(fd), &ev); !errors.Is(cerr, unix.ENOENT) {
-				return
-			}
+		ep := p.eps[int(fd)%len(p.eps)] //nolint:gosec // a descriptor
+		if cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, int(fd), &ev); errors.Is(cerr, unix.EEXIST) {
+			cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, int(fd), &ev)
 		}
-		cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, int(fd), &ev)
-		slot.registered = cerr == nil
 	})
 	if err == nil {
 		err = cerr
@@ -141,7 +138,7 @@ func (p *parkSet) release(slot *parkSlot) {
 	p.gens[slot.idx]++
 	p.free = append(p.free, slot.idx)
 	p.mu.Unlock()
-	slot.idx, slot.registered = 0, false
+	slot.idx = 0
 }
 
 func (p *parkSet) lookup(idx int32, gen uint32) parkItem {

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"bufio"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"sync"
@@ -235,4 +237,82 @@ func openFDs(t *testing.T) int {
 		t.Skipf("no /proc/self/fd: %v", err)
 	}
 	return len(ents)
+}
+
+// keepAliveConn opens a connection to an http listener and sends one
+// keep-alive request on it.
+func keepAliveConn(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write(v1Header("203.0.113.9:1", "10.0.0.1:81")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	keepAliveRequest(t, c, br)
+	return c, br
+}
+
+func keepAliveRequest(t *testing.T, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Write(keepAliveGet("/ka")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("keep-alive request: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("status %d, close %v; want a kept-alive 200", resp.StatusCode, resp.Close)
+	}
+}
+
+// A keep-alive connection idle between requests parks (no goroutine, its
+// buffers back in the pool) and its next request is served as before.
+func TestParkKeepAlive(t *testing.T) {
+	const n = 200
+	be, _ := backend(t)
+	park := testParkAfter
+	s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.ParkAfter = &park }))
+	base := runtime.NumGoroutine()
+	conns := make([]net.Conn, n)
+	brs := make([]*bufio.Reader, n)
+	for i := range conns {
+		conns[i], brs[i] = keepAliveConn(t, addrs[0])
+	}
+	waitParked(t, s, n, 5*time.Second)
+	// What stays is fixed: the idle connection workers, the parker's.
+	if g := runtime.NumGoroutine() - base; g > maxIdleConnWorkers+8 {
+		t.Errorf("%d goroutines more for %d parked keep-alive connections; want at most the %d idle workers and the parker's", g, n, maxIdleConnWorkers)
+	}
+	for range 2 {
+		for i := range conns {
+			keepAliveRequest(t, conns[i], brs[i])
+		}
+		waitParked(t, s, n, 5*time.Second)
+	}
+}
+
+// idle_timeout closes a parked keep-alive connection (from the wheel).
+func TestParkedKeepAliveIdleTimeout(t *testing.T) {
+	const idle = 800 * time.Millisecond
+	be, _ := backend(t)
+	park := testParkAfter
+	s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.ParkAfter, l.IdleTimeout = &park, idle }))
+	c, _ := keepAliveConn(t, addrs[0])
+	start := time.Now()
+	waitParked(t, s, 1, 5*time.Second)
+	waitClosed(t, c, 5*time.Second)
+	if took := time.Since(start); took < idle-100*time.Millisecond || took > idle+time.Second {
+		t.Errorf("parked keep-alive connection closed after %v idle; want idle_timeout %v (+ the wheel's steps)", took, idle)
+	}
+	waitParked(t, s, 0, 2*time.Second)
+	if v := metricValue(t, s, "elbguard_proxy_connections_active", nil); v != 0 {
+		t.Errorf("connections open: %v; want 0", v)
+	}
 }

@@ -62,7 +62,8 @@ type listener struct {
 	draining atomic.Bool
 	quietAt  atomic.Int64 // Unix ns: the drain closes connections idle between requests from then (quietUntil)
 	connsMu  sync.Mutex
-	conns    map[*httpConn]struct{} // open connections of the keep-alive loop (redirect and http modes)
+	conns    map[*httpConn]struct{}   // open connections of the keep-alive loop (redirect and http modes)
+	parked   map[*parkedConn]struct{} // keep-alive connections parked between requests (park.go); in connsWG too
 	connsWG  sync.WaitGroup
 	workers  connWorkers // connworker.go
 }
