@@ -56,6 +56,8 @@ func (t *tunnel) runParking() {
 		up.opts.active, down.opts.active = &t.lastActive, &t.lastActive
 	}
 	t.dirs = [2]*tunnelDir{up, down}
+	parker.alloc(up, &up.slot)
+	parker.alloc(down, &down.slot)
 	go up.run()
 	go down.run()
 }
@@ -136,7 +138,7 @@ func (d *tunnelDir) park() bool {
 	}
 	gauge := t.l.metrics.parked
 	gauge.Inc()
-	if err := parker.register(d, &d.slot, d.src, expire); err != nil {
+	if err := parker.register(&d.slot, d.src, expire); err != nil {
 		if d.state.CompareAndSwap(dirParked, dirRunning) {
 			gauge.Dec()
 			return false
@@ -224,9 +226,11 @@ func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
 	fc := f.fc
 	pc := &parkedConn{l: l, fc: fc, idleFrom: idleFrom.UnixNano()}
 	pc.state.Store(dirParked)
+	parker.alloc(pc, &pc.slot) // before a waker can see it
 	l.connsMu.Lock()
 	if l.draining.Load() {
 		l.connsMu.Unlock()
+		parker.release(&pc.slot)
 		return false
 	}
 	delete(l.conns, f)
@@ -237,7 +241,7 @@ func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
 	l.connsMu.Unlock()
 	l.metrics.parked.Inc()
 	expire := wheelTick(idleFrom.Add(fc.st.cfg.IdleTimeout))
-	if err := parker.register(pc, &pc.slot, fc.raw, expire); err != nil && pc.state.CompareAndSwap(dirParked, dirRunning) {
+	if err := parker.register(&pc.slot, fc.raw, expire); err != nil && pc.state.CompareAndSwap(dirParked, dirRunning) {
 		l.metrics.parked.Dec()
 		parker.release(&pc.slot)
 		l.connsMu.Lock()

@@ -73,28 +73,39 @@ func (p *parkSet) init() {
 	}
 }
 
-// register puts src in the readiness set for it (EPOLLIN, EPOLLRDHUP,
-// ONESHOT: it.wake runs once, on the first readable byte, end or error)
-// and, with expire (a wheelTick; 0: none), a wheel entry that wakes it then.
-// An error (src closed meanwhile, no epoll) leaves it unregistered.
-func (p *parkSet) register(it parkItem, slot *parkSlot, src *net.TCPConn, expire int64) error {
+// alloc gives it a slot in the table (once, for as long as it may park).
+func (p *parkSet) alloc(it parkItem, slot *parkSlot) {
 	p.once.Do(p.init)
-	if p.err != nil {
-		return fmt.Errorf("park: %w", p.err)
-	}
 	p.mu.Lock()
-	if slot.idx == 0 {
-		if n := len(p.free); n > 0 {
-			slot.idx, p.free = p.free[n-1], p.free[:n-1]
-		} else {
-			slot.idx = int32(len(p.items)) //nolint:gosec // slots are bounded by open sockets
-			p.items, p.gens = append(p.items, nil), append(p.gens, 0)
-		}
-		p.items[slot.idx] = it
-		slot.gen = p.gens[slot.idx]
+	defer p.mu.Unlock()
+	if p.err != nil || slot.idx != 0 {
+		return
+	}
+	if n := len(p.free); n > 0 {
+		slot.idx, p.free = p.free[n-1], p.free[:n-1]
+	} else {
+		slot.idx = int32(len(p.items)) //nolint:gosec // slots are bounded by open sockets
+		p.items, p.gens = append(p.items, nil), append(p.gens, 0)
+	}
+	p.items[slot.idx] = it
+	slot.gen = p.gens[slot.idx]
+}
+
+// register puts src in the readiness set for its slot's item (EPOLLIN,
+// EPOLLRDHUP, ONESHOT: the item's wake runs once, on the first readable
+// byte, end or error) and, with expire (a wheelTick; 0: none), a wheel
+// entry that wakes it then. An error (src closed meanwhile, no epoll)
+// leaves it unregistered. A slot released meanwhile (the item woke and
+// finished) leaves a registration whose events are ignored.
+func (p *parkSet) register(slot *parkSlot, src *net.TCPConn, expire int64) error {
+	p.mu.Lock()
+	idx, gen := slot.idx, slot.gen
+	if p.err != nil || idx == 0 {
+		p.mu.Unlock()
+		return fmt.Errorf("park: no slot (%v)", p.err)
 	}
 	if expire != 0 {
-		p.wheel[expire] = append(p.wheel[expire], wheelEntry{slot.idx, slot.gen})
+		p.wheel[expire] = append(p.wheel[expire], wheelEntry{idx, gen})
 		if !p.tick {
 			p.tick = true
 			go p.ticker()
@@ -102,7 +113,7 @@ func (p *parkSet) register(it parkItem, slot *parkSlot, src *net.TCPConn, expire
 	}
 	p.mu.Unlock()
 
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: slot.idx, Pad: int32(slot.gen)} //nolint:gosec // a generation, bits only
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: idx, Pad: int32(gen)} //nolint:gosec // a generation, bits only
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("park: raw conn: %w", err)
@@ -130,10 +141,11 @@ func (p *parkSet) register(it parkItem, slot *parkSlot, src *net.TCPConn, expire
 // release frees the slot once its item is done with parking: a late event
 // or wheel entry for it is ignored.
 func (p *parkSet) release(slot *parkSlot) {
+	p.mu.Lock()
 	if slot.idx == 0 {
+		p.mu.Unlock()
 		return
 	}
-	p.mu.Lock()
 	p.items[slot.idx] = nil
 	p.gens[slot.idx]++
 	p.free = append(p.free, slot.idx)

@@ -16,7 +16,8 @@ type parkSet struct{}
 
 var parker = &parkSet{}
 
-func (p *parkSet) register(parkItem, *parkSlot, *net.TCPConn, int64) error {
+func (p *parkSet) alloc(parkItem, *parkSlot) {}
+func (p *parkSet) register(*parkSlot, *net.TCPConn, int64) error {
 	return errors.New("park: not supported on this system")
 }
 func (p *parkSet) release(*parkSlot) {}
