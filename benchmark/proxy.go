@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,11 @@ type ProxyConfig struct {
 	// IdleConns are the numbers of idle WebSockets for the memory figures,
 	// each measured on freshly started proxies; empty means 5,000.
 	IdleConns []int
+	// IdleQuiet is how long the idle WebSockets stay silent before their
+	// memory is read and each sends its next message (timed: the first
+	// message after parking for elbguard-proxy, whose park_after is 5s);
+	// zero means 1 s.
+	IdleQuiet time.Duration
 	// Workers is the load generator's concurrency for HTTP scenarios;
 	// zero means 16.
 	Workers int
@@ -71,6 +77,9 @@ func (c ProxyConfig) withDefaults() ProxyConfig {
 	}
 	if c.Rounds == 0 {
 		c.Rounds = 3
+	}
+	if c.IdleQuiet == 0 {
+		c.IdleQuiet = time.Second
 	}
 	if len(c.IdleConns) == 0 {
 		c.IdleConns = []int{5000}
@@ -498,7 +507,14 @@ func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int)
 		return report.Row{Scenario: scen, Metric: "kernel objects per connection (sockets, epoll entries, pipes)",
 			Unit: "KB", Better: report.Lower}
 	}
-	rows := []report.Row{mem, bufRow(scen), objRow(scen), bufRow(echoScen), objRow(echoScen)}
+	latRow := func(metric string) report.Row {
+		return report.Row{Scenario: scen, Metric: metric, Unit: "µs", Better: report.Lower}
+	}
+	rows := []report.Row{mem, bufRow(scen), objRow(scen), bufRow(echoScen), objRow(echoScen),
+		latRow("message on a fresh connection p50"), latRow("message on a fresh connection p99"),
+		latRow(fmt.Sprintf("first message after %v quiet p50", cfg.IdleQuiet)),
+		latRow(fmt.Sprintf("first message after %v quiet p99", cfg.IdleQuiet)),
+		{Scenario: scen, Metric: "proxy CPU while quiet", Unit: "ms/s", Better: report.Lower}}
 	sizes, sizeErr := skmem.ReadSizes("/sys/kernel/slab")
 	for _, t := range targets {
 		im, err := idleMemory(ctx, cfg, t, n)
@@ -510,7 +526,13 @@ func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int)
 			continue
 		}
 		rows[0].Set(t.name, im.rss)
-		cfg.Log.Info("measured", "scenario", scen, "proxy", t.name, "rss_kb_per_conn", im.rss)
+		cfg.Log.Info("measured", "scenario", scen, "proxy", t.name, "rss_kb_per_conn", im.rss,
+			"fresh_p50", im.fresh[0], "fresh_p99", im.fresh[1], "quiet_p50", im.quiet[0], "quiet_p99", im.quiet[1], "cpu_ms_per_s", im.cpu)
+		rows[5].Set(t.name, us(im.fresh[0]))
+		rows[6].Set(t.name, us(im.fresh[1]))
+		rows[7].Set(t.name, us(im.quiet[0]))
+		rows[8].Set(t.name, us(im.quiet[1]))
+		rows[9].Set(t.name, im.cpu)
 		for i, d := range []skmem.Snapshot{im.idle, im.echoed} {
 			per := func(v int64) float64 { return float64(v) / float64(im.conns) }
 			cfg.Log.Info("measured", "scenario", rows[1+2*i].Scenario, "proxy", t.name,
@@ -541,6 +563,22 @@ type idleMeasure struct {
 	// (all connections): once they are open, and again after each has
 	// echoed one idleEcho message.
 	idle, echoed skmem.Snapshot
+	// fresh and quiet are the p50 and p99 of a 64 B message's round trip
+	// right after the connections opened, and after IdleQuiet of silence.
+	fresh, quiet [2]time.Duration
+	cpu          float64 // the proxy's CPU time while quiet, ms per second
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// quantiles are the p50 and p99 of ds.
+func quantiles(ds []time.Duration) [2]time.Duration {
+	if len(ds) == 0 {
+		return [2]time.Duration{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return [2]time.Duration{s[len(s)/2], s[min(len(s)-1, len(s)*99/100)]}
 }
 
 func idleMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) (idleMeasure, error) {
@@ -566,7 +604,21 @@ func idleMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) (idleMea
 	if im.conns == 0 {
 		return im, fmt.Errorf("idle memory of %s: no connection held", t.name)
 	}
-	time.Sleep(time.Second) // settle: buffers allocated, nothing in flight
+	fresh, err := idle.EchoTimed(octx, make([]byte, 64))
+	if err != nil {
+		return im, fmt.Errorf("idle memory of %s: %w", t.name, err)
+	}
+	im.fresh = quantiles(fresh)
+	cpu0, err := procmem.CPUTime("/proc", pid)
+	if err != nil {
+		return im, err
+	}
+	time.Sleep(cfg.IdleQuiet) // settle: buffers allocated, nothing in flight; elbguard-proxy parks
+	cpu1, err := procmem.CPUTime("/proc", pid)
+	if err != nil {
+		return im, err
+	}
+	im.cpu = float64(cpu1-cpu0) / float64(time.Millisecond) / cfg.IdleQuiet.Seconds()
 	after, procs, err := procmem.TreeRSS("/proc", pid)
 	if err != nil {
 		return im, err
@@ -575,6 +627,11 @@ func idleMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) (idleMea
 	if err != nil {
 		return im, err
 	}
+	quiet, err := idle.EchoTimed(octx, make([]byte, 64))
+	if err != nil {
+		return im, fmt.Errorf("idle memory of %s: %w", t.name, err)
+	}
+	im.quiet = quantiles(quiet)
 	if err := idle.Echo(octx, make([]byte, idleEcho)); err != nil {
 		return im, fmt.Errorf("idle memory of %s: %w", t.name, err)
 	}
