@@ -203,7 +203,11 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 			idleWanted = append(idleWanted, n)
 		}
 	}
-	if len(scen) == 0 && len(idleWanted) == 0 {
+	kaWanted := false
+	for _, n := range cfg.IdleConns {
+		kaWanted = kaWanted || cfg.selects(idleKeepAliveScenario(n))
+	}
+	if len(scen) == 0 && len(idleWanted) == 0 && !kaWanted {
 		return nil, nil, fmt.Errorf("bench: -scenario %q matches no proxy scenario", cfg.Scenario)
 	}
 	backendAddr, stop, err := startBackend(ctx, cfg)
@@ -223,6 +227,24 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 			}
 		}
 		idleRows = append(idleRows, rows...)
+	}
+
+	for _, n := range cfg.IdleConns {
+		if !cfg.selects(idleKeepAliveScenario(n)) {
+			continue
+		}
+		targets, failed := startAll(ctx, cfg, backendAddr, false)
+		rows := idleKeepAliveFigures(ctx, cfg, targets, n)
+		stopAll(targets)
+		for name, err := range failed {
+			for i := range rows {
+				rows[i].Fail(name, err)
+			}
+		}
+		idleRows = append(idleRows, rows...)
+	}
+	if len(scen) == 0 {
+		return idleRows, nil, nil
 	}
 
 	targets, failed := startAll(ctx, cfg, backendAddr, true)
@@ -304,6 +326,81 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 // selects reports whether the -scenario filter keeps the scenario named name.
 func (c ProxyConfig) selects(name string) bool {
 	return c.Scenario == "" || strings.Contains(strings.ToLower(name), strings.ToLower(c.Scenario))
+}
+
+func idleKeepAliveScenario(n int) string { return fmt.Sprintf("%d idle keep-alive connections", n) }
+
+// idleKeepAliveFigures holds n keep-alive connections, each having carried
+// one request, through each freshly started proxy: the proxy's memory per
+// connection after IdleQuiet of silence, its CPU meanwhile, and a request's
+// round trip on a fresh connection and on one that was quiet (p50/p99).
+func idleKeepAliveFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int) []report.Row {
+	scen := idleKeepAliveScenario(n)
+	row := func(metric, unit string) report.Row {
+		return report.Row{Scenario: scen, Metric: metric, Unit: unit, Better: report.Lower}
+	}
+	rows := []report.Row{row("proxy RSS per connection", "KB"),
+		row("request on a fresh connection p50", "µs"), row("request on a fresh connection p99", "µs"),
+		row(fmt.Sprintf("request after %v quiet p50", cfg.IdleQuiet), "µs"), row(fmt.Sprintf("request after %v quiet p99", cfg.IdleQuiet), "µs"),
+		row("proxy CPU while quiet", "ms/s")}
+	for _, t := range targets {
+		vals, err := idleKeepAliveMemory(ctx, cfg, t, n)
+		if err != nil {
+			cfg.Log.Warn("idle keep-alive memory failed", "proxy", t.name, "n", n, "err", err)
+			for i := range rows {
+				rows[i].Fail(t.name, err)
+			}
+			continue
+		}
+		cfg.Log.Info("measured", "scenario", scen, "proxy", t.name, "rss_kb_per_conn", vals[0], "fresh_p50_us", vals[1],
+			"fresh_p99_us", vals[2], "quiet_p50_us", vals[3], "quiet_p99_us", vals[4], "cpu_ms_per_s", vals[5])
+		for i := range rows {
+			rows[i].Set(t.name, vals[i])
+		}
+	}
+	return rows
+}
+
+func idleKeepAliveMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) ([6]float64, error) {
+	var out [6]float64
+	pid := t.proc.Pid()
+	before, _, err := procmem.TreeRSS("/proc", pid)
+	if err != nil {
+		return out, err
+	}
+	d := &loadgen.Dialer{Addr: t.app, Proxy: cfg.ProxyVersion}
+	octx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	idle, err := loadgen.HoldKeepAlive(octx, d, loadgen.HTTP{}, n, 32)
+	if err != nil {
+		return out, err
+	}
+	defer idle.Close()
+	fresh, err := idle.RequestTimed(octx)
+	if err != nil {
+		return out, err
+	}
+	cpu0, err := procmem.CPUTime("/proc", pid)
+	if err != nil {
+		return out, err
+	}
+	time.Sleep(cfg.IdleQuiet)
+	cpu1, err := procmem.CPUTime("/proc", pid)
+	if err != nil {
+		return out, err
+	}
+	after, _, err := procmem.TreeRSS("/proc", pid)
+	if err != nil {
+		return out, err
+	}
+	quiet, err := idle.RequestTimed(octx)
+	if err != nil {
+		return out, err
+	}
+	f, q := quantiles(fresh), quantiles(quiet)
+	out = [6]float64{float64(after-before) / 1024 / float64(idle.Len()), us(f[0]), us(f[1]), us(q[0]), us(q[1]),
+		float64(cpu1-cpu0) / float64(time.Millisecond) / cfg.IdleQuiet.Seconds()}
+	return out, nil
 }
 
 func idleScenario(n int) string { return fmt.Sprintf("%d idle WebSockets", n) }

@@ -3,8 +3,12 @@ package proxy
 import (
 	"errors"
 	"net"
+	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Parking: an idle session costs its sockets and a small record, no
@@ -137,10 +141,10 @@ func (d *tunnelDir) park() bool {
 		expire = wheelTick(t.lastActive.load().Add(t.idle))
 	}
 	gauge := t.l.metrics.parked
-	gauge.Inc()
+	parkedInc(gauge)
 	if err := parker.register(&d.slot, d.src, expire); err != nil {
 		if d.state.CompareAndSwap(dirParked, dirRunning) {
-			gauge.Dec()
+			parkedDec(gauge)
 			return false
 		}
 		// A waker took it (and counted it) meanwhile.
@@ -152,7 +156,7 @@ func (d *tunnelDir) park() bool {
 // notices by itself (the caller has set its flag or deadline first).
 func (d *tunnelDir) wake() {
 	if d != nil && d.state.CompareAndSwap(dirParked, dirRunning) {
-		d.t.l.metrics.parked.Dec()
+		parkedDec(d.t.l.metrics.parked)
 		go d.run()
 	}
 }
@@ -239,10 +243,10 @@ func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
 	}
 	l.parked[pc] = struct{}{}
 	l.connsMu.Unlock()
-	l.metrics.parked.Inc()
+	parkedInc(l.metrics.parked)
 	expire := wheelTick(idleFrom.Add(fc.st.cfg.IdleTimeout))
 	if err := parker.register(&pc.slot, fc.raw, expire); err != nil && pc.state.CompareAndSwap(dirParked, dirRunning) {
-		l.metrics.parked.Dec()
+		parkedDec(l.metrics.parked)
 		parker.release(&pc.slot)
 		l.connsMu.Lock()
 		delete(l.parked, pc)
@@ -260,7 +264,7 @@ func (pc *parkedConn) wake() {
 		return
 	}
 	l := pc.l
-	l.metrics.parked.Dec()
+	parkedDec(l.metrics.parked)
 	parker.release(&pc.slot)
 	f := httpConns.Get().(*httpConn)
 	f.fc = pc.fc
@@ -273,4 +277,53 @@ func (pc *parkedConn) wake() {
 	l.conns[f] = struct{}{}
 	l.connsMu.Unlock()
 	l.dispatch(f)
+}
+
+// parkedNow counts the sockets parked in this process (all servers), for
+// releaseIdleMemory.
+var parkedNow atomic.Int64
+
+func parkedInc(g prometheus.Gauge) {
+	g.Inc()
+	parkedNow.Add(1)
+}
+
+func parkedDec(g prometheus.Gauge) {
+	g.Dec()
+	parkedNow.Add(-1)
+}
+
+// Parking frees goroutine stacks and buffers into the Go heap, but the
+// runtime hands freed memory back to the kernel only slowly, and only
+// after a garbage collection, which an idle process may not run for two
+// minutes. When many connections have parked since the last look, the
+// process returns its free memory at once (debug.FreeOSMemory: a
+// collection and a scavenge), at most once per releaseEvery: the memory
+// of idle connections then leaves the resident set, as in the proxies
+// written in C.
+const (
+	releaseEvery    = 30 * time.Second
+	releaseAfterNew = 1000 // more parked sockets than at the last release
+)
+
+var releaseOnce sync.Once
+
+// startIdleRelease starts the look (once per process, at the first park).
+func startIdleRelease() {
+	releaseOnce.Do(func() {
+		go func() {
+			var last int64
+			for range time.Tick(releaseEvery / 6) {
+				now := parkedNow.Load()
+				if now < last {
+					last = now
+				}
+				if now-last >= releaseAfterNew {
+					debug.FreeOSMemory()
+					last = now
+					time.Sleep(releaseEvery)
+				}
+			}
+		}()
+	})
 }

@@ -71,6 +71,7 @@ func (p *parkSet) init() {
 	for _, ep := range p.eps {
 		go p.wait(ep)
 	}
+	startIdleRelease()
 }
 
 // alloc gives it a slot in the table (once, for as long as it may park).

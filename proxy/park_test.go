@@ -32,7 +32,7 @@ func heldUpstream(t *testing.T) (string, chan net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns := make(chan net.Conn, 16)
+	conns := make(chan net.Conn, 1024)
 	var mu sync.Mutex
 	var held []net.Conn
 	t.Cleanup(func() {
@@ -314,5 +314,68 @@ func TestParkedKeepAliveIdleTimeout(t *testing.T) {
 	waitParked(t, s, 0, 2*time.Second)
 	if v := metricValue(t, s, "elbguard_proxy_connections_active", nil); v != 0 {
 		t.Errorf("connections open: %v; want 0", v)
+	}
+}
+
+// heapInUse is the heap in use after two collections (the pools' victim
+// caches emptied).
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// What a parked connection keeps in the proxy's memory (heap and stacks):
+// its records and Go's socket objects, no goroutine, no buffer.
+func TestParkedMemory(t *testing.T) {
+	const n = 500
+	tests := []struct {
+		name string
+		open func(t *testing.T) (*Server, func() net.Conn)
+		want int64 // bytes per connection, at most (client side included: the test's own sockets)
+	}{
+		{name: "tcp session", open: func(t *testing.T) (*Server, func() net.Conn) {
+			up, ups := heldUpstream(t)
+			s, addrs := startServer(t, tcpParkConfig(up, nil))
+			return s, func() net.Conn {
+				c := dialTunnel(t, addrs[0])
+				app := <-ups
+				_, _ = app.Write([]byte("x"))
+				_, _ = io.ReadFull(c, make([]byte, 1))
+				return c
+			}
+		}, want: 8 << 10}, // unparked: two goroutines, over 16 KiB
+		{name: "keep-alive connection", open: func(t *testing.T) (*Server, func() net.Conn) {
+			be, _ := backend(t)
+			park := testParkAfter
+			s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.ParkAfter = &park }))
+			return s, func() net.Conn { c, _ := keepAliveConn(t, addrs[0]); return c }
+		}, want: 6 << 10}, // unparked: a goroutine and 9 KiB of buffers
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, open := tt.open(t)
+			open() // warm the pools and the parker
+			waitParked(t, s, metricValue(t, s, "elbguard_proxy_parked_sockets", nil), time.Second)
+			before := heapInUse()
+			conns := make([]net.Conn, n)
+			for i := range conns {
+				conns[i] = open()
+			}
+			per := tt.want
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				per = (int64(heapInUse()) - int64(before)) / n
+				if per <= tt.want {
+					break
+				}
+			}
+			t.Logf("heap and stacks per parked %s: %d bytes (the test's client sockets and the app's included)", tt.name, per)
+			if per > tt.want {
+				t.Errorf("%d bytes per parked %s; want at most %d", per, tt.name, tt.want)
+			}
+			runtime.KeepAlive(conns)
+		})
 	}
 }
