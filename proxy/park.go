@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -319,6 +320,11 @@ func startIdleRelease() {
 					last = now
 				}
 				if now-last >= releaseAfterNew {
+					// The first collection moves the pools' buffers (parked
+					// keep-alive connections' readers and writers) to their
+					// victim caches; FreeOSMemory's frees them and returns
+					// the memory.
+					runtime.GC()
 					debug.FreeOSMemory()
 					last = now
 					time.Sleep(releaseEvery)
