@@ -60,6 +60,14 @@ func (t *tunnel) runParking() {
 	if t.idle > 0 {
 		up.opts.active, down.opts.active = &t.lastActive, &t.lastActive
 	}
+	if to := down.opts.timedOut; to != nil {
+		// send_timeout ends the session: a write deadline's expiry must not
+		// pass for the read deadline's (splice reports both as timeouts).
+		down.opts.timedOut = func() {
+			to()
+			t.closed.Store(true)
+		}
+	}
 	t.dirs = [2]*tunnelDir{up, down}
 	parker.alloc(up, &up.slot)
 	parker.alloc(down, &down.slot)
