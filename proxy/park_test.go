@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -382,4 +383,64 @@ func TestParkedMemory(t *testing.T) {
 			runtime.KeepAlive(conns)
 		})
 	}
+}
+
+// BenchmarkTunnelEcho: a 64 B round trip through a tcp session, with
+// parking off (the original copy) and on (the direction loop, which never
+// parks here): the parking-capable path must cost an active session nothing.
+func BenchmarkTunnelEcho(b *testing.B) {
+	for _, park := range []time.Duration{0, DefaultParkAfter} {
+		b.Run("park_after="+park.String(), func(b *testing.B) {
+			up := smallEchoB(b)
+			pa := park
+			s := NewServer(nil)
+			cfg := Config{Admin: "off", AccessLog: AccessLogConfig{Path: ""}, Listeners: []ListenerConfig{{Listen: "127.0.0.1:0",
+				Mode: ModeTCP, Upstream: up, ParkAfter: &pa}}}
+			if err := s.Start(context.Background(), cfg); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = s.Shutdown(context.Background()) }()
+			c, err := net.Dial("tcp", s.listeners[0].ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write(v2Header("192.0.2.5:7777", "10.0.0.1:81")); err != nil {
+				b.Fatal(err)
+			}
+			msg, got := make([]byte, 64), make([]byte, 64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// smallEchoB is smallEcho for benchmarks.
+func smallEchoB(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
