@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,11 @@ type ProxyConfig struct {
 	// IdleConns are the numbers of idle WebSockets for the memory figures,
 	// each measured on freshly started proxies; empty means 5,000.
 	IdleConns []int
+	// IdleQuiet is how long the idle WebSockets stay silent before their
+	// memory is read and each sends its next message (timed: the first
+	// message after parking for elbguard-proxy, whose park_after is 5s);
+	// zero means 1 s.
+	IdleQuiet time.Duration
 	// Workers is the load generator's concurrency for HTTP scenarios;
 	// zero means 16.
 	Workers int
@@ -72,6 +78,9 @@ func (c ProxyConfig) withDefaults() ProxyConfig {
 	}
 	if c.Rounds == 0 {
 		c.Rounds = 3
+	}
+	if c.IdleQuiet == 0 {
+		c.IdleQuiet = time.Second
 	}
 	if len(c.IdleConns) == 0 {
 		c.IdleConns = []int{5000}
@@ -211,7 +220,11 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 			idleWanted = append(idleWanted, n)
 		}
 	}
-	if len(scen) == 0 && len(idleWanted) == 0 {
+	kaWanted := false
+	for _, n := range cfg.IdleConns {
+		kaWanted = kaWanted || cfg.selects(idleKeepAliveScenario(n))
+	}
+	if len(scen) == 0 && len(idleWanted) == 0 && !kaWanted {
 		return nil, nil, fmt.Errorf("bench: -scenario %q matches no proxy scenario", cfg.Scenario)
 	}
 	backendAddr, stop, err := startBackend(ctx, cfg)
@@ -231,6 +244,24 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 			}
 		}
 		idleRows = append(idleRows, rows...)
+	}
+
+	for _, n := range cfg.IdleConns {
+		if !cfg.selects(idleKeepAliveScenario(n)) {
+			continue
+		}
+		targets, failed := startAll(ctx, cfg, backendAddr, false)
+		rows := idleKeepAliveFigures(ctx, cfg, targets, n)
+		stopAll(targets)
+		for name, err := range failed {
+			for i := range rows {
+				rows[i].Fail(name, err)
+			}
+		}
+		idleRows = append(idleRows, rows...)
+	}
+	if len(scen) == 0 {
+		return idleRows, nil, nil
 	}
 
 	targets, failed := startAll(ctx, cfg, backendAddr, true)
@@ -312,6 +343,81 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 // selects reports whether the -scenario filter keeps the scenario named name.
 func (c ProxyConfig) selects(name string) bool {
 	return c.Scenario == "" || strings.Contains(strings.ToLower(name), strings.ToLower(c.Scenario))
+}
+
+func idleKeepAliveScenario(n int) string { return fmt.Sprintf("%d idle keep-alive connections", n) }
+
+// idleKeepAliveFigures holds n keep-alive connections, each having carried
+// one request, through each freshly started proxy: the proxy's memory per
+// connection after IdleQuiet of silence, its CPU meanwhile, and a request's
+// round trip on a fresh connection and on one that was quiet (p50/p99).
+func idleKeepAliveFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int) []report.Row {
+	scen := idleKeepAliveScenario(n)
+	row := func(metric, unit string) report.Row {
+		return report.Row{Scenario: scen, Metric: metric, Unit: unit, Better: report.Lower}
+	}
+	rows := []report.Row{row("proxy RSS per connection", "KB"),
+		row("request on a fresh connection p50", "µs"), row("request on a fresh connection p99", "µs"),
+		row(fmt.Sprintf("request after %v quiet p50", cfg.IdleQuiet), "µs"), row(fmt.Sprintf("request after %v quiet p99", cfg.IdleQuiet), "µs"),
+		row("proxy CPU while quiet", "ms/s")}
+	for _, t := range targets {
+		vals, err := idleKeepAliveMemory(ctx, cfg, t, n)
+		if err != nil {
+			cfg.Log.Warn("idle keep-alive memory failed", "proxy", t.name, "n", n, "err", err)
+			for i := range rows {
+				rows[i].Fail(t.name, err)
+			}
+			continue
+		}
+		cfg.Log.Info("measured", "scenario", scen, "proxy", t.name, "rss_kb_per_conn", vals[0], "fresh_p50_us", vals[1],
+			"fresh_p99_us", vals[2], "quiet_p50_us", vals[3], "quiet_p99_us", vals[4], "cpu_ms_per_s", vals[5])
+		for i := range rows {
+			rows[i].Set(t.name, vals[i])
+		}
+	}
+	return rows
+}
+
+func idleKeepAliveMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) ([6]float64, error) {
+	var out [6]float64
+	pid := t.proc.Pid()
+	before, _, err := procmem.TreeRSS("/proc", pid)
+	if err != nil {
+		return out, err
+	}
+	d := &loadgen.Dialer{Addr: t.app, Proxy: cfg.ProxyVersion}
+	octx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	idle, err := loadgen.HoldKeepAlive(octx, d, loadgen.HTTP{}, n, 32)
+	if err != nil {
+		return out, err
+	}
+	defer idle.Close()
+	fresh, err := idle.RequestTimed(octx)
+	if err != nil {
+		return out, err
+	}
+	cpu0, err := procmem.CPUTime("/proc", pid)
+	if err != nil {
+		return out, err
+	}
+	time.Sleep(cfg.IdleQuiet)
+	cpu1, err := procmem.CPUTime("/proc", pid)
+	if err != nil {
+		return out, err
+	}
+	after, _, err := procmem.TreeRSS("/proc", pid)
+	if err != nil {
+		return out, err
+	}
+	quiet, err := idle.RequestTimed(octx)
+	if err != nil {
+		return out, err
+	}
+	f, q := quantiles(fresh), quantiles(quiet)
+	out = [6]float64{float64(after-before) / 1024 / float64(idle.Len()), us(f[0]), us(f[1]), us(q[0]), us(q[1]),
+		float64(cpu1-cpu0) / float64(time.Millisecond) / cfg.IdleQuiet.Seconds()}
+	return out, nil
 }
 
 func idleScenario(n int) string { return fmt.Sprintf("%d idle WebSockets", n) }
@@ -515,7 +621,14 @@ func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int)
 		return report.Row{Scenario: scen, Metric: "kernel objects per connection (sockets, epoll entries, pipes)",
 			Unit: "KB", Better: report.Lower}
 	}
-	rows := []report.Row{mem, bufRow(scen), objRow(scen), bufRow(echoScen), objRow(echoScen)}
+	latRow := func(metric string) report.Row {
+		return report.Row{Scenario: scen, Metric: metric, Unit: "µs", Better: report.Lower}
+	}
+	rows := []report.Row{mem, bufRow(scen), objRow(scen), bufRow(echoScen), objRow(echoScen),
+		latRow("message on a fresh connection p50"), latRow("message on a fresh connection p99"),
+		latRow(fmt.Sprintf("first message after %v quiet p50", cfg.IdleQuiet)),
+		latRow(fmt.Sprintf("first message after %v quiet p99", cfg.IdleQuiet)),
+		{Scenario: scen, Metric: "proxy CPU while quiet", Unit: "ms/s", Better: report.Lower}}
 	sizes, sizeErr := skmem.ReadSizes("/sys/kernel/slab")
 	for _, t := range targets {
 		im, err := idleMemory(ctx, cfg, t, n)
@@ -527,7 +640,13 @@ func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int)
 			continue
 		}
 		rows[0].Set(t.name, im.rss)
-		cfg.Log.Info("measured", "scenario", scen, "proxy", t.name, "rss_kb_per_conn", im.rss)
+		cfg.Log.Info("measured", "scenario", scen, "proxy", t.name, "rss_kb_per_conn", im.rss,
+			"fresh_p50", im.fresh[0], "fresh_p99", im.fresh[1], "quiet_p50", im.quiet[0], "quiet_p99", im.quiet[1], "cpu_ms_per_s", im.cpu)
+		rows[5].Set(t.name, us(im.fresh[0]))
+		rows[6].Set(t.name, us(im.fresh[1]))
+		rows[7].Set(t.name, us(im.quiet[0]))
+		rows[8].Set(t.name, us(im.quiet[1]))
+		rows[9].Set(t.name, im.cpu)
 		for i, d := range []skmem.Snapshot{im.idle, im.echoed} {
 			per := func(v int64) float64 { return float64(v) / float64(im.conns) }
 			cfg.Log.Info("measured", "scenario", rows[1+2*i].Scenario, "proxy", t.name,
@@ -558,6 +677,22 @@ type idleMeasure struct {
 	// (all connections): once they are open, and again after each has
 	// echoed one idleEcho message.
 	idle, echoed skmem.Snapshot
+	// fresh and quiet are the p50 and p99 of a 64 B message's round trip
+	// right after the connections opened, and after IdleQuiet of silence.
+	fresh, quiet [2]time.Duration
+	cpu          float64 // the proxy's CPU time while quiet, ms per second
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// quantiles are the p50 and p99 of ds.
+func quantiles(ds []time.Duration) [2]time.Duration {
+	if len(ds) == 0 {
+		return [2]time.Duration{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return [2]time.Duration{s[len(s)/2], s[min(len(s)-1, len(s)*99/100)]}
 }
 
 func idleMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) (idleMeasure, error) {
@@ -583,7 +718,21 @@ func idleMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) (idleMea
 	if im.conns == 0 {
 		return im, fmt.Errorf("idle memory of %s: no connection held", t.name)
 	}
-	time.Sleep(time.Second) // settle: buffers allocated, nothing in flight
+	fresh, err := idle.EchoTimed(octx, make([]byte, 64))
+	if err != nil {
+		return im, fmt.Errorf("idle memory of %s: %w", t.name, err)
+	}
+	im.fresh = quantiles(fresh)
+	cpu0, err := procmem.CPUTime("/proc", pid)
+	if err != nil {
+		return im, err
+	}
+	time.Sleep(cfg.IdleQuiet) // settle: buffers allocated, nothing in flight; elbguard-proxy parks
+	cpu1, err := procmem.CPUTime("/proc", pid)
+	if err != nil {
+		return im, err
+	}
+	im.cpu = float64(cpu1-cpu0) / float64(time.Millisecond) / cfg.IdleQuiet.Seconds()
 	after, procs, err := procmem.TreeRSS("/proc", pid)
 	if err != nil {
 		return im, err
@@ -592,6 +741,11 @@ func idleMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) (idleMea
 	if err != nil {
 		return im, err
 	}
+	quiet, err := idle.EchoTimed(octx, make([]byte, 64))
+	if err != nil {
+		return im, fmt.Errorf("idle memory of %s: %w", t.name, err)
+	}
+	im.quiet = quantiles(quiet)
 	if err := idle.Echo(octx, make([]byte, idleEcho)); err != nil {
 		return im, fmt.Errorf("idle memory of %s: %w", t.name, err)
 	}

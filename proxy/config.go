@@ -43,6 +43,8 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultHeaderTimeout   = 5 * time.Second
 	DefaultIdleTimeout     = 120 * time.Second
+	DefaultDrainIdleGrace  = 5 * time.Second
+	DefaultParkAfter       = 5 * time.Second
 	DefaultDialTimeout     = 3 * time.Second
 	DefaultUpstreamTimeout = 60 * time.Second
 	DefaultBodyTimeout     = 60 * time.Second
@@ -127,6 +129,13 @@ type ListenerConfig struct {
 	HeaderTimeout time.Duration `yaml:"header_timeout"`
 	// IdleTimeout closes idle client keep-alive connections. Default 120s.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// DrainIdleGrace is how long a draining process (shutdown or hand-over)
+	// keeps a keep-alive connection that is idle between requests: its
+	// client may be writing the next request as the drain begins, which
+	// is answered with Connection: close; a connection quiet this long is
+	// closed (HAProxy's idle-close-on-response). Default 5s, at most half
+	// of shutdown_timeout.
+	DrainIdleGrace time.Duration `yaml:"drain_idle_grace"`
 	// MaxHeaderBytes bounds the request header size. Default 32 KiB.
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 	// RedirectHost replaces the Host header in redirects (nginx's
@@ -154,6 +163,11 @@ type ListenerConfig struct {
 	// either direction for this long. Default 0: no proxy-side cut, the load
 	// balancer's idle timeout governs. Setting it copies with deadlines (a 32 KiB buffer per direction while a read waits).
 	TunnelIdleTimeout time.Duration `yaml:"tunnel_idle_timeout"`
+	// ParkAfter is how long a WebSocket or tcp session stays without
+	// traffic before it parks: its copy goroutines and buffers are
+	// released and its sockets wait in the proxy's own readiness set
+	// until either side sends (park.go). Default 5s; 0 disables.
+	ParkAfter *time.Duration `yaml:"park_after"`
 	// UnderscoresInHeaders lets request headers whose names contain '_'
 	// reach the app in mode http. Default false: they are dropped, as
 	// nginx's underscores_in_headers off does, because CGI-style apps read
@@ -368,7 +382,7 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 		return l, fmt.Errorf("send_proxy: only allowed in mode tcp")
 	}
 	for name, d := range map[string]*time.Duration{
-		"header_timeout": &l.HeaderTimeout, "idle_timeout": &l.IdleTimeout,
+		"header_timeout": &l.HeaderTimeout, "idle_timeout": &l.IdleTimeout, "drain_idle_grace": &l.DrainIdleGrace,
 		"dial_timeout": &l.DialTimeout, "upstream_timeout": &l.UpstreamTimeout,
 		"tunnel_idle_timeout": &l.TunnelIdleTimeout, "body_timeout": &l.BodyTimeout, "send_timeout": &l.SendTimeout,
 	} {
@@ -381,6 +395,15 @@ func (l ListenerConfig) normalize() (ListenerConfig, error) {
 	}
 	if l.IdleTimeout == 0 {
 		l.IdleTimeout = DefaultIdleTimeout
+	}
+	if l.ParkAfter == nil {
+		d := DefaultParkAfter
+		l.ParkAfter = &d
+	} else if *l.ParkAfter < 0 {
+		return l, fmt.Errorf("park_after %s: must not be negative (0 disables parking)", *l.ParkAfter)
+	}
+	if l.DrainIdleGrace == 0 {
+		l.DrainIdleGrace = DefaultDrainIdleGrace
 	}
 	if l.DialTimeout == 0 {
 		l.DialTimeout = DefaultDialTimeout

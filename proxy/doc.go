@@ -55,7 +55,14 @@
 // next one when done (connworker.go). differential_test.go sends one corpus through
 // both parsers and compares the bytes the app and the client receive.
 // Upgraded connections and tcp sessions are tunnels: WebSockets use pump,
-// which holds no buffer while idle; tcp mode copies with splice(2).
+// which holds no buffer while idle; tcp mode copies with splice(2). A tunnel
+// direction, or a keep-alive connection between requests, that stays idle
+// for park_after parks (park.go, park_linux.go): its goroutine and buffers
+// are released and its socket waits in the proxy's own epoll set until
+// the next byte; timeouts of parked connections expire from one wheel.
+// A drain keeps a keep-alive connection idle between requests for
+// drain_idle_grace, so a request its client was already sending is
+// answered (Connection: close) rather than reset.
 //
 // Signals (see Run): SIGTERM/SIGINT drain, SIGHUP reloads the config file
 // (Server.Reload documents what changes in place), SIGUSR2 hands the

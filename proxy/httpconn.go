@@ -39,6 +39,10 @@ type httpConn struct {
 	afterPost bool
 	// headReq: the request being answered is a HEAD (answer writes no body).
 	headReq bool
+	// resumed: the connection comes back from parking between requests
+	// (parkConn), idle since idleSince (Unix ns).
+	resumed   bool
+	idleSince int64
 	// upstream is the connection of the exchange in progress (relay), closed
 	// with the client's when the drain ends: a stalled app must not hold it.
 	upstream atomic.Pointer[upConn]
@@ -94,6 +98,14 @@ func (l *listener) removeConn(f *httpConn) {
 func (l *listener) wakeIdleConns(closeAll bool) {
 	l.connsMu.Lock()
 	defer l.connsMu.Unlock()
+	for pc := range l.parked {
+		// A parked connection has no goroutine to wake: resume it, to
+		// close (its read fails) or to wait the drain's quiet grace.
+		if closeAll {
+			_ = pc.fc.Close()
+		}
+		go pc.wake() // it takes connsMu
+	}
 	for f := range l.conns {
 		if closeAll {
 			_ = f.fc.Close()
@@ -101,11 +113,14 @@ func (l *listener) wakeIdleConns(closeAll bool) {
 				_ = uc.c.Close()
 			}
 		} else if f.idle.Load() && f.fc.requests.Load() > 0 {
-			// Idle between requests: wake it to close. A connection that has
-			// not sent its first request yet is left to send it (within
-			// header_timeout) and is served with Connection: close: the
-			// client, or the load balancer, opened it to send a request.
-			_ = f.fc.SetReadDeadline(time.Now())
+			// Idle between requests: its client may be sending the next
+			// one right now. It gets until the drain's quiet grace
+			// (drainQuiet) to send it, is answered with Connection: close
+			// if it does, and closed if it stays quiet. A connection that
+			// has not sent its first request yet is left to send it (within
+			// header_timeout), answered the same way: the client, or the
+			// load balancer, opened it to send a request.
+			_ = f.fc.SetReadDeadline(l.quietUntil())
 		}
 	}
 }
@@ -114,38 +129,81 @@ func (l *listener) wakeIdleConns(closeAll bool) {
 func (l *listener) serveConn(f *httpConn) {
 	fc := f.fc
 	tunneled := false // a tunnel owns the connection; the buffers go back to the pool
+	parked := false   // parked between requests (parkConn): no longer f's
 	defer func() {
-		l.removeConn(f)
-		if !tunneled {
+		if !parked {
+			l.removeConn(f)
+		}
+		if !tunneled && !parked {
 			_ = fc.Close()
 		}
 		f.fc = nil
-		f.afterPost = false
+		f.afterPost, f.resumed, f.idleSince = false, false, 0
 		f.src.r = nil
 		f.br.Reset(nil)
 		f.bw.Reset(nil)
 		httpConns.Put(f)
 	}()
-	first := true
+	first := !f.resumed
 	for {
 		st := l.state.Load()
+		now := time.Now()
 		wait := st.cfg.IdleTimeout
 		if first {
 			wait = st.cfg.HeaderTimeout
 		}
-		fc.deferReadDeadline(time.Now().Add(wait)) // a timer only if the read waits
+		idleFrom, resumed := now, false
+		if f.idleSince != 0 { // back from parking: idle_timeout counts from before
+			idleFrom = time.Unix(0, f.idleSince)
+			wait -= now.Sub(idleFrom)
+			f.idleSince = 0
+			resumed = true
+		}
+		// Between requests, an idle connection parks after park_after: its
+		// goroutine and buffers go back, the socket waits in the parker.
+		parkAfter := st.cfg.parkAfter()
+		park := !first && parkSupported && parkAfter > 0 && wait > parkAfter && fc.raw != nil
+		dl := now.Add(wait)
+		if park {
+			dl = now.Add(parkAfter)
+		}
+		if resumed {
+			// The socket still has the park's expired deadline, which a
+			// deferred one would not replace before the read.
+			_ = fc.SetReadDeadline(dl)
+		} else {
+			fc.deferReadDeadline(dl) // a timer only if the read waits
+		}
 		f.idle.Store(true)
-		if l.draining.Load() && !first && !f.pending() {
-			return
+		if !first && l.draining.Load() && !f.pending() {
+			// Draining, between requests: a client that has just read its
+			// answer may be writing its next request; closing now would
+			// reset it (HAProxy's idle-close-on-response). Wait the quiet
+			// grace for it, then close.
+			park = false
+			dl = now.Add(wait)
+			if q := l.quietUntil(); q.Before(dl) {
+				dl = q
+			}
+			_ = fc.SetReadDeadline(dl)
 		}
 		err := fc.readHeaderFrom(f.br) // once, on the first pass
 		if err == nil {
 			_, err = f.br.Peek(1)
 		}
 		f.idle.Store(false)
+		if park && err != nil && errors.Is(err, os.ErrDeadlineExceeded) && f.br.Buffered() == 0 && len(fc.pending) == 0 {
+			f.idleSince = idleFrom.UnixNano()
+			if l.draining.Load() {
+				continue // the drain began: wait its quiet grace instead
+			}
+			if parked = l.parkConn(f, idleFrom); parked {
+				return
+			}
+			continue
+		}
 		if err != nil && !first && l.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded) && f.pending() {
-			// The drain woke this idle connection, but the client's next
-			// request had already arrived (it was sent before the shutdown):
+			// The quiet grace ended as the client's next request arrived:
 			// serve it, with Connection: close, instead of resetting it.
 			_ = fc.SetReadDeadline(time.Now().Add(st.cfg.HeaderTimeout))
 			_, err = f.br.Peek(1)

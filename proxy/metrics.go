@@ -28,6 +28,7 @@ type Metrics struct {
 	activeConns    *prometheus.GaugeVec
 	requests       *prometheus.CounterVec
 	activeTunnels  *prometheus.GaugeVec
+	parked         *prometheus.GaugeVec
 	headerErrors   *prometheus.CounterVec
 	rejected       *prometheus.CounterVec
 	upstreamErrors *prometheus.CounterVec
@@ -56,6 +57,9 @@ func NewMetrics() *Metrics {
 		}, []string{"listener", "code"}),
 		activeTunnels: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "elbguard_proxy_websockets_active", Help: "Open WebSocket (upgraded) and TCP-mode sessions, by listener.",
+		}, []string{"listener"}),
+		parked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "elbguard_proxy_parked_sockets", Help: "Sockets of idle sessions waiting in the proxy's readiness set with no goroutine or buffer (park.go), by listener.",
 		}, []string{"listener"}),
 		headerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "elbguard_proxy_header_errors_total", Help: "PROXY header problems, by listener and reason.",
@@ -90,7 +94,7 @@ func NewMetrics() *Metrics {
 	}, []string{"version", "commit", "goversion"})
 	b := CurrentBuild()
 	info.WithLabelValues(b.Version, b.Commit, b.GoVersion).Set(1)
-	m.reg.MustRegister(m.connections, m.activeConns, m.requests, m.activeTunnels, m.headerErrors,
+	m.reg.MustRegister(m.connections, m.activeConns, m.requests, m.activeTunnels, m.parked, m.headerErrors,
 		m.rejected, m.upstreamErrors, m.bytes, m.reloads, m.requestTime, m.upstreamTime, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -118,6 +122,7 @@ func (m *Metrics) listener(name string) *listenerMetrics {
 		connections: m.connections.WithLabelValues(name),
 		activeConns: m.activeConns.WithLabelValues(name),
 		tunnels:     m.activeTunnels.WithLabelValues(name),
+		parked:      m.parked.WithLabelValues(name),
 		toClient:    m.bytes.WithLabelValues(name, "to_client"),
 		toUpstream:  m.bytes.WithLabelValues(name, "to_upstream"),
 		requestTime: m.requestTime.WithLabelValues(name),
@@ -134,6 +139,7 @@ type listenerMetrics struct {
 	connections prometheus.Counter
 	activeConns prometheus.Gauge
 	tunnels     prometheus.Gauge
+	parked      prometheus.Gauge
 	toClient    prometheus.Counter
 	toUpstream  prometheus.Counter
 	requestTime prometheus.Observer

@@ -60,8 +60,10 @@ type listener struct {
 	done     chan struct{} // closed when the accept loop returns
 
 	draining atomic.Bool
+	quietAt  atomic.Int64 // Unix ns: the drain closes connections idle between requests from then (quietUntil)
 	connsMu  sync.Mutex
-	conns    map[*httpConn]struct{} // open connections of the keep-alive loop (redirect and http modes)
+	conns    map[*httpConn]struct{}   // open connections of the keep-alive loop (redirect and http modes)
+	parked   map[*parkedConn]struct{} // keep-alive connections parked between requests (park.go); in connsWG too
 	connsWG  sync.WaitGroup
 	workers  connWorkers // connworker.go
 }
@@ -232,6 +234,11 @@ func (l *listener) closeNow() {
 // shutdown stops accepting and waits for in-flight requests (not tunnels)
 // until ctx is done, then closes what is left.
 func (l *listener) shutdown(ctx context.Context) {
+	quiet := l.state.Load().cfg.DrainIdleGrace
+	if dl, ok := ctx.Deadline(); ok {
+		quiet = min(quiet, time.Until(dl)/2) // closed quietly, well before the hard close
+	}
+	l.quietAt.Store(time.Now().Add(quiet).UnixNano())
 	l.draining.Store(true)
 	_ = l.ln.Close()
 	<-l.done
@@ -252,6 +259,17 @@ func (l *listener) shutdown(ctx context.Context) {
 	if st := l.state.Load(); st.transport != nil {
 		st.transport.CloseIdleConnections()
 	}
+}
+
+// quietUntil is when a draining listener closes the keep-alive
+// connections that stayed idle between requests since the drain began
+// (drain_idle_grace after it, at most half the time left to the drain's
+// deadline, so that they close quietly before the hard close).
+func (l *listener) quietUntil() time.Time {
+	if ns := l.quietAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Now()
 }
 
 // addSession registers a tunnel; false when the server is stopping hard.

@@ -35,6 +35,13 @@ type tunnel struct {
 	// halfClosed is set when one direction of a WebSocket has ended: the
 	// idle rule then no longer extends the other direction's fin deadline.
 	halfClosed atomic.Bool
+
+	// Parking (park.go): parkAfter > 0 runs the directions as tunnelDirs.
+	parkAfter time.Duration
+	dirs      [2]*tunnelDir // up, down; nil without parking
+	closed    atomic.Bool
+	finAt     atomic.Int64 // Unix ns: the half-close rule's deadline
+	ended     atomic.Int32 // directions that ended
 }
 
 // run registers the session and starts its two copy goroutines; the calling
@@ -49,13 +56,17 @@ func (t *tunnel) run() {
 	if t.idle > 0 {
 		t.lastActive.store(time.Now())
 	}
-	done := make(chan struct{})
 	if early := t.fc.drainProxyBuffer(); len(early) > 0 {
 		t.toUpstream = int64(len(early))
 		if _, err := t.up.Write(early); err != nil {
 			t.close()
 		}
 	}
+	if t.parkAfter > 0 && parkSupported && t.upstream != nil && t.fc.raw != nil {
+		t.runParking()
+		return
+	}
+	done := make(chan struct{})
 	go func() {
 		t.toUpstream += t.copyUp()
 		closeWrite(t.up)
@@ -414,8 +425,10 @@ func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDea
 }
 
 func (t *tunnel) close() {
+	t.closed.Store(true)
 	_ = t.up.Close()
 	_ = t.fc.Close()
+	t.wakeParked() // a parked socket's registration goes with its close, silently
 }
 
 // finish closes both ends, settles metrics and writes the session's log line.

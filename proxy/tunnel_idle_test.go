@@ -162,10 +162,11 @@ func TestIdleTunnelHoldsNoBuffer(t *testing.T) {
 // the app never closes its own — with tunnel_idle_timeout set as without
 // (the idle rule used to push the deadline back to a full idle period).
 func TestTunnelFinTimeoutWithIdleRule(t *testing.T) {
-	for _, idle := range []time.Duration{0, time.Minute} {
-		t.Run("tunnel_idle_timeout="+idle.String(), func(t *testing.T) {
+	for _, tc := range []struct{ idle, park time.Duration }{{0, 0}, {time.Minute, 0}, {0, testParkAfter}, {time.Minute, testParkAfter}} {
+		idle, park := tc.idle, tc.park
+		t.Run("tunnel_idle_timeout="+idle.String()+",park_after="+park.String(), func(t *testing.T) {
 			app := silentUpgradeApp(t)
-			_, addrs := startServer(t, appConfig("http://"+app, func(l *ListenerConfig) { l.TunnelIdleTimeout = idle }))
+			s, addrs := startServer(t, appConfig("http://"+app, func(l *ListenerConfig) { l.TunnelIdleTimeout, l.ParkAfter = idle, &park }))
 			c, err := net.Dial("tcp", addrs[0])
 			if err != nil {
 				t.Fatal(err)
@@ -180,6 +181,9 @@ func TestTunnelFinTimeoutWithIdleRule(t *testing.T) {
 			status, err := bufio.NewReader(c).ReadString('\n')
 			if err != nil || !strings.Contains(status, " 101 ") {
 				t.Fatalf("upgrade answer %q, %v; want 101", status, err)
+			}
+			if park > 0 {
+				waitParked(t, s, 2, 5*time.Second) // the FIN wakes the client's side, which wakes the app's
 			}
 			if err := c.(*net.TCPConn).CloseWrite(); err != nil {
 				t.Fatal(err)

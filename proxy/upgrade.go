@@ -133,7 +133,7 @@ func (l *listener) startWebSocket(fc *frontConn, bc net.Conn, st *listenerState,
 	e.status, e.tunnel = http.StatusSwitchingProtocols, true
 	upstream, _ := bc.(*net.TCPConn)
 	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: e.start, idle: st.cfg.TunnelIdleTimeout,
-		sendTimeout: st.cfg.SendTimeout, e: e, down: down}
+		sendTimeout: st.cfg.SendTimeout, e: e, down: down, parkAfter: st.cfg.parkAfter()}
 	l.metrics.request(http.StatusSwitchingProtocols)
 	if l.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		l.srv.log.LogAttrs(context.Background(), slog.LevelDebug, "websocket open", slog.String("listener", l.name),

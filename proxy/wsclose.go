@@ -108,6 +108,7 @@ func (t *tunnel) goAway() {
 	}
 	t.away.Store(true)
 	_ = t.up.SetReadDeadline(time.Unix(1, 0))
+	t.dirs[1].wake() // parked: the copy resumes to send the Close frame
 }
 
 // sendGoingAway runs on the client-bound copy goroutine once it stopped

@@ -118,10 +118,11 @@ func FuzzWSFrames(f *testing.F) {
 // A WebSocket still open at the drain's deadline gets a Close frame with
 // status 1001 (going away), not a reset; the app sees the client's Close.
 func TestDrainClosesWebSocketGoingAway(t *testing.T) {
-	for _, idle := range []time.Duration{0, time.Minute} {
-		t.Run("tunnel_idle_timeout="+idle.String(), func(t *testing.T) {
+	for _, tc := range []struct{ idle, park time.Duration }{{0, 0}, {time.Minute, 0}, {0, testParkAfter}, {time.Minute, testParkAfter}} {
+		idle, park := tc.idle, tc.park
+		t.Run("tunnel_idle_timeout="+idle.String()+",park_after="+park.String(), func(t *testing.T) {
 			be, _ := echoServer(t)
-			s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.TunnelIdleTimeout = idle }))
+			s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.TunnelIdleTimeout, l.ParkAfter = idle, &park }))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			c, _, err := websocket.Dial(ctx, "ws://"+addrs[0]+"/ws", &websocket.DialOptions{HTTPClient: proxyDialer("198.51.100.7:4000")})
@@ -139,6 +140,11 @@ func TestDrainClosesWebSocketGoingAway(t *testing.T) {
 				if _, got, err := c.Read(ctx); err != nil || !bytes.Equal(got, msg) {
 					t.Fatalf("echo of %d bytes: %d bytes, %v", len(msg), len(got), err)
 				}
+			}
+			if park > 0 {
+				// The frame tracker's state survives parking: the Close
+				// frame still goes on a boundary.
+				waitParked(t, s, 2, 5*time.Second)
 			}
 			readErr := make(chan error, 1)
 			go func() {

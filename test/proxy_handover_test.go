@@ -31,6 +31,8 @@ type hoLoad struct {
 	addr string
 
 	kaOK, kaFail         atomic.Int64 // keep-alive requests
+	busyOK, busyFail     atomic.Int64 // keep-alive requests of busyKeepAlive, no retry
+	busyReconnects       atomic.Int64 // busyKeepAlive connections ended by Connection: close
 	churnOK, churnFail   atomic.Int64 // one request per connection
 	refused              atomic.Int64 // connect() refused, any client
 	wsOpened, wsDialFail atomic.Int64
@@ -110,6 +112,73 @@ func (l *hoLoad) keepAlive(ctx context.Context) {
 			l.took(start)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// busyKeepAlive sends requests back to back on one connection with no
+// retry, as a load balancer's pooled backend connection does: the next
+// request is written as soon as the answer is read. A Connection: close
+// answer ends the connection cleanly and the next request goes on a new
+// one; any write or read failure (a reset, an EOF where an answer was
+// due) is a failed request. (net/http's Transport, in keepAlive, quietly
+// retries a GET that met a closed idle connection, so it cannot see this.)
+func (l *hoLoad) busyKeepAlive(ctx context.Context) {
+	var (
+		c  net.Conn
+		br *bufio.Reader
+	)
+	defer func() {
+		if c != nil {
+			_ = c.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		if c == nil {
+			var err error
+			if c, err = l.dial(context.Background()); err != nil {
+				l.busyFail.Add(1)
+				l.fail("busy keep-alive dial", err)
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			br = bufio.NewReader(c)
+		}
+		start := time.Now()
+		_ = c.SetDeadline(start.Add(20 * time.Second))
+		closed, err := func() (bool, error) {
+			if _, err := io.WriteString(c, "GET /busy HTTP/1.1\r\nHost: app.example\r\n\r\n"); err != nil {
+				return false, fmt.Errorf("write: %w", err)
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				return false, fmt.Errorf("read: %w", err)
+			}
+			defer resp.Body.Close()
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				return false, fmt.Errorf("read body: %w", err)
+			}
+			if resp.StatusCode != http.StatusOK {
+				return false, fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return resp.Close, nil
+		}()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			l.busyFail.Add(1)
+			l.fail("busy keep-alive", err)
+		default:
+			l.busyOK.Add(1)
+			l.took(start)
+		}
+		if err != nil || closed {
+			if closed {
+				l.busyReconnects.Add(1)
+			}
+			_ = c.Close()
+			c = nil
+		}
 	}
 }
 
@@ -210,7 +279,8 @@ func (l *hoLoad) webSocket(ctx context.Context) {
 	}
 }
 
-// TestProxyHandover: continuous load (keep-alive requests, one request per
+// TestProxyHandover: continuous load (keep-alive requests, busy keep-alive
+// connections that never retry, one request per
 // connection, 100 WebSockets) through 5 restarts (`systemctl restart` with
 // elbguard-proxy.socket holding the ports) and 5 upgrades (ExecReload:
 // check, then SIGUSR2 hand-over) between two builds of different versions.
@@ -263,6 +333,7 @@ listeners:
 		}
 	}
 	run(4, load.keepAlive)
+	run(8, load.busyKeepAlive)
 	run(4, load.churn)
 	run(100, load.webSocket)
 	defer func() { stop(); wg.Wait() }()
@@ -359,16 +430,17 @@ listeners:
 	closed, errs := fmt.Sprint(load.wsClosed), load.errs
 	load.mu.Unlock()
 	t.Logf("SUMMARY handover: 5 restarts + 5 upgrades in %v under load: keep-alive %d ok / %d failed, "+
+		"busy keep-alive (no retry) %d ok / %d failed / %d clean reconnects on Connection: close, "+
 		"one-per-connection %d ok / %d failed, refused %d, slowest request %v; WebSockets opened %d (100 at once), %d echoes, "+
 		"ended by Close frame %s, abnormal %d, dial failures %d, alive at the end %d; restart stop times %v; "+
 		"admin health during upgrades %d × 200, 0 other; open fds: first process %d, after the load %d (pooled upstream connections), fresh process %d",
-		cycles.Round(time.Millisecond), load.kaOK.Load(), load.kaFail.Load(), load.churnOK.Load(), load.churnFail.Load(),
+		cycles.Round(time.Millisecond), load.kaOK.Load(), load.kaFail.Load(), load.busyOK.Load(), load.busyFail.Load(), load.busyReconnects.Load(), load.churnOK.Load(), load.churnFail.Load(),
 		load.refused.Load(), time.Duration(load.slowest.Load()).Round(time.Millisecond), load.wsOpened.Load(), load.wsMsgs.Load(), closed, load.wsAbnormal.Load(),
 		load.wsDialFail.Load(), load.wsAlive.Load(), restartStops, healthOK, baseline, loaded, after)
-	if n := load.kaFail.Load() + load.churnFail.Load() + load.refused.Load() + load.wsAbnormal.Load() + load.wsDialFail.Load(); n > 0 {
+	if n := load.kaFail.Load() + load.busyFail.Load() + load.churnFail.Load() + load.refused.Load() + load.wsAbnormal.Load() + load.wsDialFail.Load(); n > 0 {
 		t.Errorf("%d failures (refused %d); first errors:\n%s", n, load.refused.Load(), strings.Join(errs, "\n"))
 	}
-	if load.kaOK.Load() == 0 || load.churnOK.Load() == 0 || load.wsMsgs.Load() == 0 {
+	if load.kaOK.Load() == 0 || load.busyOK.Load() == 0 || load.busyReconnects.Load() == 0 || load.churnOK.Load() == 0 || load.wsMsgs.Load() == 0 {
 		t.Errorf("no traffic went through")
 	}
 	if after != baseline {

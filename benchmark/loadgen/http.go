@@ -281,3 +281,105 @@ func trim(b []byte) string {
 	}
 	return string(bytes.TrimRight(b, "\r\n"))
 }
+
+// IdleHTTP is a set of keep-alive connections, each having carried one
+// request, left open and silent (a load balancer's pool of connections to
+// an instance).
+type IdleHTTP struct {
+	conns []net.Conn
+	brs   []*bufio.Reader
+	raw   []byte
+	want  int
+}
+
+// Len is the number of connections held.
+func (i *IdleHTTP) Len() int { return len(i.conns) }
+
+// Close closes every connection.
+func (i *IdleHTTP) Close() {
+	for _, c := range i.conns {
+		_ = c.Close()
+	}
+}
+
+// HoldKeepAlive opens n connections through d, workers at a time, sends req
+// on each and keeps it open. It fails, closing what it opened, if any
+// request fails or the server does not keep the connection.
+func HoldKeepAlive(ctx context.Context, d *Dialer, req HTTP, n, workers int) (*IdleHTTP, error) {
+	idle := &IdleHTTP{conns: make([]net.Conn, n), brs: make([]*bufio.Reader, n), raw: req.request(false), want: req.want()}
+	var (
+		next  sync.Mutex
+		i     int
+		first error
+		wg    sync.WaitGroup
+	)
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for {
+				next.Lock()
+				k := i
+				i++
+				stop := first != nil || ctx.Err() != nil
+				next.Unlock()
+				if k >= n || stop {
+					return
+				}
+				err := func() error {
+					dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					defer cancel()
+					c, err := d.Dial(dctx)
+					if err != nil {
+						return err
+					}
+					idle.conns[k], idle.brs[k] = c, bufio.NewReaderSize(c, 512)
+					_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+					keep, err := roundTrip(c, idle.brs[k], idle.raw, idle.want)
+					_ = c.SetDeadline(time.Time{})
+					if err == nil && !keep {
+						err = fmt.Errorf("load: connection %d not kept alive", k+1)
+					}
+					return err
+				}()
+				if err != nil {
+					next.Lock()
+					if first == nil {
+						first = fmt.Errorf("open idle keep-alive connection %d of %d: %w", k+1, n, err)
+					}
+					next.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = fmt.Errorf("open %d idle keep-alive connections: %w", n, ctx.Err())
+	}
+	if first != nil {
+		for _, c := range idle.conns {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+		return nil, first
+	}
+	return idle, nil
+}
+
+// RequestTimed sends the request again on each connection in turn and
+// returns each round trip: the latency of a request on a connection that
+// was idle.
+func (i *IdleHTTP) RequestTimed(ctx context.Context) ([]time.Duration, error) {
+	out := make([]time.Duration, 0, len(i.conns))
+	for k, c := range i.conns {
+		start := time.Now()
+		if dl, ok := ctx.Deadline(); ok {
+			_ = c.SetDeadline(dl)
+		}
+		if _, err := roundTrip(c, i.brs[k], i.raw, i.want); err != nil {
+			return out, fmt.Errorf("request on idle keep-alive connection %d of %d: %w", k+1, len(i.conns), err)
+		}
+		out = append(out, time.Since(start))
+	}
+	return out, nil
+}

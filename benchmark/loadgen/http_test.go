@@ -169,3 +169,41 @@ func TestRequestWithBody(t *testing.T) {
 		}
 	}
 }
+
+func TestHoldKeepAlive(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		wantErr error
+	}{
+		{name: "kept alive, timed twice", handler: func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }},
+		{name: "wrong status", handler: func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }, wantErr: ErrStatus},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, _ := proxyServer(t, tt.handler)
+			idle, err := HoldKeepAlive(context.Background(), &Dialer{Addr: addr, Proxy: 1}, HTTP{}, 20, 4)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("HoldKeepAlive: %v; want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("HoldKeepAlive: %v", err)
+			}
+			defer idle.Close()
+			if idle.Len() != 20 {
+				t.Fatalf("held %d connections; want 20", idle.Len())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for range 2 { // the same connections carry the next requests
+				ds, err := idle.RequestTimed(ctx)
+				if err != nil || len(ds) != 20 || ds[0] <= 0 {
+					t.Fatalf("RequestTimed: %d durations, %v; want 20 positive", len(ds), err)
+				}
+			}
+		})
+	}
+}

@@ -190,6 +190,28 @@ func HoldIdle(ctx context.Context, d *Dialer, url string, n, workers int) (*Idle
 	return idle, nil
 }
 
+// EchoTimed is Echo that returns each connection's round trip, in order:
+// the latency of a message on a connection that was idle.
+func (i *Idle) EchoTimed(ctx context.Context, msg []byte) ([]time.Duration, error) {
+	out := make([]time.Duration, 0, len(i.conns))
+	for n, c := range i.conns {
+		start := time.Now()
+		err := c.Write(ctx, websocket.MessageBinary, msg)
+		var got []byte
+		if err == nil {
+			_, got, err = c.Read(ctx)
+		}
+		if err != nil {
+			return out, fmt.Errorf("echo on idle WebSocket %d of %d: %w", n+1, len(i.conns), err)
+		}
+		if !bytes.Equal(got, msg) {
+			return out, fmt.Errorf("%w: idle WebSocket %d: got %d bytes; want %d", ErrEcho, n+1, len(got), len(msg))
+		}
+		out = append(out, time.Since(start))
+	}
+	return out, nil
+}
+
 // Echo sends msg on each connection in turn and waits for it to come back,
 // so that every connection has carried traffic both ways before it goes
 // idle again.

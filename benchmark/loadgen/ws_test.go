@@ -51,6 +51,9 @@ func TestWebSocketScenariosThroughPROXYHeader(t *testing.T) {
 			t.Fatalf("idle connection %d: echo = %q, %v; want the message back", i, got, err)
 		}
 	}
+	if ds, err := idle.EchoTimed(ctx, []byte("timed")); err != nil || len(ds) != 20 || ds[19] <= 0 {
+		t.Fatalf("EchoTimed: %d round trips, %v; want 20 positive", len(ds), err)
+	}
 	// Larger than a proxy's 64 KiB copy buffer, as the idle scenario sends.
 	if err := idle.Echo(ctx, bytes.Repeat([]byte("x"), 70000)); err != nil {
 		t.Fatalf("Echo: %v", err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // ErrNoField is returned when /proc/PID/status has no VmRSS line (a zombie
@@ -138,4 +139,51 @@ func Slab(proc string) (int64, error) {
 		return 0, fmt.Errorf("read meminfo: %w", err)
 	}
 	return 0, fmt.Errorf("%w: no Slab in meminfo", ErrNoField)
+}
+
+// clockTick is USER_HZ, the unit of /proc/PID/stat's CPU times (100 on
+// every Linux architecture Go supports).
+const clockTick = 10 * time.Millisecond
+
+// cpuOf extracts utime + stime (fields 14 and 15) from /proc/PID/stat.
+func cpuOf(stat []byte) (time.Duration, bool) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := bytes.Fields(stat[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(string(f[11]), 10, 64)
+	s, err2 := strconv.ParseInt(string(f[12]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(u+s) * clockTick, true
+}
+
+// CPUTime returns the user and system CPU time pid and its descendants
+// have used (children that exited are not counted).
+func CPUTime(proc string, pid int) (time.Duration, error) {
+	pids, err := Tree(proc, pid)
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	for _, p := range pids {
+		b, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(p), "stat"))
+		if err != nil {
+			if p == pid {
+				return 0, fmt.Errorf("read stat of %d: %w", p, err)
+			}
+			continue
+		}
+		d, ok := cpuOf(b)
+		if !ok {
+			return 0, fmt.Errorf("%w: cpu times of pid %d", ErrNoField, p)
+		}
+		total += d
+	}
+	return total, nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestParentOf(t *testing.T) {
@@ -79,5 +80,48 @@ func TestRSSOfThisProcess(t *testing.T) {
 	}
 	if n <= 0 {
 		t.Errorf("RSS of this process = %d; want > 0", n)
+	}
+}
+
+func TestCPUOf(t *testing.T) {
+	tests := []struct {
+		name string
+		stat string
+		want time.Duration
+		ok   bool
+	}{
+		{name: "plain", stat: "42 (nginx) S 1 42 42 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 1 0", want: 3250 * time.Millisecond, ok: true},
+		{name: "comm with spaces and parens", stat: "7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0", want: 70 * time.Millisecond, ok: true},
+		{name: "truncated", stat: "7 (x) R 1 7", ok: false},
+		{name: "not a number", stat: "7 (x) R 1 7 7 0 -1 0 0 0 0 0 u s", ok: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := cpuOf([]byte(tt.stat))
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("cpuOf = %v, %v; want %v, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestCPUTimeOfThisProcess(t *testing.T) {
+	d0, err := CPUTime("/proc", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spin until the process's CPU time has grown by 30ms (the machine may
+	// be shared: wall time says little).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		d, err := CPUTime("/proc", os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d-d0 >= 30*time.Millisecond {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPUTime grew by %v in 10s of spinning; want 30ms", d-d0)
+		}
 	}
 }

@@ -1,0 +1,343 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Parking: an idle session costs its sockets and a small record, no
+// goroutine and no buffer. Each direction of a WebSocket or tcp session
+// (tunnelDir) copies with pump on its own goroutine; when its source has
+// sent nothing for park_after, the goroutine registers the source socket
+// in the proxy's own readiness set (parker: epoll, EPOLLONESHOT, a few
+// waiter goroutines for the whole process; park_linux.go) and exits. The
+// first readable byte, end or error on that socket starts a goroutine that
+// resumes the copy on the normal path. Whatever must reach a parked
+// direction wakes it the same way: the other direction ending (the
+// half-close rule), the drain's 1001 Close frame (goAway), a close of the
+// session, and the expiry of tunnel_idle_timeout, which a coarse wheel
+// (one ticker for the process, no timer per session) delivers. The
+// direction's state (bytes, the WebSocket frame tracker) lives in the
+// tunnel, so it survives parking.
+
+// parkItem is what a parked socket's readiness (or its wheel entry)
+// wakes: a tunnel direction, or a keep-alive connection between requests.
+type parkItem interface{ wake() }
+
+// Direction states.
+const (
+	dirRunning int32 = iota // a goroutine copies
+	dirParked               // waiting in the parker
+	dirEnded                // the direction has ended
+)
+
+// tunnelDir is one direction of a tunnel that parks when idle.
+type tunnelDir struct {
+	t        *tunnel
+	dst, src *net.TCPConn
+	opts     pumpOpts
+	down     bool // client-bound (the app's bytes)
+	other    *tunnelDir
+	total    int64 // bytes copied (owned by the running goroutine)
+	state    atomic.Int32
+	slot     parkSlot // the parker's handle, once parked (park_linux.go)
+	wheelAt  int64    // Unix s: the wheel entry of the current park (0: none)
+}
+
+// runParking starts both directions of t with parking (park_after > 0,
+// both ends raw TCP sockets).
+func (t *tunnel) runParking() {
+	up := &tunnelDir{t: t, dst: t.upstream, src: t.fc.raw}
+	down := &tunnelDir{t: t, dst: t.fc.raw, src: t.upstream, down: true, opts: t.downOpts()}
+	up.other, down.other = down, up
+	if t.idle > 0 {
+		up.opts.active, down.opts.active = &t.lastActive, &t.lastActive
+	}
+	if to := down.opts.timedOut; to != nil {
+		// send_timeout ends the session: a write deadline's expiry must not
+		// pass for the read deadline's (splice reports both as timeouts).
+		down.opts.timedOut = func() {
+			to()
+			t.closed.Store(true)
+		}
+	}
+	t.dirs = [2]*tunnelDir{up, down}
+	parker.alloc(up, &up.slot)
+	parker.alloc(down, &down.slot)
+	go up.run()
+	go down.run()
+}
+
+// run copies until the direction ends or parks.
+func (d *tunnelDir) run() {
+	t := d.t
+	for {
+		if d.down && t.away.Load() {
+			d.end()
+			return
+		}
+		deadline, parkable := d.deadline()
+		_ = d.src.SetReadDeadline(deadline)
+		if d.down && t.away.Load() {
+			_ = d.src.SetReadDeadline(time.Unix(1, 0)) // goAway's deadline, not overwritten
+		}
+		mark := d.total
+		n, err := pump(d.dst, d.src, d.opts)
+		d.total += n
+		if err == nil || (d.down && t.away.Load()) {
+			d.end() // EOF, or goAway
+			return
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() || t.closed.Load() {
+			t.close()
+			d.end()
+			return
+		}
+		now := time.Now()
+		if t.halfClosed.Load() && !t.splice && now.UnixNano() >= t.finAt.Load() {
+			t.close() // the other side did not close within tunnelFinTimeout
+			d.end()
+			return
+		}
+		if t.idle > 0 && now.Sub(t.lastActive.load()) >= t.idle {
+			t.close() // tunnel_idle_timeout: no traffic either way
+			d.end()
+			return
+		}
+		if parkable && d.total == mark && d.park() {
+			return // a wake starts a new goroutine
+		}
+	}
+}
+
+// deadline is the source's read deadline for the next wait, and whether
+// its expiry means park_after of silence: park_after from now, unless
+// tunnel_idle_timeout or the half-close rule ends the wait sooner.
+func (d *tunnelDir) deadline() (time.Time, bool) {
+	t := d.t
+	if t.halfClosed.Load() && !t.splice {
+		return time.Unix(0, t.finAt.Load()), false
+	}
+	at, parkable := time.Now().Add(t.parkAfter), true
+	if t.idle > 0 {
+		if end := t.lastActive.load().Add(t.idle); end.Before(at) {
+			at, parkable = end, false
+		}
+	}
+	return at, parkable
+}
+
+// park hands the source socket to the parker and reports whether the
+// goroutine may exit (false: keep copying, a reason to run came up).
+func (d *tunnelDir) park() bool {
+	t := d.t
+	d.state.Store(dirParked)
+	// Whatever a waker set before it saw dirParked is seen here: the
+	// goroutine stays.
+	if t.closed.Load() || (d.down && t.away.Load()) || (t.halfClosed.Load() && !t.splice) || !parkSupported {
+		return !d.state.CompareAndSwap(dirParked, dirRunning)
+	}
+	var expire int64
+	if t.idle > 0 {
+		expire = wheelTick(t.lastActive.load().Add(t.idle))
+	}
+	gauge := t.l.metrics.parked
+	parkedInc(gauge)
+	if err := parker.register(&d.slot, d.src, expire); err != nil {
+		if d.state.CompareAndSwap(dirParked, dirRunning) {
+			parkedDec(gauge)
+			return false
+		}
+		// A waker took it (and counted it) meanwhile.
+	}
+	return true
+}
+
+// wake resumes a parked direction on a new goroutine; a running one
+// notices by itself (the caller has set its flag or deadline first).
+func (d *tunnelDir) wake() {
+	if d != nil && d.state.CompareAndSwap(dirParked, dirRunning) {
+		parkedDec(d.t.l.metrics.parked)
+		go d.run()
+	}
+}
+
+// end finishes the direction: the Close frame at goAway, the half-close
+// towards dst, the fin deadline for the other direction; the second
+// direction to end finishes the session.
+func (d *tunnelDir) end() {
+	t := d.t
+	d.state.Store(dirEnded)
+	parker.release(&d.slot)
+	if d.down {
+		if t.away.Load() {
+			t.sendGoingAway()
+		}
+		t.toClient = d.total
+		closeWrite(t.fc.raw)
+	} else {
+		t.toUpstream += d.total
+		closeWrite(t.up)
+	}
+	if !t.splice {
+		t.finAt.Store(time.Now().Add(tunnelFinTimeout).UnixNano())
+		t.halfClosed.Store(true)
+		_ = d.other.src.SetReadDeadline(time.Unix(0, t.finAt.Load()))
+		d.other.wake()
+	}
+	if t.ended.Add(1) == 2 {
+		t.finish()
+	}
+}
+
+// wakeParked resumes both directions if parked (a close, goAway).
+func (t *tunnel) wakeParked() {
+	t.dirs[0].wake()
+	t.dirs[1].wake()
+}
+
+// parkAfter is park_after (0 before Normalize set the default).
+func (l ListenerConfig) parkAfter() time.Duration {
+	if l.ParkAfter == nil {
+		return 0
+	}
+	return *l.ParkAfter
+}
+
+// wheelStep is the parker's wheel resolution: a parked expiry fires at
+// most this much (plus one step) late.
+const wheelStep = 250 * time.Millisecond
+
+// wheelTick is the wheel slot at or after t.
+func wheelTick(t time.Time) int64 {
+	return (t.UnixNano() + int64(wheelStep) - 1) / int64(wheelStep)
+}
+
+// parkedConn is a keep-alive connection parked between requests: its
+// socket and the time it went idle, nothing else (the httpConn and its
+// buffers went back to their pool).
+type parkedConn struct {
+	l        *listener
+	fc       *frontConn
+	idleFrom int64 // Unix ns
+	state    atomic.Int32
+	slot     parkSlot
+}
+
+// parkConn parks f's connection, idle since idleFrom, and reports whether
+// it did (false: keep serving it on this goroutine). idle_timeout expires
+// from the parker's wheel. The connection stays counted in connsWG.
+func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
+	fc := f.fc
+	pc := &parkedConn{l: l, fc: fc, idleFrom: idleFrom.UnixNano()}
+	pc.state.Store(dirParked)
+	parker.alloc(pc, &pc.slot) // before a waker can see it
+	l.connsMu.Lock()
+	if l.draining.Load() {
+		l.connsMu.Unlock()
+		parker.release(&pc.slot)
+		return false
+	}
+	delete(l.conns, f)
+	if l.parked == nil {
+		l.parked = make(map[*parkedConn]struct{})
+	}
+	l.parked[pc] = struct{}{}
+	l.connsMu.Unlock()
+	parkedInc(l.metrics.parked)
+	expire := wheelTick(idleFrom.Add(fc.st.cfg.IdleTimeout))
+	if err := parker.register(&pc.slot, fc.raw, expire); err != nil && pc.state.CompareAndSwap(dirParked, dirRunning) {
+		parkedDec(l.metrics.parked)
+		parker.release(&pc.slot)
+		l.connsMu.Lock()
+		delete(l.parked, pc)
+		l.conns[f] = struct{}{}
+		l.connsMu.Unlock()
+		return false
+	}
+	return true // parked, or a waker has already resumed it on a new httpConn
+}
+
+// wake resumes a parked connection on a pooled httpConn and a connection
+// worker: it reads the next request, or applies idle_timeout or the drain.
+func (pc *parkedConn) wake() {
+	if !pc.state.CompareAndSwap(dirParked, dirRunning) {
+		return
+	}
+	l := pc.l
+	parkedDec(l.metrics.parked)
+	parker.release(&pc.slot)
+	f := httpConns.Get().(*httpConn)
+	f.fc = pc.fc
+	f.src.r = pc.fc
+	f.br.Reset(&f.src)
+	f.bw.Reset(pc.fc)
+	f.resumed, f.idleSince = true, pc.idleFrom
+	l.connsMu.Lock()
+	delete(l.parked, pc)
+	l.conns[f] = struct{}{}
+	l.connsMu.Unlock()
+	l.dispatch(f)
+}
+
+// parkedNow counts the sockets parked in this process (all servers), for
+// releaseIdleMemory.
+var parkedNow atomic.Int64
+
+func parkedInc(g prometheus.Gauge) {
+	g.Inc()
+	parkedNow.Add(1)
+}
+
+func parkedDec(g prometheus.Gauge) {
+	g.Dec()
+	parkedNow.Add(-1)
+}
+
+// Parking frees goroutine stacks and buffers into the Go heap, but the
+// runtime hands freed memory back to the kernel only slowly, and only
+// after a garbage collection, which an idle process may not run for two
+// minutes. When many connections have parked since the last look, the
+// process returns its free memory at once (debug.FreeOSMemory: a
+// collection and a scavenge), at most once per releaseEvery: the memory
+// of idle connections then leaves the resident set, as in the proxies
+// written in C.
+const (
+	releaseEvery    = 30 * time.Second
+	releaseAfterNew = 1000 // more parked sockets than at the last release
+)
+
+var releaseOnce sync.Once
+
+// startIdleRelease starts the look (once per process, at the first park).
+func startIdleRelease() {
+	releaseOnce.Do(func() {
+		go func() {
+			var last int64
+			for range time.Tick(releaseEvery / 6) {
+				now := parkedNow.Load()
+				if now < last {
+					last = now
+				}
+				if now-last >= releaseAfterNew {
+					// The first collection moves the pools' buffers (parked
+					// keep-alive connections' readers and writers) to their
+					// victim caches; FreeOSMemory's frees them and returns
+					// the memory.
+					runtime.GC()
+					debug.FreeOSMemory()
+					last = now
+					time.Sleep(releaseEvery)
+				}
+			}
+		}()
+	})
+}

@@ -1,0 +1,446 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testParkAfter = 50 * time.Millisecond
+
+// tcpParkConfig is a tcp listener to up that parks after testParkAfter.
+func tcpParkConfig(up string, mut func(*ListenerConfig)) Config {
+	park := testParkAfter
+	lc := ListenerConfig{Mode: ModeTCP, Upstream: up, ParkAfter: &park}
+	if mut != nil {
+		mut(&lc)
+	}
+	return Config{Listeners: []ListenerConfig{lc}}
+}
+
+// heldUpstream accepts connections and hands each to the test, which
+// plays the app byte by byte.
+func heldUpstream(t *testing.T) (string, chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 1024)
+	var mu sync.Mutex
+	var held []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+			conns <- c
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+// waitParked waits until the listener's parked gauge reads want.
+func waitParked(t *testing.T, s *Server, want float64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := metricValue(t, s, "elbguard_proxy_parked_sockets", nil)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("parked sockets = %v after %v; want %v", got, within, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func echoOnce(t *testing.T, c net.Conn, msg string) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+		t.Fatalf("echo: %q, %v; want %q", got, err, msg)
+	}
+}
+
+// An idle session parks (both sockets, no goroutine left per session) and
+// the first byte from the client resumes it, again and again.
+func TestParkAndWake(t *testing.T) {
+	const n = 200
+	s, addrs := startServer(t, tcpParkConfig(smallEcho(t, false), nil))
+	base := runtime.NumGoroutine()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dialTunnel(t, addrs[0])
+		echoOnce(t, conns[i], "hello")
+	}
+	waitParked(t, s, 2*n, 5*time.Second)
+	// The echo app holds a goroutine per connection; the proxy none.
+	if g := runtime.NumGoroutine() - base; g > n+n/4 {
+		t.Errorf("%d goroutines for %d parked sessions (the echo app holds %d); want the proxy's near 0", g, n, n)
+	}
+	for round := range 3 {
+		for _, c := range conns {
+			echoOnce(t, c, "again")
+		}
+		waitParked(t, s, 2*n, 5*time.Second)
+		t.Logf("round %d: %d sessions woke, echoed and parked again", round, n)
+	}
+}
+
+// A parked session that receives from both sides at once carries both.
+func TestParkedBothSidesAtOnce(t *testing.T) {
+	up, ups := heldUpstream(t)
+	s, addrs := startServer(t, tcpParkConfig(up, nil))
+	for i := range 20 {
+		c := dialTunnel(t, addrs[0])
+		app := <-ups
+		waitParked(t, s, 2, 5*time.Second)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); _, _ = io.WriteString(c, "from client") }()
+		go func() { defer wg.Done(); _, _ = io.WriteString(app, "from app") }()
+		wg.Wait()
+		for _, r := range []struct {
+			c    net.Conn
+			want string
+		}{{c, "from app"}, {app, "from client"}} {
+			_ = r.c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			got := make([]byte, len(r.want))
+			if _, err := io.ReadFull(r.c, got); err != nil || string(got) != r.want {
+				t.Fatalf("round %d: read %q, %v; want %q", i, got, err, r.want)
+			}
+		}
+		c.Close()
+		app.Close()
+		waitParked(t, s, 0, 5*time.Second)
+	}
+}
+
+// tunnel_idle_timeout ends a parked session: the wheel wakes it within two
+// of its steps, no timer of its own.
+func TestParkedIdleTimeout(t *testing.T) {
+	const idle = 1200 * time.Millisecond
+	s, addrs := startServer(t, tcpParkConfig(smallEcho(t, false), func(l *ListenerConfig) { l.TunnelIdleTimeout = idle }))
+	c := dialTunnel(t, addrs[0])
+	echoOnce(t, c, "hi")
+	waitParked(t, s, 2, 5*time.Second)
+	took := waitClosed(t, c, 5*time.Second)
+	if took < idle-200*time.Millisecond || took > idle+time.Second {
+		t.Errorf("parked session closed after %v; want tunnel_idle_timeout %v (+ the wheel's steps)", took, idle)
+	}
+	waitParked(t, s, 0, 2*time.Second)
+	for deadline := time.Now().Add(3 * time.Second); metricValue(t, s, "elbguard_proxy_websockets_active", nil) != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the session is still counted open 3s after its close; want it finished")
+		}
+	}
+}
+
+// In tcp mode a half-close passes through a parked session both ways: the
+// app's FIN reaches the client, whose bytes still reach the app.
+func TestParkedHalfClose(t *testing.T) {
+	up, ups := heldUpstream(t)
+	s, addrs := startServer(t, tcpParkConfig(up, nil))
+	c := dialTunnel(t, addrs[0])
+	app := <-ups
+	waitParked(t, s, 2, 5*time.Second)
+	if err := app.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF { //nolint:errorlint // io.EOF as is
+		t.Fatalf("client read after the app's FIN: %d, %v; want EOF", n, err)
+	}
+	waitParked(t, s, 1, 5*time.Second) // the client's side parks again
+	if _, err := io.WriteString(c, "late"); err != nil {
+		t.Fatal(err)
+	}
+	_ = app.SetReadDeadline(time.Now().Add(3 * time.Second))
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(app, got); err != nil || string(got) != "late" {
+		t.Fatalf("app read %q, %v; want the client's bytes after the half-close", got, err)
+	}
+	_ = c.Close()
+	_ = app.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := app.Read(make([]byte, 1)); err != io.EOF { //nolint:errorlint // io.EOF as is
+		t.Errorf("app read after the client closed: %v; want EOF", err)
+	}
+	waitParked(t, s, 0, 2*time.Second)
+}
+
+// Thousands of parked sessions whose clients reset them (SO_LINGER 0):
+// every session ends, and the proxy's descriptors and goroutines come back
+// to what they were.
+func TestParkedResetByKernel(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	s, addrs := startServer(t, tcpParkConfig(smallEcho(t, false), nil))
+	time.Sleep(50 * time.Millisecond)
+	fds, gs := openFDs(t), runtime.NumGoroutine()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addrs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(v2Header("192.0.2.5:7777", "10.0.0.1:81")); err != nil {
+			t.Fatal(err)
+		}
+		echoOnce(t, c, "x")
+		conns[i] = c
+	}
+	waitParked(t, s, float64(2*n), 20*time.Second)
+	for _, c := range conns {
+		_ = c.(*net.TCPConn).SetLinger(0)
+		_ = c.Close() // RST
+	}
+	waitParked(t, s, 0, 20*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, s, "elbguard_proxy_websockets_active", nil) != 0 || openFDs(t) > fds || runtime.NumGoroutine() > gs+5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d resets: sessions %v, fds %d (before %d), goroutines %d (before %d); want all back",
+				n, metricValue(t, s, "elbguard_proxy_websockets_active", nil), openFDs(t), fds, runtime.NumGoroutine(), gs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}
+
+// keepAliveConn opens a connection to an http listener and sends one
+// keep-alive request on it.
+func keepAliveConn(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write(v1Header("203.0.113.9:1", "10.0.0.1:81")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	keepAliveRequest(t, c, br)
+	return c, br
+}
+
+func keepAliveRequest(t *testing.T, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Write(keepAliveGet("/ka")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("keep-alive request: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Close {
+		t.Fatalf("status %d, close %v; want a kept-alive 200", resp.StatusCode, resp.Close)
+	}
+}
+
+// A keep-alive connection idle between requests parks (no goroutine, its
+// buffers back in the pool) and its next request is served as before.
+func TestParkKeepAlive(t *testing.T) {
+	const n = 200
+	be, _ := backend(t)
+	park := testParkAfter
+	s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.ParkAfter = &park }))
+	base := runtime.NumGoroutine()
+	conns := make([]net.Conn, n)
+	brs := make([]*bufio.Reader, n)
+	for i := range conns {
+		conns[i], brs[i] = keepAliveConn(t, addrs[0])
+	}
+	waitParked(t, s, n, 5*time.Second)
+	// What stays is fixed: the idle connection workers, the parker's.
+	if g := runtime.NumGoroutine() - base; g > maxIdleConnWorkers+8 {
+		t.Errorf("%d goroutines more for %d parked keep-alive connections; want at most the %d idle workers and the parker's", g, n, maxIdleConnWorkers)
+	}
+	for range 2 {
+		for i := range conns {
+			keepAliveRequest(t, conns[i], brs[i])
+		}
+		waitParked(t, s, n, 5*time.Second)
+	}
+}
+
+// idle_timeout closes a parked keep-alive connection (from the wheel).
+func TestParkedKeepAliveIdleTimeout(t *testing.T) {
+	const idle = 800 * time.Millisecond
+	be, _ := backend(t)
+	park := testParkAfter
+	s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.ParkAfter, l.IdleTimeout = &park, idle }))
+	c, _ := keepAliveConn(t, addrs[0])
+	start := time.Now()
+	waitParked(t, s, 1, 5*time.Second)
+	waitClosed(t, c, 5*time.Second)
+	if took := time.Since(start); took < idle-100*time.Millisecond || took > idle+time.Second {
+		t.Errorf("parked keep-alive connection closed after %v idle; want idle_timeout %v (+ the wheel's steps)", took, idle)
+	}
+	waitParked(t, s, 0, 2*time.Second)
+	for deadline := time.Now().Add(3 * time.Second); metricValue(t, s, "elbguard_proxy_connections_active", nil) != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection is still counted open 3s after its close; want it closed")
+		}
+	}
+}
+
+// heapInUse is the heap in use after two collections (the pools' victim
+// caches emptied).
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// What a parked connection keeps in the proxy's memory (heap and stacks):
+// its records and Go's socket objects, no goroutine, no buffer.
+func TestParkedMemory(t *testing.T) {
+	const n = 500
+	tests := []struct {
+		name string
+		open func(t *testing.T) (*Server, func() net.Conn)
+		want int64 // bytes per connection, at most (client side included: the test's own sockets)
+	}{
+		{name: "tcp session", open: func(t *testing.T) (*Server, func() net.Conn) {
+			up, ups := heldUpstream(t)
+			s, addrs := startServer(t, tcpParkConfig(up, nil))
+			return s, func() net.Conn {
+				c := dialTunnel(t, addrs[0])
+				app := <-ups
+				_, _ = app.Write([]byte("x"))
+				_, _ = io.ReadFull(c, make([]byte, 1))
+				return c
+			}
+		}, want: 8 << 10}, // unparked: two goroutines, over 16 KiB
+		{name: "keep-alive connection", open: func(t *testing.T) (*Server, func() net.Conn) {
+			be, _ := backend(t)
+			park := testParkAfter
+			s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.ParkAfter = &park }))
+			return s, func() net.Conn { c, _ := keepAliveConn(t, addrs[0]); return c }
+		}, want: 6 << 10}, // unparked: a goroutine and 9 KiB of buffers
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, open := tt.open(t)
+			open() // warm the pools and the parker
+			waitParked(t, s, metricValue(t, s, "elbguard_proxy_parked_sockets", nil), time.Second)
+			before := heapInUse()
+			conns := make([]net.Conn, n)
+			for i := range conns {
+				conns[i] = open()
+			}
+			per := tt.want
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				per = (int64(heapInUse()) - int64(before)) / n
+				if per <= tt.want {
+					break
+				}
+			}
+			t.Logf("heap and stacks per parked %s: %d bytes (the test's client sockets and the app's included)", tt.name, per)
+			if per > tt.want {
+				t.Errorf("%d bytes per parked %s; want at most %d", per, tt.name, tt.want)
+			}
+			runtime.KeepAlive(conns)
+		})
+	}
+}
+
+// BenchmarkTunnelEcho: a 64 B round trip through a tcp session, with
+// parking off (the original copy) and on (the direction loop, which never
+// parks here): the parking-capable path must cost an active session nothing.
+func BenchmarkTunnelEcho(b *testing.B) {
+	for _, park := range []time.Duration{0, DefaultParkAfter} {
+		b.Run("park_after="+park.String(), func(b *testing.B) {
+			up := smallEchoB(b)
+			pa := park
+			s := NewServer(nil)
+			cfg := Config{Admin: "off", AccessLog: AccessLogConfig{Path: ""}, Listeners: []ListenerConfig{{Listen: "127.0.0.1:0",
+				Mode: ModeTCP, Upstream: up, ParkAfter: &pa}}}
+			if err := s.Start(context.Background(), cfg); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = s.Shutdown(context.Background()) }()
+			c, err := net.Dial("tcp", s.listeners[0].ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write(v2Header("192.0.2.5:7777", "10.0.0.1:81")); err != nil {
+				b.Fatal(err)
+			}
+			msg, got := make([]byte, 64), make([]byte, 64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.Write(msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// smallEchoB is smallEcho for benchmarks.
+func smallEchoB(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
