@@ -13,6 +13,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
 	"github.com/elbguard/elbguard/compliance"
 	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/events"
@@ -138,7 +141,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		publishCLI(ctx, env, pub, res)
 		return report(env, opts, res, err, func(s engine.Status) bool { return s == engine.StatusError })
 	default:
-		return handle(ctx, env, opts, eng, nil, clients.STS, log)
+		return handle(ctx, env, opts, eng, nil, clients.STS, log, clients.Region())
 	}
 }
 
@@ -258,7 +261,9 @@ func exitFor(res *engine.Result, bad func(engine.Status) bool) int {
 }
 
 // handle runs one event through fleet.Enforcer, the Lambda's own code path.
-func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fleet.Fleet, self fleet.CallerIdentityAPI, log *slog.Logger) int {
+// region is the single-account run's (empty with a fleet, which routes the
+// event by its own account and region).
+func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fleet.Fleet, self fleet.CallerIdentityAPI, log *slog.Logger, region string) int {
 	var raw []byte
 	var err error
 	if o.args[0] == "-" {
@@ -274,6 +279,11 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fle
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard handle: %v\n", err)
 		return ExitUsage
+	}
+	if fl == nil {
+		if code := refuseForeign(ctx, env, raw, self, region); code != ExitOK {
+			return code
+		}
 	}
 	h := &fleet.Enforcer{Engine: eng, Fleet: fl, SelfARN: selfARN, Log: log}
 	out, herr := h.Handle(ctx, raw)
@@ -302,6 +312,26 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fle
 		return ExitOK
 	}
 	return exitFor(out.Result, func(s engine.Status) bool { return s == engine.StatusError })
+}
+
+// refuseForeign stops a single-account handle of an event for another
+// account or region (ExitUsage, with the reason): there the load balancer is
+// not found and would be reported gone.
+func refuseForeign(ctx context.Context, env Env, raw []byte, self fleet.CallerIdentityAPI, region string) int {
+	var caller string
+	if account, _ := fleet.EventOrigin(raw); account != "" {
+		id, err := self.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "elbguard handle: find this run's account (sts:GetCallerIdentity): %v\n", err)
+			return ExitUsage
+		}
+		caller = aws.ToString(id.Account)
+	}
+	if reason := fleet.ForeignEvent(raw, caller, region); reason != "" {
+		fmt.Fprintf(env.Stderr, "elbguard handle: %s\n", reason)
+		return ExitUsage
+	}
+	return ExitOK
 }
 
 // publishCLI publishes a run to the sinks asked for and says on stderr

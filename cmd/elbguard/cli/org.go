@@ -39,6 +39,9 @@ func (f orgFlags) orgConfig(getenv func(string) string) (fleet.OrgConfig, error)
 	if org.Accounts, org.Org, err = fleet.ParseAccounts(f.accounts); err != nil {
 		return org, fmt.Errorf("--accounts: %w", err)
 	}
+	// --accounts A,B is exactly A and B (the caller's own account too only
+	// when named); org is every active account of the organization.
+	org.NamedOnly, org.OrgUnits = f.accounts != "", nil
 	org.Regions = nil
 	if f.regions != RegionsAll {
 		if org.Regions, err = fleet.ParseRegions(f.regions); err != nil {
@@ -124,7 +127,7 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 		for _, opt := range count {
 			opt(&cfg)
 		}
-		return handle(ctx, env, o, nil, fl, sts.NewFromConfig(cfg), log)
+		return handle(ctx, env, o, nil, fl, sts.NewFromConfig(cfg), log, "")
 	}
 }
 
