@@ -414,7 +414,7 @@ func suppressHubFindings(e *Enforcer, h HubProps) {
 			id: "AwsSolutions-IAM5",
 			reason: "The hub assumes the spoke role in every account of the organization, including accounts created after " +
 				"deployment, so the account part of the role ARN is a wildcard; aws:ResourceOrgID limits it to the " +
-				"organization. organizations:ListAccounts supports no resource-level permissions; the per-parent listings walk "+
+				"organization. organizations:ListAccounts supports no resource-level permissions; the per-parent listings walk " +
 				"organizational units whose ARNs include the management account's id, which the hub does not know.",
 			appliesTo: applies,
 		})
