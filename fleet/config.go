@@ -26,6 +26,7 @@ const (
 	EnvConcurrency       = "ELBGUARD_CONCURRENCY"          // 1..64; default 8
 	EnvSelfRoleARN       = "ELBGUARD_SELF_ROLE_ARN"        // the enforcer's role; default from sts:GetCallerIdentity
 	EnvLogLevel          = "ELBGUARD_LOG_LEVEL"            // debug|info|warn|error; default info
+	EnvIaCTags           = "ELBGUARD_IAC_TAGS"             // KEY[=VALUE],...: more tags that mark IaC ownership (ManagedBy=terraform)
 )
 
 // ErrEnv is wrapped by every invalid environment variable error.
@@ -59,6 +60,13 @@ func ConfigFromEnv(getenv func(string) string) (engine.Config, error) {
 			return cfg, fmt.Errorf("%w: %s=%q; want a whole number from 1 to %d", ErrEnv, EnvConcurrency, v, engine.MaxConcurrency)
 		}
 		cfg.Concurrency = n
+	}
+	if v := getenv(EnvIaCTags); v != "" {
+		tags, err := engine.ParseIaCTags(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: %s=%q: %w", ErrEnv, EnvIaCTags, v, err)
+		}
+		cfg.IaCTags = tags
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%w: %s/%s: %w", ErrEnv, EnvTagKey, EnvIdleTimeoutTagKey, err)

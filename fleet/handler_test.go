@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,9 @@ func TestConfigFromEnv(t *testing.T) {
 		{"bad mode", map[string]string{EnvDefaultMode: "on"}, engine.Config{}, "ELBGUARD_DEFAULT_MODE=\"on\"; want enforce, audit or off"},
 		{"bad dry run", map[string]string{EnvDryRun: "maybe"}, engine.Config{}, "ELBGUARD_DRY_RUN"},
 		{"bad concurrency", map[string]string{EnvConcurrency: "0"}, engine.Config{}, "ELBGUARD_CONCURRENCY=\"0\"; want a whole number from 1 to 64"},
+		{"IaC owner tags", map[string]string{EnvIaCTags: "ManagedBy=terraform,crossplane.io/claim-name"},
+			engine.Config{IaCTags: []engine.IaCTag{{Key: "ManagedBy", Value: "terraform", HasValue: true}, {Key: "crossplane.io/claim-name"}}}, ""},
+		{"bad IaC owner tag", map[string]string{EnvIaCTags: "ManagedBy="}, engine.Config{}, `ELBGUARD_IAC_TAGS="ManagedBy="`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +166,7 @@ func TestConfigFromEnv(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})

@@ -41,6 +41,8 @@ Commands:
 audit and remediate: --securityhub imports the findings into Security Hub (or ELBGUARD_SECURITY_HUB=true);
 ELBGUARD_NOTIFY_TOPIC_ARN=ARN sends remediate's notifications to an SNS topic.
 Common flags: --tag-key KEY  --default-mode enforce|audit|off  --concurrency N  --region REGION  --stats
+  --iac-tags KEY[=VALUE],...  tags that mark IaC ownership beside CloudFormation's, Beanstalk's and Kubernetes'
+  (Terraform, OpenTofu, Pulumi, Crossplane add none: ManagedBy=terraform,crossplane.io/claim-name)
 Accounts and regions (like c7n-org): --accounts ID,ID,...|org  --regions R,R,...|all  --role-name NAME
   (default elbguard-spoke): audit and remediate cover every account x region, handle acts in the
   event's account and region; other accounts through sts:AssumeRole of arn:aws:iam::ID:role/NAME.
@@ -159,6 +161,7 @@ func parse(cmd string, args []string, env Env) (options, error) {
 	mode := fs.String("default-mode", string(def.DefaultMode), "mode of untagged load balancers: enforce, audit or off")
 	fs.StringVar(&o.cfg.TagKey, "tag-key", def.TagKey, "tag that sets a load balancer's mode")
 	fs.StringVar(&o.cfg.IdleTimeoutTagKey, "idle-timeout-tag-key", def.IdleTimeoutTagKey, "tag that sets the idle timeout in seconds")
+	iacTags := fs.String("iac-tags", env.Getenv(fleet.EnvIaCTags), "tags that mark a load balancer as owned by infrastructure as code: KEY[=VALUE],... (ManagedBy=terraform)")
 	fs.IntVar(&o.cfg.Concurrency, "concurrency", def.Concurrency, "load balancers handled at once (1-64)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: standard AWS configuration)")
 	fs.StringVar(&o.output, "output", "table", "output format: table, json or html (one self-contained page)")
@@ -191,6 +194,9 @@ func parse(cmd string, args []string, env Env) (options, error) {
 		return o, fmt.Errorf("--default-mode %q: want enforce, audit or off", *mode)
 	}
 	o.cfg.DefaultMode = m
+	if o.cfg.IaCTags, err = engine.ParseIaCTags(*iacTags); err != nil {
+		return o, fmt.Errorf("--iac-tags: %w", err)
+	}
 	if o.cfg.Concurrency < 1 || o.cfg.Concurrency > engine.MaxConcurrency {
 		return o, fmt.Errorf("--concurrency %d: want 1 to %d", o.cfg.Concurrency, engine.MaxConcurrency)
 	}
