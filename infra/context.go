@@ -28,6 +28,7 @@ const (
 	CtxNotify              = "notify"
 	CtxNotifyEmail         = "notifyEmail"
 	CtxConfigRule          = "configRule"
+	CtxIaCTags             = "iacTags" // KEY[=VALUE],...: more IaC owner tags (ELBGUARD_IAC_TAGS)
 )
 
 // ConfigFromContext reads Config from CDK context through get (typically
@@ -46,6 +47,7 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	cfg.Enforcer.CreateTrail = r.boolean(CtxCreateTrail)
 	cfg.Enforcer.AlarmEmail = r.str(CtxAlarmEmail)
 	cfg.Enforcer.VerifyWindowSeconds = r.integer(CtxVerifyWindow)
+	cfg.Enforcer.IaCTags = r.list(CtxIaCTags)
 	cfg.Enforcer.Compliance = ComplianceProps{SecurityHub: r.boolean(CtxSecurityHub), Notify: r.boolean(CtxNotify),
 		NotifyEmail: r.str(CtxNotifyEmail), ConfigRule: r.boolean(CtxConfigRule)}
 	cfg.Demo = r.boolean(CtxDemo)

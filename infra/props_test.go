@@ -3,6 +3,7 @@ package infra
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -37,6 +38,8 @@ func TestEnforcerPropsValidate(t *testing.T) {
 		{name: "verify window max", props: EnforcerProps{VerifyWindowSeconds: 900}},
 		{name: "verify window over SQS's delay", props: EnforcerProps{VerifyWindowSeconds: 901}, wantErr: "VerifyWindowSeconds 901: allowed values are 1-900"},
 		{name: "verify window negative", props: EnforcerProps{VerifyWindowSeconds: -5}, wantErr: "VerifyWindowSeconds"},
+		{name: "IaC owner tags", props: EnforcerProps{IaCTags: []string{"ManagedBy=terraform", "crossplane.io/claim-name"}}},
+		{name: "IaC owner tag without value", props: EnforcerProps{IaCTags: []string{"ManagedBy="}}, wantErr: `IaCTags ["ManagedBy="]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +65,7 @@ func TestEnforcerPropsDefaults(t *testing.T) {
 	want := EnforcerProps{TagKey: DefaultTagKey, DefaultMode: "audit", SweepSchedule: DefaultSweepSchedule,
 		Concurrency: DefaultConcurrency, ReservedConcurrency: DefaultReservedConcurrency, LambdaAssetDir: DefaultLambdaAssetDir,
 		VerifyWindowSeconds: DefaultVerifyWindowSeconds}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("withDefaults() = %+v; want %+v", got, want)
 	}
 }
@@ -123,6 +126,16 @@ func TestConfigFromContext(t *testing.T) {
 			ctx:  map[string]any{"dryRun": false, "demo": true, "concurrency": float64(16)},
 			want: Config{Enforcer: EnforcerProps{Concurrency: 16}, Demo: true},
 		},
+		{
+			name: "IaC owner tags, -c and cdk.json",
+			ctx:  map[string]any{"iacTags": "ManagedBy=terraform, crossplane.io/claim-name"},
+			want: Config{Enforcer: EnforcerProps{IaCTags: []string{"ManagedBy=terraform", "crossplane.io/claim-name"}}},
+		},
+		{
+			name: "IaC owner tags as a JSON array",
+			ctx:  map[string]any{"iacTags": []any{"pulumi:project"}},
+			want: Config{Enforcer: EnforcerProps{IaCTags: []string{"pulumi:project"}}},
+		},
 		{name: "bad bool", ctx: map[string]any{"demo": "yes please"}, wantErr: "context demo=yes please: want true or false"},
 		{name: "bad int", ctx: map[string]any{"concurrency": "eight"}, wantErr: "context concurrency=eight: want an integer"},
 		{name: "fraction", ctx: map[string]any{"concurrency": 2.5}, wantErr: "context concurrency=2.5: want an integer"},
@@ -140,7 +153,7 @@ func TestConfigFromContext(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ConfigFromContext() error = %v; want nil", err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("ConfigFromContext() = %+v; want %+v", got, tt.want)
 			}
 		})
