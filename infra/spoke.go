@@ -272,7 +272,7 @@ func forwarderPrincipal(stack awscdk.Stack) awsiam.IPrincipal {
 func spokeStatements(stack awscdk.Stack, s SpokeProps) []awsiam.PolicyStatement {
 	sts := elbStatementsIn(stack, jsii.String("*"), s.enforcement())
 	if s.SecurityHub {
-		sts = append(sts, securityHubImportStatement(stack, jsii.String("*")))
+		sts = append(sts, securityHubImportStatement(stack, jsii.String("*")), securityHubReadStatement(stack, jsii.String("*")))
 	}
 	return sts
 }
