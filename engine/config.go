@@ -66,6 +66,12 @@ type Config struct {
 	// Concurrency is how many load balancers are reconciled at once.
 	// Zero: 8. Allowed: 1 to 64.
 	Concurrency int
+	// IaCTags are further tags that mark a load balancer as owned by
+	// infrastructure as code (held, finding managed_by_iac), beside the tags
+	// CloudFormation, Elastic Beanstalk and Kubernetes set themselves.
+	// Terraform, OpenTofu, Pulumi and Crossplane set none: name the team's
+	// own (ManagedBy=terraform, crossplane.io/claim-name). Nil: none.
+	IaCTags []IaCTag
 	// StopBefore is how long before the context deadline the engine stops
 	// starting new load balancers, so that a run ends cleanly and says how
 	// far it got. Zero: 10s. It has no effect without a deadline.
@@ -128,6 +134,14 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.TagKey) == "" || len(c.TagKey) > 128 {
 		return fmt.Errorf("%w: TagKey %q; want 1 to 128 characters", ErrConfig, c.TagKey)
+	}
+	for _, t := range c.IaCTags {
+		if err := t.validate(); err != nil {
+			return err
+		}
+	}
+	if len(c.IaCTags) > maxIaCTags {
+		return fmt.Errorf("%w: %d IaCTags; want at most %d", ErrConfig, len(c.IaCTags), maxIaCTags)
 	}
 	if c.IdleTimeoutTagKey == c.TagKey {
 		return fmt.Errorf("%w: IdleTimeoutTagKey %q; want a key other than TagKey", ErrConfig, c.IdleTimeoutTagKey)

@@ -110,7 +110,7 @@ func (e *Engine) scope(r *Report, tags map[string]string) (s scope, done bool) {
 		}
 		r.find(RuleExemptionExpired, "exemption expired at %s (%s); enforced by its mode again", until.UTC().Format(time.RFC3339), reason)
 	}
-	if owner, change, ok := iacOwner(tags, r.Type); ok && !override {
+	if owner, change, ok := iacOwner(tags, r.Type, e.cfg.IaCTags); ok && !override {
 		r.hold = &Finding{Rule: RuleManagedByIaC, Detail: fmt.Sprintf(
 			"managed by %s: elbguard leaves it unchanged, or every deploy would revert its change and it would swap the listeners back (two outages per deploy). %s; or tag %s=%s to let elbguard change it",
 			owner, change, TagIaC, iacOverride)}
@@ -196,10 +196,11 @@ func ParseExemptUntil(v string) (time.Time, error) {
 }
 
 // iacOwner names the infrastructure as code that owns a load balancer, from
-// the tags each tool sets, and the change to make there instead. Elastic
-// Beanstalk and Kubernetes come first: they deploy through their own
-// controllers or stacks, and their owners are where the change belongs.
-func iacOwner(tags map[string]string, typ string) (owner, change string, ok bool) {
+// the tags each tool sets or the configured owner tags (extra), and the
+// change to make there instead. Elastic Beanstalk and Kubernetes come
+// first: they deploy through their own controllers or stacks, and their
+// owners are where the change belongs.
+func iacOwner(tags map[string]string, typ string, extra []IaCTag) (owner, change string, ok bool) {
 	nlb := typ == TypeNetwork
 	if env, ok := tags["elasticbeanstalk:environment-name"]; ok {
 		return fmt.Sprintf("Elastic Beanstalk environment %q", env),
@@ -230,6 +231,15 @@ func iacOwner(tags map[string]string, typ string) (owner, change string, ok bool
 			return what, "Change the template: TargetGroupAttributes proxy_protocol_v2.enabled=true on each AWS::ElasticLoadBalancingV2::TargetGroup behind a TCP or TLS listener", true
 		}
 		return what, "Change the template's AWS::ElasticLoadBalancing::LoadBalancer: Listeners with Protocol/InstanceProtocol TCP (SSL for HTTPS), and a Policies entry with PolicyType ProxyProtocolPolicyType, Attributes ProxyProtocol=true and the InstancePorts", true
+	}
+	for _, t := range extra {
+		if found, ok := t.match(tags); ok {
+			what := fmt.Sprintf("infrastructure as code (tag %s, a configured IaC owner tag)", found)
+			if nlb {
+				return what, "Change it in that code: target group attribute proxy_protocol_v2.enabled=true on each target group behind a TCP or TLS listener", true
+			}
+			return what, "Change it in that code: listeners with protocol and instance protocol TCP (SSL for HTTPS), and a ProxyProtocolPolicyType policy (ProxyProtocol=true) on the instance ports", true
+		}
 	}
 	return "", "", false
 }

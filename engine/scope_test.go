@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -146,6 +147,17 @@ func TestIaCOwners(t *testing.T) {
 		{"Elastic Beanstalk before its stack", map[string]string{"elasticbeanstalk:environment-name": "shop-prod", "aws:cloudformation:stack-name": "awseb-e-1"}, `Elastic Beanstalk environment "shop-prod"`, "aws:elb:policies"},
 		{"override", map[string]string{"aws:cloudformation:stack-name": "web-prod", TagIaC: "Override"}, "", ""},
 		{"no owner", map[string]string{"team": "shop"}, "", ""},
+		// Configured owner tags (Config.IaCTags below): Terraform and
+		// Crossplane add no tag by themselves.
+		{"configured key=value, other case", map[string]string{"ManagedBy": "Terraform"}, "tag ManagedBy=Terraform, a configured IaC owner tag", "ProxyProtocolPolicyType"},
+		{"configured key, any value", map[string]string{"crossplane.io/claim-name": "web"}, "tag crossplane.io/claim-name=web", "ProxyProtocolPolicyType"},
+		{"configured key, other value", map[string]string{"ManagedBy": "hand"}, "", ""},
+		{"configured key, other key case", map[string]string{"managedby": "terraform"}, "", ""},
+		{"configured, override", map[string]string{"ManagedBy": "terraform", TagIaC: "override"}, "", ""},
+	}
+	iac, err := ParseIaCTags("ManagedBy=terraform, crossplane.io/claim-name")
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,7 +167,7 @@ func TestIaCOwners(t *testing.T) {
 				tags[k] = v
 			}
 			c := f.addClassic("web", tags, listener("HTTP", 80, "HTTP", 80))
-			r := reportOf(t, sweep(t, newEngine(t, f, Config{})), "web")
+			r := reportOf(t, sweep(t, newEngine(t, f, Config{IaCTags: iac})), "web")
 			if tt.wantOwner == "" {
 				if r.Status != StatusRemediated || hasRule(r, RuleManagedByIaC) {
 					t.Fatalf("got %s %+v; want remediated without %s", r.Status, r.Findings, RuleManagedByIaC)
@@ -181,6 +193,42 @@ func TestIaCOwners(t *testing.T) {
 	c.policies = []elbtypes.PolicyDescription{{PolicyName: aws.String("pp"), PolicyTypeName: aws.String(proxyPolicyType), PolicyAttributeDescriptions: []elbtypes.PolicyAttributeDescription{{AttributeName: aws.String(proxyAttribute), AttributeValue: aws.String("true")}}}}
 	if r := reportOf(t, sweep(t, newEngine(t, f, Config{})), "web"); r.Status != StatusCompliant || len(r.Findings) != 0 {
 		t.Errorf("compliant IaC-owned: got %s %+v; want compliant without findings", r.Status, r.Findings)
+	}
+}
+
+func TestParseIaCTags(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string // the tags' String()s, comma-joined
+		wantErr string
+	}{
+		{"", "", ""},
+		{" ManagedBy=terraform , pulumi:project,a=b=c", "ManagedBy=terraform,pulumi:project,a=b=c", ""},
+		{"ManagedBy=", "", "want a value after ="},
+		{"=terraform", "", "a key of 1 to 128"},
+		{"a,,b", "", "a key of 1 to 128"},
+		{strings.Repeat("k", 129), "", "a key of 1 to 128"},
+		{"k=" + strings.Repeat("v", 257), "", "at most 256"},
+		{strings.Repeat("k,", 50) + "k", "", "at most 50"},
+	}
+	for _, tt := range tests {
+		got, err := ParseIaCTags(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseIaCTags(%.20q): got %v; want an ErrConfig with %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		var s []string
+		for _, x := range got {
+			s = append(s, x.String())
+		}
+		if err != nil || strings.Join(s, ",") != tt.want {
+			t.Errorf("ParseIaCTags(%q): got %q, %v; want %q", tt.in, s, err, tt.want)
+		}
+	}
+	if err := (Config{IaCTags: []IaCTag{{Key: ""}}}).Validate(); err == nil {
+		t.Errorf("Validate with an empty IaC tag key: got nil; want an error")
 	}
 }
 

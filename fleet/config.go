@@ -28,6 +28,7 @@ const (
 	EnvMaxErrors         = "ELBGUARD_MAX_ERRORS"           // failed changes after which a run stops changing; default 3
 	EnvSelfRoleARN       = "ELBGUARD_SELF_ROLE_ARN"        // the enforcer's role; default from sts:GetCallerIdentity
 	EnvLogLevel          = "ELBGUARD_LOG_LEVEL"            // debug|info|warn|error; default info
+	EnvIaCTags           = "ELBGUARD_IAC_TAGS"             // KEY[=VALUE],...: more tags that mark IaC ownership (ManagedBy=terraform)
 )
 
 // ErrEnv is wrapped by every invalid environment variable error.
@@ -73,6 +74,13 @@ func ConfigFromEnv(getenv func(string) string) (engine.Config, error) {
 			}
 			*b.dst = n
 		}
+	}
+	if v := getenv(EnvIaCTags); v != "" {
+		tags, err := engine.ParseIaCTags(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: %s=%q: %w", ErrEnv, EnvIaCTags, v, err)
+		}
+		cfg.IaCTags = tags
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%w: %s/%s: %w", ErrEnv, EnvTagKey, EnvIdleTimeoutTagKey, err)

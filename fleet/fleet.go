@@ -17,6 +17,13 @@ import (
 // not be had (the spoke role missing or denied).
 const RuleAssumeRole = "assume_role_failed"
 
+// RuleNoSpoke is the finding of an account found in the organization whose
+// spoke role is denied or missing: the StackSet does not deploy there (the
+// management account, an account outside its organizational units). It is
+// not_applicable, reported once per sweep, not an error that would keep the
+// sweep's error alarm on.
+const RuleNoSpoke = "no_spoke"
+
 // TypeLocation is the report type of a finding about a whole account and
 // region rather than one load balancer.
 const TypeLocation = "account"
@@ -122,6 +129,9 @@ func (f *Fleet) Run(ctx context.Context, u Unit) (*engine.Result, error) {
 		if Retryable(err) && !errors.Is(err, awsclient.ErrAssumeRole) {
 			return nil, err
 		}
+		if errors.Is(err, awsclient.ErrAssumeRole) && !Retryable(err) && !f.Scope.Explicit(u.Account) {
+			return f.noSpoke(u, err), nil
+		}
 		return LocationError(u.Account, u.Region, err), nil
 	}
 	if f.Plan != nil {
@@ -162,6 +172,23 @@ func (f *Fleet) RunAll(ctx context.Context, units []Unit, parallel int) *engine.
 	}
 	wg.Wait()
 	return Merge(results...)
+}
+
+// noSpoke is the result of a unit of an account that was not named but
+// found in the organization, whose role is denied or missing: one
+// not_applicable report for the account, from the unit of the first
+// guarded region (the role is global: every region fails alike), none from
+// the others.
+func (f *Fleet) noSpoke(u Unit, err error) *engine.Result {
+	if u.Region != f.Scope.Regions()[0] {
+		return &engine.Result{Reports: []engine.Report{}, Counts: map[engine.Status]int{}}
+	}
+	r := engine.Report{Account: u.Account, Region: u.Region, Name: u.Account, Type: TypeLocation, Status: engine.StatusNotApplicable,
+		Findings: []engine.Finding{{Rule: RuleNoSpoke, Detail: fmt.Sprintf("no reachable spoke role in account %s (the StackSet deploys only to its "+
+			"organizational units, never to the management account); deploy the ElbGuardSpoke stack there, or name the account in the "+
+			"accounts list to make this an error: %v", u.Account, err)}},
+		Actions: []engine.Action{}}
+	return &engine.Result{Reports: []engine.Report{r}, Found: 1, Processed: 1, Counts: map[engine.Status]int{engine.StatusNotApplicable: 1}}
 }
 
 // LocationError is the result of an account and region that could not be

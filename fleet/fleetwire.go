@@ -30,7 +30,7 @@ func NewFleet(ctx context.Context, base aws.Config, org OrgConfig, cfg engine.Co
 		return nil, err
 	}
 	var lister AccountLister
-	if org.Org {
+	if org.fromOrg() {
 		lister = organizations.NewFromConfig(base)
 	}
 	scope, err := NewScope(org, home, base.Region, lister)
@@ -45,9 +45,12 @@ func (f *Fleet) String() string {
 	if f == nil {
 		return ""
 	}
-	accounts := "org"
-	if !f.Scope.cfg.Org {
-		accounts = strings.Join(f.Scope.cfg.Accounts, ",")
+	accounts := strings.Join(f.Scope.cfg.Accounts, ",")
+	switch {
+	case len(f.Scope.cfg.OrgUnits) > 0:
+		accounts += " + organizational units " + strings.Join(f.Scope.cfg.OrgUnits, ",")
+	case f.Scope.cfg.Org:
+		accounts = "org"
 	}
 	return fmt.Sprintf("home %s, accounts %s, regions %s, role %s", f.Scope.home, accounts, strings.Join(f.Scope.Regions(), ","), f.Provider.RoleName())
 }

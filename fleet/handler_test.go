@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,9 @@ func TestConfigFromEnv(t *testing.T) {
 		{"budgets", map[string]string{EnvMaxChanges: "25", EnvMaxErrors: "1"}, engine.Config{MaxChanges: 25, MaxErrors: 1}, ""},
 		{"bad max changes", map[string]string{EnvMaxChanges: "0"}, engine.Config{}, "ELBGUARD_MAX_CHANGES=\"0\"; want a whole number from 1 to 100000"},
 		{"bad max errors", map[string]string{EnvMaxErrors: "many"}, engine.Config{}, "ELBGUARD_MAX_ERRORS=\"many\""},
+		{"IaC owner tags", map[string]string{EnvIaCTags: "ManagedBy=terraform,crossplane.io/claim-name"},
+			engine.Config{IaCTags: []engine.IaCTag{{Key: "ManagedBy", Value: "terraform", HasValue: true}, {Key: "crossplane.io/claim-name"}}}, ""},
+		{"bad IaC owner tag", map[string]string{EnvIaCTags: "ManagedBy="}, engine.Config{}, `ELBGUARD_IAC_TAGS="ManagedBy="`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,7 +169,7 @@ func TestConfigFromEnv(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
 			}
 		})

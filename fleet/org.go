@@ -21,6 +21,7 @@ import (
 const (
 	EnvRoleName      = "ELBGUARD_ROLE_NAME"       // role assumed in other accounts; default elbguard-spoke
 	EnvAccounts      = "ELBGUARD_ACCOUNTS"        // ID,ID,... or org; empty: this account only (single-account)
+	EnvOrgUnits      = "ELBGUARD_ORG_UNITS"       // ou-...,r-...: the accounts of these OUs (recursively), plus ELBGUARD_ACCOUNTS
 	EnvRegions       = "ELBGUARD_REGIONS"         // R,R,...; empty: the function's own region
 	EnvSweepQueueURL = "ELBGUARD_SWEEP_QUEUE_URL" // the sweeper's fan-out queue; empty: units run in the sweeper itself
 	EnvRateDescribe  = "ELBGUARD_RATE_DESCRIBE"   // describe calls per second per account, region and ELB API; default 8
@@ -41,6 +42,14 @@ type OrgConfig struct {
 	// Organizations instead. Neither: single-account.
 	Accounts []string
 	Org      bool
+	// OrgUnits, when set, narrows the organization to the accounts of
+	// these organizational units (ou-...) or roots (r-...), recursively:
+	// where the spoke StackSet deploys. The listed Accounts are added.
+	OrgUnits []string
+	// NamedOnly makes Accounts (or the organization) the whole scope: the
+	// caller's own account is not added unless named. The CLI sets it
+	// (--accounts A,B means exactly A and B); a hub always guards its own.
+	NamedOnly bool
 	// Regions lists the regions to guard. Empty: the hub's own region.
 	Regions []string
 	// QueueURL is the SQS queue sweeps fan out onto, one message per
@@ -51,7 +60,10 @@ type OrgConfig struct {
 }
 
 // Enabled reports whether the configuration names accounts (a hub).
-func (c OrgConfig) Enabled() bool { return c.Org || len(c.Accounts) > 0 }
+func (c OrgConfig) Enabled() bool { return c.fromOrg() || len(c.Accounts) > 0 }
+
+// fromOrg reports whether accounts come from Organizations.
+func (c OrgConfig) fromOrg() bool { return c.Org || len(c.OrgUnits) > 0 }
 
 // ParseAccounts reads "ID,ID,..." or "org". Empty gives neither.
 func ParseAccounts(s string) (accounts []string, org bool, err error) {
@@ -100,6 +112,9 @@ func OrgConfigFromEnv(getenv func(string) string) (OrgConfig, error) {
 	if c.Accounts, c.Org, err = ParseAccounts(getenv(EnvAccounts)); err != nil {
 		return c, fmt.Errorf("%w: %s: %w", ErrEnv, EnvAccounts, err)
 	}
+	if c.OrgUnits, err = ParseOrgUnits(getenv(EnvOrgUnits)); err != nil {
+		return c, fmt.Errorf("%w: %s: %w", ErrEnv, EnvOrgUnits, err)
+	}
 	if c.Regions, err = ParseRegions(getenv(EnvRegions)); err != nil {
 		return c, fmt.Errorf("%w: %s: %w", ErrEnv, EnvRegions, err)
 	}
@@ -125,10 +140,12 @@ func OrgConfigFromEnv(getenv func(string) string) (OrgConfig, error) {
 	return c, nil
 }
 
-// AccountLister is the Organizations call that lists the accounts of the
-// organization.
+// AccountLister is the Organizations calls that list the accounts in scope:
+// the whole organization, or the accounts of organizational units.
 type AccountLister interface {
 	ListAccounts(ctx context.Context, in *organizations.ListAccountsInput, optFns ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error)
+	ListAccountsForParent(ctx context.Context, in *organizations.ListAccountsForParentInput, optFns ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error)
+	ListOrganizationalUnitsForParent(ctx context.Context, in *organizations.ListOrganizationalUnitsForParentInput, optFns ...func(*organizations.Options)) (*organizations.ListOrganizationalUnitsForParentOutput, error)
 }
 
 // orgRefresh is how long the organization's account list is trusted; a new
@@ -136,7 +153,7 @@ type AccountLister interface {
 const orgRefresh = 5 * time.Minute
 
 // Scope is the accounts and regions a hub guards. The hub's own account is
-// always in scope. It is safe for concurrent use.
+// in scope unless NamedOnly. It is safe for concurrent use.
 type Scope struct {
 	cfg    OrgConfig
 	home   string
@@ -149,10 +166,10 @@ type Scope struct {
 }
 
 // NewScope returns the scope of cfg for the hub account home in region;
-// lister is needed only when cfg.Org.
+// lister is needed only when the accounts come from Organizations.
 func NewScope(cfg OrgConfig, home, region string, lister AccountLister) (*Scope, error) {
-	if cfg.Org && lister == nil {
-		return nil, fmt.Errorf("%w: %s=org needs an Organizations client", ErrEnv, EnvAccounts)
+	if cfg.fromOrg() && lister == nil {
+		return nil, fmt.Errorf("%w: %s=org or %s needs an Organizations client", ErrEnv, EnvAccounts, EnvOrgUnits)
 	}
 	return &Scope{cfg: cfg, home: home, region: region, lister: lister}, nil
 }
@@ -165,25 +182,34 @@ func (s *Scope) Regions() []string {
 	return s.cfg.Regions
 }
 
-// Accounts returns the guarded accounts: the configured list, or the
-// organization's active accounts (cached for orgRefresh), the hub's first.
+// Accounts returns the guarded accounts: the hub's own first (unless
+// NamedOnly), the configured list, then the organization's active accounts
+// (of OrgUnits when set; cached for orgRefresh).
 func (s *Scope) Accounts(ctx context.Context) ([]string, error) {
-	var list []string
-	if s.cfg.Org {
+	var fromOrg []string
+	if s.cfg.fromOrg() {
 		var err error
-		if list, err = s.orgAccounts(ctx, false); err != nil {
+		if fromOrg, err = s.orgAccounts(ctx, false); err != nil {
 			return nil, err
 		}
-	} else {
-		list = s.cfg.Accounts
 	}
-	out := []string{s.home}
-	for _, a := range list {
-		if a != s.home {
+	var out []string
+	if !s.cfg.NamedOnly || slices.Contains(s.cfg.Accounts, s.home) || slices.Contains(fromOrg, s.home) {
+		out = append(out, s.home)
+	}
+	for _, a := range slices.Concat(s.cfg.Accounts, fromOrg) {
+		if !slices.Contains(out, a) {
 			out = append(out, a)
 		}
 	}
 	return out, nil
+}
+
+// Explicit reports whether account was named in the configured accounts (or
+// is the hub's own): an unreachable spoke there is an error, while one of an
+// account found in the organization is not_applicable (see Unreachable).
+func (s *Scope) Explicit(account string) bool {
+	return (account == s.home && !s.cfg.NamedOnly) || slices.Contains(s.cfg.Accounts, account)
 }
 
 func (s *Scope) orgAccounts(ctx context.Context, refresh bool) ([]string, error) {
@@ -192,22 +218,25 @@ func (s *Scope) orgAccounts(ctx context.Context, refresh bool) ([]string, error)
 	if !refresh && !s.fetched.IsZero() && time.Since(s.fetched) < orgRefresh {
 		return s.org, nil
 	}
-	var accounts []string
-	p := organizations.NewListAccountsPaginator(s.lister, &organizations.ListAccountsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list the organization's accounts: %w", err)
-		}
-		for _, a := range page.Accounts {
-			active := a.State == orgtypes.AccountStateActive || (a.State == "" && a.Status == orgtypes.AccountStatusActive) //nolint:staticcheck // Status until State is everywhere
-			if active && awsclient.ValidAccount(aws.ToString(a.Id)) {
-				accounts = append(accounts, aws.ToString(a.Id))
-			}
+	var accounts []orgtypes.Account
+	var err error
+	if len(s.cfg.OrgUnits) > 0 {
+		accounts, err = accountsUnder(ctx, s.lister, s.cfg.OrgUnits)
+	} else {
+		accounts, err = allAccounts(ctx, s.lister)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, a := range accounts {
+		active := a.State == orgtypes.AccountStateActive || (a.State == "" && a.Status == orgtypes.AccountStatusActive) //nolint:staticcheck // Status until State is everywhere
+		if id := aws.ToString(a.Id); active && awsclient.ValidAccount(id) && !slices.Contains(ids, id) {
+			ids = append(ids, id)
 		}
 	}
-	s.org, s.fetched = accounts, time.Now()
-	return accounts, nil
+	s.org, s.fetched = ids, time.Now()
+	return ids, nil
 }
 
 // Check decides whether an event from account in region is in scope,
@@ -220,13 +249,10 @@ func (s *Scope) Check(ctx context.Context, account, region string) (reason strin
 		return fmt.Sprintf("malformed region %q", region), nil
 	case !slices.Contains(s.Regions(), region):
 		return fmt.Sprintf("region %s is not guarded (guarded: %s)", region, strings.Join(s.Regions(), ",")), nil
-	case account == s.home:
+	case s.Explicit(account):
 		return "", nil
-	case !s.cfg.Org:
-		if !slices.Contains(s.cfg.Accounts, account) {
-			return fmt.Sprintf("account %s is not in the configured accounts", account), nil
-		}
-		return "", nil
+	case !s.cfg.fromOrg():
+		return fmt.Sprintf("account %s is not in the configured accounts", account), nil
 	}
 	list, err := s.orgAccounts(ctx, false)
 	if err != nil {
@@ -238,13 +264,16 @@ func (s *Scope) Check(ctx context.Context, account, region string) (reason strin
 	s.mu.Lock()
 	stale := time.Since(s.fetched) > time.Minute
 	s.mu.Unlock()
-	if stale { // perhaps an account created since the last listing
+	if stale { // perhaps an account created or moved since the last listing
 		if list, err = s.orgAccounts(ctx, true); err != nil {
 			return "", err
 		}
 		if slices.Contains(list, account) {
 			return "", nil
 		}
+	}
+	if len(s.cfg.OrgUnits) > 0 {
+		return fmt.Sprintf("account %s is not an active account of the organizational units %s", account, strings.Join(s.cfg.OrgUnits, ",")), nil
 	}
 	return fmt.Sprintf("account %s is not an active account of the organization", account), nil
 }

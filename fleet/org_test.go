@@ -34,6 +34,9 @@ func TestOrgConfigFromEnv(t *testing.T) {
 			OrgConfig{Org: true, RoleName: "guard", QueueURL: "https://sqs/q", Limits: awsclient.Limits{Describe: 5, Mutate: 0.5}}, ""},
 		{"bad account", map[string]string{EnvAccounts: "111111111111,abc"}, OrgConfig{}, `ELBGUARD_ACCOUNTS: account "abc"`},
 		{"bad region", map[string]string{EnvRegions: "us-east-1,Mars"}, OrgConfig{}, `ELBGUARD_REGIONS: region "Mars"`},
+		{"org units", map[string]string{EnvOrgUnits: "ou-ab12-abcdefgh,r-ab12", EnvAccounts: "111111111111"},
+			OrgConfig{Accounts: []string{"111111111111"}, OrgUnits: []string{"ou-ab12-abcdefgh", "r-ab12"}}, ""},
+		{"bad org unit", map[string]string{EnvOrgUnits: "o-abcdefghij"}, OrgConfig{}, `ELBGUARD_ORG_UNITS: organizational unit "o-abcdefghij"`},
 		{"bad role", map[string]string{EnvRoleName: "a/b"}, OrgConfig{}, `ELBGUARD_ROLE_NAME="a/b"`},
 		{"zero rate", map[string]string{EnvRateMutate: "0"}, OrgConfig{}, `ELBGUARD_RATE_MUTATE="0"`},
 		{"huge rate", map[string]string{EnvRateDescribe: "1e9"}, OrgConfig{}, `ELBGUARD_RATE_DESCRIBE="1e9"`},
@@ -57,10 +60,42 @@ func TestOrgConfigFromEnv(t *testing.T) {
 	}
 }
 
-// fakeOrg lists accounts in pages of two and counts the calls.
+// fakeOrg lists accounts in pages of two and counts the calls. parent
+// files accounts (by id) and units under parents; accounts without one are
+// in the root r-root.
 type fakeOrg struct {
 	accounts []orgtypes.Account
+	parent   map[string]string
 	calls    int
+}
+
+func (f *fakeOrg) parentOf(id string) string {
+	if p, ok := f.parent[id]; ok {
+		return p
+	}
+	return "r-root"
+}
+
+func (f *fakeOrg) ListAccountsForParent(_ context.Context, in *organizations.ListAccountsForParentInput, _ ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error) {
+	f.calls++
+	out := &organizations.ListAccountsForParentOutput{}
+	for _, a := range f.accounts {
+		if f.parentOf(aws.ToString(a.Id)) == aws.ToString(in.ParentId) {
+			out.Accounts = append(out.Accounts, a)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeOrg) ListOrganizationalUnitsForParent(_ context.Context, in *organizations.ListOrganizationalUnitsForParentInput, _ ...func(*organizations.Options)) (*organizations.ListOrganizationalUnitsForParentOutput, error) {
+	f.calls++
+	out := &organizations.ListOrganizationalUnitsForParentOutput{}
+	for child, p := range f.parent {
+		if p == aws.ToString(in.ParentId) && strings.HasPrefix(child, "ou-") {
+			out.OrganizationalUnits = append(out.OrganizationalUnits, orgtypes.OrganizationalUnit{Id: aws.String(child)})
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeOrg) ListAccounts(_ context.Context, in *organizations.ListAccountsInput, _ ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error) {
@@ -130,6 +165,102 @@ func TestScopeCheck(t *testing.T) {
 	}
 	if _, err := NewScope(OrgConfig{Org: true}, "999999999999", "us-east-1", nil); err == nil {
 		t.Errorf("org without a lister: got nil; want an error")
+	}
+}
+
+// TestScopeOrgUnits: the accounts of the StackSet's organizational units,
+// recursively, plus the listed ones; the management account in the root and
+// an account of another unit are outside; only the listed are explicit.
+func TestScopeOrgUnits(t *testing.T) {
+	const (
+		workloads = "ou-abcd-11111111"
+		prod      = "ou-abcd-22222222" // under workloads
+		sandbox   = "ou-abcd-33333333"
+	)
+	org := &fakeOrg{
+		accounts: []orgtypes.Account{
+			{Id: aws.String("100000000000"), State: orgtypes.AccountStateActive}, // management, in the root
+			{Id: aws.String("111111111111"), State: orgtypes.AccountStateActive},
+			{Id: aws.String("222222222222"), State: orgtypes.AccountStateActive},
+			{Id: aws.String("333333333333"), State: orgtypes.AccountStateActive},
+			{Id: aws.String("444444444444"), State: orgtypes.AccountStateSuspended},
+		},
+		parent: map[string]string{workloads: "r-root", prod: workloads, sandbox: "r-root",
+			"111111111111": workloads, "222222222222": prod, "333333333333": sandbox, "444444444444": prod},
+	}
+	cfg := OrgConfig{OrgUnits: []string{workloads}, Accounts: []string{"555555555555"}}
+	if !cfg.Enabled() {
+		t.Fatal("org units alone: not enabled")
+	}
+	s, err := NewScope(cfg, "999999999999", "us-east-1", org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Accounts(context.Background())
+	if want := []string{"999999999999", "555555555555", "111111111111", "222222222222"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("accounts: got %v, %v; want %v", got, err, want)
+	}
+	for _, tt := range []struct {
+		account    string
+		explicit   bool
+		wantReason string
+	}{
+		{"999999999999", true, ""},
+		{"555555555555", true, ""},
+		{"222222222222", false, ""},
+		{"333333333333", false, "not an active account of the organizational units ou-abcd-11111111"},
+		{"100000000000", false, "not an active account of the organizational units"},
+	} {
+		if e := s.Explicit(tt.account); e != tt.explicit {
+			t.Errorf("Explicit(%s): got %v; want %v", tt.account, e, tt.explicit)
+		}
+		reason, err := s.Check(context.Background(), tt.account, "us-east-1")
+		if err != nil || (tt.wantReason == "") != (reason == "") || !strings.Contains(reason, tt.wantReason) {
+			t.Errorf("Check(%s): got %q, %v; want %q", tt.account, reason, err, tt.wantReason)
+		}
+	}
+	if _, err := NewScope(OrgConfig{OrgUnits: []string{workloads}}, "999999999999", "us-east-1", nil); err == nil {
+		t.Errorf("org units without a lister: got nil; want an error")
+	}
+}
+
+// TestScopeNamedOnly: the CLI's --accounts A,B is exactly A and B; the
+// caller's own account only when named.
+func TestScopeNamedOnly(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		accounts []string
+		want     []string
+	}{
+		{"caller not named", []string{"111111111111", "222222222222"}, []string{"111111111111", "222222222222"}},
+		{"caller named", []string{"111111111111", "999999999999"}, []string{"999999999999", "111111111111"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewScope(OrgConfig{Accounts: tt.accounts, NamedOnly: true}, "999999999999", "us-east-1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Accounts(context.Background())
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, %v; want %v", got, err, tt.want)
+			}
+			reason, _ := s.Check(context.Background(), "999999999999", "us-east-1")
+			if named := slices.Contains(tt.accounts, "999999999999"); named != (reason == "") {
+				t.Errorf("Check(caller): got %q; want in scope only when named", reason)
+			}
+		})
+	}
+}
+
+func TestParseOrgUnits(t *testing.T) {
+	got, err := ParseOrgUnits(" ou-ab12-abcdefgh,r-ab12, ou-ab12-abcdefgh")
+	if err != nil || !slices.Equal(got, []string{"ou-ab12-abcdefgh", "r-ab12"}) {
+		t.Errorf("got %v, %v; want the two ids", got, err)
+	}
+	for _, bad := range []string{"ou-x", "o-abcdefghij", "ou-ab12-abcdefgh,", "r-AB12"} {
+		if _, err := ParseOrgUnits(bad); err == nil {
+			t.Errorf("ParseOrgUnits(%q): got nil; want an error", bad)
+		}
 	}
 }
 

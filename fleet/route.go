@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/elbguard/elbguard/engine"
@@ -61,4 +62,28 @@ func (h *Enforcer) route(ctx context.Context, log *slog.Logger, o eventOrigin, o
 	}
 	done, ferr := finish(ctx, log, out, LocationError(o.Account, o.Region, err), nil, h.Metrics, function)
 	return nil, log, done, ferr
+}
+
+// EventOrigin returns the account and region an EventBridge event's
+// envelope names; empty when absent or undecodable.
+func EventOrigin(raw []byte) (account, region string) {
+	o := originOf(raw)
+	return o.Account, o.Region
+}
+
+// ForeignEvent is why a single-account run (account in region) must not
+// handle raw: the event's envelope names another account or region, where
+// this run's credentials would find nothing and report the load balancer
+// gone (archiving its findings). "" when the event is this location's, or
+// names no location (a verification batch).
+func ForeignEvent(raw []byte, account, region string) string {
+	o := originOf(raw)
+	switch {
+	case o.Account != "" && account != "" && o.Account != account:
+		return fmt.Sprintf("the event is for account %s but these credentials are account %s: use --accounts %s (and --role-name) to act there",
+			o.Account, account, o.Account)
+	case o.Region != "" && o.Region != region:
+		return fmt.Sprintf("the event is for region %s but this run is in %s: use --region %s", o.Region, cmp.Or(region, "no region"), o.Region)
+	}
+	return ""
 }

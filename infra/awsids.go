@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+
+	"github.com/elbguard/elbguard/internal/awsclient"
 )
 
 // Formats of the AWS identifiers the organization stacks take from context.
@@ -16,7 +18,7 @@ var (
 	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
 	// orgUnitPattern is an organizational unit id, or the organization's root
 	// id (StackSet deployment targets accept both).
-	orgUnitPattern = regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$`)
+	orgUnitPattern = awsclient.OrgUnitRE // the hub walks the same ids
 	// regionPattern is an AWS region name: us-east-1, eu-central-2,
 	// us-gov-west-1, ap-southeast-5, il-central-1, cn-north-1.
 	regionPattern = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$`)

@@ -86,6 +86,7 @@ func addCompliance(e *Enforcer) {
 	if c.SecurityHub {
 		anySink = true
 		e.Role.AddToPrincipalPolicy(securityHubImportStatement(stack, nil))
+		e.Role.AddToPrincipalPolicy(securityHubReadStatement(stack, nil))
 		for _, fn := range fns {
 			fn.AddEnvironment(jsii.String(fleet.EnvSecurityHub), jsii.String("true"), nil)
 		}

@@ -28,7 +28,9 @@ func TestComplianceOffByDefault(t *testing.T) {
 func TestComplianceAll(t *testing.T) {
 	tpl, e := enforcerStack(t, EnforcerProps{Compliance: ComplianceProps{SecurityHub: true, NotifyEmail: "oncall@example.com", ConfigRule: true}})
 
-	// Security Hub: BatchImportFindings on the default product only.
+	// Security Hub: BatchImportFindings on the default product and
+	// GetFindings (the first CreatedAt, archives of existing findings only)
+	// on the account's own hub.
 	var hub []statement
 	for _, st := range roleStatements(t, tpl, enforcerFn) {
 		for _, a := range st.actions {
@@ -37,9 +39,11 @@ func TestComplianceAll(t *testing.T) {
 			}
 		}
 	}
-	if len(hub) != 1 || !slices.Equal(hub[0].actions, []string{"securityhub:BatchImportFindings"}) ||
-		len(hub[0].resources) != 1 || !strings.HasSuffix(hub[0].resources[0], ":product/<Ref:AWS::AccountId>/default") {
-		t.Errorf("got Security Hub statements %+v; want BatchImportFindings on the default product only", hub)
+	if len(hub) != 2 || !slices.Equal(hub[0].actions, []string{"securityhub:BatchImportFindings"}) ||
+		len(hub[0].resources) != 1 || !strings.HasSuffix(hub[0].resources[0], ":product/<Ref:AWS::AccountId>/default") ||
+		!slices.Equal(hub[1].actions, []string{"securityhub:GetFindings"}) ||
+		len(hub[1].resources) != 1 || !strings.HasSuffix(hub[1].resources[0], ":<Ref:AWS::AccountId>:hub/default") {
+		t.Errorf("got Security Hub statements %+v; want BatchImportFindings on the default product and GetFindings on the account's hub only", hub)
 	}
 	for _, fn := range []string{enforcerFn, sweeperFn} {
 		env := dig(withIDPrefix(t, tpl, "AWS::Lambda::Function", fn), "Properties", "Environment", "Variables").(map[string]any)

@@ -34,6 +34,7 @@ const (
 	CtxNotify              = "notify"
 	CtxNotifyEmail         = "notifyEmail"
 	CtxConfigRule          = "configRule"
+	CtxIaCTags             = "iacTags" // KEY[=VALUE],...: more IaC owner tags (ELBGUARD_IAC_TAGS)
 )
 
 // ContextKeys lists every context key the app reads; CheckContextKeys
@@ -41,7 +42,7 @@ const (
 var ContextKeys = []string{
 	CtxTagKey, CtxDefaultMode, CtxDryRun, CtxSweepSchedule, CtxConcurrency, CtxReservedConcurrency,
 	CtxCreateTrail, CtxAlarmEmail, CtxDemo, CtxLoadBalancer, CtxCertificateArn, CtxInstanceType,
-	CtxVerifyWindow, CtxSecurityHub, CtxNotify, CtxNotifyEmail, CtxConfigRule, CtxMaxChanges, CtxMaxErrors,
+	CtxVerifyWindow, CtxSecurityHub, CtxNotify, CtxNotifyEmail, CtxConfigRule, CtxMaxChanges, CtxMaxErrors, CtxIaCTags,
 	CtxHub, CtxOrgID, CtxAccounts, CtxRegions, CtxOrgUnits, CtxSpokeRoleName, CtxSweepWorkers,
 	CtxRateDescribe, CtxRateMutate, CtxStackSetCallAs, CtxHubRoleArn, CtxHubAccount, CtxHubRegion,
 	CtxSpokeRoleRegion,
@@ -94,6 +95,7 @@ func ConfigFromContext(get func(key string) any) (Config, error) {
 	cfg.Enforcer.CreateTrail = r.boolean(CtxCreateTrail)
 	cfg.Enforcer.AlarmEmail = r.str(CtxAlarmEmail)
 	cfg.Enforcer.VerifyWindowSeconds = r.integer(CtxVerifyWindow)
+	cfg.Enforcer.IaCTags = r.list(CtxIaCTags)
 	cfg.Enforcer.Compliance = ComplianceProps{SecurityHub: r.boolean(CtxSecurityHub), Notify: r.boolean(CtxNotify),
 		NotifyEmail: r.str(CtxNotifyEmail), ConfigRule: r.boolean(CtxConfigRule)}
 	cfg.Demo = r.boolean(CtxDemo)

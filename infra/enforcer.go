@@ -240,6 +240,9 @@ func newFunction(scope constructs.Construct, s functionSpec, p EnforcerProps, ro
 			fleet.EnvMaxErrors:   jsii.String(strconv.Itoa(p.MaxErrors)),
 		},
 	})
+	if len(p.IaCTags) > 0 {
+		fn.AddEnvironment(jsii.String(fleet.EnvIaCTags), jsii.String(strings.Join(p.IaCTags, ",")), nil)
+	}
 	if s.selfRoleEnv {
 		// The enforcer ignores events its role caused; naming the role saves
 		// an sts:GetCallerIdentity at start-up.

@@ -461,10 +461,11 @@ func TestEnforcerWriteActionsMatchEngine(t *testing.T) {
 
 func TestEnforcerCustomProps(t *testing.T) {
 	tpl, _ := enforcerStack(t, EnforcerProps{TagKey: "team:pp", DefaultMode: "Enforce", DryRun: true,
-		SweepSchedule: "cron(0/30 * * * ? *)", Concurrency: 16, ReservedConcurrency: -1, MaxChanges: 50, MaxErrors: 1})
+		SweepSchedule: "cron(0/30 * * * ? *)", Concurrency: 16, ReservedConcurrency: -1, MaxChanges: 50, MaxErrors: 1,
+		IaCTags: []string{"ManagedBy=terraform", "crossplane.io/claim-name"}})
 	p := withIDPrefix(t, tpl, "AWS::Lambda::Function", enforcerFn)["Properties"].(map[string]any)
 	wantEnv := map[string]any{fleet.EnvTagKey: "team:pp", fleet.EnvDefaultMode: "enforce", fleet.EnvDryRun: "true", fleet.EnvConcurrency: "16",
-		fleet.EnvMaxChanges: "50", fleet.EnvMaxErrors: "1"}
+		fleet.EnvMaxChanges: "50", fleet.EnvMaxErrors: "1", fleet.EnvIaCTags: "ManagedBy=terraform,crossplane.io/claim-name"}
 	got := dig(p, "Environment", "Variables").(map[string]any)
 	delete(got, fleet.EnvSelfRoleARN)
 	delete(got, fleet.EnvRestoreKeySecret)

@@ -26,6 +26,7 @@ import (
 const (
 	envRoleName      = fleet.EnvRoleName
 	envAccounts      = fleet.EnvAccounts
+	envOrgUnits      = fleet.EnvOrgUnits
 	envRegions       = fleet.EnvRegions
 	envSweepQueueURL = fleet.EnvSweepQueueURL
 	envRateDescribe  = fleet.EnvRateDescribe
@@ -81,6 +82,12 @@ type HubProps struct {
 	// then required). When set, the bus admits only these accounts and the
 	// functions may assume only their spoke roles.
 	Accounts []string
+	// OrgUnits, when set, are where the spokes are: the sweep covers the
+	// accounts of these organizational units (and of the units below
+	// them) plus Accounts, and an account there whose spoke role is
+	// missing is not_applicable rather than an error. NewHubStack sets it
+	// to the StackSet's OrgUnits. Requires OrgID.
+	OrgUnits []string
 	// Regions are the regions swept in every account, e.g. us-east-1.
 	// Required.
 	Regions []string
@@ -127,6 +134,12 @@ func (h *HubProps) validate() error {
 	if err := checkIDs("Hub.Accounts", v.Accounts, accountIDPattern, wantAccountID); err != nil {
 		return err
 	}
+	if err := checkIDs("Hub.OrgUnits", v.OrgUnits, orgUnitPattern, wantOrgUnit); err != nil {
+		return err
+	}
+	if len(v.OrgUnits) > 0 && v.OrgID == "" {
+		return fmt.Errorf("%w: Hub.OrgUnits is set and Hub.OrgID is empty: want the organization id (%s)", ErrInvalidProps, wantOrgID)
+	}
 	if len(v.Regions) == 0 {
 		return fmt.Errorf("%w: Hub.Regions is empty: want at least one region name such as us-east-1", ErrInvalidProps)
 	}
@@ -149,6 +162,11 @@ func (h *HubProps) validate() error {
 	}
 	return nil
 }
+
+// fromOrg reports whether the hub finds accounts in the organization (all
+// of them, or those of OrgUnits) rather than only in Accounts: then any
+// account of the organization may be a spoke.
+func (h HubProps) fromOrg() bool { return len(h.Accounts) == 0 || len(h.OrgUnits) > 0 }
 
 // accountsValue is ELBGUARD_ACCOUNTS.
 func (h HubProps) accountsValue() string {
@@ -264,6 +282,9 @@ func hubEnvironment(h HubProps, queueURL *string) map[string]*string {
 		envRegions:       jsii.String(strings.Join(h.Regions, ",")),
 		envSweepQueueURL: queueURL,
 	}
+	if len(h.OrgUnits) > 0 {
+		env[envOrgUnits] = jsii.String(strings.Join(h.OrgUnits, ","))
+	}
 	if h.RateDescribe > 0 {
 		env[envRateDescribe] = jsii.String(strconv.FormatFloat(h.RateDescribe, 'f', -1, 64))
 	}
@@ -278,7 +299,7 @@ func hubEnvironment(h HubProps, queueURL *string) map[string]*string {
 // aws:ResourceOrgID).
 func spokeRoleArns(stack awscdk.Stack, h HubProps) []*string {
 	accounts := h.Accounts
-	if len(accounts) == 0 {
+	if h.fromOrg() {
 		accounts = []string{"*"}
 	}
 	out := make([]*string, 0, len(accounts))
@@ -311,7 +332,14 @@ func hubStatements(stack awscdk.Stack, h HubProps) []awsiam.PolicyStatement {
 		}
 	}
 	out := []awsiam.PolicyStatement{awsiam.NewPolicyStatement(assume)}
-	if len(h.Accounts) == 0 {
+	switch {
+	case len(h.OrgUnits) > 0:
+		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("ListOrganizationalUnitAccounts"),
+			Actions:   jsii.Strings("organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"),
+			Resources: jsii.Strings("*"),
+		}))
+	case len(h.Accounts) == 0:
 		out = append(out, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("ListOrganizationAccounts"),
 			Actions:   jsii.Strings("organizations:ListAccounts"),
@@ -330,7 +358,7 @@ func busPolicy(bus awsevents.IEventBus, h HubProps) awsiam.PolicyStatement {
 		Actions:   jsii.Strings("events:PutEvents"),
 		Resources: &[]*string{bus.EventBusArn()},
 	}
-	if len(h.Accounts) > 0 {
+	if !h.fromOrg() {
 		ps := make([]awsiam.IPrincipal, 0, len(h.Accounts))
 		for _, a := range h.Accounts {
 			ps = append(ps, awsiam.NewAccountPrincipal(jsii.String(a)))
@@ -376,7 +404,7 @@ func addHubAlarms(e *Enforcer) {
 // accepted.
 func suppressHubFindings(e *Enforcer, h HubProps) {
 	applies := []string{}
-	if len(h.Accounts) == 0 {
+	if h.fromOrg() {
 		applies = append(applies,
 			"Resource::arn:<AWS::Partition>:iam::*:role/"+h.SpokeRoleName,
 			"Resource::*")
@@ -386,7 +414,8 @@ func suppressHubFindings(e *Enforcer, h HubProps) {
 			id: "AwsSolutions-IAM5",
 			reason: "The hub assumes the spoke role in every account of the organization, including accounts created after " +
 				"deployment, so the account part of the role ARN is a wildcard; aws:ResourceOrgID limits it to the " +
-				"organization. organizations:ListAccounts supports no resource-level permissions.",
+				"organization. organizations:ListAccounts supports no resource-level permissions; the per-parent listings walk " +
+				"organizational units whose ARNs include the management account's id, which the hub does not know.",
 			appliesTo: applies,
 		})
 	}

@@ -51,6 +51,12 @@ func NewHubStack(scope constructs.Construct, id string, stackProps *awscdk.Stack
 	if p.StackSet != nil && p.Enforcer.Hub.OrgID == "" {
 		return nil, fmt.Errorf("build stack %s: %w: Hub.OrgID is empty: a service-managed StackSet deploys to organizational units and needs the organization id", id, ErrInvalidProps)
 	}
+	if p.StackSet != nil && len(p.Enforcer.Hub.OrgUnits) == 0 {
+		// The hub sweeps where the StackSet deploys (a copy: props stay the caller's).
+		h := *p.Enforcer.Hub
+		h.OrgUnits = p.StackSet.OrgUnits
+		p.Enforcer.Hub = &h
+	}
 	if err := p.Enforcer.Validate(); err != nil {
 		return nil, fmt.Errorf("build stack %s: %w", id, err)
 	}

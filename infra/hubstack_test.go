@@ -191,6 +191,46 @@ func TestHubStackAccountListAndRates(t *testing.T) {
 	}
 }
 
+// TestHubStackSweepsStackSetUnits: with a StackSet the hub sweeps where it
+// deploys (ELBGUARD_ORG_UNITS) plus the listed accounts, may list those
+// units' accounts, and assumes the spoke role in any account of the
+// organization (an account of the units is not in the list).
+func TestHubStackSweepsStackSetUnits(t *testing.T) {
+	hub := orgHub()
+	hub.Accounts = []string{"111111111111"}
+	tpl, _ := hubStack(t, HubStackProps{Enforcer: EnforcerProps{Hub: hub}, StackSet: &StackSetProps{OrgUnits: []string{testOrgUnit}}})
+	env, _ := dig(withIDPrefix(t, tpl, "AWS::Lambda::Function", sweepWorker), "Properties", "Environment", "Variables").(map[string]any)
+	for k, v := range map[string]string{envAccounts: "111111111111", envOrgUnits: testOrgUnit} {
+		if env[k] != v {
+			t.Errorf("%s = %v; want %q", k, env[k], v)
+		}
+	}
+	if len(hub.OrgUnits) != 0 {
+		t.Errorf("the caller's HubProps changed: OrgUnits %v", hub.OrgUnits)
+	}
+	var assume, list []string
+	for _, p := range resources(tpl, "AWS::IAM::Policy") {
+		for _, st := range asList(dig(p, "Properties", "PolicyDocument", "Statement")) {
+			actions := asStrings(dig(st, "Action"))
+			if slices.Contains(actions, "sts:AssumeRole") {
+				assume = append(assume, asStrings(dig(st, "Resource"))...)
+			}
+			for _, a := range actions {
+				if strings.HasPrefix(a, "organizations:") {
+					list = append(list, a)
+				}
+			}
+		}
+	}
+	slices.Sort(list)
+	if want := []string{"organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent"}; !slices.Equal(list, want) {
+		t.Errorf("organizations actions = %q; want %q", list, want)
+	}
+	if want := []string{"arn:<Ref:AWS::Partition>:iam::*:role/elbguard-spoke"}; !slices.Equal(assume, want) {
+		t.Errorf("sts:AssumeRole resources = %q; want %q (any account of the organization)", assume, want)
+	}
+}
+
 func TestNewHubStackRejectsBadProps(t *testing.T) {
 	dir := assets(t).lambdaDir
 	tests := []struct {

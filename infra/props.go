@@ -61,6 +61,12 @@ type EnforcerProps struct {
 	// DryRun makes the Lambdas plan changes without making them; their role
 	// then gets no mutating permission at all.
 	DryRun bool
+	// IaCTags are tags that mark a load balancer as owned by infrastructure
+	// as code beside the tags CloudFormation, Elastic Beanstalk and
+	// Kubernetes set (ELBGUARD_IAC_TAGS): KEY or KEY=VALUE, e.g.
+	// ManagedBy=terraform, crossplane.io/claim-name. Terraform, OpenTofu,
+	// Pulumi and Crossplane add no tag by themselves. Empty: none.
+	IaCTags []string
 	// SweepSchedule is an EventBridge schedule expression, "rate(...)" or
 	// "cron(...)", for the sweeper. Empty: DefaultSweepSchedule (hourly).
 	SweepSchedule string
@@ -156,6 +162,9 @@ func (p EnforcerProps) Validate() error {
 	p = p.withDefaults()
 	if !tagKeyPattern.MatchString(p.TagKey) || strings.HasPrefix(strings.ToLower(p.TagKey), "aws:") {
 		return fmt.Errorf("%w: TagKey %q: want 1-128 letters, digits, spaces or _.:/=+-@, not starting with \"aws:\"", ErrInvalidProps, p.TagKey)
+	}
+	if _, err := engine.ParseIaCTags(strings.Join(p.IaCTags, ",")); err != nil {
+		return fmt.Errorf("%w: IaCTags %q: %w", ErrInvalidProps, p.IaCTags, err)
 	}
 	if !slices.Contains(Modes, p.DefaultMode) {
 		return fmt.Errorf("%w: DefaultMode %q: allowed values are %s", ErrInvalidProps, p.DefaultMode, strings.Join(Modes, ", "))

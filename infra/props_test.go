@@ -42,6 +42,8 @@ func TestEnforcerPropsValidate(t *testing.T) {
 		{name: "verify window max", props: EnforcerProps{VerifyWindowSeconds: 900}},
 		{name: "verify window over SQS's delay", props: EnforcerProps{VerifyWindowSeconds: 901}, wantErr: "VerifyWindowSeconds 901: allowed values are 1-900"},
 		{name: "verify window negative", props: EnforcerProps{VerifyWindowSeconds: -5}, wantErr: "VerifyWindowSeconds"},
+		{name: "IaC owner tags", props: EnforcerProps{IaCTags: []string{"ManagedBy=terraform", "crossplane.io/claim-name"}}},
+		{name: "IaC owner tag without value", props: EnforcerProps{IaCTags: []string{"ManagedBy="}}, wantErr: `IaCTags ["ManagedBy="]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +69,7 @@ func TestEnforcerPropsDefaults(t *testing.T) {
 	want := EnforcerProps{TagKey: DefaultTagKey, DefaultMode: "audit", SweepSchedule: DefaultSweepSchedule,
 		Concurrency: DefaultConcurrency, ReservedConcurrency: DefaultReservedConcurrency, LambdaAssetDir: DefaultLambdaAssetDir,
 		VerifyWindowSeconds: DefaultVerifyWindowSeconds, MaxChanges: engine.DefaultMaxChanges, MaxErrors: engine.DefaultMaxErrors}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("withDefaults() = %+v; want %+v", got, want)
 	}
 }
@@ -127,6 +129,16 @@ func TestConfigFromContext(t *testing.T) {
 			name: "json types from cdk.json",
 			ctx:  map[string]any{"dryRun": false, "demo": true, "concurrency": float64(16)},
 			want: Config{Enforcer: EnforcerProps{Concurrency: 16}, Demo: true},
+		},
+		{
+			name: "IaC owner tags, -c and cdk.json",
+			ctx:  map[string]any{"iacTags": "ManagedBy=terraform, crossplane.io/claim-name"},
+			want: Config{Enforcer: EnforcerProps{IaCTags: []string{"ManagedBy=terraform", "crossplane.io/claim-name"}}},
+		},
+		{
+			name: "IaC owner tags as a JSON array",
+			ctx:  map[string]any{"iacTags": []any{"pulumi:project"}},
+			want: Config{Enforcer: EnforcerProps{IaCTags: []string{"pulumi:project"}}},
 		},
 		{name: "bad bool", ctx: map[string]any{"demo": "yes please"}, wantErr: "context demo=yes please: want true or false"},
 		{name: "bad int", ctx: map[string]any{"concurrency": "eight"}, wantErr: "context concurrency=eight: want an integer"},

@@ -28,11 +28,31 @@ func securityHubImportStatement(stack awscdk.Stack, region *string) awsiam.Polic
 	})
 }
 
+// SidSecurityHubRead is the statement that lets a role read its own
+// account's findings: the sink keeps a finding's first CreatedAt and
+// archives only findings that exist.
+const SidSecurityHubRead = "SecurityHubReadOwnFindings"
+
+// securityHubReadStatement allows securityhub:GetFindings on the stack
+// account's hub in region (nil: the stack's region; "*": every region).
+func securityHubReadStatement(stack awscdk.Stack, region *string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:     jsii.String(SidSecurityHubRead),
+		Actions: jsii.Strings("securityhub:GetFindings"),
+		Resources: jsii.Strings(*stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("securityhub"), Region: region, Resource: jsii.String("hub"),
+			ResourceName: jsii.String("default"),
+			ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+		})),
+	})
+}
+
 // withSecurityHubIAM5 extends the spoke role's AwsSolutions-IAM5
 // suppression to its Security Hub statement, whose region is a wildcard.
 func withSecurityHubIAM5(s suppression) suppression {
 	s.reason += " Security Hub: the hub imports the account's findings in every region it covers with this (global) role; " +
 		"the statement is scoped to the account's own default Security Hub product, the only one it may import into."
-	s.appliesTo = append(slices.Clone(s.appliesTo), "Resource::arn:<AWS::Partition>:securityhub:*:<AWS::AccountId>:product/<AWS::AccountId>/default")
+	s.appliesTo = append(slices.Clone(s.appliesTo), "Resource::arn:<AWS::Partition>:securityhub:*:<AWS::AccountId>:product/<AWS::AccountId>/default",
+		"Resource::arn:<AWS::Partition>:securityhub:*:<AWS::AccountId>:hub/default")
 	return s
 }

@@ -223,7 +223,7 @@ func newSpokeStack(scope constructs.Construct, id string, stackProps *awscdk.Sta
 	})
 	bus := awsevents.EventBus_FromEventBusArn(stack, jsii.String("HubEventBus"), busArn)
 	out.ForwarderRole = awsiam.NewRole(stack, jsii.String("ForwarderRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		AssumedBy:   forwarderPrincipal(stack),
 		Description: jsii.String("elbguard spoke: lets EventBridge put this account's ELB events on the hub's bus"),
 	})
 	target := awseventstargets.NewEventBus(bus, &awseventstargets.EventBusProps{Role: out.ForwarderRole})
@@ -250,12 +250,29 @@ func newSpokeStack(scope constructs.Construct, id string, stackProps *awscdk.Sta
 	return out, nil
 }
 
+// forwarderPrincipal is EventBridge acting for this account's rules only
+// (AWS's cross-service confused-deputy guidance): aws:SourceAccount is the
+// rule's account, aws:SourceArn the rule's ARN, here any rule of the
+// default bus in this account and region. The rules' own ARNs would be
+// exact, but the rules name the role as their target: a cycle.
+func forwarderPrincipal(stack awscdk.Stack) awsiam.IPrincipal {
+	rules := awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("arn:"), stack.Partition(), jsii.String(":events:"), stack.Region(), jsii.String(":"), stack.Account(), jsii.String(":rule/*"),
+	})
+	return awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+		Conditions: &map[string]interface{}{
+			"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()},
+			"ArnLike":      map[string]interface{}{"aws:SourceArn": rules},
+		},
+	})
+}
+
 // spokeStatements are the spoke role's: the single-account role's for load
 // balancers in every region, and the Security Hub import when asked for.
 func spokeStatements(stack awscdk.Stack, s SpokeProps) []awsiam.PolicyStatement {
 	sts := elbStatementsIn(stack, jsii.String("*"), s.enforcement())
 	if s.SecurityHub {
-		sts = append(sts, securityHubImportStatement(stack, jsii.String("*")))
+		sts = append(sts, securityHubImportStatement(stack, jsii.String("*")), securityHubReadStatement(stack, jsii.String("*")))
 	}
 	return sts
 }

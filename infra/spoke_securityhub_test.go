@@ -41,9 +41,12 @@ func checkSpokeSecurityHub(t *testing.T, tpl map[string]any, want bool) {
 		}
 		return
 	}
-	if len(got) != 1 || got[0].sid != SidSecurityHubImport || !slices.Equal(got[0].actions, []string{"securityhub:BatchImportFindings"}) ||
-		!slices.Equal(got[0].resources, []string{wantSpokeSecurityHubResource}) {
-		t.Errorf("spoke role Security Hub statements %+v; want %s: BatchImportFindings on %s", got, SidSecurityHubImport, wantSpokeSecurityHubResource)
+	if len(got) != 2 || got[0].sid != SidSecurityHubImport || !slices.Equal(got[0].actions, []string{"securityhub:BatchImportFindings"}) ||
+		!slices.Equal(got[0].resources, []string{wantSpokeSecurityHubResource}) ||
+		got[1].sid != SidSecurityHubRead || !slices.Equal(got[1].actions, []string{"securityhub:GetFindings"}) ||
+		!slices.Equal(got[1].resources, []string{"arn:<Ref:AWS::Partition>:securityhub:*:<Ref:AWS::AccountId>:hub/default"}) {
+		t.Errorf("spoke role Security Hub statements %+v; want %s: BatchImportFindings on %s and %s: GetFindings on the account's hubs",
+			got, SidSecurityHubImport, wantSpokeSecurityHubResource, SidSecurityHubRead)
 	}
 }
 

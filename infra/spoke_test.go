@@ -154,8 +154,21 @@ func TestSpokeStack(t *testing.T) {
 	if !strings.HasPrefix(fwdRole, "ForwarderRole") {
 		t.Fatalf("forwarding role = %q; want ForwarderRole", fwdRole)
 	}
-	if got := flat(dig(resources(tpl, "AWS::IAM::Role")[fwdRole], "Properties", "AssumeRolePolicyDocument", "Statement")); !strings.Contains(got, `"Service":"events.amazonaws.com"`) {
-		t.Errorf("forwarding role trust = %s; want events.amazonaws.com", got)
+	// Trusted by EventBridge for this account's rules only: a rule of
+	// another account cannot use the role (confused deputy).
+	trust := asList(dig(resources(tpl, "AWS::IAM::Role")[fwdRole], "Properties", "AssumeRolePolicyDocument", "Statement"))
+	if len(trust) != 1 {
+		t.Fatalf("forwarding role trust = %v; want one statement", trust)
+	}
+	for _, c := range []struct{ what, got, want string }{
+		{"principal", flat(dig(trust[0], "Principal", "Service")), "events.amazonaws.com"},
+		{"aws:SourceAccount", flat(dig(trust[0], "Condition", "StringEquals", "aws:SourceAccount")), "<Ref:AWS::AccountId>"},
+		{"aws:SourceArn", flat(dig(trust[0], "Condition", "ArnLike", "aws:SourceArn")),
+			"arn:<Ref:AWS::Partition>:events:<Ref:AWS::Region>:<Ref:AWS::AccountId>:rule/*"},
+	} {
+		if c.got != c.want {
+			t.Errorf("forwarding role trust %s: got %s; want %s", c.what, c.got, c.want)
+		}
 	}
 	var puts []string
 	for _, p := range resources(tpl, "AWS::IAM::Policy") {

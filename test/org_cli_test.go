@@ -46,7 +46,8 @@ func orgReports(t *testing.T, out string) map[string]engine.Report {
 // location.
 func TestOrgCLI(t *testing.T) {
 	r := orgStart(t, nil, nil, 0)
-	org := []string{"--accounts", strings.Join(orgSpokes, ","), "--regions", strings.Join(orgRegions, ",")}
+	// --accounts is exactly the accounts named: the caller's (the hub) too.
+	org := []string{"--accounts", strings.Join(append([]string{orgHub}, orgSpokes...), ","), "--regions", strings.Join(orgRegions, ",")}
 
 	audit := orgCLI(t, r, nil, append([]string{"audit", "--output", "json", "--stats"}, org...)...)
 	if audit.Code != 1 {

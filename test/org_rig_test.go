@@ -60,14 +60,7 @@ func orgStart(t *testing.T, accounts []string, regions []string, extra int) *org
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Intercept("AssumeRole", func(w http.ResponseWriter, r *http.Request, form url.Values, forward http.Handler) {
-		if arn := form.Get("RoleArn"); strings.Contains(arn, ":"+orgMissing+":") {
-			faultproxy.WriteError(w, http.StatusForbidden, "Sender", "AccessDenied",
-				"User: arn:aws:sts::"+orgHub+":assumed-role/elbguard-hub/x is not authorized to perform: sts:AssumeRole on resource: "+arn)
-			return
-		}
-		forward.ServeHTTP(w, r)
-	})
+	orgDenyRoles(p)
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	prov, err := awsclient.NewProvider(cfg, awsclient.ProviderConfig{Home: orgHub, Limits: awsclient.Limits{Describe: awsclient.MaxRate, Mutate: awsclient.MaxRate}})
@@ -124,6 +117,23 @@ func orgStart(t *testing.T, accounts []string, regions []string, extra int) *org
 	default:
 	}
 	return rig
+}
+
+// orgDenyRoles makes the STS proxy deny AssumeRole into orgMissing and
+// accounts, as AWS does where no spoke role is deployed.
+func orgDenyRoles(p *faultproxy.Proxy, accounts ...string) {
+	denied := append([]string{orgMissing}, accounts...)
+	p.Intercept("AssumeRole", func(w http.ResponseWriter, r *http.Request, form url.Values, forward http.Handler) {
+		arn := form.Get("RoleArn")
+		for _, a := range denied {
+			if strings.Contains(arn, ":"+a+":") {
+				faultproxy.WriteError(w, http.StatusForbidden, "Sender", "AccessDenied",
+					"User: arn:aws:sts::"+orgHub+":assumed-role/elbguard-hub/x is not authorized to perform: sts:AssumeRole on resource: "+arn)
+				return
+			}
+		}
+		forward.ServeHTTP(w, r)
+	})
 }
 
 // env is what the elbguard binary and the Lambdas get: moto, with STS

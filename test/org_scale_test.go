@@ -62,7 +62,7 @@ func TestOrgSweepScale(t *testing.T) {
 		total, len(accounts), len(orgRegions), perLoc, time.Since(start).Round(time.Millisecond))
 
 	bin := harness.Build(t, "./cmd/elbguard")
-	org := []string{"--accounts", strings.Join(accounts[1:], ","), "--regions", strings.Join(orgRegions, ","), "--stats", "--output", "json"}
+	org := []string{"--accounts", strings.Join(accounts, ","), "--regions", strings.Join(orgRegions, ","), "--stats", "--output", "json"}
 	for _, run := range []struct {
 		cmd  string
 		want engine.Status

@@ -132,7 +132,7 @@ func TestOrgCLISecurityHub(t *testing.T) {
 			}
 		}
 	}
-	audit := orgCLI(t, r, nil, "audit", "--securityhub", "--output", "json", "--accounts", spoke, "--regions", strings.Join(orgRegions, ","))
+	audit := orgCLI(t, r, nil, "audit", "--securityhub", "--output", "json", "--accounts", orgHub+","+spoke, "--regions", strings.Join(orgRegions, ","))
 	if audit.Code != 1 {
 		t.Fatalf("audit: got exit %d; want 1 (non_compliant found)\n%s", audit.Code, audit.Stderr)
 	}

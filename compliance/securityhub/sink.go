@@ -101,7 +101,18 @@ func (s *Sink) Publish(ctx context.Context, res *engine.Result, t compliance.Tri
 			errs = append(errs, fmt.Errorf("security hub client of %s in %s: %w", loc.account, loc.region, err))
 			continue
 		}
-		for batch := range slices.Chunk(groups[loc], BatchSize) {
+		fs := groups[loc]
+		if reader, ok := client.(FindAPI); ok {
+			have, err := existing(ctx, reader, fs)
+			if err != nil {
+				// Imported as mapped: CreatedAt is this run's, and archives
+				// are sent whether or not their finding exists.
+				s.logger().WarnContext(ctx, "security hub: cannot read the existing findings", "account", loc.account, "region", loc.region, "error", err.Error())
+			} else {
+				fs = reconcile(fs, have)
+			}
+		}
+		for batch := range slices.Chunk(fs, BatchSize) {
 			if err := s.importBatch(ctx, client, batch, &st); err != nil {
 				errs = append(errs, err)
 			}

@@ -35,6 +35,9 @@ var (
 	accountRE  = regexp.MustCompile(`^[0-9]{12}$`)
 	regionRE   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 	roleNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+	// OrgUnitRE is an organizational unit id or the organization's root id
+	// (both are StackSet deployment targets and Organizations parents).
+	OrgUnitRE = regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$`)
 )
 
 // ValidAccount reports whether s is a 12-digit AWS account id.
@@ -43,6 +46,10 @@ func ValidAccount(s string) bool { return accountRE.MatchString(s) }
 // ValidRegion reports whether s has the shape of an AWS region name
 // ("us-east-1", "us-gov-west-1", "ap-southeast-5").
 func ValidRegion(s string) bool { return len(s) <= 32 && regionRE.MatchString(s) }
+
+// ValidOrgUnit reports whether s is an organizational unit id (ou-...) or a
+// root id (r-...).
+func ValidOrgUnit(s string) bool { return OrgUnitRE.MatchString(s) }
 
 // ValidRoleName reports whether s is a valid IAM role name.
 func ValidRoleName(s string) bool { return roleNameRE.MatchString(s) }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -74,6 +75,7 @@ type options struct {
 	where htmlreport.Options
 	// targets are args filed by kind (audit and remediate).
 	targets engine.Targets
+	iacTags string // --iac-tags, parsed into cfg.IaCTags
 }
 
 // Run executes the command line args (without the program name) and returns
@@ -176,7 +178,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	case "audit", "remediate":
 		run := func(ctx context.Context, cfg engine.Config, plan *engine.Result) (*engine.Result, error) {
 			e := eng
-			if cfg != opts.cfg {
+			if !reflect.DeepEqual(cfg, opts.cfg) {
 				if e, err = fleet.NewEngine(clients, cfg, log, signed...); err != nil {
 					return nil, err
 				}
@@ -197,7 +199,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		publishCLI(ctx, env, pub, res)
 		return report(env, opts, res, nil, code)
 	default:
-		return handle(ctx, env, opts, eng, nil, clients.STS, log)
+		return handle(ctx, env, opts, eng, nil, clients.STS, log, clients.Region())
 	}
 }
 
@@ -212,6 +214,7 @@ func flags(cmd string, env Env) (*options, *flag.FlagSet, error) {
 	fs.String("default-mode", string(def.DefaultMode), "mode of untagged load balancers: enforce, audit or off")
 	fs.StringVar(&o.cfg.TagKey, "tag-key", def.TagKey, "tag that sets a load balancer's mode")
 	fs.StringVar(&o.cfg.IdleTimeoutTagKey, "idle-timeout-tag-key", def.IdleTimeoutTagKey, "tag that sets the idle timeout in seconds")
+	fs.StringVar(&o.iacTags, "iac-tags", env.Getenv(fleet.EnvIaCTags), "tags that mark a load balancer as owned by infrastructure as code: `KEY[=VALUE],...` (ManagedBy=terraform)")
 	fs.IntVar(&o.cfg.Concurrency, "concurrency", def.Concurrency, "load balancers handled at once (1-64)")
 	fs.StringVar(&o.aws.Region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
 	fs.StringVar(&o.aws.Profile, "profile", "", "named profile from the AWS shared files (default: AWS_PROFILE)")
@@ -278,6 +281,9 @@ func parse(cmd string, args []string, env Env) (options, error) {
 		return *o, fmt.Errorf("--default-mode %q: want enforce, audit or off", mode)
 	}
 	o.cfg.DefaultMode = m
+	if o.cfg.IaCTags, err = engine.ParseIaCTags(o.iacTags); err != nil {
+		return *o, fmt.Errorf("--iac-tags: %w", err)
+	}
 	if o.cfg.Concurrency < 1 || o.cfg.Concurrency > engine.MaxConcurrency {
 		return *o, fmt.Errorf("--concurrency %d: want 1 to %d", o.cfg.Concurrency, engine.MaxConcurrency)
 	}
@@ -399,7 +405,9 @@ func exitFor(res *engine.Result, bad func(engine.Status) bool) int {
 }
 
 // handle runs one event through fleet.Enforcer, the Lambda's own code path.
-func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fleet.Fleet, self fleet.CallerIdentityAPI, log *slog.Logger) int {
+// region is the single-account run's (empty with a fleet, which routes the
+// event by its own account and region).
+func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fleet.Fleet, self fleet.CallerIdentityAPI, log *slog.Logger, region string) int {
 	var raw []byte
 	var err error
 	if o.args[0] == "-" {
@@ -415,6 +423,11 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fle
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "elbguard handle: %v\n", err)
 		return ExitUsage
+	}
+	if fl == nil {
+		if code := refuseForeign(ctx, env, raw, self, region); code != ExitOK {
+			return code
+		}
 	}
 	h := &fleet.Enforcer{Engine: eng, Fleet: fl, SelfARN: selfARN, Log: log}
 	out, herr := h.Handle(ctx, raw)
@@ -443,6 +456,26 @@ func handle(ctx context.Context, env Env, o options, eng *engine.Engine, fl *fle
 		return ExitOK
 	}
 	return exitFor(out.Result, func(s engine.Status) bool { return s == engine.StatusError })
+}
+
+// refuseForeign stops a single-account handle of an event for another
+// account or region (ExitUsage, with the reason): there the load balancer is
+// not found and would be reported gone.
+func refuseForeign(ctx context.Context, env Env, raw []byte, self fleet.CallerIdentityAPI, region string) int {
+	var caller string
+	if account, _ := fleet.EventOrigin(raw); account != "" {
+		id, err := self.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "elbguard handle: find this run's account (sts:GetCallerIdentity): %v\n", err)
+			return ExitUsage
+		}
+		caller = aws.ToString(id.Account)
+	}
+	if reason := fleet.ForeignEvent(raw, caller, region); reason != "" {
+		fmt.Fprintf(env.Stderr, "elbguard handle: %s\n", reason)
+		return ExitUsage
+	}
+	return ExitOK
 }
 
 // publishCLI publishes a run to the sinks asked for and says on stderr

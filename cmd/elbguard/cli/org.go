@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +40,9 @@ func (f orgFlags) orgConfig(getenv func(string) string) (fleet.OrgConfig, error)
 	if org.Accounts, org.Org, err = fleet.ParseAccounts(f.accounts); err != nil {
 		return org, fmt.Errorf("--accounts: %w", err)
 	}
+	// --accounts A,B is exactly A and B (the caller's own account too only
+	// when named); org is every active account of the organization.
+	org.NamedOnly, org.OrgUnits = f.accounts != "", nil
 	org.Regions = nil
 	if f.regions != RegionsAll {
 		if org.Regions, err = fleet.ParseRegions(f.regions); err != nil {
@@ -117,7 +121,7 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 		}
 		run := func(ctx context.Context, cfg engine.Config, plan *engine.Result) (*engine.Result, error) {
 			f := fl
-			if cfg != o.cfg || plan != nil {
+			if !reflect.DeepEqual(cfg, o.cfg) || plan != nil {
 				if f, err = fleet.NewFleet(ctx, base, o.orgCfg, cfg, log, count...); err != nil {
 					return nil, err
 				}
@@ -142,7 +146,7 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 		for _, opt := range count {
 			opt(&cfg)
 		}
-		return handle(ctx, env, o, nil, fl, sts.NewFromConfig(cfg), log)
+		return handle(ctx, env, o, nil, fl, sts.NewFromConfig(cfg), log, "")
 	}
 }
 

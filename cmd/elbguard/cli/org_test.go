@@ -54,14 +54,15 @@ func TestParseOrgFlags(t *testing.T) {
 		args    []string
 		wantErr string
 		multi   bool
+		named   bool // --accounts is the whole scope, the caller's account only when named
 	}{
-		{"none", nil, "", false},
-		{"accounts", []string{"--accounts", "111111111111,222222222222"}, "", true},
-		{"org and all", []string{"--accounts", "org", "--regions", "all", "--role-name", "guard"}, "", true},
-		{"regions only", []string{"--regions", "us-east-1,eu-west-1"}, "", true},
-		{"bad account", []string{"--accounts", "1234"}, `--accounts: account "1234"`, false},
-		{"bad region", []string{"--regions", "us-east-1,nowhere"}, `--regions: region "nowhere"`, false},
-		{"bad role", []string{"--accounts", "org", "--role-name", "a/b"}, `--role-name "a/b"`, false},
+		{"none", nil, "", false, false},
+		{"accounts", []string{"--accounts", "111111111111,222222222222"}, "", true, true},
+		{"org and all", []string{"--accounts", "org", "--regions", "all", "--role-name", "guard"}, "", true, true},
+		{"regions only", []string{"--regions", "us-east-1,eu-west-1"}, "", true, false},
+		{"bad account", []string{"--accounts", "1234"}, `--accounts: account "1234"`, false, false},
+		{"bad region", []string{"--regions", "us-east-1,nowhere"}, `--regions: region "nowhere"`, false, false},
+		{"bad role", []string{"--accounts", "org", "--role-name", "a/b"}, `--role-name "a/b"`, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,8 +73,8 @@ func TestParseOrgFlags(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || o.org.multi() != tt.multi {
-				t.Errorf("got %+v, %v; want multi %v", o.org, err, tt.multi)
+			if err != nil || o.org.multi() != tt.multi || o.orgCfg.NamedOnly != tt.named {
+				t.Errorf("got %+v %+v, %v; want multi %v, named only %v", o.org, o.orgCfg, err, tt.multi, tt.named)
 			}
 		})
 	}
