@@ -85,7 +85,7 @@ func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDes
 		}
 	}
 	steps := e.classicProxySteps(&r, lb, pols)
-	steps = append(steps, e.classicListenerSteps(&r, lb, pols)...)
+	steps = append(steps, e.classicListenerSteps(&r, lb, pols, tags)...)
 	if idle > 0 {
 		s, ok := e.classicIdleStep(ctx, &r, name, idle)
 		if !ok {
@@ -153,6 +153,7 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 		}
 		target := name + "/" + proxy
 		steps = append(steps, step{
+			unit: unitPolicy,
 			plan: planned("CreateLoadBalancerPolicy", target),
 			do: func(ctx context.Context, r *Report) bool {
 				_, err := e.classic.CreateLoadBalancerPolicy(ctx, &elb.CreateLoadBalancerPolicyInput{
@@ -197,6 +198,7 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 		r.find(RuleBackendProxy, "instance port %d does not receive the PROXY protocol; policies become %v", port, want)
 		target := fmt.Sprintf("%s:instance-port/%d", name, port)
 		steps = append(steps, step{
+			unit: classicUnit(port),
 			plan: planned("SetLoadBalancerPoliciesForBackendServer", target),
 			do: func(ctx context.Context, r *Report) bool {
 				_, err := e.classic.SetLoadBalancerPoliciesForBackendServer(ctx, &elb.SetLoadBalancerPoliciesForBackendServerInput{
@@ -261,8 +263,10 @@ func isHTTP(p string) bool {
 }
 
 // classicListenerSteps plans HTTP→TCP and HTTPS→SSL on every listener that
-// needs it, one listener per step.
-func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescription, pols classicPolicies) []step {
+// needs it, one listener per step. A listener with cookie stickiness is
+// left alone (stickiness_would_drop) unless the load balancer says
+// elbguard:stickiness=drop: a TCP/SSL listener cannot keep it.
+func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescription, pols classicPolicies, tags map[string]string) []step {
 	name := aws.ToString(lb.LoadBalancerName)
 	cookies := map[string]bool{}
 	if lb.Policies != nil {
@@ -296,14 +300,24 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 			InstanceProtocol: aws.String(tcpProtocol(instProto)),
 			SSLCertificateId: l.SSLCertificateId,
 		}
-		var keep []string
+		var keep, sticky []string
 		for _, p := range ld.PolicyNames {
 			t := aws.ToString(pols[p].PolicyTypeName)
 			if cookies[p] || t == lbCookieType || t == appCookieType {
-				r.find(RulePolicyDropped, "listener %d: policy %s (cookie stickiness) only works on HTTP/HTTPS listeners; dropped", l.LoadBalancerPort, p)
+				sticky = append(sticky, p)
 				continue
 			}
 			keep = append(keep, p)
+		}
+		if len(sticky) > 0 && !dropsStickiness(tags) {
+			r.find(RuleStickinessWouldDrop, "listener %d left alone: cookie stickiness (%s) works on HTTP/HTTPS listeners only, and converting it to %s would send each client's requests to any instance. "+
+				"Make the application share its sessions and tag the load balancer %s=%s, or leave the listener as it is (%s)",
+				l.LoadBalancerPort, strings.Join(sticky, ", "), tcpProtocol(aws.ToString(l.Protocol)), TagStickiness, stickinessDrop, TagPorts)
+			r.held = true
+			continue
+		}
+		for _, p := range sticky {
+			r.find(RulePolicyDropped, "listener %d: policy %s (cookie stickiness) only works on HTTP/HTTPS listeners; dropped (%s=%s)", l.LoadBalancerPort, p, TagStickiness, stickinessDrop)
 		}
 		r.find(RuleListenerProtocol, "listener %d is %s:%d -> %s:%d; want %s:%d -> %s:%d",
 			l.LoadBalancerPort, strings.ToUpper(aws.ToString(l.Protocol)), l.LoadBalancerPort, strings.ToUpper(instProto), aws.ToInt32(l.InstancePort),
@@ -314,6 +328,7 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 			plan = append(plan, planned("SetLoadBalancerPoliciesOfListener", target)...)
 		}
 		steps = append(steps, step{
+			unit: classicUnit(aws.ToInt32(l.InstancePort)),
 			plan: plan,
 			do: func(ctx context.Context, r *Report) bool {
 				return e.replaceListener(ctx, r, name, ld, want, keep)

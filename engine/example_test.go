@@ -27,7 +27,7 @@ func ExampleEngine_Reconcile() {
 	f.addClassic("web", map[string]string{DefaultTagKey: "enforce"},
 		elbtypes.Listener{Protocol: aws.String("HTTP"), LoadBalancerPort: 80, InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(80)},
 		elbtypes.Listener{Protocol: aws.String("HTTPS"), LoadBalancerPort: 443, InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(81), SSLCertificateId: aws.String("arn:aws:iam::123456789012:server-certificate/web")})
-	eng, err := New(f, fakeV2{f}, Config{}, nil, allCerts())
+	eng, err := New(f, fakeV2{f}, Config{}, nil, allCerts(), WithInstances(fakeEC2{f}))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -75,6 +75,6 @@ func ExampleWithInstances() {
 	fmt.Println(r.Status, len(r.Actions), "actions")
 	fmt.Println(r.Findings[len(r.Findings)-1].Rule)
 	// Output:
-	// non_compliant 0 actions
+	// held 0 actions
 	// backends_not_ready
 }

@@ -11,8 +11,8 @@ func TestReadinessHoldKeepsIaCFinding(t *testing.T) {
 	c := f.addClassic("web", map[string]string{tag: "enforce", "aws:cloudformation:stack-name": "web-prod"}, listener("HTTP", 80, "HTTP", 80))
 	register(c, "i-1")
 	r := reportOf(t, sweep(t, newReadyEngine(t, f, Config{}, allCerts())), "web")
-	if r.Status != StatusNonCompliant || f.writes() != 0 {
-		t.Fatalf("got %s with %d writes; want non_compliant, nothing written", r.Status, f.writes())
+	if r.Status != StatusHeld || f.writes() != 0 {
+		t.Fatalf("got %s with %d writes; want held, nothing written", r.Status, f.writes())
 	}
 	for _, rule := range []string{RuleManagedByIaC, RuleBackendsNotReady} {
 		if !hasRule(r, rule) {

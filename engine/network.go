@@ -288,6 +288,7 @@ func (e *Engine) targetGroupStep(ctx context.Context, r *Report, tg *targetGroup
 	return []step{{
 		plan:        planned("ModifyTargetGroupAttributes", tg.arn),
 		independent: true,
+		unit:        tg.arn,
 		do: func(ctx context.Context, r *Report) bool {
 			_, err := e.v2.ModifyTargetGroupAttributes(ctx, &elbv2.ModifyTargetGroupAttributesInput{
 				TargetGroupArn: aws.String(tg.arn),

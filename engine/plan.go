@@ -15,6 +15,11 @@ type step struct {
 	// independent: no later step depends on this one, so its failure does
 	// not stop them (NLB target groups and listeners).
 	independent bool
+	// unit names what the step sends the PROXY header to, for the
+	// readiness gate (readiness.go): a Classic instance port
+	// (classicUnit), an NLB target group (its ARN), unitPolicy for the
+	// policy every port needs, or empty when it sends it nowhere new.
+	unit string
 }
 
 func planned(api, target string) []Action {
@@ -31,8 +36,11 @@ func (e *Engine) apply(ctx context.Context, r *Report, steps []step) {
 		}
 		return
 	}
-	if r.Mode != ModeEnforce || e.cfg.DryRun || r.hold != nil {
-		r.holdFinding()
+	if r.hold != nil { // held for infrastructure as code: not even planned
+		e.hold(r)
+		return
+	}
+	if r.Mode != ModeEnforce || e.cfg.DryRun {
 		for _, s := range steps {
 			r.Actions = append(r.Actions, s.plan...)
 		}
