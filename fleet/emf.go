@@ -27,7 +27,6 @@ var MetricNames = map[engine.Status]string{
 	engine.StatusNonCompliant:  MetricNonCompliant,
 	engine.StatusRemediated:    "Remediated",
 	engine.StatusRolledBack:    "RolledBack",
-	engine.StatusHeld:          "Held",
 	engine.StatusExempt:        "Exempt",
 	engine.StatusNotApplicable: "NotApplicable",
 	engine.StatusSkipped:       "Skipped",
