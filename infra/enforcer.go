@@ -60,6 +60,9 @@ type Enforcer struct {
 	// VerifyQueue carries the delayed health checks after a change to the
 	// enforcer (see verify.go); nil in a dry run.
 	VerifyQueue awssqs.Queue
+	// RecheckQueue coalesces instance registrations into one reconcile per
+	// load balancer (recheck.go).
+	RecheckQueue awssqs.Queue
 	// AlarmTopic receives every alarm; it is encrypted with AlarmKey.
 	AlarmTopic awssns.Topic
 	// AlarmKey encrypts AlarmTopic; CloudWatch may use it to publish.
@@ -144,6 +147,7 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 	addRules(e)
 	addAlarms(e)
 	addVerification(e)
+	addRecheck(e)
 	if p.CreateTrail {
 		e.Trail, e.TrailBucket = newTrail(c)
 	}

@@ -157,8 +157,8 @@ func TestReadinessGateMoto(t *testing.T) {
 		wantDetail string
 		wantProto  string
 	}{
-		{"one instance without the tag: nothing changes", nil, engine.StatusNonCompliant, engine.RuleBackendsNotReady, notYet[0], "HTTP"},
-		{"a malformed value is named", func() { s.tagReady(t, "yes please", notYet[0]) }, engine.StatusNonCompliant, engine.RuleInvalidTag, `"yes please" for ` + engine.TagProxyReady, "HTTP"},
+		{"one instance without the tag: nothing changes", nil, engine.StatusHeld, engine.RuleBackendsNotReady, notYet[0], "HTTP"},
+		{"a malformed value is named", func() { s.tagReady(t, "yes please", notYet[0]) }, engine.StatusHeld, engine.RuleInvalidTag, `"yes please" for ` + engine.TagProxyReady, "HTTP"},
 		{"every instance ready: enforced", func() { s.tagReady(t, "true", notYet[0]) }, engine.StatusRemediated, "", "", "TCP"},
 	}
 	for _, st := range steps {
