@@ -70,8 +70,8 @@ func (r *run) readinessGate(ctx context.Context, invokeURL string) error {
 	applied, _, _ := rep.Changed()
 	detail := findingOf(rep, engine.RuleBackendsNotReady)
 	r.ui.say("finding %s: %s", engine.RuleBackendsNotReady, detail)
-	if rep.Status != engine.StatusNonCompliant || applied != 0 || !strings.Contains(detail, id) {
-		return fmt.Errorf("%s is %s with %d changes and finding %s %q; want non_compliant, no changes, the finding naming %s",
+	if rep.Status != engine.StatusHeld || applied != 0 || !strings.Contains(detail, id) {
+		return fmt.Errorf("%s is %s with %d changes and finding %s %q; want held, no changes, the finding naming %s",
 			GatedName, rep.Status, applied, engine.RuleBackendsNotReady, detail, id)
 	}
 	if err := r.checkGated(ctx, id, false); err != nil {

@@ -180,7 +180,7 @@ func (e *Engine) applyReady(ctx context.Context, r *Report, tags map[string]stri
 			len(drift), TagProxyReady, strings.Join(drift, ", "))
 	}
 	if len(notReady) > 0 {
-		r.find(RuleBackendsNotReady, "%d of %d registered instances lack %s (true, or the instance ports that read the header): %s; nothing changed. Install a proxy that reads the PROXY header there, tag them, or tag the load balancer %s=skip",
+		r.find(RuleBackendsNotReady, "%d of %d registered instances lack %s=true (or the list of instance ports that read the header): %s; nothing changed. Install a proxy that reads the PROXY header there, tag them, or tag the load balancer %s=skip",
 			len(notReady), len(gatedIDs), TagProxyReady, strings.Join(notReady, ", "), TagReadiness)
 		e.hold(r)
 		return

@@ -56,7 +56,7 @@ func TestDemoAll(t *testing.T) {
 		"Location: https://demo.elbguard.test/login?next=%2Fchat&lang=en",
 		`sent "bye", got it back`,
 		"HAProxy: TCP:80 on",
-		"web-gated (mode enforce): non_compliant, no changes",
+		"web-gated (mode enforce): held, no changes",
 		"finding backends_not_ready: 1 of 1 registered instances lack elbguard:proxy-ready=true",
 		"web-gated (mode enforce): remediated, 7 changes",
 	} {
