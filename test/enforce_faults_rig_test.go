@@ -191,7 +191,7 @@ func (r *faultRig) addClassic(t *testing.T, mode string) string {
 	enfMust[*elb.CreateLoadBalancerOutput](t, "create "+name)(r.classic.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 		LoadBalancerName: aws.String(name), AvailabilityZones: []string{"us-east-1a"},
 		Listeners: []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, ""), enfListener("HTTPS", 443, "HTTP", 81, r.cert), enfListener("TCP", 9000, "TCP", 9000, "")},
-		Tags:      enfTags(enfModeTag, mode, enfIdleTag, "3600", "elbguard:readiness", "skip")}))
+		Tags:      enfTags(enfModeTag, mode, enfIdleTag, "3600", "elbguard:readiness", "skip", "elbguard:stickiness", "drop")}))
 	enfSeedPolicies(t, r.classic, name)
 	return name
 }

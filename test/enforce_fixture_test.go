@@ -157,7 +157,7 @@ func enfCreateFleet(t *testing.T, m *harness.Moto) *enfFleet {
 		// own tests); its cookie policy may go (stickiness=drop).
 		{enfWebEnforce, seed, enfTags(enfModeTag, "enforce", enfIdleTag, "3600", "elbguard:readiness", "skip", "elbguard:stickiness", "drop")},
 		{enfWebUntagged, seed, nil},
-		{enfWebAudit, []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "AUDIT")},
+		{enfWebAudit, []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "AUDIT", "elbguard:readiness", "skip")},
 		{enfWebSSL, []elbtypes.Listener{enfListener("SSL", 443, "TCP", 443, f.cert), enfListener("TCP", 80, "TCP", 80, "")}, enfTags(enfModeTag, "Enforce", "elbguard:readiness", "skip")},
 		{enfWebBad, []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "yes-please")},
 		{enfWebBadIdle, []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "enforce", enfIdleTag, "9000")},
