@@ -16,6 +16,14 @@ import (
 // window, so that a scale-out of 50 instances is one reconcile that sees
 // them all.
 func addRecheck(e *Enforcer) {
+	// A FIFO queue's dead-letter queue is FIFO too. A recheck that keeps
+	// failing lands there (the hourly sweep covers its load balancer).
+	dlq := awssqs.NewQueue(e.Construct, jsii.String("RecheckDeadLetterQueue"), &awssqs.QueueProps{
+		Fifo:            jsii.Bool(true),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
 	e.RecheckQueue = awssqs.NewQueue(e.Construct, jsii.String("RecheckQueue"), &awssqs.QueueProps{
 		Fifo:       jsii.Bool(true),
 		Encryption: awssqs.QueueEncryption_SQS_MANAGED,
@@ -24,8 +32,8 @@ func addRecheck(e *Enforcer) {
 		DeliveryDelay: awscdk.Duration_Seconds(jsii.Number(fleet.RecheckDelaySeconds)),
 		// Lambda asks for at least six times the function timeout.
 		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(6 * enforcerTimeoutSeconds)),
-		// A recheck that keeps failing expires; the hourly sweep covers it.
-		RetentionPeriod: awscdk.Duration_Hours(jsii.Number(1)),
+		RetentionPeriod:   awscdk.Duration_Hours(jsii.Number(1)),
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: dlq, MaxReceiveCount: jsii.Number(verifyMaxReceives)},
 	})
 	e.RecheckQueue.GrantSendMessages(e.Role)
 	e.EnforcerFunction.AddEventSource(awslambdaeventsources.NewSqsEventSource(e.RecheckQueue, &awslambdaeventsources.SqsEventSourceProps{
