@@ -61,7 +61,7 @@ type Enforcer struct {
 	// enforcer (see verify.go); nil in a dry run.
 	VerifyQueue awssqs.Queue
 	// RecheckQueue coalesces instance registrations into one reconcile per
-	// load balancer (recheck.go).
+	// load balancer (recheck.go); nil in a dry run.
 	RecheckQueue awssqs.Queue
 	// AlarmTopic receives every alarm; it is encrypted with AlarmKey.
 	AlarmTopic awssns.Topic

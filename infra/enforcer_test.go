@@ -382,13 +382,13 @@ func TestEnforcerIAM(t *testing.T) {
 					k, v := logs(f)
 					want[k] = v
 				}
-				// The registration debounce (recheck.go): send and consume.
-				recheck := "<GetAtt:" + idOf(t, tpl, "AWS::SQS::Queue", "EnforcerRecheckQueue") + ".Arn>"
-				want["sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage,"+recheck] = statement{
-					actions: []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}, resources: []string{recheck}}
-				consumeRecheck := []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}
-				want[strings.Join(consumeRecheck, ",")+","+recheck] = statement{actions: consumeRecheck, resources: []string{recheck}}
 				if tt.wantWrites {
+					// The registration debounce (recheck.go): send and consume.
+					recheck := "<GetAtt:" + idOf(t, tpl, "AWS::SQS::Queue", "EnforcerRecheckQueue") + ".Arn>"
+					want["sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage,"+recheck] = statement{
+						actions: []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}, resources: []string{recheck}}
+					consumeRecheck := []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}
+					want[strings.Join(consumeRecheck, ",")+","+recheck] = statement{actions: consumeRecheck, resources: []string{recheck}}
 					want["RemediateLoadBalancers"] = statement{sid: "RemediateLoadBalancers", actions: sortedCopy(LoadBalancerWriteActions),
 						resources: []string{elbArnPattern("loadbalancer/*")}, condition: tt.wantLBCond}
 					tagCond := map[string]any{"ForAllValues:StringLike": map[string]any{"aws:TagKeys": RestoreTagKeys}}
@@ -462,8 +462,7 @@ func TestEnforcerCustomProps(t *testing.T) {
 	tpl, _ := enforcerStack(t, EnforcerProps{TagKey: "team:pp", DefaultMode: "Enforce", DryRun: true,
 		SweepSchedule: "cron(0/30 * * * ? *)", Concurrency: 16, ReservedConcurrency: -1})
 	p := withIDPrefix(t, tpl, "AWS::Lambda::Function", enforcerFn)["Properties"].(map[string]any)
-	wantEnv := map[string]any{fleet.EnvTagKey: "team:pp", fleet.EnvDefaultMode: "enforce", fleet.EnvDryRun: "true", fleet.EnvConcurrency: "16",
-		fleet.EnvRecheckQueueURL: map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerRecheckQueue")}}
+	wantEnv := map[string]any{fleet.EnvTagKey: "team:pp", fleet.EnvDefaultMode: "enforce", fleet.EnvDryRun: "true", fleet.EnvConcurrency: "16"}
 	got := dig(p, "Environment", "Variables").(map[string]any)
 	delete(got, fleet.EnvSelfRoleARN)
 	if !reflect.DeepEqual(got, wantEnv) {

@@ -14,8 +14,11 @@ import (
 // SQS drops the repeats of the next five minutes by deduplication id, and
 // delivers the message back to the enforcer after a delay as long as that
 // window, so that a scale-out of 50 instances is one reconcile that sees
-// them all.
+// them all. None in a dry run.
 func addRecheck(e *Enforcer) {
+	if e.Props.DryRun { // a dry run consumes no queue: each registration is evaluated at once
+		return
+	}
 	// A FIFO queue's dead-letter queue is FIFO too. A recheck that keeps
 	// failing lands there (the hourly sweep covers its load balancer).
 	dlq := awssqs.NewQueue(e.Construct, jsii.String("RecheckDeadLetterQueue"), &awssqs.QueueProps{
