@@ -16,6 +16,7 @@ import (
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/elbguard/elbguard/engine"
 	"github.com/elbguard/elbguard/test/peer"
 )
 
@@ -116,7 +117,10 @@ func (r *run) createSeed(ctx context.Context) error {
 	s.certARN = aws.ToString(cert.ServerCertificateMetadata.Arn)
 	r.ui.say("IAM server certificate %s (self-signed, made just now)", s.certARN)
 
-	enforce := []elbtypes.Tag{{Key: aws.String(TagKey), Value: aws.String("enforce")}}
+	// The seed's load balancers have no instances (the article's are hand-run):
+	// readiness=skip, or the gate would hold them (no_backends); web-gated
+	// below shows the gate.
+	enforce := []elbtypes.Tag{{Key: aws.String(TagKey), Value: aws.String("enforce")}, {Key: aws.String(engine.TagReadiness), Value: aws.String("skip")}}
 	for _, lb := range []struct {
 		name string
 		tags []elbtypes.Tag
@@ -182,7 +186,7 @@ func (r *run) createSeed(ctx context.Context) error {
 		NLBName, TargetGroup, s.vpcID, strings.Join(s.subnets, ", "))
 	if _, err := c.elbv2.AddTags(ctx, &elbv2.AddTagsInput{
 		ResourceArns: []string{s.nlbARN, s.tgARN},
-		Tags:         []elbv2types.Tag{{Key: aws.String(TagKey), Value: aws.String("enforce")}},
+		Tags:         []elbv2types.Tag{{Key: aws.String(TagKey), Value: aws.String("enforce")}, {Key: aws.String(engine.TagReadiness), Value: aws.String("skip")}},
 	}); err != nil {
 		return fmt.Errorf("tag %s and target group %s: %w", NLBName, TargetGroup, err)
 	}

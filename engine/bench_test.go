@@ -20,7 +20,7 @@ func BenchmarkSweepCompliant(b *testing.B) {
 		c.policies = []elbtypes.PolicyDescription{{PolicyName: aws.String(ProxyPolicyName), PolicyTypeName: aws.String(proxyPolicyType),
 			PolicyAttributeDescriptions: []elbtypes.PolicyAttributeDescription{{AttributeName: aws.String(proxyAttribute), AttributeValue: aws.String("true")}}}}
 	}
-	e, err := New(f, fakeV2{f}, Config{}, nil)
+	e, err := New(f, fakeV2{f}, Config{}, nil, WithInstances(fakeEC2{f}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestCertificateGate(t *testing.T) {
 			if tt.certs != nil {
 				opts = append(opts, WithCertificates(tt.certs, tt.certs))
 			}
-			e, err := New(f, fakeV2{f}, Config{DryRun: tt.dryRun}, nil, opts...)
+			e, err := New(f, fakeV2{f}, Config{DryRun: tt.dryRun}, nil, append(opts, WithInstances(fakeEC2{f}))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,11 +83,11 @@ func TestCompliantNeedsNoCertificateRead(t *testing.T) {
 	c.desc.BackendServerDescriptions = []elbtypes.BackendServerDescription{{InstancePort: aws.Int32(81), PolicyNames: []string{"pp"}}}
 	c.policies = []elbtypes.PolicyDescription{{PolicyName: aws.String("pp"), PolicyTypeName: aws.String(proxyPolicyType), PolicyAttributeDescriptions: []elbtypes.PolicyAttributeDescription{{AttributeName: aws.String(proxyAttribute), AttributeValue: aws.String("true")}}}}
 	certs := &fakeCerts{}
-	e, err := New(f, fakeV2{f}, Config{}, nil, WithCertificates(certs, certs))
+	e, err := New(f, fakeV2{f}, Config{}, nil, WithCertificates(certs, certs), WithInstances(fakeEC2{f}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := reportOf(t, sweep(t, e), "web"); r.Status != StatusCompliant || certs.calls != 0 || f.reads() > 4 {
-		t.Errorf("got %s with %d certificate reads, %d reads; want compliant, 0, at most 4", r.Status, certs.calls, f.reads())
+	if r := reportOf(t, sweep(t, e), "web"); r.Status != StatusCompliant || certs.calls != 0 || f.reads() > 5 {
+		t.Errorf("got %s with %d certificate reads, %d reads; want compliant, 0, at most 5 (the readiness gate's instance tags)", r.Status, certs.calls, f.reads())
 	}
 }

@@ -88,7 +88,7 @@ func (e *Engine) classicReport(ctx context.Context, lb *elbtypes.LoadBalancerDes
 		}
 	}
 	steps := e.classicProxySteps(&r, lb, pols)
-	steps = append(steps, e.classicListenerSteps(&r, lb, pols)...)
+	steps = append(steps, e.classicListenerSteps(&r, lb, pols, tags)...)
 	if idle > 0 {
 		s, ok := e.classicIdleStep(ctx, &r, name, idle)
 		if !ok {
@@ -156,6 +156,7 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 		}
 		target := name + "/" + proxy
 		steps = append(steps, step{
+			unit: unitPolicy,
 			do: func(ctx context.Context, r *Report) bool {
 				in := &elb.CreateLoadBalancerPolicyInput{
 					LoadBalancerName: aws.String(name),
@@ -202,6 +203,7 @@ func (e *Engine) classicProxySteps(r *Report, lb *elbtypes.LoadBalancerDescripti
 		r.find(RuleBackendProxy, "instance port %d does not receive the PROXY protocol; policies become %v", port, want)
 		target := fmt.Sprintf("%s:instance-port/%d", name, port)
 		steps = append(steps, step{
+			unit: classicUnit(port),
 			do: func(ctx context.Context, r *Report) bool {
 				in := &elb.SetLoadBalancerPoliciesForBackendServerInput{
 					LoadBalancerName: aws.String(name), InstancePort: aws.Int32(port), PolicyNames: want,
@@ -268,8 +270,10 @@ func isHTTP(p string) bool {
 }
 
 // classicListenerSteps plans HTTP→TCP and HTTPS→SSL on every listener that
-// needs it, one listener per step.
-func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescription, pols classicPolicies) []step {
+// needs it, one listener per step. A listener with cookie stickiness is
+// left alone (stickiness_would_drop) unless the load balancer says
+// elbguard:stickiness=drop: a TCP/SSL listener cannot keep it.
+func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescription, pols classicPolicies, tags map[string]string) []step {
 	cookies := map[string]bool{}
 	if lb.Policies != nil {
 		for _, p := range lb.Policies.AppCookieStickinessPolicies {
@@ -302,19 +306,30 @@ func (e *Engine) classicListenerSteps(r *Report, lb *elbtypes.LoadBalancerDescri
 			InstanceProtocol: aws.String(tcpProtocol(instProto)),
 			SSLCertificateId: l.SSLCertificateId,
 		}
-		var keep []string
+		var keep, sticky []string
 		for _, p := range ld.PolicyNames {
 			t := aws.ToString(pols[p].PolicyTypeName)
 			if cookies[p] || t == lbCookieType || t == appCookieType {
-				r.find(RulePolicyDropped, "listener %d: policy %s (cookie stickiness) only works on HTTP/HTTPS listeners; dropped", l.LoadBalancerPort, p)
+				sticky = append(sticky, p)
 				continue
 			}
 			keep = append(keep, p)
+		}
+		if len(sticky) > 0 && !dropsStickiness(tags) {
+			r.find(RuleStickinessWouldDrop, "listener %d left alone: cookie stickiness (%s) works on HTTP/HTTPS listeners only, and converting it to %s would send each client's requests to any instance. "+
+				"Make the application share its sessions and tag the load balancer %s=%s, or leave the listener as it is (%s)",
+				l.LoadBalancerPort, strings.Join(sticky, ", "), tcpProtocol(aws.ToString(l.Protocol)), TagStickiness, stickinessDrop, TagPorts)
+			r.held = true
+			continue
+		}
+		for _, p := range sticky {
+			r.find(RulePolicyDropped, "listener %d: policy %s (cookie stickiness) only works on HTTP/HTTPS listeners; dropped (%s=%s)", l.LoadBalancerPort, p, TagStickiness, stickinessDrop)
 		}
 		r.find(RuleListenerProtocol, "listener %d is %s:%d -> %s:%d; want %s:%d -> %s:%d",
 			l.LoadBalancerPort, strings.ToUpper(aws.ToString(l.Protocol)), l.LoadBalancerPort, strings.ToUpper(instProto), aws.ToInt32(l.InstancePort),
 			aws.ToString(want.Protocol), want.LoadBalancerPort, aws.ToString(want.InstanceProtocol), aws.ToInt32(want.InstancePort))
 		steps = append(steps, step{
+			unit: classicUnit(aws.ToInt32(l.InstancePort)),
 			do: func(ctx context.Context, r *Report) bool {
 				return e.replaceListener(ctx, r, lb, ld, want, keep)
 			},

@@ -101,7 +101,7 @@ func TestConcurrentRunsConverge(t *testing.T) {
 	reports := make([]Report, runs)
 	var wg sync.WaitGroup
 	for i := range runs {
-		e, err := New(b, fakeV2{f}, Config{}, nil, allCerts())
+		e, err := New(b, fakeV2{f}, Config{}, nil, allCerts(), WithInstances(fakeEC2{f}))
 		if err != nil {
 			t.Fatal(err)
 		}

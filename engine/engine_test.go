@@ -31,7 +31,7 @@ const (
 
 func newEngine(t *testing.T, f *fake, cfg Config, opts ...Option) *Engine {
 	t.Helper()
-	e, err := New(f, fakeV2{f}, cfg, nil, append([]Option{allCerts(), WithRestoreKey(testRestoreKey, testAccount, testRegion)}, opts...)...)
+	e, err := New(f, fakeV2{f}, cfg, nil, append([]Option{allCerts(), WithRestoreKey(testRestoreKey, testAccount, testRegion), WithInstances(fakeEC2{f})}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -107,7 +107,7 @@ func TestModes(t *testing.T) {
 
 func TestClassicEnforce(t *testing.T) {
 	f := newFake()
-	c := f.addClassic("web", map[string]string{tag: "enforce", DefaultIdleTimeoutTagKey: "3600"},
+	c := f.addClassic("web", map[string]string{tag: "enforce", DefaultIdleTimeoutTagKey: "3600", TagStickiness: "drop"},
 		listener("HTTP", 80, "HTTP", 80),
 		elbtypes.Listener{Protocol: aws.String("HTTPS"), LoadBalancerPort: 443, InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(81), SSLCertificateId: aws.String("arn:aws:iam::1:server-certificate/web")},
 		listener("TCP", 9000, "TCP", 9000))

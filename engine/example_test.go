@@ -27,7 +27,7 @@ func ExampleEngine_Reconcile() {
 	f.addClassic("web", map[string]string{DefaultTagKey: "enforce"},
 		elbtypes.Listener{Protocol: aws.String("HTTP"), LoadBalancerPort: 80, InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(80)},
 		elbtypes.Listener{Protocol: aws.String("HTTPS"), LoadBalancerPort: 443, InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(81), SSLCertificateId: aws.String("arn:aws:iam::123456789012:server-certificate/web")})
-	eng, err := New(f, fakeV2{f}, Config{}, nil, allCerts())
+	eng, err := New(f, fakeV2{f}, Config{}, nil, allCerts(), WithInstances(fakeEC2{f}))
 	if err != nil {
 		fmt.Println(err)
 		return

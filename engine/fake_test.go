@@ -108,9 +108,19 @@ func (f *fake) addClassic(name string, tags map[string]string, listeners ...elbt
 	for _, l := range listeners {
 		c.desc.ListenerDescriptions = append(c.desc.ListenerDescriptions, elbtypes.ListenerDescription{Listener: &l})
 	}
+	register(c, readyInstance)
+	f.itags[readyInstance] = map[string]string{TagProxyReady: "true"}
 	f.classic[name] = c
 	return c
 }
+
+// readyInstance is registered behind every fake load balancer (each target
+// group of an NLB) and tagged elbguard:proxy-ready=true, so that the
+// readiness gate lets changes through; empty removes it.
+const readyInstance = "i-ready"
+
+// empty deregisters every instance of c.
+func empty(c *fakeClassic) { c.desc.Instances = nil }
 
 func (f *fake) DescribeLoadBalancers(ctx context.Context, in *elb.DescribeLoadBalancersInput, _ ...func(*elb.Options)) (*elb.DescribeLoadBalancersOutput, error) {
 	f.mu.Lock()
@@ -479,7 +489,9 @@ func (f *fake) addNLB(name string, typ v2types.LoadBalancerTypeEnum, tags map[st
 		n.listeners = append(n.listeners, v2types.Listener{ListenerArn: aws.String(la), Port: aws.Int32(int32(80 + i)), Protocol: p,
 			DefaultActions: []v2types.Action{{Type: v2types.ActionTypeEnumForward, TargetGroupArn: aws.String(tg)}}})
 		n.lattrs[la] = map[string]string{attrTCPIdleTimeout: "350"}
+		f.addTarget(tg, readyInstance, 80, v2types.TargetHealthStateEnumHealthy)
 	}
+	f.itags[readyInstance] = map[string]string{TagProxyReady: "true"}
 	f.nlbs[arn] = n
 	return n
 }

@@ -296,6 +296,7 @@ func (e *Engine) targetGroupStep(ctx context.Context, r *Report, tg *targetGroup
 	r.find(RuleTargetGroupProxy, "target group %s does not have %s=true", nameFromARN(tg.arn), attrProxyProtocolV2)
 	return []step{{
 		independent: true,
+		unit:        tg.arn,
 		do: func(ctx context.Context, r *Report) bool {
 			in := &elbv2.ModifyTargetGroupAttributesInput{
 				TargetGroupArn: aws.String(tg.arn),

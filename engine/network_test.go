@@ -32,6 +32,7 @@ func TestNetworkRuleTargetGroups(t *testing.T) {
 	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce"}, v2types.ProtocolEnumTcp)
 	ruleTG := "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/by-rule/0009"
 	f.tgs[ruleTG] = map[string]string{}
+	f.addTarget(ruleTG, readyInstance, 80, v2types.TargetHealthStateEnumHealthy)
 	la := aws.ToString(n.listeners[0].ListenerArn)
 	f.rules[la] = []v2types.Rule{{Priority: aws.String("10"), Actions: []v2types.Action{{Type: v2types.ActionTypeEnumForward,
 		ForwardConfig: &v2types.ForwardActionConfig{TargetGroups: []v2types.TargetGroupTuple{{TargetGroupArn: aws.String(ruleTG)}}}}}}}
@@ -111,7 +112,7 @@ func TestNetworkListenerWithoutRules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake()
 			n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce"}, v2types.ProtocolEnumTcp)
-			e, err := New(f, rulesError{fakeV2{f}, tt.err}, Config{}, nil)
+			e, err := New(f, rulesError{fakeV2{f}, tt.err}, Config{}, nil, WithInstances(fakeEC2{f}))
 			if err != nil {
 				t.Fatal(err)
 			}

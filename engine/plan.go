@@ -22,6 +22,11 @@ type step struct {
 	// independent: no later step depends on this one, so its failure does
 	// not stop them (NLB target groups and listeners).
 	independent bool
+	// unit names what the step sends the PROXY header to, for the
+	// readiness gate (readiness.go): a Classic instance port
+	// (classicUnit), an NLB target group (its ARN), unitPolicy for the
+	// policy every port needs, or empty when it sends it nowhere new.
+	unit string
 }
 
 // planned lists one call to be made, without its parameters (restore.go).
@@ -40,13 +45,12 @@ func (e *Engine) apply(ctx context.Context, r *Report, steps []step) {
 		return
 	}
 	switch {
+	case r.hold != nil: // a safety gate (readiness, IaC owner, ...), in audit mode too: the real run would hold it
+		e.withhold(ctx, r, steps, *r.hold, StatusHeld)
+		return
 	case r.Mode != ModeEnforce:
-		r.holdFinding() // an IaC owner is worth knowing in audit too
 		e.withhold(ctx, r, steps, Finding{Rule: RuleAuditMode, Detail: fmt.Sprintf(
 			"mode audit: elbguard reports and never changes this load balancer; tag it %s=enforce to have the held calls made", e.cfg.TagKey)}, StatusNonCompliant)
-		return
-	case r.hold != nil: // a safety gate (readiness, IaC owner, ...)
-		e.withhold(ctx, r, steps, *r.hold, StatusHeld)
 		return
 	}
 	if e.approved != nil && !e.asApproved(ctx, r, steps) {

@@ -179,6 +179,7 @@ func (s scenario) engine(t *testing.T, cfg Config) (*fake, *Engine) {
 	if s.opts != nil {
 		opts = s.opts(f)
 	}
+	opts = append(opts, WithInstances(fakeEC2{f}))
 	e, err := New(f, fakeV2{f}, cfg, nil, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -19,9 +19,11 @@ import (
 // request, so before elbguard turns proxy protocol on for a load balancer,
 // every registered EC2 instance behind what it changes must say it is ready.
 const (
-	// TagProxyReady on an EC2 instance, value "true": the server there reads
-	// the PROXY header (elbguard-proxy with proxy_protocol optional or
-	// required). "false" says it does not; anything else is reported.
+	// TagProxyReady on an EC2 instance: "true", the server there reads the
+	// PROXY header on every instance port (elbguard-proxy with
+	// proxy_protocol optional or required); a list of instance ports
+	// ("80,81"), on those ports only; "false", on none. Anything else is
+	// reported (ParseProxyReady).
 	TagProxyReady = "elbguard:proxy-ready"
 	// TagReadiness on a load balancer, value "skip": no readiness gate for it
 	// (ip targets, which cannot be tagged; hand-run fleets). "require" is the
@@ -48,73 +50,163 @@ func WithInstances(api InstancesAPI) Option {
 	return func(e *Engine) { e.instances = api }
 }
 
-// backends are the registered EC2 instances a load balancer's change concerns.
-type backends struct {
-	// gated are the instances behind what the steps would change: all must
-	// be ready before any step runs.
-	gated []string
-	// serving are the instances that already receive the PROXY header: one
-	// that is not ready is drift, reported and never "fixed" by turning
-	// proxy protocol off.
-	serving []string
-	// untaggable are the targets ("ip:port") of ip-type target groups the
-	// steps would turn on: they cannot carry the tag, so they hold the
-	// change unless the load balancer says elbguard:readiness=skip.
+// unitPolicy is the step.unit of a step every proxy protocol unit needs
+// (the Classic policy it attaches): kept when any unit's step is kept.
+const unitPolicy = "*"
+
+// regTarget is one registered EC2 instance and the instance port the PROXY
+// header would reach it on.
+type regTarget struct {
+	id   string
+	port int32
+}
+
+// unit is what one step turns proxy protocol on for: a Classic instance
+// port or an NLB target group. Its key is the step.unit of those steps.
+type unit struct {
+	key  string
+	name string // for people: "instance port 80", "target group edge-tcp"
+	// targets are the registered instances.
+	targets []regTarget
+	// untaggable are the registered targets that cannot carry the tag
+	// ("ip:port" of ip-type target groups).
 	untaggable []string
+	// serving: proxy protocol is on already (a registered instance that is
+	// not ready for the port is drift, reported, never turned off).
+	serving bool
+}
+
+// backends are the units a load balancer's change concerns.
+type backends struct {
+	units []unit
 	// health is each target group's target health read before the change
 	// (NLB), for the delayed verification.
 	health map[string][]v2types.TargetHealthDescription
 }
 
 // applyReady is the readiness gate in front of apply, for Classic and NLB
-// alike: when steps would change a load balancer with registered instances,
-// it applies them only if every gated instance carries
-// elbguard:proxy-ready=true (or the load balancer elbguard:readiness=skip);
-// otherwise it changes nothing (non_compliant, backends_not_ready). It also
-// reports serving instances that are not ready (backend_not_ready, status
-// non_compliant so that the sweep's alarm counts it).
+// alike. A step that would send the PROXY header to a unit (step.unit) is
+// taken only when the unit has registered instances and every one of them
+// says, with elbguard:proxy-ready, that it reads the header on the unit's
+// port (or the load balancer says elbguard:readiness=skip). It holds the
+// whole load balancer (status held, nothing changed) when a unit to change
+// has no registered target (no_backends), an instance that is not ready at
+// all (backends_not_ready) or targets that cannot be tagged; it leaves out
+// the steps of a unit whose instances are ready for other ports only
+// (port_not_ready) and applies the rest. It also reports serving instances
+// that are not ready (backend_not_ready, status non_compliant so that the
+// sweep's alarm counts it).
 func (e *Engine) applyReady(ctx context.Context, r *Report, tags map[string]string, b backends, steps []step) {
 	skip, ok := readinessTag(r, tags)
-	gating := len(steps) > 0 && len(b.gated) > 0
-	switch {
-	case !ok: // a malformed tag holds the load balancer, instances or not
+	if !ok { // a malformed tag holds the load balancer, instances or not
 		e.hold(ctx, r, steps)
 		return
-	case skip:
-		e.apply(ctx, r, steps)
-		return
-	case len(steps) > 0 && len(b.untaggable) > 0:
-		r.find(RuleBackendsNotReady, "%d registered targets are IP addresses, which cannot carry %s=true: %s; nothing changed. Once every one reads the PROXY header, tag the load balancer %s=skip",
-			len(b.untaggable), TagProxyReady, strings.Join(b.untaggable, ", "), TagReadiness)
-		e.hold(ctx, r, steps)
-		return
-	case !gating && len(b.serving) == 0:
+	}
+	if skip {
 		e.apply(ctx, r, steps)
 		return
 	}
-	all := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(b.gated), b.serving...))))
-	ready, err := e.readyInstances(ctx, r, all)
+	changing := map[string]bool{}
+	for _, s := range steps {
+		if s.unit != "" && s.unit != unitPolicy {
+			changing[s.unit] = true
+		}
+	}
+	var gated, serving []unit
+	for _, u := range b.units {
+		switch {
+		case changing[u.key]:
+			gated = append(gated, u)
+		case u.serving:
+			serving = append(serving, u)
+		}
+	}
+	var untaggable, empty []string
+	for _, u := range gated {
+		untaggable = append(untaggable, u.untaggable...)
+		if len(u.targets) == 0 && len(u.untaggable) == 0 {
+			empty = append(empty, u.name)
+		}
+	}
+	switch {
+	case len(untaggable) > 0:
+		r.find(RuleBackendsNotReady, "%d registered targets are IP addresses, which cannot carry %s: %s; nothing changed. Once every one reads the PROXY header, tag the load balancer %s=skip",
+			len(untaggable), TagProxyReady, strings.Join(untaggable, ", "), TagReadiness)
+		e.hold(ctx, r, steps)
+		return
+	case len(empty) > 0:
+		r.find(RuleNoBackends, "no registered instance behind %s: nothing says the instances that register later read the PROXY header; nothing changed. "+
+			"elbguard checks again when instances register and on every sweep; tag the load balancer %s=skip to enforce it empty",
+			strings.Join(empty, ", "), TagReadiness)
+		e.hold(ctx, r, steps)
+		return
+	case len(gated) == 0 && len(serving) == 0:
+		e.apply(ctx, r, steps)
+		return
+	}
+	var ids []string
+	for _, u := range append(slices.Clone(gated), serving...) {
+		for _, t := range u.targets {
+			ids = append(ids, t.id)
+		}
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	ready, err := e.readyInstances(ctx, r, ids)
 	if err != nil {
-		r.fail(fmt.Errorf("readiness gate: read tag %s of %d instances: %w", TagProxyReady, len(all), err))
+		r.fail(fmt.Errorf("readiness gate: read tag %s of %d instances: %w", TagProxyReady, len(ids), err))
 		return // status error, nothing changed
 	}
-	notReady := func(ids []string) []string {
-		return slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(slices.Clone(ids)))), func(id string) bool { return ready[id] })
+	var notReady []string // gated instances ready for no port at all
+	gatedIDs := map[string]bool{}
+	for _, u := range gated {
+		for _, t := range u.targets {
+			gatedIDs[t.id] = true
+			if !ready[t.id].any() {
+				notReady = append(notReady, t.id)
+			}
+		}
 	}
-	held := notReady(b.gated)
-	if !gating {
-		held = nil
+	notReady = slices.Compact(slices.Sorted(slices.Values(notReady)))
+	var drift []string
+	for _, u := range serving {
+		for _, t := range u.targets {
+			if !ready[t.id].reads(t.port) && !slices.Contains(notReady, t.id) {
+				drift = append(drift, fmt.Sprintf("%s (port %d)", t.id, t.port))
+			}
+		}
 	}
-	drift := slices.DeleteFunc(notReady(b.serving), func(id string) bool { return slices.Contains(held, id) })
-	if len(drift) > 0 {
-		r.find(RuleBackendNotReady, "proxy protocol is on but %d registered instances lack %s=true: %s; they may not read the PROXY header (elbguard never turns it off by itself)",
+	if drift = slices.Compact(slices.Sorted(slices.Values(drift))); len(drift) > 0 {
+		r.find(RuleBackendNotReady, "proxy protocol is on but %d registered instances do not say they read it there (%s): %s; they may not read the PROXY header (elbguard never turns it off by itself)",
 			len(drift), TagProxyReady, strings.Join(drift, ", "))
 	}
-	if len(held) > 0 {
-		r.find(RuleBackendsNotReady, "%d of %d registered instances lack %s=true: %s; nothing changed. Install a proxy that reads the PROXY header there, tag them, or tag the load balancer %s=skip",
-			len(held), len(slices.Compact(slices.Sorted(slices.Values(b.gated)))), TagProxyReady, strings.Join(held, ", "), TagReadiness)
+	if len(notReady) > 0 {
+		r.find(RuleBackendsNotReady, "%d of %d registered instances lack %s=true (or the list of instance ports that read the header): %s; nothing changed. Install a proxy that reads the PROXY header there, tag them, or tag the load balancer %s=skip",
+			len(notReady), len(gatedIDs), TagProxyReady, strings.Join(notReady, ", "), TagReadiness)
 		e.hold(ctx, r, steps)
 		return
+	}
+	leftOut := map[string]bool{}
+	for _, u := range gated {
+		var missing []string
+		for _, t := range u.targets {
+			if !ready[t.id].reads(t.port) {
+				missing = append(missing, t.id)
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		leftOut[u.key] = true
+		port := u.targets[slices.IndexFunc(u.targets, func(t regTarget) bool { return !ready[t.id].reads(t.port) })].port
+		r.find(RulePortNotReady, "%s left alone: %d registered instances do not list port %d in %s: %s; the rest of the load balancer is enforced",
+			u.name, len(missing), port, TagProxyReady, strings.Join(slices.Compact(slices.Sorted(slices.Values(missing))), ", "))
+		r.held = true
+	}
+	if len(leftOut) > 0 {
+		steps = slices.DeleteFunc(slices.Clone(steps), func(s step) bool { return leftOut[s.unit] })
+		if !slices.ContainsFunc(steps, func(s step) bool { return s.unit != "" && s.unit != unitPolicy }) {
+			steps = slices.DeleteFunc(steps, func(s step) bool { return s.unit == unitPolicy })
+		}
 	}
 	e.apply(ctx, r, steps)
 	if hasFinding(r, RuleBackendNotReady) && (r.Status == StatusCompliant || r.Status == StatusRemediated) {
@@ -158,15 +250,47 @@ func readinessTag(r *Report, tags map[string]string) (skip, ok bool) {
 	return false, false
 }
 
+// readiness is what an instance's elbguard:proxy-ready says.
+type readiness struct {
+	all   bool    // "true": every instance port
+	ports []int32 // the instance ports listed
+}
+
+// any reports whether the instance reads the header on some port.
+func (x readiness) any() bool { return x.all || len(x.ports) > 0 }
+
+// reads reports whether the instance reads the header on instance port p.
+func (x readiness) reads(p int32) bool { return x.all || slices.Contains(x.ports, p) }
+
+// ParseProxyReady parses an elbguard:proxy-ready value (an instance tag,
+// written by whoever may tag the instance: untrusted). "true" means every
+// instance port reads the PROXY header (all); "false" none; otherwise the
+// value lists the instance ports that do, 1 to 65535, separated by commas,
+// spaces or '+' ("80,81"), each once. Anything else is an error.
+func ParseProxyReady(v string) (all bool, ports []int32, err error) {
+	s := strings.TrimSpace(v)
+	switch {
+	case strings.EqualFold(s, "true"):
+		return true, nil, nil
+	case strings.EqualFold(s, "false"):
+		return false, nil, nil
+	}
+	ports, err = ParsePorts(s)
+	if err != nil {
+		return false, nil, fmt.Errorf("invalid tag value %q for %s: %w; want true, false or the instance ports that read the PROXY header (80,81)", v, TagProxyReady, err)
+	}
+	return false, ports, nil
+}
+
 // readyInstances reads elbguard:proxy-ready of ids with ec2:DescribeTags,
-// instanceIDBatch ids per call, and returns which are ready. A value other
-// than true or false is reported (naming instance, tag and value) and counts
-// as not ready.
-func (e *Engine) readyInstances(ctx context.Context, r *Report, ids []string) (map[string]bool, error) {
+// instanceIDBatch ids per call, and returns what each says. A malformed
+// value is reported (naming instance, tag and value) and counts as not
+// ready.
+func (e *Engine) readyInstances(ctx context.Context, r *Report, ids []string) (map[string]readiness, error) {
 	if e.instances == nil {
 		return nil, fmt.Errorf("no EC2 client: the engine was built without WithInstances")
 	}
-	ready := make(map[string]bool, len(ids))
+	ready := make(map[string]readiness, len(ids))
 	for batch := range slices.Chunk(ids, instanceIDBatch) {
 		in := &ec2.DescribeTagsInput{Filters: []ec2types.Filter{
 			{Name: aws.String("resource-id"), Values: batch},
@@ -178,14 +302,13 @@ func (e *Engine) readyInstances(ctx context.Context, r *Report, ids []string) (m
 				return nil, err
 			}
 			for _, t := range out.Tags {
-				id, v := aws.ToString(t.ResourceId), strings.TrimSpace(aws.ToString(t.Value))
-				switch {
-				case strings.EqualFold(v, "true"):
-					ready[id] = true
-				case strings.EqualFold(v, "false"):
-				default:
-					r.find(RuleInvalidTag, "instance %s: invalid tag value %q for %s; want true or false", id, aws.ToString(t.Value), TagProxyReady)
+				id := aws.ToString(t.ResourceId)
+				all, ports, err := ParseProxyReady(aws.ToString(t.Value))
+				if err != nil {
+					r.find(RuleInvalidTag, "instance %s: %v", id, err)
+					continue
 				}
+				ready[id] = readiness{all: all, ports: ports}
 			}
 			if aws.ToString(out.NextToken) == "" {
 				break
@@ -196,10 +319,13 @@ func (e *Engine) readyInstances(ctx context.Context, r *Report, ids []string) (m
 	return ready, nil
 }
 
-// classicBackends lists a Classic load balancer's registered instances: all
-// are gated (every listener reaches every instance), and all are serving
-// when some TCP or SSL listener already forwards to an instance port with a
-// proxy protocol policy.
+// classicUnit is the step.unit of the steps that send the PROXY header to
+// a Classic instance port.
+func classicUnit(port int32) string { return fmt.Sprintf("port/%d", port) }
+
+// classicBackends lists a Classic load balancer's instance ports as units:
+// every registered instance is behind every port. A port is serving when
+// it has a proxy protocol policy and a TCP or SSL listener forwards to it.
 func classicBackends(lb *elbtypes.LoadBalancerDescription, pols classicPolicies) backends {
 	var ids []string
 	for _, in := range lb.Instances {
@@ -207,36 +333,50 @@ func classicBackends(lb *elbtypes.LoadBalancerDescription, pols classicPolicies)
 			ids = append(ids, id)
 		}
 	}
-	b := backends{gated: ids}
 	proxyPorts := map[int32]bool{}
 	for _, d := range lb.BackendServerDescriptions {
 		if slices.ContainsFunc(d.PolicyNames, pols.isProxy) {
 			proxyPorts[aws.ToInt32(d.InstancePort)] = true
 		}
 	}
+	var b backends
+	seen := map[int32]int{} // port -> index in b.units
 	for _, ld := range lb.ListenerDescriptions {
-		if l := ld.Listener; l != nil && proxyPorts[aws.ToInt32(l.InstancePort)] && !isHTTP(aws.ToString(l.Protocol)) {
-			b.serving = ids
-			break
+		l := ld.Listener
+		if l == nil {
+			continue
+		}
+		port := aws.ToInt32(l.InstancePort)
+		i, ok := seen[port]
+		if !ok {
+			u := unit{key: classicUnit(port), name: fmt.Sprintf("instance port %d", port)}
+			for _, id := range ids {
+				u.targets = append(u.targets, regTarget{id: id, port: port})
+			}
+			i = len(b.units)
+			seen[port] = i
+			b.units = append(b.units, u)
+		}
+		if proxyPorts[port] && !isHTTP(aws.ToString(l.Protocol)) {
+			b.units[i].serving = true
 		}
 	}
 	return b
 }
 
 // nlbBackends reads the target health of the target groups that matter: the
-// instance targets of those the steps would turn on (gated) or that are on
-// (serving), and, when a verification will follow the change, the health of
-// every target group that would change. ok is false when a read failed (the
-// report says why; nothing is changed).
+// targets of those the steps would turn on or that are on, and, when a
+// verification will follow the change, the health of every target group
+// that would change. ok is false when a read failed (the report says why;
+// nothing is changed).
 func (e *Engine) nlbBackends(ctx context.Context, r *Report, tags map[string]string, tgs []*targetGroup) (backends, bool) {
 	b := backends{health: map[string][]v2types.TargetHealthDescription{}}
 	skip, _ := readinessTag(&Report{}, tags) // the gate reports a bad value
 	verify := e.verifier != nil && r.Mode == ModeEnforce && !e.cfg.DryRun
 	for _, tg := range tgs {
 		instance := tg.targetType == v2types.TargetTypeEnumInstance || tg.targetType == ""
-		gate := !skip && instance && (tg.changes || tg.proxyOn)
-		untaggable := !skip && !instance && tg.changes // ip targets (alb groups are left out before)
-		if !gate && !untaggable && !(verify && tg.changes) {
+		gate := !skip && (tg.changes || (instance && tg.proxyOn))
+		if !gate && !(verify && tg.changes) {
 			continue
 		}
 		out, err := e.v2.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(tg.arn)})
@@ -247,26 +387,20 @@ func (e *Engine) nlbBackends(ctx context.Context, r *Report, tags map[string]str
 		if tg.changes {
 			b.health[tg.arn] = out.TargetHealthDescriptions
 		}
-		if untaggable {
-			for _, d := range out.TargetHealthDescriptions {
-				if d.Target != nil {
-					b.untaggable = append(b.untaggable, targetKey(d.Target))
-				}
-			}
-		}
 		if !gate {
 			continue
 		}
+		u := unit{key: tg.arn, name: "target group " + nameFromARN(tg.arn), serving: tg.proxyOn}
 		for _, d := range out.TargetHealthDescriptions {
-			if d.Target == nil || !strings.HasPrefix(aws.ToString(d.Target.Id), "i-") {
-				continue
-			}
-			if tg.changes {
-				b.gated = append(b.gated, aws.ToString(d.Target.Id))
-			} else {
-				b.serving = append(b.serving, aws.ToString(d.Target.Id))
+			switch {
+			case d.Target == nil:
+			case !instance || !strings.HasPrefix(aws.ToString(d.Target.Id), "i-"):
+				u.untaggable = append(u.untaggable, targetKey(d.Target))
+			default:
+				u.targets = append(u.targets, regTarget{id: aws.ToString(d.Target.Id), port: aws.ToInt32(d.Target.Port)})
 			}
 		}
+		b.units = append(b.units, u)
 	}
 	return b, true
 }

@@ -98,6 +98,18 @@ const (
 	// RuleBackendNotReady: proxy protocol is on and a registered instance
 	// lacks elbguard:proxy-ready=true (drift; never turned off by elbguard).
 	RuleBackendNotReady = "backend_not_ready"
+	// RuleNoBackends: the readiness gate held every change because a unit
+	// it would turn proxy protocol on for (a Classic load balancer's
+	// instance port, an NLB target group) has no registered target.
+	RuleNoBackends = "no_backends"
+	// RulePortNotReady: the registered instances are ready for other
+	// instance ports (elbguard:proxy-ready lists ports) but not this one;
+	// it is left alone, the rest of the load balancer is enforced.
+	RulePortNotReady = "port_not_ready"
+	// RuleStickinessWouldDrop: a Classic HTTP/HTTPS listener with cookie
+	// stickiness is left alone: converting it to TCP/SSL drops the
+	// stickiness, unless the load balancer says elbguard:stickiness=drop.
+	RuleStickinessWouldDrop = "stickiness_would_drop"
 	// RuleHealthDropped: targets healthy before proxy protocol was turned on
 	// were unhealthy after the verification window; it was turned back off.
 	RuleHealthDropped = "health_dropped"
@@ -150,6 +162,10 @@ type Report struct {
 	// planning, when set, makes call record each call with this status
 	// instead of making it: the plan comes from the code that acts.
 	planning ActionStatus
+	// held: a gate left part of the load balancer as it is (port_not_ready,
+	// stickiness_would_drop); the rest was handled. settle reports it held,
+	// never compliant or remediated.
+	held bool
 }
 
 // Finding is one observation about a load balancer.

@@ -364,7 +364,7 @@ func TestRestoreTag(t *testing.T) {
 				v = tt.value
 			}
 			c.tags[k] = v
-			opts := []Option{allCerts(), WithClock(func() time.Time { return now })}
+			opts := []Option{allCerts(), WithClock(func() time.Time { return now }), WithInstances(fakeEC2{f})}
 			if !tt.noKey {
 				opts = append(opts, WithRestoreKey(testRestoreKey, testAccount, testRegion))
 			}

@@ -67,12 +67,25 @@ func ReadinessSkip(tags map[string]string) (skip bool, invalid *Finding) {
 }
 
 // ReadyInstances reads elbguard:proxy-ready of the instances ids through
-// api and returns those that say true. Values other than true or false are
-// returned as findings (rule invalid_tag_value) and count as not ready.
-func ReadyInstances(ctx context.Context, api InstancesAPI, ids []string) (ready map[string]bool, findings []Finding, err error) {
+// api and returns those that read the header on every port they are sent
+// to: each of ports when given, any port ("true") otherwise. Malformed
+// values are returned as findings (rule invalid_tag_value) and count as not
+// ready.
+func ReadyInstances(ctx context.Context, api InstancesAPI, ids []string, ports ...int32) (ready map[string]bool, findings []Finding, err error) {
 	e := &Engine{instances: api}
 	var r Report
-	ready, err = e.readyInstances(ctx, &r, ids)
+	got, err := e.readyInstances(ctx, &r, ids)
+	ready = map[string]bool{}
+	for id, rd := range got {
+		ok := rd.all
+		if len(ports) > 0 {
+			ok = true
+			for _, p := range ports {
+				ok = ok && rd.reads(p)
+			}
+		}
+		ready[id] = ok
+	}
 	return ready, r.Findings, err
 }
 

@@ -28,7 +28,22 @@ const (
 	// TagRestorePrefix + PORT holds a listener elbguard removed and could not
 	// put back (restore.go); every later run restores it first.
 	TagRestorePrefix = "elbguard:restore:"
+	// TagStickiness = "drop" lets elbguard convert a Classic HTTP/HTTPS
+	// listener with cookie stickiness to TCP/SSL, which drops the
+	// stickiness; without it such a listener is left alone
+	// (stickiness_would_drop).
+	TagStickiness = "elbguard:stickiness"
 )
+
+// stickinessDrop is the only value TagStickiness accepts.
+const stickinessDrop = "drop"
+
+// dropsStickiness reports whether the load balancer lets elbguard drop
+// cookie stickiness (scope rejects any other value of the tag first).
+func dropsStickiness(tags map[string]string) bool {
+	v, ok := tags[TagStickiness]
+	return ok && strings.EqualFold(strings.TrimSpace(v), stickinessDrop)
+}
 
 // iacOverride is the only value TagIaC accepts.
 const iacOverride = "override"
@@ -94,6 +109,9 @@ func (e *Engine) scope(r *Report, tags map[string]string) (s scope, done bool) {
 		}
 		override = true
 	}
+	if v, ok := tags[TagStickiness]; ok && !dropsStickiness(tags) {
+		badTag("invalid tag value %q for %s; want %s", v, TagStickiness, stickinessDrop)
+	}
 	until, reason, exempt, err := parseExemption(tags)
 	if err != nil {
 		badTag("%v; no exemption applies and nothing is changed until it is corrected", err)
@@ -125,6 +143,7 @@ func (e *Engine) knownTags() []string {
 	keys := []string{e.cfg.TagKey, e.cfg.IdleTimeoutTagKey, TagPorts, TagIaC, TagExemptUntil, TagExemptReason,
 		TagReadiness,     // the readiness gate's switch (readiness.go)
 		TagHealthDropped, // set by a roll back after health dropped (verify.go)
+		TagStickiness,    // lets listener conversion drop cookie stickiness (classic.go)
 	}
 	for _, k := range []string{DefaultTagKey, DefaultIdleTimeoutTagKey} {
 		if !slices.Contains(keys, k) {
@@ -249,6 +268,10 @@ func iacOwner(tags map[string]string, typ string, extra []IaCTag) (owner, change
 func (r *Report) settle() {
 	if r.err != nil && (r.Status == StatusCompliant || r.Status == StatusRemediated || r.Status == StatusNonCompliant) {
 		r.Status = StatusError
+		return
+	}
+	if r.held && (r.Status == StatusCompliant || r.Status == StatusRemediated) {
+		r.Status = StatusHeld
 		return
 	}
 	if r.unresolved && (r.Status == StatusCompliant || r.Status == StatusRemediated) {

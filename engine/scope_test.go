@@ -301,7 +301,7 @@ func TestExemptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake()
 			f.addClassic("web", map[string]string{tag: tt.mode, TagExemptUntil: tt.until, TagExemptReason: "vendor appliance, ticket OPS-12"}, listener("HTTP", 80, "HTTP", 80))
-			e, err := New(f, fakeV2{f}, Config{}, nil, allCerts(), WithClock(func() time.Time { return now }))
+			e, err := New(f, fakeV2{f}, Config{}, nil, allCerts(), WithClock(func() time.Time { return now }), WithInstances(fakeEC2{f}))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,6 +26,9 @@ func TestVerifyRollsBackOnHealthDrop(t *testing.T) {
 	n := f.addNLB("edge", v2types.LoadBalancerTypeEnumNetwork, map[string]string{tag: "enforce", TagReadiness: "skip"},
 		v2types.ProtocolEnumTcp, v2types.ProtocolEnumTcp, v2types.ProtocolEnumTcp)
 	tgs := []string{forwardTargets(n.listeners[0].DefaultActions)[0], forwardTargets(n.listeners[1].DefaultActions)[0], forwardTargets(n.listeners[2].DefaultActions)[0]}
+	for _, tg := range tgs {
+		f.targets[tg] = nil // only the targets below
+	}
 	f.addTarget(tgs[0], "i-a", 80, v2types.TargetHealthStateEnumHealthy)
 	f.addTarget(tgs[1], "i-b", 80, v2types.TargetHealthStateEnumHealthy)
 	f.addTarget(tgs[2], "i-c", 80, v2types.TargetHealthStateEnumUnhealthy) // nothing healthy to lose

@@ -54,6 +54,11 @@ type Decision struct {
 	// TargetGroups lists target group ARNs whose load balancers must be
 	// reconciled; resolving them needs an API call, left to the caller.
 	TargetGroups []string `json:"target_groups,omitempty"`
+	// Debounce: the event comes in storms (an Auto Scaling scale-out
+	// registers instances one call at a time), so the caller should
+	// coalesce it with the others for the same load balancers into one
+	// reconcile a little later instead of reconciling on each one.
+	Debounce bool `json:"debounce,omitempty"`
 }
 
 // Options tune Classify. The zero value classifies every event on its own merits.
@@ -83,14 +88,18 @@ var HandledEventNames = []string{
 	"ModifyLoadBalancerAttributes",
 	"ModifyRule",
 	"ModifyTargetGroupAttributes",
+	"RegisterInstancesWithLoadBalancer",
+	"RegisterTargets",
 	"RemoveTags",
 	"SetLoadBalancerPoliciesForBackendServer",
 	"SetRulePriorities",
 }
 
-// RegisterTargets is not handled: Auto Scaling and ECS make storms of it,
-// and registering a target cannot change a target group's attributes (the
-// sweep reports instances that are not ready, see engine.TagProxyReady).
+// RegisterInstancesWithLoadBalancer and RegisterTargets are handled with
+// Decision.Debounce: the readiness gate holds a load balancer with no
+// registered instance (engine.RuleNoBackends) until instances register and
+// say they read the PROXY header, but Auto Scaling and ECS register in
+// storms, one call per instance, so the caller coalesces them.
 
 // Classify decodes raw as an EventBridge event and decides what it asks for.
 // It returns an error wrapping ErrMalformed only for undecodable input and
@@ -148,6 +157,7 @@ func ignored(d Decision, reason string) Decision {
 	d.Kind = KindIgnored
 	d.Reason = reason
 	d.Classic, d.LoadBalancers, d.TargetGroups = nil, nil, nil
+	d.Debounce = false
 	return d
 }
 
@@ -208,6 +218,14 @@ func classifyCloudTrail(d Decision, c CloudTrailDetail, opts Options) Decision {
 		if IsTargetGroupARN(req.TargetGroupArn) && !slices.Contains(d.TargetGroups, req.TargetGroupArn) {
 			d.TargetGroups = append(d.TargetGroups, req.TargetGroupArn)
 		}
+	case "RegisterInstancesWithLoadBalancer":
+		d.Classic = appendName(d.Classic, req.LoadBalancerName)
+		d.Debounce = true
+	case "RegisterTargets":
+		if IsTargetGroupARN(req.TargetGroupArn) {
+			d.TargetGroups = append(d.TargetGroups, req.TargetGroupArn)
+		}
+		d.Debounce = true
 	default:
 		return ignored(d, fmt.Sprintf("unhandled API call %q", c.EventName))
 	}

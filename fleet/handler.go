@@ -28,6 +28,10 @@ type Outcome struct {
 	// Enqueued is how many account-region units a multi-account sweep put
 	// on the sweep queue.
 	Enqueued int `json:"enqueued,omitempty"`
+	// Debounced is true when the event (an instance registration) was
+	// handed to the debouncer, to be reconciled with the others like it
+	// in one later run (debounce.go).
+	Debounced bool `json:"debounced,omitempty"`
 	// Error is the run's failure, if any.
 	Error string `json:"error,omitempty"`
 }
@@ -50,27 +54,37 @@ type Enforcer struct {
 	Function string
 	// Publisher publishes each run to the compliance sinks. Nil: none.
 	Publisher *compliance.Publisher
+	// Debouncer coalesces instance registration events (debounce.go).
+	// Nil: each is reconciled at once.
+	Debouncer Debouncer
 }
 
 // Handle classifies and handles raw. Bad input (malformed or unknown events)
 // is logged and returns no error so Lambda does not retry it; only retryable
 // failures return an error.
 func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, error) {
-	if vs, bad, ok := verifications(raw); ok { // the delayed health check after a change
-		return h.verify(ctx, vs, bad)
+	if vs, rs, bad, ok := queued(raw); ok {
+		if len(rs) > 0 { // registrations, coalesced
+			if len(vs) > 0 {
+				if _, err := h.verify(ctx, vs, nil); err != nil {
+					return nil, err
+				}
+			}
+			return h.recheck(ctx, rs, bad)
+		}
+		return h.verify(ctx, vs, bad) // the delayed health check after a change
 	}
 	log := requestLogger(ctx, h.Log)
 	eng, self := h.Engine, h.SelfARN
-	var origin eventOrigin
+	origin := originOf(raw)
 	var cfg engine.Config
 	if h.Fleet != nil {
-		origin = originOf(raw)
 		cfg, self = h.Fleet.Config.WithDefaults(), h.Fleet.SelfARN(ctx, origin.Account, h.SelfARN)
 	} else {
 		cfg = h.Engine.Config()
 	}
 	d, err := events.Classify(raw, events.Options{SelfARN: self, TagKeys: []string{cfg.TagKey, cfg.IdleTimeoutTagKey, engine.TagReadiness, engine.TagHealthDropped,
-		engine.TagPorts, engine.TagIaC, engine.TagExemptUntil, engine.TagExemptReason}})
+		engine.TagPorts, engine.TagIaC, engine.TagExemptUntil, engine.TagExemptReason, engine.TagStickiness}})
 	if err != nil {
 		log.ErrorContext(ctx, "bad input: event not handled and not retried", "error", err.Error(), "bytes", len(raw))
 		return &Outcome{Decision: events.Decision{Kind: events.KindIgnored, Reason: err.Error()}, BadInput: true}, nil
@@ -87,6 +101,9 @@ func (h *Enforcer) Handle(ctx context.Context, raw json.RawMessage) (*Outcome, e
 		if eng, log, done, err = h.route(ctx, log, origin, out); eng == nil {
 			return done, err
 		}
+	}
+	if h.debounce(ctx, log, origin, out) {
+		return out, nil
 	}
 	switch d.Kind {
 	case events.KindSweep:

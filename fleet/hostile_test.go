@@ -71,7 +71,8 @@ func (a *exposedAccount) DescribeTags(_ context.Context, in *elb.DescribeTagsInp
 	out := &elb.DescribeTagsOutput{}
 	for _, n := range in.LoadBalancerNames {
 		out.TagDescriptions = append(out.TagDescriptions, elbtypes.TagDescription{LoadBalancerName: aws.String(n),
-			Tags: []elbtypes.Tag{{Key: aws.String(engine.DefaultTagKey), Value: aws.String("enforce")}}})
+			// readiness=skip: it has no instances, which the gate holds.
+			Tags: []elbtypes.Tag{{Key: aws.String(engine.DefaultTagKey), Value: aws.String("enforce")}, {Key: aws.String(engine.TagReadiness), Value: aws.String("skip")}}})
 	}
 	return out, nil
 }

@@ -96,17 +96,22 @@ func VerifierFromEnv(getenv func(string) string, cfg aws.Config) ([]engine.Optio
 	return []engine.Option{engine.WithVerifier(&SQSScheduler{Client: sqs.NewFromConfig(cfg), QueueURL: url, Window: w})}, nil
 }
 
-// verifications decodes raw as an SQS batch of verifications; ok is false
-// when raw is not an SQS event. Bodies that are not verifications are
-// returned as bad, by message id.
-func verifications(raw json.RawMessage) (vs []engine.Verification, bad []string, ok bool) {
+// queued decodes raw as an SQS batch of verifications and rechecks
+// (debounce.go); ok is false when raw is not an SQS event. Bodies that are
+// neither are returned as bad, by message id.
+func queued(raw json.RawMessage) (vs []engine.Verification, rs []Recheck, bad []string, ok bool) {
 	var b awsevents.SQSEvent // the envelope the sweep worker reads too
 	if json.Unmarshal(raw, &b) != nil || len(b.Records) == 0 {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	for _, rec := range b.Records {
 		if rec.EventSource != "aws:sqs" {
-			return nil, nil, false
+			return nil, nil, nil, false
+		}
+		var rc map[string]*Recheck
+		if json.Unmarshal([]byte(rec.Body), &rc) == nil && rc[recheckKey] != nil && len(rc[recheckKey].Classic)+len(rc[recheckKey].TargetGroups) > 0 {
+			rs = append(rs, *rc[recheckKey])
+			continue
 		}
 		var body map[string]*engine.Verification
 		if err := json.Unmarshal([]byte(rec.Body), &body); err != nil || body[verificationKey] == nil || body[verificationKey].LoadBalancerArn == "" {
@@ -115,7 +120,7 @@ func verifications(raw json.RawMessage) (vs []engine.Verification, bad []string,
 		}
 		vs = append(vs, *body[verificationKey])
 	}
-	return vs, bad, true
+	return vs, rs, bad, true
 }
 
 // verify runs the verifications of one SQS batch. A verification that could

@@ -68,11 +68,11 @@ func TestSQSSchedulerRoundTrip(t *testing.T) {
 		{"messageId": "m1", "eventSource": "aws:sqs", "body": aws.ToString(s.in[0].MessageBody)},
 		{"messageId": "m2", "eventSource": "aws:sqs", "body": `{"something":"else"}`},
 	}})
-	vs, bad, ok := verifications(batch)
+	vs, _, bad, ok := queued(batch)
 	if !ok || len(vs) != 1 || vs[0].TargetGroups[0].Healthy[0] != "i-1:80" || len(bad) != 1 || bad[0] != "m2" {
 		t.Errorf("got %+v, bad %v, ok %v; want the verification back and m2 bad", vs, bad, ok)
 	}
-	if _, _, ok := verifications([]byte(`{"detail-type":"Scheduled Event","source":"aws.events"}`)); ok {
+	if _, _, _, ok := queued([]byte(`{"detail-type":"Scheduled Event","source":"aws.events"}`)); ok {
 		t.Error("a scheduled event was taken for an SQS batch")
 	}
 	s.err = errors.New("AccessDenied")
@@ -147,9 +147,14 @@ func FuzzVerifications(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		vs, bad, ok := verifications(raw)
-		if !ok && (len(vs) > 0 || len(bad) > 0) {
-			t.Fatalf("not a batch, yet %d verifications and %d bad", len(vs), len(bad))
+		vs, rs, bad, ok := queued(raw)
+		if !ok && (len(vs) > 0 || len(rs) > 0 || len(bad) > 0) {
+			t.Fatalf("not a batch, yet %d verifications, %d rechecks and %d bad", len(vs), len(rs), len(bad))
+		}
+		for _, rc := range rs {
+			if len(rc.Classic)+len(rc.TargetGroups) == 0 {
+				t.Fatalf("accepted a recheck that names nothing: %+v", rc)
+			}
 		}
 		for _, v := range vs {
 			if v.LoadBalancerArn == "" {

@@ -37,7 +37,9 @@ func EnforcerFromEnv(ctx context.Context, getenv func(string) string, log *slog.
 		return nil, err
 	}
 	log.InfoContext(ctx, "enforcer ready", "self_arn", self, "config", fmt.Sprintf("%+v", eng.Config()), "fleet", fleet.String())
-	return &Enforcer{Engine: eng, Fleet: fleet, SelfARN: self, Log: log, Metrics: metrics, Publisher: pub}, nil
+	h := &Enforcer{Engine: eng, Fleet: fleet, SelfARN: self, Log: log, Metrics: metrics, Publisher: pub}
+	h.Debouncer = DebouncerFromEnv(getenv, clients.Config)
+	return h, nil
 }
 
 // SweeperFromEnv builds the sweeper Lambda's handler from the environment.

@@ -61,6 +61,9 @@ type Enforcer struct {
 	// VerifyQueue carries the delayed health checks after a change to the
 	// enforcer (see verify.go); nil in a dry run.
 	VerifyQueue awssqs.Queue
+	// RecheckQueue coalesces instance registrations into one reconcile per
+	// load balancer (recheck.go); nil in a dry run.
+	RecheckQueue awssqs.Queue
 	// AlarmTopic receives every alarm; it is encrypted with AlarmKey.
 	AlarmTopic awssns.Topic
 	// AlarmKey encrypts AlarmTopic; CloudWatch may use it to publish.
@@ -148,6 +151,7 @@ func NewEnforcer(scope constructs.Construct, id *string, props *EnforcerProps) (
 	addAlarms(e)
 	addVerification(e)
 	addRestoreKey(e)
+	addRecheck(e)
 	if p.CreateTrail {
 		e.Trail, e.TrailBucket = newTrail(c)
 	}

@@ -54,6 +54,7 @@ func TestEnforcerFunctions(t *testing.T) {
 			wantEnv: func(t *testing.T, tpl map[string]any) map[string]any {
 				env := defaultEnv(t, tpl)
 				env[fleet.EnvSelfRoleARN] = map[string]any{"Fn::GetAtt": []any{idOf(t, tpl, "AWS::IAM::Role", "EnforcerRole"), "Arn"}}
+				env[fleet.EnvRecheckQueueURL] = map[string]any{"Ref": idOf(t, tpl, "AWS::SQS::Queue", "EnforcerRecheckQueue")}
 				return env
 			}},
 		{prefix: sweeperFn, timeout: 900, reserved: nil, retries: 0, wantMaxAgeS: 3600, wantLogGroup: "EnforcerSweeperLogGroup",
@@ -199,8 +200,8 @@ func toAny(ss []string) []any {
 func TestEnforcerQueuesAndTopic(t *testing.T) {
 	tpl, _ := enforcerStack(t, EnforcerProps{})
 	queues := resources(tpl, "AWS::SQS::Queue")
-	if len(queues) != 3 {
-		t.Fatalf("got %d queues; want 3 (event dead-letter queue, failure queue, verification queue)", len(queues))
+	if len(queues) != 5 {
+		t.Fatalf("got %d queues; want 5 (event dead-letter queue, failure queue, verification queue, recheck queue and its dead-letter queue)", len(queues))
 	}
 	for id, q := range queues {
 		if got := dig(q, "Properties", "SqsManagedSseEnabled"); got != true {
@@ -388,6 +389,12 @@ func TestEnforcerIAM(t *testing.T) {
 				want["secretsmanager:DescribeSecret,secretsmanager:GetSecretValue,"+secret] = statement{
 					actions: []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, resources: []string{secret}}
 				if tt.wantWrites {
+					// The registration debounce (recheck.go): send and consume.
+					recheck := "<GetAtt:" + idOf(t, tpl, "AWS::SQS::Queue", "EnforcerRecheckQueue") + ".Arn>"
+					want["sqs:GetQueueAttributes,sqs:GetQueueUrl,sqs:SendMessage,"+recheck] = statement{
+						actions: []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}, resources: []string{recheck}}
+					consumeRecheck := []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}
+					want[strings.Join(consumeRecheck, ",")+","+recheck] = statement{actions: consumeRecheck, resources: []string{recheck}}
 					want["RemediateLoadBalancers"] = statement{sid: "RemediateLoadBalancers", actions: sortedCopy(LoadBalancerWriteActions),
 						resources: []string{elbArnPattern("loadbalancer/*")}, condition: tt.wantLBCond}
 					tagCond := map[string]any{"ForAllValues:StringLike": map[string]any{"aws:TagKeys": RestoreTagKeys}}

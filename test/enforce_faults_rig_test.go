@@ -191,7 +191,7 @@ func (r *faultRig) addClassic(t *testing.T, mode string) string {
 	enfMust[*elb.CreateLoadBalancerOutput](t, "create "+name)(r.classic.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 		LoadBalancerName: aws.String(name), AvailabilityZones: []string{"us-east-1a"},
 		Listeners: []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, ""), enfListener("HTTPS", 443, "HTTP", 81, r.cert), enfListener("TCP", 9000, "TCP", 9000, "")},
-		Tags:      enfTags(enfModeTag, mode, enfIdleTag, "3600")}))
+		Tags:      enfTags(enfModeTag, mode, enfIdleTag, "3600", "elbguard:readiness", "skip", "elbguard:stickiness", "drop")}))
 	enfSeedPolicies(t, r.classic, name)
 	return name
 }
@@ -205,7 +205,7 @@ func (r *faultRig) addNLB(t *testing.T, mode string) string {
 	ctx := enfCtxT(t)
 	lb := enfMust[*elbv2.CreateLoadBalancerOutput](t, "create "+name)(r.v2.CreateLoadBalancer(ctx, &elbv2.CreateLoadBalancerInput{
 		Name: aws.String(name), Type: v2types.LoadBalancerTypeEnumNetwork, Subnets: r.subnets,
-		Tags: []v2types.Tag{{Key: aws.String(enfModeTag), Value: aws.String(mode)}, {Key: aws.String(enfIdleTag), Value: aws.String("900")}}}))
+		Tags: []v2types.Tag{{Key: aws.String(enfModeTag), Value: aws.String(mode)}, {Key: aws.String(enfIdleTag), Value: aws.String("900")}, {Key: aws.String("elbguard:readiness"), Value: aws.String("skip")}}}))
 	arn := aws.ToString(lb.LoadBalancers[0].LoadBalancerArn)
 	tg := enfMust[*elbv2.CreateTargetGroupOutput](t, "create target group")(r.v2.CreateTargetGroup(ctx, &elbv2.CreateTargetGroupInput{
 		Name: aws.String(name + "-tg"), Protocol: v2types.ProtocolEnumTcp, Port: aws.Int32(80), VpcId: aws.String(r.vpc), HealthCheckProtocol: v2types.ProtocolEnumTcp}))

@@ -153,10 +153,12 @@ func enfCreateFleet(t *testing.T, m *harness.Moto) *enfFleet {
 		listeners []elbtypes.Listener
 		tags      []elbtypes.Tag
 	}{
-		{enfWebEnforce, seed, enfTags(enfModeTag, "enforce", enfIdleTag, "3600")},
+		// No instances: a hand-run fleet, readiness=skip (the gate has its
+		// own tests); its cookie policy may go (stickiness=drop).
+		{enfWebEnforce, seed, enfTags(enfModeTag, "enforce", enfIdleTag, "3600", "elbguard:readiness", "skip", "elbguard:stickiness", "drop")},
 		{enfWebUntagged, seed, nil},
-		{enfWebAudit, []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "AUDIT")},
-		{enfWebSSL, []elbtypes.Listener{enfListener("SSL", 443, "TCP", 443, f.cert), enfListener("TCP", 80, "TCP", 80, "")}, enfTags(enfModeTag, "Enforce")},
+		{enfWebAudit, []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "AUDIT", "elbguard:readiness", "skip")},
+		{enfWebSSL, []elbtypes.Listener{enfListener("SSL", 443, "TCP", 443, f.cert), enfListener("TCP", 80, "TCP", 80, "")}, enfTags(enfModeTag, "Enforce", "elbguard:readiness", "skip")},
 		{enfWebBad, []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "yes-please")},
 		{enfWebBadIdle, []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "enforce", enfIdleTag, "9000")},
 	} {
@@ -192,7 +194,7 @@ func enfCreateFleet(t *testing.T, m *harness.Moto) *enfFleet {
 		}
 		enfMust[*elbv2.CreateListenerOutput](t, fmt.Sprintf("create listener %s:%d", proto, port))(f.v2.CreateListener(ctx, in))
 	}
-	f.nlb = newLB("edge-nlb", v2types.LoadBalancerTypeEnumNetwork, enfModeTag, "enforce", enfIdleTag, "900")
+	f.nlb = newLB("edge-nlb", v2types.LoadBalancerTypeEnumNetwork, enfModeTag, "enforce", enfIdleTag, "900", "elbguard:readiness", "skip")
 	newListener(f.nlb, v2types.ProtocolEnumTcp, 80, newTG("edge-tcp", v2types.ProtocolEnumTcp, 80))
 	newListener(f.nlb, v2types.ProtocolEnumTls, 443, newTG("edge-tls", v2types.ProtocolEnumTcp, 81))
 	newListener(f.nlb, v2types.ProtocolEnumUdp, 53, newTG("edge-udp", v2types.ProtocolEnumUdp, 53))

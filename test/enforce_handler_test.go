@@ -76,7 +76,10 @@ func TestEnforceHandler(t *testing.T) {
 			map[string]engine.Status{"web-alb": engine.StatusNotApplicable}},
 		{"target group attributes resolve the target group", enfSampleEvent(t, "v2_modify_target_group_attributes.json", enfSampleTG, f.tgs["edge-tls"]), events.KindReconcile,
 			map[string]engine.Status{"edge-nlb": engine.StatusCompliant}},
-		{"register targets is not handled (Auto Scaling storms)", enfSampleEvent(t, "v2_register_targets.json", enfSampleTG, f.tgs["edge-tls"]), events.KindIgnored, nil},
+		// Registering a target re-checks the readiness gate; without a
+		// recheck queue (in process) at once, its load balancer compliant.
+		{"register targets resolve the target group", enfSampleEvent(t, "v2_register_targets.json", enfSampleTG, f.tgs["edge-tls"]), events.KindReconcile,
+			map[string]engine.Status{"edge-nlb": engine.StatusCompliant}},
 		{"tag change on resource", enfSampleEvent(t, "tag_change_classic.json", enfSampleClassic, enfWebSSL), events.KindReconcile,
 			map[string]engine.Status{enfWebSSL: engine.StatusRemediated}},
 		{"deleted load balancer", enfSampleEvent(t, "classic_delete_listeners.json", enfSampleClassic, "deleted-lb"), events.KindReconcile,

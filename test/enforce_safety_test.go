@@ -222,7 +222,7 @@ func safetyCertificateDeleted(t *testing.T, r *faultRig) {
 	enfMust[*elb.CreateLoadBalancerOutput](t, "create "+name)(r.classic.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 		LoadBalancerName: aws.String(name), AvailabilityZones: []string{"us-east-1a"},
 		Listeners: []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, ""), enfListener("HTTPS", 443, "HTTP", 81, cert)},
-		Tags:      enfTags(enfModeTag, "enforce")}))
+		Tags:      enfTags(enfModeTag, "enforce", "elbguard:readiness", "skip")}))
 	enfMust[*iam.DeleteServerCertificateOutput](t, "delete certificate")(ic.DeleteServerCertificate(ctx, &iam.DeleteServerCertificateInput{ServerCertificateName: aws.String("old-cert")}))
 	before := r.classicState(t, name)
 
@@ -260,7 +260,7 @@ func safetySecureBackend(t *testing.T, r *faultRig) {
 	enfMust[*elb.CreateLoadBalancerOutput](t, "create "+name)(r.classic.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 		LoadBalancerName: aws.String(name), AvailabilityZones: []string{"us-east-1a"},
 		Listeners: []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, ""), enfListener("HTTPS", 443, "HTTPS", 443, r.cert), enfListener("TCP", 22, "TCP", 22, "")},
-		Tags:      enfTags(enfModeTag, "enforce", "elbguard:ports", "80+443")}))
+		Tags:      enfTags(enfModeTag, "enforce", "elbguard:ports", "80+443", "elbguard:readiness", "skip")}))
 	before := r.classicState(t, name)
 	h, _ := r.enforcer(t, engine.Config{})
 	out, err := h.Handle(r.lambdaCtx(t), r.classicEvent(t, name))

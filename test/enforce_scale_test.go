@@ -50,7 +50,7 @@ func TestEnforceSweepScale(t *testing.T) {
 					LoadBalancerName:  aws.String(fmt.Sprintf("scale-%04d", i)),
 					AvailabilityZones: []string{"us-east-1a"},
 					Listeners:         []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")},
-					Tags:              enfTags(enfModeTag, "enforce"),
+					Tags:              enfTags(enfModeTag, "enforce", "elbguard:readiness", "skip"),
 				})
 				if err != nil {
 					errs <- err

@@ -46,7 +46,7 @@ func TestListenerSwapWindowMoto(t *testing.T) {
 		enfMust[*elb.CreateLoadBalancerOutput](t, "create "+name)(classic.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 			LoadBalancerName: aws.String(name), AvailabilityZones: []string{"us-east-1a"},
 			Listeners: []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, ""), enfListener("HTTPS", 443, "HTTP", 81, aws.ToString(up.ServerCertificateMetadata.Arn))},
-			Tags:      enfTags(enfModeTag, "enforce")}))
+			Tags:      enfTags(enfModeTag, "enforce", "elbguard:readiness", "skip")}))
 		names = append(names, name)
 	}
 	var logs bytes.Buffer

@@ -88,7 +88,7 @@ func orgStart(t *testing.T, accounts []string, regions []string, extra int) *org
 						LoadBalancerName:  aws.String(j.name),
 						AvailabilityZones: []string{j.region + "a"},
 						Listeners:         []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")},
-						Tags:              enfTags(enfModeTag, j.mode),
+						Tags:              enfTags(enfModeTag, j.mode, "elbguard:readiness", "skip"), // no instances: a hand-run fleet
 					})
 				}
 				if err != nil && !orgDuplicate(err) {
@@ -228,7 +228,7 @@ func orgCreateMany(t *testing.T, ctx context.Context, prov *awsclient.Provider, 
 					LoadBalancerName:  aws.String(fmt.Sprintf("scale-%04d", i)),
 					AvailabilityZones: []string{region + "a"},
 					Listeners:         []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")},
-					Tags:              enfTags(enfModeTag, "enforce"),
+					Tags:              enfTags(enfModeTag, "enforce", "elbguard:readiness", "skip"),
 				})
 				if err != nil && !orgDuplicate(err) {
 					errs <- err

@@ -67,7 +67,7 @@ func kind(r engine.Report, t compliance.Trigger) string {
 		// The second: a change was made while something else failed (a
 		// read, the verification not queued); people must hear of it.
 		return TypeFailed
-	case (r.Status == engine.StatusRemediated || r.Status == engine.StatusNonCompliant) && applied > 0:
+	case (r.Status == engine.StatusRemediated || r.Status == engine.StatusNonCompliant || r.Status == engine.StatusHeld) && applied > 0:
 		// Non-compliant with applied calls: changed, with part left alone
 		// (a listener held for its certificate); the findings say which.
 		return TypeRemediated

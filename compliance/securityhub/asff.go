@@ -267,7 +267,8 @@ func comply(f *types.AwsSecurityFinding, r engine.Report, ctl string, ev []engin
 		// Remediated: the findings are what was wrong and is now fixed.
 	case engine.StatusError:
 		status, label = types.ComplianceStatusNotAvailable, types.SeverityLabelMedium
-	case engine.StatusNonCompliant, engine.StatusRolledBack:
+	case engine.StatusNonCompliant, engine.StatusRolledBack, engine.StatusHeld:
+		// Held: a gate keeps elbguard from fixing it; not compliant either.
 		// Rolled back: a change was undone (a restored listener, proxy
 		// protocol turned back off), so no control passes.
 		failed := len(ev) > 0 || r.Status == engine.StatusRolledBack
