@@ -184,7 +184,7 @@ func NewProxyFleet(scope constructs.Construct, id string, props *ProxyFleetProps
 	content := map[string]any{
 		"schemaVersion": "2.2",
 		"description": "Install or upgrade elbguard-proxy from its .deb/.rpm (architecture and format picked on the instance), " +
-			"write its config from an SSM parameter, check its health, then tag the instance " + ReadyTagKey + "=true.",
+			"write its config from an SSM parameter, check its health, then tag the instance " + ReadyTagKey + " with the ports that read the PROXY header.",
 		"parameters": map[string]any{
 			"ConfigParameter": map[string]any{
 				"type":           "String",
@@ -242,16 +242,15 @@ func NewProxyFleet(scope constructs.Construct, id string, props *ProxyFleetProps
 		// else: the instance being tagged (aws:ARN, the target resource's
 		// ARN for EC2 actions) must be the instance whose role credentials
 		// sign the request (ec2:SourceInstanceARN, as an IAM policy
-		// variable); only the ready tag, only "true".
+		// variable); only the ready tag. Its value is the proxy's ports
+		// ("80,81", which IAM cannot pattern-match): an instance can only
+		// mislabel itself, and the enforcer parses the value strictly.
 		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String("TagOwnInstanceReady"),
 			Actions:   jsii.Strings("ec2:CreateTags"),
 			Resources: jsii.Strings(fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", *stack.Partition(), *stack.Region(), *stack.Account())),
 			Conditions: &map[string]any{
-				"StringEquals": map[string]any{
-					"aws:ARN":                       "${ec2:SourceInstanceARN}",
-					"aws:RequestTag/" + ReadyTagKey: "true",
-				},
+				"StringEquals": map[string]any{"aws:ARN": "${ec2:SourceInstanceARN}"},
 				"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{ReadyTagKey}},
 			},
 		}),

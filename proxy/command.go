@@ -37,7 +37,8 @@ var commands = []struct{ name, summary, about string }{
 	{CmdCheck, "check the configuration and exit, as nginx -t (also: -t)",
 		"Check the configuration and exit: 0 when it is valid, 1 when it is not, with the file and\n" +
 			"line at fault. Nothing is started. With --print-socket-unit, also print the systemd\n" +
-			".socket unit whose addresses are the configuration's listeners and admin address."},
+			".socket unit whose addresses are the configuration's listeners and admin address; with\n" +
+			"--print-ready-ports, the instance ports that read the PROXY header (the elbguard:proxy-ready tag)."},
 	{CmdReload, "have the running proxy take the configuration and binary on disk, as nginx -s reload",
 		"Check the configuration, then signal the running proxy (SIGUSR2): it starts a new process\n" +
 			"of the binary on disk with the configuration, hands it its listening sockets and drains;\n" +
@@ -71,6 +72,9 @@ type Options struct {
 	// PrintSocketUnit: check prints the systemd .socket unit of the
 	// configuration (SocketUnit) on stdout.
 	PrintSocketUnit bool
+	// PrintReadyPorts: check prints the value of the instance's
+	// elbguard:proxy-ready tag (Config.ReadyTagValue) on stdout.
+	PrintReadyPorts bool
 	// ReloadPID is the reload command's running process (--pid, or its pid
 	// file); 0 when not the reload command.
 	ReloadPID int
@@ -95,6 +99,7 @@ func newFlagSet(cmd string, opts *Options, level *string, version *bool) (*flag.
 	case CmdCheck:
 		fs.BoolVar(&opts.Check, "t", true, "accepted for nginx habits; check always checks")
 		fs.BoolVar(&opts.PrintSocketUnit, "print-socket-unit", false, "after checking, print the systemd .socket unit of the configuration's addresses on stdout")
+		fs.BoolVar(&opts.PrintReadyPorts, "print-ready-ports", false, "after checking, print the instance ports that read the PROXY header, as the elbguard:proxy-ready tag's value (80,81)")
 	case CmdReload:
 		fs.IntVar(&opts.ReloadPID, "pid", 0, "`pid` of the running proxy (default: its pid file, "+defaultRuntimeDir+"/"+pidFileName+")")
 	}
@@ -307,7 +312,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case opts.Command == CmdCheck:
 		code := CheckResult(stderr, opts, err)
-		if code == 0 && opts.ConfigPath == DefaultConfigPath && !opts.PrintSocketUnit {
+		if code == 0 && opts.ConfigPath == DefaultConfigPath && !opts.PrintSocketUnit && !opts.PrintReadyPorts {
 			if drift := installedSocketDrift(opts.Config); drift != "" {
 				fmt.Fprintf(stderr, "elbguard-proxy: [warn] %s\n", drift)
 			}
@@ -319,6 +324,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 			_, _ = io.WriteString(stdout, unit)
+		}
+		if code == 0 && opts.PrintReadyPorts {
+			_, _ = io.WriteString(stdout, opts.Config.ReadyTagValue()+"\n")
 		}
 		return code
 	case opts.Command == CmdReload:

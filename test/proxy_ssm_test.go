@@ -5,6 +5,7 @@ package test
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,7 +145,8 @@ func TestProxySSMInstallScript(t *testing.T) {
 		}
 	})
 	out, code := run("s3://elbguard-packages/v1/pkg.deb", startProxy)
-	if code != 0 || !strings.Contains(out, "tagged "+id+" elbguard:proxy-ready=true") {
+	_, appPort, _ := net.SplitHostPort(app) // the tag carries the config's ports that read the header
+	if code != 0 || !strings.Contains(out, "tagged "+id+" elbguard:proxy-ready="+appPort) {
 		t.Fatalf("first run: exit %d; want 0 and the instance tagged:\n%s", code, out)
 	}
 	for _, want := range []string{"installing pkg.deb (not installed -> 1.0.0-1)", "config written from /elbguard/proxy.yaml", "healthy: http://" + admin} {
@@ -152,8 +154,8 @@ func TestProxySSMInstallScript(t *testing.T) {
 			t.Errorf("first run output lacks %q:\n%s", want, out)
 		}
 	}
-	if got := readyTag(); got != "true" {
-		t.Errorf("tag elbguard:proxy-ready = %q after the first run; want true", got)
+	if got := readyTag(); got != appPort {
+		t.Errorf("tag elbguard:proxy-ready = %q after the first run; want %s, the listener's port", got, appPort)
 	}
 	// (the CLI's text output ends the value with a newline of its own)
 	if b, _ := os.ReadFile("/etc/elbguard/proxy.yaml"); strings.TrimRight(string(b), "\n") != strings.TrimRight(cfg, "\n") {

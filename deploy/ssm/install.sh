@@ -11,7 +11,8 @@
 #      /etc/elbguard/proxy.yaml, after `elbguard-proxy check` passed on it (a broken config
 #      never replaces a working one), and reload;
 #   4. wait for the health endpoint to answer 200;
-#   5. only then tag the instance elbguard:proxy-ready=true, the readiness signal the
+#   5. only then tag the instance elbguard:proxy-ready=PORTS (the config's listeners that read
+#      the header, elbguard-proxy check --print-ready-ports), the readiness signal the
 #      enforcer gates on (the instance role may tag only its own instance).
 #
 # Inputs (environment, set by the document):
@@ -129,6 +130,10 @@ if [ -z "$id" ] || [ -z "$region" ]; then
 	[ -n "$id" ] || id="$(md instance-id)"
 	[ -n "$region" ] || region="$(md placement/region)"
 fi
-aws ec2 create-tags --region "$region" --resources "$id" --tags "Key=$tag,Value=true" ||
-	fail "tag $id $tag=true"
-say "tagged $id $tag=true"
+# The value is the proxy's own: the instance ports whose listeners read the
+# PROXY header ("80,81"), so that the enforcer turns it on for those only.
+ready="$("$bin" check --config "$conf" --print-ready-ports 2>/dev/null)" ||
+	fail "elbguard-proxy check --print-ready-ports: the config does not check"
+aws ec2 create-tags --region "$region" --resources "$id" --tags "Key=$tag,Value=$ready" ||
+	fail "tag $id $tag=$ready"
+say "tagged $id $tag=$ready"
