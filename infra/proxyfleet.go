@@ -250,7 +250,7 @@ func NewProxyFleet(scope constructs.Construct, id string, props *ProxyFleetProps
 			Actions:   jsii.Strings("ec2:CreateTags"),
 			Resources: jsii.Strings(fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", *stack.Partition(), *stack.Region(), *stack.Account())),
 			Conditions: &map[string]any{
-				"StringEquals": map[string]any{"aws:ARN": "${ec2:SourceInstanceARN}"},
+				"StringEquals":              map[string]any{"aws:ARN": "${ec2:SourceInstanceARN}"},
 				"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{ReadyTagKey}},
 			},
 		}),
