@@ -61,7 +61,7 @@ func TestDemoAll(t *testing.T) {
 		"held DeleteLoadBalancerListeners 80",
 		"held: backends_not_ready 1 of 1 registered instances lack",
 		"Plan: 2 to change, 0 held, 0 deferred.",
-		"web-gated (mode enforce): remediated, 7 changes",
+		"web-gated (mode enforce): remediated, 11 changes",
 		"migrate web-classic -> web-classic-nlb: planned",
 		"NLB web-classic-nlb created",
 	} {

@@ -42,10 +42,10 @@ func planFleet(t *testing.T, m *harness.Moto) *elb.Client {
 		listeners []elbtypes.Listener
 		tags      []elbtypes.Tag
 	}{
-		{"plan-web", []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, ""), enfListener("HTTPS", 443, "HTTP", 81, cert)}, enfTags(enfModeTag, "enforce", enfIdleTag, "300")},
-		{"plan-api", []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 8080, "")}, enfTags(enfModeTag, "enforce")},
+		{"plan-web", []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, ""), enfListener("HTTPS", 443, "HTTP", 81, cert)}, enfTags(enfModeTag, "enforce", enfIdleTag, "300", engine.TagReadiness, "skip")},
+		{"plan-api", []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 8080, "")}, enfTags(enfModeTag, "enforce", engine.TagReadiness, "skip")},
 		{"plan-held", []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "enforce")},
-		{"plan-audit", []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "audit")},
+		{"plan-audit", []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")}, enfTags(enfModeTag, "audit", engine.TagReadiness, "skip")},
 	} {
 		enfMust[*elb.CreateLoadBalancerOutput](t, "create "+lb.name)(classic.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 			LoadBalancerName: aws.String(lb.name), AvailabilityZones: []string{"us-east-1a"}, Listeners: lb.listeners, Tags: lb.tags}))

@@ -149,6 +149,9 @@ func changes(r engine.Report) string {
 	groups := map[engine.ActionStatus]*group{}
 	var order []engine.ActionStatus
 	for _, a := range r.Actions {
+		if strings.Contains(a.Target, "/"+engine.TagRestorePrefix) {
+			continue // the write-ahead record of a listener swap: part of "listeners N to TCP/SSL"
+		}
 		g, ok := groups[a.Status]
 		if !ok {
 			g = &group{ports: map[string][]string{}}
