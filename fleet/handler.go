@@ -167,8 +167,13 @@ func finish(ctx context.Context, log *slog.Logger, out *Outcome, res *engine.Res
 		if r.Status == engine.StatusError {
 			level = slog.LevelError
 		}
-		log.Log(ctx, level, "load balancer", "name", r.Name, "arn", r.ARN, "type", r.Type, "mode", string(r.Mode),
-			"status", string(r.Status), "applied", applied, "planned", planned, "failed", failed, "findings", len(r.Findings))
+		attrs := []any{"name", r.Name, "arn", r.ARN, "type", r.Type, "mode", string(r.Mode),
+			"status", string(r.Status), "applied", applied, "planned", planned, "failed", failed, "findings", len(r.Findings)}
+		if r.Status == engine.StatusError && len(r.Findings) > 0 { // what went wrong, for whoever reads the log
+			last := r.Findings[len(r.Findings)-1]
+			attrs = append(attrs, "rule", last.Rule, "detail", last.Detail)
+		}
+		log.Log(ctx, level, "load balancer", attrs...)
 	}
 	log.InfoContext(ctx, "run done", "function", function, "found", res.Found, "processed", res.Processed,
 		"incomplete", res.Incomplete, "counts", res.Counts)

@@ -74,7 +74,7 @@ func orgDrain(t *testing.T, c *sqs.Client, url string, deliver func(events.SQSEv
 		}
 		resp := deliver(ev)
 		if len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("batch item failures %+v", resp.BatchItemFailures)
+			t.Fatalf("batch item failures %+v (the handler's log is the test's to print)", resp.BatchItemFailures)
 		}
 		for _, m := range out.Messages {
 			if _, err := c.DeleteMessage(enfCtxT(t), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
@@ -167,7 +167,7 @@ func TestOrgWorkerResumes(t *testing.T) {
 	}
 	org := fleet.OrgConfig{Accounts: []string{"111111111111"}, QueueURL: queue}
 	org.Limits.Describe, org.Limits.Mutate = 1, 2
-	cfg := engine.Config{StopBefore: time.Second, Concurrency: 1}
+	cfg := engine.Config{StopBefore: time.Second, Concurrency: 1, MaxChanges: engine.MaxBudget} // the continuation, not the change budget, is under test
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	fl, err := fleet.NewFleet(enfCtxT(t), r.m.Config(t), org, cfg, log)
@@ -195,9 +195,17 @@ func TestOrgWorkerResumes(t *testing.T) {
 			}
 			parts = append(parts, u)
 		}
-		resp, err := w.Handle(enfCtxT(t), ev)
+		// A Lambda's 15 minutes, not the test's minute: a listener swap
+		// starts only with its whole 40 s left, and at 2 writes a second
+		// (write-ahead records included) the first swaps take a while.
+		ctx, cancel := contextWithTimeout(t, 5*time.Minute)
+		defer cancel()
+		resp, err := w.Handle(ctx, ev)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(resp.BatchItemFailures) > 0 {
+			t.Logf("worker log:\n%s", logs.String())
 		}
 		return resp
 	})

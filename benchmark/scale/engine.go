@@ -154,7 +154,9 @@ func cliAudit(ctx context.Context, cfg Config, env []string, n int) (time.Durati
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	res, err := peer.Run(ctx, cfg.CLIBin, []string{"audit", "--output", "json", "--stats"}, peer.Options{Env: env, Dir: cfg.Dir})
+	// --max-changes: the audit plans every load balancer, not the first
+	// run's ten (the rest would be deferred).
+	res, err := peer.Run(ctx, cfg.CLIBin, []string{"audit", "--output", "json", "--stats", "--max-changes", strconv.Itoa(engine.MaxBudget)}, peer.Options{Env: env, Dir: cfg.Dir})
 	took := time.Since(start)
 	if err != nil {
 		return 0, Calls{}, fmt.Errorf("elbguard audit: %w", err)

@@ -1,6 +1,8 @@
 package scale
 
 import (
+	"github.com/elbguard/elbguard/engine"
+
 	"context"
 	"fmt"
 	"strings"
@@ -68,7 +70,10 @@ func Seed(ctx context.Context, env []string, n int) error {
 						Protocol: aws.String("HTTP"), LoadBalancerPort: 80,
 						InstanceProtocol: aws.String("HTTP"), InstancePort: aws.Int32(80),
 					}},
-					Tags: []elbtypes.Tag{{Key: aws.String(TagKey), Value: aws.String(TagValue)}},
+					// No instance is registered: elbguard:readiness=skip, or the
+					// readiness gate holds them all (no_backends) and nothing
+					// is measured.
+					Tags: []elbtypes.Tag{{Key: aws.String(TagKey), Value: aws.String(TagValue)}, {Key: aws.String(engine.TagReadiness), Value: aws.String("skip")}},
 				})
 				if err != nil {
 					select {

@@ -94,17 +94,17 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 			opt(&cfg)
 		}
 		if o.orgCfg.Regions, err = enabledRegions(ctx, ec2.NewFromConfig(cfg)); err != nil {
-			fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+			fail(env, o, err)
 			return ExitUsage
 		}
 	}
 	fl, err := fleet.NewFleet(ctx, base, o.orgCfg, o.cfg, log, count...)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		fail(env, o, err)
 		return ExitUsage
 	}
 	if fl.RestoreKey, err = fleet.RestoreKeyFromEnv(ctx, env.Getenv, base); err != nil {
-		fmt.Fprintf(env.Stderr, "elbguard: %v\n", err)
+		fail(env, o, err)
 		return ExitUsage
 	}
 	switch cmd {
@@ -126,6 +126,7 @@ func runMulti(ctx context.Context, env Env, cmd string, o options, log *slog.Log
 					return nil, err
 				}
 				f.Plan = plan
+				f.RestoreKey = fl.RestoreKey // the apply signs its write-ahead records as the plan's run would
 			}
 			units := units
 			if plan != nil { // only the locations and load balancers the plan changes

@@ -27,7 +27,7 @@ func runPlanned(ctx context.Context, env Env, cmd string, o options, run runner)
 	if cmd == "audit" || o.cfg.DryRun || len(o.args) > 0 {
 		res, err := run(ctx, o.cfg, nil)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "elbguard %s: %v\n", cmd, err)
+			fail(env, o, err)
 			return nil, ExitUsage
 		}
 		return res, ExitOK
@@ -41,7 +41,7 @@ func runPlanned(ctx context.Context, env Env, cmd string, o options, run runner)
 	dry.DryRun = true
 	plan, err := run(ctx, dry, nil)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "elbguard remediate: plan: %v\n", err)
+		fail(env, o, err)
 		return nil, ExitUsage
 	}
 	if err := Plan(env.Stderr, plan); err != nil {
@@ -61,7 +61,7 @@ func runPlanned(ctx context.Context, env Env, cmd string, o options, run runner)
 	}
 	applied, err := run(ctx, o.cfg, plan)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "elbguard remediate: apply: %v\n", err)
+		fail(env, o, err)
 		return nil, ExitUsage
 	}
 	if n := applied.Counts[engine.StatusError]; n > 0 {
