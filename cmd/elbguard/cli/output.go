@@ -35,7 +35,10 @@ func write(w io.Writer, o options, v any, res *engine.Result) error {
 		// The findings column has every finding in full; the changes
 		// column only what would change.
 		ho.Changes = func(r engine.Report) string {
-			if len(r.Actions) == 0 {
+			switch {
+			case r.Held != nil: // in full: a page has room, and the reason is what a person acts on
+				return heldLine(r)
+			case len(r.Actions) == 0:
 				return "-"
 			}
 			return changes(r)
