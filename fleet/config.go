@@ -1,5 +1,8 @@
-// Package handler holds the enforcer and sweeper Lambda handlers, shared with
-// the elbguard CLI so that `elbguard handle` takes exactly the Lambda's path.
+// Package fleet is elbguard's application core beside the engine: the
+// account × region fleet (hub and spokes), the enforcer, sweeper and sweep
+// worker handlers that functions/* start as Lambdas, engine wiring, sinks and
+// verification scheduling. The CLI and the Config rule use the same code, so
+// that `elbguard handle` takes exactly the Lambda's path.
 package fleet
 
 import (

@@ -18,7 +18,7 @@ import (
 const (
 	// EnvRestoreKeySecret names the Secrets Manager secret (ARN or name)
 	// whose SecretString is the key; read once at start-up.
-	EnvRestoreKeySecret = "ELBGUARD_RESTORE_KEY_SECRET"
+	EnvRestoreKeySecret = "ELBGUARD_RESTORE_KEY_SECRET" //nolint:gosec // the name of an environment variable, not a credential
 	// EnvRestoreKey is the key itself (tests; an operator holding it).
 	// It wins over EnvRestoreKeySecret.
 	EnvRestoreKey = "ELBGUARD_RESTORE_KEY"

@@ -35,7 +35,7 @@ func TestRestoreKeyFromEnv(t *testing.T) {
 		{name: "neither: no key (records reported, not acted on)", env: map[string]string{}},
 		{name: "raw key", env: map[string]string{EnvRestoreKey: long}, wantKey: long},
 		{name: "raw key too short", env: map[string]string{EnvRestoreKey: "short"}, wantErr: true},
-		{name: "secret", env: map[string]string{EnvRestoreKeySecret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:elbguard-restore-key-AbCdEf"}, secret: &fakeSecrets{value: long}, wantKey: long},
+		{name: "secret", env: map[string]string{EnvRestoreKeySecret: "arn:aws:secretsmanager:us-east-1:123456789012:secret:elbguard-restore-key-AbCdEf"}, secret: &fakeSecrets{value: long}, wantKey: long}, //nolint:gosec // a test ARN, not a credential
 		{name: "secret unreadable", env: map[string]string{EnvRestoreKeySecret: "elbguard-restore-key"}, secret: &fakeSecrets{err: errors.New("AccessDeniedException")}, wantErr: true},
 		{name: "secret too short", env: map[string]string{EnvRestoreKeySecret: "elbguard-restore-key"}, secret: &fakeSecrets{value: "short"}, wantErr: true},
 	}

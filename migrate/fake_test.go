@@ -163,7 +163,7 @@ func resolvedParams(t interface{ Fatal(...any) }, res *Result) []string {
 		if c.Ref != "" {
 			refs[c.Ref] = c.Result
 		}
-		raw, _ := json.Marshal(json.RawMessage(render(in)))
+		raw, _ := json.Marshal(render(in))
 		out = append(out, c.API+" "+string(raw))
 	}
 	return out

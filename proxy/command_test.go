@@ -126,7 +126,7 @@ func TestCheckGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(bad, []byte("listeners:\n  - listen: \":80\"\n    mode: redirect\n    proxy_protocl: optional\n"), 0o600); err != nil {
+	if err := os.WriteFile(bad, []byte("listeners:\n  - listen: \":80\"\n    mode: redirect\n    proxy_protocl: optional\n"), 0o600); err != nil { //nolint:misspell // the typo is the input under test
 		t.Fatal(err)
 	}
 	var all strings.Builder

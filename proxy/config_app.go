@@ -43,12 +43,13 @@ func (l ListenerConfig) normalizeAppSide() (ListenerConfig, error) {
 	if l.ClientMaxBodySize == 0 {
 		l.ClientMaxBodySize = DefaultClientMaxBodySize
 	}
-	if l.UpstreamReadTimeout == nil {
+	switch {
+	case l.UpstreamReadTimeout == nil:
 		d := DefaultUpstreamReadTimeout
 		l.UpstreamReadTimeout = &d
-	} else if *l.UpstreamReadTimeout < 0 {
+	case *l.UpstreamReadTimeout < 0:
 		return l, fmt.Errorf("upstream_read_timeout %s: must not be negative (0: none)", *l.UpstreamReadTimeout)
-	} else {
+	default:
 		d := *l.UpstreamReadTimeout // the caller's pointer is not shared with the running config
 		l.UpstreamReadTimeout = &d
 	}

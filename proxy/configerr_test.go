@@ -73,11 +73,11 @@ func TestConfigErrorsGolden(t *testing.T) {
 // LoadConfig names the file as given, as nginx names nginx.conf.
 func TestLoadConfigNamesFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "proxy.yaml")
-	if err := os.WriteFile(path, []byte("listeners:\n  - {listen: \":80\", mode: redirect, proxy_protocl: optional}\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("listeners:\n  - {listen: \":80\", mode: redirect, proxy_protocl: optional}\n"), 0o600); err != nil { //nolint:misspell // the typo is the input under test
 		t.Fatal(err)
 	}
 	_, err := LoadConfig(path)
-	want := path + `:2: unknown key "proxy_protocl" in listeners[0]; did you mean "proxy_protocol"?`
+	want := path + `:2: unknown key "proxy_protocl" in listeners[0]; did you mean "proxy_protocol"?` //nolint:misspell // the typo is the input under test
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v; want %s", err, want)
 	}

@@ -209,15 +209,6 @@ func sendBody(uc *upConn, b *clientBody, timeout time.Duration) error {
 // copyBufs lends 32 KiB copy buffers to request bodies.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
-// bodyBuffered reports whether the whole response (head and body) parsed
-// in rh is already in br, so relaying it reads nothing from the socket.
-func bodyBuffered(br *bufio.Reader, rh *respHead, isHead bool) bool {
-	if isHead || rh.status == http.StatusNoContent || rh.status == http.StatusNotModified {
-		return true
-	}
-	return !rh.chunked && rh.length >= 0 && int64(br.Buffered()) >= int64(rh.size)+rh.length
-}
-
 // relayResponse writes the response head parsed in rh (still buffered in
 // br) and its body to the client. It reports the body bytes, whether the
 // client connection stays open and whether the upstream one can be reused.

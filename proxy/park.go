@@ -48,7 +48,6 @@ type tunnelDir struct {
 	total    int64 // bytes copied (owned by the running goroutine)
 	state    atomic.Int32
 	slot     parkSlot // the parker's handle, once parked (park_linux.go)
-	wheelAt  int64    // Unix s: the wheel entry of the current park (0: none)
 }
 
 // runParking starts both directions of t with parking (park_after > 0,

@@ -103,7 +103,7 @@ func (p *parkSet) register(slot *parkSlot, src *net.TCPConn, expire int64) error
 	idx, gen := slot.idx, slot.gen
 	if p.err != nil || idx == 0 {
 		p.mu.Unlock()
-		return fmt.Errorf("park: no slot (%v)", p.err)
+		return fmt.Errorf("park: no slot: %w", p.err)
 	}
 	if expire != 0 {
 		p.wheel[expire] = append(p.wheel[expire], wheelEntry{idx, gen})

@@ -335,10 +335,10 @@ func TestMigrateCLI(t *testing.T) {
 		t.Fatalf("apply: exit %d, %s %+v\n%s", res.Code, got.Status, got.Findings, res.Stderr)
 	}
 	// The apply made exactly the plan's calls, in order.
-	var planned, applied []string
+	if len(got.Calls) != len(plan.Calls) {
+		t.Fatalf("apply made %d calls; the plan listed %d", len(got.Calls), len(plan.Calls))
+	}
 	for i, c := range plan.Calls {
-		planned = append(planned, c.API)
-		applied = append(applied, got.Calls[i].API)
 		if got.Calls[i].Status != migrate.CallApplied || string(got.Calls[i].Params) != string(c.Params) {
 			t.Errorf("call %d: got %s %s %s; want applied %s", i+1, got.Calls[i].Status, got.Calls[i].API, got.Calls[i].Params, c.Params)
 		}

@@ -5,7 +5,7 @@ import "testing"
 func TestNearest(t *testing.T) {
 	keys := []string{"proxy_protocol", "trusted_cidrs", "upstream", "securityHub", "defaultMode", "lb"}
 	tests := []struct{ word, want string }{
-		{"proxy_protocl", "proxy_protocol"}, // one deletion
+		{"proxy_protocl", "proxy_protocol"}, //nolint:misspell // one deletion: the typo is the input under test
 		{"trsuted_cidrs", "trusted_cidrs"},  // a transposition is one edit
 		{"securityhub", "securityHub"},      // case only
 		{"defaultMod", "defaultMode"},
@@ -26,7 +26,7 @@ func TestDistance(t *testing.T) {
 		a, b string
 		want int
 	}{{"", "", 0}, {"a", "", 1}, {"kitten", "sitting", 3}, {"ab", "ba", 1}, {"abc", "abc", 0},
-		{"proxy_protocl", "proxy_protocol", 1}, {"mdoe", "mode", 1}, {"upstreams", "upstream", 1}}
+		{"proxy_protocl", "proxy_protocol", 1}, {"mdoe", "mode", 1}, {"upstreams", "upstream", 1}} //nolint:misspell // the typo is the input under test
 	for _, tt := range tests {
 		if got := Distance(tt.a, tt.b); got != tt.want {
 			t.Errorf("Distance(%q, %q) = %d; want %d", tt.a, tt.b, got, tt.want)

@@ -354,7 +354,7 @@ func cliLogger(env Env, debug bool) (*slog.Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	var to io.Writer = env.Stderr
+	to := env.Stderr
 	switch {
 	case debug:
 		level = slog.LevelDebug
