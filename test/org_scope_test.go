@@ -32,7 +32,7 @@ func orgCreateWeb(t *testing.T, r *orgRig, account, region string) {
 		LoadBalancerName:  aws.String(orgWeb),
 		AvailabilityZones: []string{region + "a"},
 		Listeners:         []elbtypes.Listener{enfListener("HTTP", 80, "HTTP", 80, "")},
-		Tags:              enfTags(enfModeTag, "enforce"),
+		Tags:              enfTags(enfModeTag, "enforce", "elbguard:readiness", "skip"), // no instances: a hand-run fleet
 	}); err != nil {
 		t.Fatalf("create web in %s/%s: %v", account, region, err)
 	}
