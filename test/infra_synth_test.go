@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/elbguard/elbguard/test/harness"
 )
 
@@ -170,5 +172,29 @@ func TestInfraSynthRejectsBadContext(t *testing.T) {
 	want := `DefaultMode "sometimes": allowed values are off, audit, enforce`
 	if res.Code == 0 || !strings.Contains(res.Stderr+res.Stdout, want) {
 		t.Errorf("synth with defaultMode=sometimes exited %d; want a failure saying %q\nstdout:\n%s\nstderr:\n%s", res.Code, want, res.Stdout, res.Stderr)
+	}
+}
+
+// TestInfraSynthStdoutIsTheTemplate: `cdk synth ElbGuard > t.yaml` writes
+// the template alone (the app's build progress goes to stderr), and an
+// unknown context key is refused with the key it most likely misspells.
+func TestInfraSynthStdoutIsTheTemplate(t *testing.T) {
+	synthTools(t)
+	root := harness.Root(t)
+	env := harness.WithEnv(noCredentials...)
+	res := harness.Run(t, 8*time.Minute, filepath.Join(root, "node_modules/.bin/cdk"),
+		[]string{"synth", "--no-notices", "--output", t.TempDir(), "ElbGuard"}, harness.WithDir(root), env)
+	var tpl struct {
+		Description string         `yaml:"Description"`
+		Resources   map[string]any `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal([]byte(res.Stdout), &tpl); res.Code != 0 || err != nil || len(tpl.Resources) == 0 {
+		t.Fatalf("cdk synth ElbGuard: exit %d, stdout does not parse as the template (%v):\n%.2000s\nstderr:\n%.2000s", res.Code, err, res.Stdout, res.Stderr)
+	}
+	typo := harness.Run(t, 8*time.Minute, filepath.Join(root, "node_modules/.bin/cdk"),
+		[]string{"synth", "--no-notices", "--output", t.TempDir(), "-c", "securityhub=true", "ElbGuard"}, harness.WithDir(root), env)
+	want := `unknown context key "securityhub"; did you mean "securityHub"?`
+	if typo.Code == 0 || !strings.Contains(typo.Stderr+typo.Stdout, want) {
+		t.Errorf("cdk synth -c securityhub=true: exit %d; want a failure saying %q\nstderr:\n%.2000s", typo.Code, want, typo.Stderr)
 	}
 }
