@@ -521,6 +521,10 @@ func TestHostileUpstreamFraming(t *testing.T) {
 	for _, head := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: -0\r\n\r\n",
+		// HTTP/1.0 has no Transfer-Encoding: net/http ignores it and reads
+		// to EOF, the relay would have de-chunked (FuzzRespHead found it).
+		"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.0 100 \r\ntrAnsfer-EnCoding:Chunked\r\n\r\n",
 	} {
 		var rh respHead
 		if err := parseRespHead([]byte(head), &rh, false); err == nil {

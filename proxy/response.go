@@ -107,7 +107,10 @@ func parseRespHead(b []byte, rh *respHead, allow101 bool) error {
 			lengths++
 			rh.length = n
 		case equalFold(name, "transfer-encoding"):
-			if !equalFold(string(value), "chunked") || rh.chunked {
+			// HTTP/1.0 has no Transfer-Encoding: a recipient must treat
+			// such a message's framing as faulty (RFC 9112 §6.1), and
+			// net/http ignores the field there. Refused, never guessed.
+			if !equalFold(string(value), "chunked") || rh.chunked || b[7] == '0' {
 				return errBadResponse
 			}
 			rh.chunked = true
