@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 )
@@ -161,6 +162,42 @@ func parseUnsigned(b []byte, base int) (int64, bool) {
 	return n, err == nil
 }
 
+// chunkSize reads a chunk-size line (without its CRLF) exactly as net/http's
+// chunked reader, the client's, does: trailing whitespace off, the extension
+// cut at ';', then 1 to 16 hex digits and nothing else (so "5 ;x" and a
+// 17-digit "00000000000000000" are refused, as the client would refuse them).
+func chunkSize(line []byte) (int64, bool) {
+	if len(line) >= 4096 { // net/http's maxLineLength
+		return 0, false
+	}
+	line = bytes.TrimRight(line, " \t\r\n")
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	if len(line) == 0 || len(line) > 16 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range line {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | uint64(d)
+	}
+	if n > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(n), true
+}
+
 // copyChunked relays a chunked body as is (chunk sizes, extensions and
 // trailers included) and returns the payload bytes and every byte written
 // to w. Whenever the app has sent no more yet, what was relayed is flushed:
@@ -192,12 +229,7 @@ func copyChunked(w *bufio.Writer, r *bufio.Reader) (payload, written int64, err 
 		if len(line) < 2 || line[len(line)-2] != '\r' || bytes.IndexByte(line[:len(line)-2], '\r') >= 0 {
 			return payload, written, errBadResponse // a bare LF, or a CR inside: net/http (the client) refuses them
 		}
-		size := line
-		if i := bytes.IndexByte(size, ';'); i >= 0 {
-			size = size[:i]
-		}
-		size = bytes.TrimRight(size, " \t\r\n")
-		n, ok := parseUnsigned(size, 16)
+		n, ok := chunkSize(line[:len(line)-2])
 		if !ok {
 			return payload, written, errBadResponse
 		}

@@ -63,6 +63,8 @@ func FuzzCopyChunked(f *testing.F) {
 		"2\r\nok\r\n0\r\n\r\nHTTP/1.1 302 Found\r\n\r\n",
 		"ffffffffffffffff1\r\nx\r\n0\r\n\r\n",
 		"+5\r\nhello\r\n0\r\n\r\n",
+		"5 ;x\r\nhello\r\n0\r\n\r\n",
+		"00000000000000000\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
