@@ -7,7 +7,6 @@ import (
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -199,29 +198,9 @@ func TestTunnelFinTimeoutWithIdleRule(t *testing.T) {
 // nor closes: an app that went away without closing its sockets.
 func silentUpgradeApp(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held []net.Conn
-	var mu sync.Mutex
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
+	addr, conns := heldUpstream(t) // holds every connection open until the test ends
 	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
+		for c := range conns {
 			go func() {
 				r := bufio.NewReader(c)
 				for {
@@ -237,5 +216,5 @@ func silentUpgradeApp(t *testing.T) string {
 			}()
 		}
 	}()
-	return ln.Addr().String()
+	return addr
 }
