@@ -3,20 +3,47 @@ package peer
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// Free ports are drawn below the kernel's ephemeral range (32768-60999 by
+// default), so that no outgoing connection of a test takes a port between
+// the check and the bind, and never twice in one process: two listeners of
+// one test were given the same port by the kernel's port-0 choice.
+const (
+	freePortLow  = 20000
+	freePortHigh = 32768
+)
+
+var (
+	givenMu sync.Mutex
+	given   = map[int]bool{}
+)
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that this process was not given before.
 func FreePort() (int, error) {
+	givenMu.Lock()
+	defer givenMu.Unlock()
 	var lc net.ListenConfig
-	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	for range 200 {
+		p := freePortLow + rand.IntN(freePortHigh-freePortLow) //nolint:gosec // a test port, not a secret
+		if given[p] {
+			continue
+		}
+		l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		given[p] = true
+		return p, nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("find a free port: none free of 200 tried in %d-%d", freePortLow, freePortHigh-1)
 }
 
 // FreeAddr returns "127.0.0.1:PORT" for a free port.
