@@ -97,7 +97,12 @@ vet:
 
 test: tools vet
 	@echo "==> go test: unit + integration + peer tests (CI=$${CI:-false}: a missing peer $$( [ "$${CI:-}" = true ] && echo fails || echo skips ))"
-	$(GO) test -tags integration -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@# The proxy package under the race detector (its goroutines share pooled and
+	@# parked connections), beside the rest of the tests as go test would run it.
+	@mkdir -p .cache && echo "$(GO) test -race -count=1 ./proxy/ (output below when done)"; \
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./proxy/ > .cache/test-proxy-race.log 2>&1 & race=$$!; \
+	$(GO) test -tags integration -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list -tags integration ./... | grep -v '/proxy$$'); rc=$$?; \
+	wait $$race; rrc=$$?; cat .cache/test-proxy-race.log; [ $$rc = 0 ] && [ $$rrc = 0 ]
 	cd deploy/package && $(GO) vet ./... && $(GO) test -count=1 ./...
 	@$(MAKE) -s fuzz FUZZTIME=$(CI_FUZZTIME)
 	@$(MAKE) -s security

@@ -83,7 +83,12 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 	// upstream_timeout counts from here, or from the body's end; the waits
 	// for the answer are upstreamReader's.
 	uc.rd.arm(f, t.headerTimeout, readTimeout, time.Now())
-	defer uc.rd.disarm()
+	released := false
+	defer func() {
+		if !released {
+			uc.rd.disarm()
+		}
+	}()
 	if _, err := uc.bw.Write(out); err != nil {
 		return 0, 0, false, errUpstreamClosed
 	}
@@ -142,6 +147,11 @@ func (l *listener) exchange(f *httpConn, uc *upConn, st *listenerState, out []by
 		_ = uc.c.Close()
 		return rh.status, sent, false, nil //nolint:nilerr // the response has started: nothing to report to the client but a closed connection
 	}
+	// Disarmed before the pool may hand the connection to another
+	// exchange: a disarm after would end that one's waits (its client
+	// checks and upstream_read_timeout), and raced with it.
+	uc.rd.disarm()
+	released = true
 	t.release(uc, reuse && !early && !interimUnknown)
 	return rh.status, sent, keepAlive, nil
 }

@@ -119,8 +119,16 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatalf("no header: %v %v", resp, err)
 	}
 
-	text := scrape(t, s)
 	lo, lr := `{listener="`+open+`"}`, `{listener="`+required+`"}`
+	// A request is observed after its answer is written: the client may
+	// read the answer to the POST before its figures are in. Scrape until
+	// they are (or a second has passed, and the checks below say what is
+	// missing).
+	text := scrape(t, s)
+	for end := time.Now().Add(time.Second); time.Now().Before(end) &&
+		sample(text, "elbguard_proxy_request_duration_seconds_count", lo) < 4; time.Sleep(10 * time.Millisecond) {
+		text = scrape(t, s)
+	}
 	tests := []struct {
 		name, labels string
 		want         float64

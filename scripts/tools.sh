@@ -3,7 +3,8 @@
 # own ignored cache. Idempotent: each step checks first and says what it does.
 #
 #   apt (root only):  haproxy, nginx-light, libnginx-mod-stream, wrk, curl, rpm (rpm -qpl: package tests), chromium (HTML report test), nodejs/npm if node is missing,
-#                     python3/python3-venv if `python3 -m venv` cannot work, iproute2 if `ss` is missing (make bench)
+#                     python3/python3-venv if `python3 -m venv` cannot work, iproute2 if `ss` is missing (make bench),
+#                     gcc if missing (go test -race needs cgo)
 #   .cache/venv:      moto[server], cfn-lint           (requirements.txt, exact versions)
 #   .cache/bench-venv: Cloud Custodian (c7n)           (requirements-bench.txt; the enforcement benchmark's baseline)
 #   node_modules:     aws-cdk CLI                      (package.json + package-lock.json, npm ci)
@@ -23,6 +24,7 @@ say() { printf '==> tools: %s\n' "$*"; }
 apt_pkgs=(haproxy nginx-light libnginx-mod-stream wrk curl rpm chromium)
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v ss >/dev/null 2>&1 || apt_pkgs+=(iproute2) # ss -tm: the bench's per-socket kernel memory
+command -v gcc >/dev/null 2>&1 || apt_pkgs+=(gcc libc6-dev) # go test -race (make test runs the proxy under it) needs cgo
 # Debian's python3 lacks ensurepip (so `python3 -m venv` fails) until python3-venv is installed.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_pkgs+=(python3 python3-venv)
 missing=()
