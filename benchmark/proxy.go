@@ -51,7 +51,7 @@ type ProxyConfig struct {
 	IdleConns []int
 	// IdleQuiet is how long the idle WebSockets stay silent before their
 	// memory is read and each sends its next message (timed: the first
-	// message after parking for elbguard-proxy, whose park_after is 5s);
+	// message after parking for elbguard-proxy);
 	// zero means 1 s.
 	IdleQuiet time.Duration
 	// Workers is the load generator's concurrency for HTTP scenarios;
@@ -236,7 +236,7 @@ func RunProxy(ctx context.Context, cfg ProxyConfig) ([]report.Row, []string, err
 	var idleRows []report.Row
 	for _, n := range idleWanted {
 		targets, failed := startAll(ctx, cfg, backendAddr, false)
-		rows := idleFigures(ctx, cfg, targets, n)
+		rows := idleFigures(ctx, cfg, targets, n, backendAddr)
 		stopAll(targets)
 		for name, err := range failed {
 			for i := range rows {
@@ -385,7 +385,7 @@ func idleKeepAliveMemory(ctx context.Context, cfg ProxyConfig, t *target, n int)
 	if err != nil {
 		return out, err
 	}
-	d := &loadgen.Dialer{Addr: t.app, Proxy: cfg.ProxyVersion}
+	d := &loadgen.Dialer{Addr: t.app, Proxy: cfg.ProxyVersion, SpreadSources: true}
 	octx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	idle, err := loadgen.HoldKeepAlive(octx, d, loadgen.HTTP{}, n, 32)
@@ -606,7 +606,7 @@ func dechunk(s string) string {
 // and the backend's sockets too and, as the proxies were measured one after
 // the other, charged the first one for slab pages the next ones reused
 // (BENCHMARKS.md, "Kernel memory per idle WebSocket").
-func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int) []report.Row {
+func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int, backendAddr string) []report.Row {
 	scen, echoScen := idleScenario(n), idleEchoScenario(n)
 	mem := report.Row{Scenario: scen, Metric: "proxy RSS per connection", Unit: "KB", Better: report.Lower,
 		Goal: &report.Goal{Versus: Nginx, Ratio: 1}}
@@ -628,7 +628,9 @@ func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int)
 		latRow("message on a fresh connection p50"), latRow("message on a fresh connection p99"),
 		latRow(fmt.Sprintf("first message after %v quiet p50", cfg.IdleQuiet)),
 		latRow(fmt.Sprintf("first message after %v quiet p99", cfg.IdleQuiet)),
-		{Scenario: scen, Metric: "proxy CPU while quiet", Unit: "ms/s", Better: report.Lower}}
+		{Scenario: scen, Metric: "proxy CPU while quiet", Unit: "ms/s", Better: report.Lower},
+		latRow(fmt.Sprintf("first message after %v quiet, unparked reference (park_after: 0) p50", cfg.IdleQuiet)),
+		latRow(fmt.Sprintf("first message after %v quiet, unparked reference (park_after: 0) p99", cfg.IdleQuiet))}
 	sizes, sizeErr := skmem.ReadSizes("/sys/kernel/slab")
 	for _, t := range targets {
 		im, err := idleMemory(ctx, cfg, t, n)
@@ -647,6 +649,17 @@ func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int)
 		rows[7].Set(t.name, us(im.quiet[0]))
 		rows[8].Set(t.name, us(im.quiet[1]))
 		rows[9].Set(t.name, im.cpu)
+		if t.name == Elbguard {
+			// The reference the parking target is set against: the same
+			// proxy, the same run, its sessions never parked.
+			if ref, err := unparkedLatency(ctx, cfg, n, backendAddr); err != nil {
+				rows[10].Fail(t.name, err)
+				rows[11].Fail(t.name, err)
+			} else {
+				rows[10].Set(t.name, us(ref[0]))
+				rows[11].Set(t.name, us(ref[1]))
+			}
+		}
 		for i, d := range []skmem.Snapshot{im.idle, im.echoed} {
 			per := func(v int64) float64 { return float64(v) / float64(im.conns) }
 			cfg.Log.Info("measured", "scenario", rows[1+2*i].Scenario, "proxy", t.name,
@@ -662,6 +675,24 @@ func idleFigures(ctx context.Context, cfg ProxyConfig, targets []*target, n int)
 		}
 	}
 	return rows
+}
+
+// unparkedLatency runs the idle measure on an elbguard-proxy with
+// park_after: 0 (goroutines wait on every session, as before parking) and
+// returns its first-message-after-quiet p50 and p99.
+func unparkedLatency(ctx context.Context, cfg ProxyConfig, n int, backendAddr string) ([2]time.Duration, error) {
+	t, err := startTargetAs(ctx, cfg.Root, cfg.Dir, Elbguard, Elbguard+"-unparked", cfg.ProxyBin, backendAddr, "0")
+	if err != nil {
+		return [2]time.Duration{}, err
+	}
+	defer t.proc.Stop()
+	im, err := idleMemory(ctx, cfg, t, n)
+	if err != nil {
+		return [2]time.Duration{}, err
+	}
+	cfg.Log.Info("measured", "scenario", idleScenario(n), "proxy", Elbguard+" park_after=0",
+		"rss_kb_per_conn", im.rss, "quiet_p50", im.quiet[0], "quiet_p99", im.quiet[1], "cpu_ms_per_s", im.cpu)
+	return im.quiet, nil
 }
 
 // idleEcho is the message each idle WebSocket echoes once for the second
@@ -706,7 +737,7 @@ func idleMemory(ctx context.Context, cfg ProxyConfig, t *target, n int) (idleMea
 	if err != nil {
 		return im, err
 	}
-	d := &loadgen.Dialer{Addr: t.app, Proxy: cfg.ProxyVersion}
+	d := &loadgen.Dialer{Addr: t.app, Proxy: cfg.ProxyVersion, SpreadSources: true}
 	octx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	idle, err := loadgen.HoldIdle(octx, d, "ws://app.example.com"+backend.PathEcho, n, 32)

@@ -38,6 +38,9 @@ type templateData struct {
 	// as nobody when the bench runs as root, so that they can write request
 	// bodies over client_body_buffer_size into the private run directory.
 	User string
+	// ParkAfter, when set, is elbguard-proxy's park_after on the app
+	// listener (the idle scenarios' unparked reference sets "0").
+	ParkAfter string
 }
 
 func render(root, name string, d templateData) (string, error) {
@@ -71,7 +74,13 @@ func newTemplateData(dir, backend string) (templateData, error) {
 // startTarget starts one proxy from its template in benchmark/configs/, in a private
 // directory under dir, and waits for both listeners.
 func startTarget(ctx context.Context, root, dir, name, proxyBin, backend string) (*target, error) {
-	tdir := filepath.Join(dir, name)
+	return startTargetAs(ctx, root, dir, name, name, proxyBin, backend, "")
+}
+
+// startTargetAs is startTarget in the run directory dir/as, with
+// elbguard-proxy's park_after set to parkAfter when not empty.
+func startTargetAs(ctx context.Context, root, dir, name, as, proxyBin, backend, parkAfter string) (*target, error) {
+	tdir := filepath.Join(dir, as)
 	if err := os.MkdirAll(filepath.Join(tdir, "tmp"), 0o755); err != nil {
 		return nil, fmt.Errorf("make %s run dir: %w", name, err)
 	}
@@ -79,6 +88,7 @@ func startTarget(ctx context.Context, root, dir, name, proxyBin, backend string)
 	if err != nil {
 		return nil, err
 	}
+	d.ParkAfter = parkAfter
 	t := &target{name: name, redirect: d.Redirect, app: d.App}
 	switch name {
 	case Nginx:

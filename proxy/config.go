@@ -44,7 +44,7 @@ const (
 	DefaultHeaderTimeout   = 5 * time.Second
 	DefaultIdleTimeout     = 120 * time.Second
 	DefaultDrainIdleGrace  = 5 * time.Second
-	DefaultParkAfter       = 5 * time.Second
+	DefaultParkAfter       = 100 * time.Millisecond
 	DefaultDialTimeout     = 3 * time.Second
 	DefaultUpstreamTimeout = 60 * time.Second
 	DefaultBodyTimeout     = 60 * time.Second
@@ -163,10 +163,16 @@ type ListenerConfig struct {
 	// either direction for this long. Default 0: no proxy-side cut, the load
 	// balancer's idle timeout governs. Setting it copies with deadlines (a 32 KiB buffer per direction while a read waits).
 	TunnelIdleTimeout time.Duration `yaml:"tunnel_idle_timeout"`
-	// ParkAfter is how long a WebSocket or tcp session stays without
-	// traffic before it parks: its copy goroutines and buffers are
-	// released and its sockets wait in the proxy's own readiness set
-	// until either side sends (park.go). Default 5s; 0 disables.
+	// ParkAfter is how long a copy goroutine of a WebSocket or tcp session,
+	// or a keep-alive connection's goroutine between requests, waits for
+	// more before the connection parks: the goroutine and buffers are
+	// released and the socket waits in the proxy's own readiness set until
+	// it is readable (park.go). A new session starts parked, and a parked
+	// session relays a message that fits one read without leaving the
+	// parker; only a transfer that needs to wait (bulk, a slow client)
+	// takes goroutines, for park_after after its last byte. Default 100ms
+	// (Go never frees a goroutine's record: a longer wait, under a burst of
+	// new connections, leaves one behind per connection); 0 disables.
 	ParkAfter *time.Duration `yaml:"park_after"`
 	// UnderscoresInHeaders lets request headers whose names contain '_'
 	// reach the app in mode http. Default false: they are dropped, as

@@ -56,10 +56,12 @@
 // both parsers and compares the bytes the app and the client receive.
 // Upgraded connections and tcp sessions are tunnels: WebSockets use pump,
 // which holds no buffer while idle; tcp mode copies with splice(2). A tunnel
-// direction, or a keep-alive connection between requests, that stays idle
-// for park_after parks (park.go, park_linux.go): its goroutine and buffers
-// are released and its socket waits in the proxy's own epoll set until
-// the next byte; timeouts of parked connections expire from one wheel.
+// starts parked (park.go, park_linux.go): its sockets wait in the proxy's
+// own epoll set, and a message that one non-blocking read and write can
+// move is relayed by the parker itself; a transfer that has to wait runs
+// on goroutines until park_after passes without traffic. A keep-alive
+// connection parks between requests after park_after. Timeouts of parked
+// connections expire from one wheel.
 // A drain keeps a keep-alive connection idle between requests for
 // drain_idle_grace, so a request its client was already sending is
 // answered (Connection: close) rather than reset.

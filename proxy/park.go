@@ -2,11 +2,13 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,9 +29,13 @@ import (
 // direction's state (bytes, the WebSocket frame tracker) lives in the
 // tunnel, so it survives parking.
 
-// parkItem is what a parked socket's readiness (or its wheel entry)
-// wakes: a tunnel direction, or a keep-alive connection between requests.
-type parkItem interface{ wake() }
+// parkItem is what a parked socket's readiness (ready) or its wheel entry
+// and every other reason to run (wake) resumes: a tunnel direction, or a
+// keep-alive connection between requests.
+type parkItem interface {
+	ready() // the socket is readable (or ended): called on the parker's goroutine, must not block
+	wake()
+}
 
 // Direction states.
 const (
@@ -70,8 +76,20 @@ func (t *tunnel) runParking() {
 	t.dirs = [2]*tunnelDir{up, down}
 	parker.alloc(up, &up.slot)
 	parker.alloc(down, &down.slot)
-	go up.run()
-	go down.run()
+	// A new session has nothing to copy yet: both directions start parked,
+	// so that no goroutine waits for a first message (sessions opened
+	// faster than park_after would otherwise each leave two goroutine
+	// records behind, which Go never frees).
+	up.start()
+	down.start()
+}
+
+// start parks a new direction, or runs it when it cannot park.
+func (d *tunnelDir) start() {
+	if !d.park() {
+		d.state.Store(dirRunning)
+		go d.run()
+	}
 }
 
 // run copies until the direction ends or parks.
@@ -158,6 +176,115 @@ func (d *tunnelDir) park() bool {
 		// A waker took it (and counted it) meanwhile.
 	}
 	return true
+}
+
+// ready relays what the parked source holds on the parker's goroutine when
+// it can do so without blocking (the usual small message), and parks the
+// direction again; anything else (a bulk transfer, a destination that
+// cannot take it all now, the end of the source, an error, a timeout, the
+// drain) resumes the copy on a goroutine, as wake does.
+func (d *tunnelDir) ready() {
+	if !d.state.CompareAndSwap(dirParked, dirRunning) {
+		return
+	}
+	parkedDec(d.t.l.metrics.parked)
+	bp, rest, again := d.relayNow()
+	if again && d.park() {
+		return
+	}
+	go d.resume(bp, rest)
+}
+
+// relayNow reads once from the source without blocking and writes what it
+// read to the destination without blocking. It reports again when the
+// direction may park once more: nothing more to do now. Otherwise bp, if
+// not nil, is a borrowed buffer and rest the bytes read but not yet
+// written, for resume.
+func (d *tunnelDir) relayNow() (bp *[]byte, rest []byte, again bool) {
+	t := d.t
+	if t.closed.Load() || (d.down && t.away.Load()) || t.halfClosed.Load() {
+		return nil, nil, false
+	}
+	if t.idle > 0 && time.Since(t.lastActive.load()) >= t.idle {
+		return nil, nil, false // tunnel_idle_timeout: run applies it
+	}
+	src, err := d.src.SyscallConn()
+	if err != nil {
+		return nil, nil, false
+	}
+	bp = pumpBufs.Get().(*[]byte)
+	buf := *bp
+	var (
+		n     int
+		errno syscall.Errno
+	)
+	if err := src.Control(func(fd uintptr) { n, errno = sysReadNow(fd, buf) }); err != nil || errno != 0 || n <= 0 {
+		if errno == syscall.EAGAIN {
+			pumpBufs.Put(bp)
+			return nil, nil, true // nothing after all (the event was stale)
+		}
+		// The end of the source, or an error. Peeking first would cost a
+		// call per message; instead, resume on the normal path, which reads
+		// the end again (a socket's end is reported to every read). An error
+		// reported once ends the session there: run sees its close.
+		pumpBufs.Put(bp)
+		if errno != 0 && errno != syscall.EAGAIN {
+			t.close()
+		}
+		return nil, nil, false
+	}
+	if d.opts.frames != nil {
+		d.opts.frames.feed(buf[:n])
+	}
+	d.total += int64(n)
+	if d.opts.active != nil {
+		d.opts.active.store(time.Now())
+	}
+	dst, err := d.dst.SyscallConn()
+	if err != nil {
+		return bp, buf[:n], false
+	}
+	out := buf[:n]
+	for len(out) > 0 {
+		var (
+			w  int
+			we syscall.Errno
+		)
+		if err := dst.Control(func(fd uintptr) { w, we = sysWriteNow(fd, out) }); err != nil || (we != 0) {
+			break // full (EAGAIN), or an error: the goroutine's write meets it
+		}
+		out = out[w:]
+	}
+	if len(out) > 0 || n == len(buf) {
+		// The destination is full, or a full read means a bulk transfer:
+		// the normal path (with send_timeout, and splice) takes over.
+		return bp, out, false
+	}
+	pumpBufs.Put(bp)
+	return nil, nil, true
+}
+
+// resume runs the direction on a goroutine (ready could not finish it):
+// first the bytes relayNow read but could not write, then the copy.
+func (d *tunnelDir) resume(bp *[]byte, rest []byte) {
+	if bp != nil {
+		var err error
+		if len(rest) > 0 {
+			var out io.Writer = d.dst
+			if rs := newRawSock(d.dst); rs != nil {
+				rs.sendTimeout, rs.timedOut = d.opts.sendTimeout, d.opts.timedOut
+				out = rs
+			}
+			_, err = out.Write(rest)
+		}
+		pumpBufs.Put(bp)
+		if err != nil {
+			d.t.close()
+			d.end()
+			return
+		}
+	}
+	d.run()
 }
 
 // wake resumes a parked direction on a new goroutine; a running one
@@ -264,6 +391,9 @@ func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
 	}
 	return true // parked, or a waker has already resumed it on a new httpConn
 }
+
+// ready: the connection has something to read (or ended).
+func (pc *parkedConn) ready() { pc.wake() }
 
 // wake resumes a parked connection on a pooled httpConn and a connection
 // worker: it reads the next request, or applies idle_timeout or the drain.

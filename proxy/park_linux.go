@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,12 +22,15 @@ const parkSupported = true
 // parkSlot is a parked item's handle in the parker: its index in the table
 // (carried in the epoll event with its generation, never a pointer).
 type parkSlot struct {
-	idx int32 // 0: none yet
-	gen uint32
+	idx   int32 // 0: none yet
+	gen   uint32
+	added atomic.Bool // the socket is in its epoll set (EPOLL_CTL_MOD re-arms it)
 }
 
 // parkSet is the process's readiness set for parked sockets: a few epoll
-// instances (one waiter goroutine each, blocked in epoll_wait), a table
+// instances (one waiter goroutine each; the epoll descriptor itself waits
+// in Go's poller, so a waiter holds no thread and wakes as any goroutine
+// blocked on a socket does), a table
 // from slot to direction, and a coarse wheel of expiries
 // (tunnel_idle_timeout) read by one ticker. A socket Go's own poller also
 // watches may be registered in a second epoll set: readiness is reported
@@ -35,13 +40,18 @@ type parkSet struct {
 	once sync.Once
 	err  error
 	eps  []int
+	fs   []*os.File // eps in Go's poller
 
 	mu    sync.Mutex
 	items []parkItem // by slot index; nil: free
 	gens  []uint32
-	free  []int32
-	wheel map[int64][]wheelEntry // by wheelTick of expiry
-	tick  bool                   // the wheel's ticker runs
+	// expires is each slot's current wheel tick (0: none): an entry for an
+	// earlier park of the same item is stale and wakes nothing.
+	expires  []int64
+	lastTick int64 // the last wheel tick the ticker has read
+	free     []int32
+	wheel    map[int64][]wheelEntry // by wheelTick of expiry
+	tick     bool                   // the wheel's ticker runs
 }
 
 type wheelEntry struct {
@@ -54,24 +64,39 @@ var parker = &parkSet{}
 func (p *parkSet) init() {
 	n := min(runtime.GOMAXPROCS(0), 4)
 	for range n {
-		ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		f, err := newEpollFile()
 		if err != nil {
 			p.err = err
-			for _, e := range p.eps {
-				_ = unix.Close(e)
+			for _, f := range p.fs {
+				_ = f.Close()
 			}
-			p.eps = nil
-			slog.Default().Warn("parking disabled: epoll_create1 failed", slog.String("error", err.Error()))
+			p.eps, p.fs = nil, nil
+			slog.Default().Warn("parking disabled", slog.String("error", err.Error()))
 			return
 		}
-		p.eps = append(p.eps, ep)
+		p.eps, p.fs = append(p.eps, int(f.Fd())), append(p.fs, f) //nolint:gosec // a descriptor
 	}
-	p.items, p.gens = make([]parkItem, 1), make([]uint32, 1) // slot 0: none
+	p.items, p.gens, p.expires = make([]parkItem, 1), make([]uint32, 1), make([]int64, 1) // slot 0: none
 	p.wheel = make(map[int64][]wheelEntry)
-	for _, ep := range p.eps {
-		go p.wait(ep)
+	for _, f := range p.fs {
+		go p.wait(f)
 	}
 	startIdleRelease()
+}
+
+// newEpollFile is a non-blocking epoll instance as an *os.File, so that
+// Go's poller reports when it has events (an epoll descriptor is readable
+// while events are ready).
+func newEpollFile() (*os.File, error) {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	if err := unix.SetNonblock(ep, true); err != nil {
+		_ = unix.Close(ep)
+		return nil, fmt.Errorf("epoll non-blocking: %w", err)
+	}
+	return os.NewFile(uintptr(ep), "parker-epoll"), nil
 }
 
 // alloc gives it a slot in the table (once, for as long as it may park).
@@ -86,7 +111,7 @@ func (p *parkSet) alloc(it parkItem, slot *parkSlot) {
 		slot.idx, p.free = p.free[n-1], p.free[:n-1]
 	} else {
 		slot.idx = int32(len(p.items)) //nolint:gosec // slots are bounded by open sockets
-		p.items, p.gens = append(p.items, nil), append(p.gens, 0)
+		p.items, p.gens, p.expires = append(p.items, nil), append(p.gens, 0), append(p.expires, 0)
 	}
 	p.items[slot.idx] = it
 	slot.gen = p.gens[slot.idx]
@@ -105,13 +130,14 @@ func (p *parkSet) register(slot *parkSlot, src *net.TCPConn, expire int64) error
 		p.mu.Unlock()
 		return fmt.Errorf("park: no slot: %w", p.err)
 	}
-	if expire != 0 {
+	if expire != 0 && (p.expires[idx] != expire || expire <= p.lastTick) {
 		p.wheel[expire] = append(p.wheel[expire], wheelEntry{idx, gen})
 		if !p.tick {
 			p.tick = true
 			go p.ticker()
 		}
 	}
+	p.expires[idx] = expire
 	p.mu.Unlock()
 
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: idx, Pad: int32(gen)} //nolint:gosec // a generation, bits only
@@ -126,8 +152,19 @@ func (p *parkSet) register(slot *parkSlot, src *net.TCPConn, expire int64) error
 	// re-arms it with the new slot.
 	err = rc.Control(func(fd uintptr) {
 		ep := p.eps[int(fd)%len(p.eps)] //nolint:gosec // a descriptor
+		if slot.added.Load() {
+			if cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, int(fd), &ev); !errors.Is(cerr, unix.ENOENT) {
+				return
+			}
+		}
+		// Marked first: once added, the event may fire and the item park
+		// again on another goroutine before this call returns.
+		slot.added.Store(true)
 		if cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, int(fd), &ev); errors.Is(cerr, unix.EEXIST) {
 			cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, int(fd), &ev)
+		}
+		if cerr != nil {
+			slot.added.Store(false)
 		}
 	})
 	if err == nil {
@@ -149,6 +186,7 @@ func (p *parkSet) release(slot *parkSlot) {
 	}
 	p.items[slot.idx] = nil
 	p.gens[slot.idx]++
+	p.expires[slot.idx] = 0
 	p.free = append(p.free, slot.idx)
 	p.mu.Unlock()
 	slot.idx = 0
@@ -163,22 +201,43 @@ func (p *parkSet) lookup(idx int32, gen uint32) parkItem {
 	return p.items[idx]
 }
 
-// wait is one epoll set's waiter: each event resumes its direction.
-func (p *parkSet) wait(ep int) {
+// wait is one epoll set's waiter: it takes the ready events without
+// blocking (epoll_wait with no timeout) and, when there are none, waits in
+// Go's poller for the set to become readable. Each event's item runs its
+// ready (a tunnel direction relays what arrived right here, a keep-alive
+// connection goes to a worker).
+func (p *parkSet) wait(f *os.File) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		slog.Default().Error("parking: epoll set", slog.String("error", err.Error()))
+		return
+	}
 	evs := make([]unix.EpollEvent, 256)
-	for {
-		n, err := unix.EpollWait(ep, evs, -1)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
+	var (
+		n    int
+		werr error
+	)
+	take := func(fd uintptr) bool {
+		for {
+			n, werr = unix.EpollWait(int(fd), evs, 0) //nolint:gosec // a descriptor
+			if !errors.Is(werr, unix.EINTR) {
+				return n > 0 || werr != nil
 			}
+		}
+	}
+	for {
+		err := rc.Read(take)
+		if err == nil {
+			err = werr
+		}
+		if err != nil {
 			slog.Default().Error("parking: epoll_wait failed", slog.String("error", err.Error()))
 			time.Sleep(time.Second)
 			continue
 		}
 		for _, ev := range evs[:n] {
 			if it := p.lookup(ev.Fd, uint32(ev.Pad)); it != nil { //nolint:gosec // the generation's bits
-				it.wake()
+				it.ready()
 			}
 		}
 	}
@@ -189,19 +248,23 @@ func (p *parkSet) wait(ep int) {
 func (p *parkSet) ticker() {
 	for range time.Tick(wheelStep) {
 		now := time.Now().UnixNano() / int64(wheelStep)
-		var due []wheelEntry
+		var due []parkItem
 		p.mu.Lock()
+		p.lastTick = now
 		for at, es := range p.wheel {
-			if at <= now {
-				due = append(due, es...)
-				delete(p.wheel, at)
+			if at > now {
+				continue
 			}
+			for _, e := range es {
+				if p.gens[e.idx] == e.gen && p.expires[e.idx] == at && p.items[e.idx] != nil {
+					due = append(due, p.items[e.idx])
+				}
+			}
+			delete(p.wheel, at)
 		}
 		p.mu.Unlock()
-		for _, e := range due {
-			if it := p.lookup(e.idx, e.gen); it != nil {
-				it.wake()
-			}
+		for _, it := range due {
+			it.wake()
 		}
 	}
 }

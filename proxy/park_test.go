@@ -444,3 +444,95 @@ func smallEchoB(b *testing.B) string {
 	}()
 	return ln.Addr().String()
 }
+
+// A new session starts parked, and small messages are relayed by the
+// parker itself: the session never holds a goroutine, however many
+// messages it carries, and park_after plays no part (it is an hour here).
+func TestParkedFromStartRelaysInPlace(t *testing.T) {
+	const n = 100
+	s, addrs := startServer(t, tcpParkConfig(smallEcho(t, false), func(l *ListenerConfig) {
+		hour := time.Hour
+		l.ParkAfter = &hour
+	}))
+	base := runtime.NumGoroutine()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = dialTunnel(t, addrs[0])
+	}
+	waitParked(t, s, 2*n, 5*time.Second) // at once, not after park_after
+	for round := range 5 {
+		for _, c := range conns {
+			echoOnce(t, c, "small message")
+		}
+		// Still parked right after the echoes: no wait for park_after.
+		if got := metricValue(t, s, "elbguard_proxy_parked_sockets", nil); got != 2*n {
+			t.Fatalf("round %d: parked sockets = %v right after the echoes; want %d (relayed in place)", round, got, 2*n)
+		}
+	}
+	// The echo app holds a goroutine per connection; the proxy none.
+	if g := runtime.NumGoroutine() - base; g > n+n/4 {
+		t.Errorf("%d goroutines for %d sessions (the echo app holds %d); want the proxy's near 0", g, n, n)
+	}
+}
+
+// A transfer that fills the parker's read (bulk) moves to goroutines on the
+// normal path, arrives whole, and the session parks again park_after after
+// its last byte.
+func TestParkedBulkResumesAndParksAgain(t *testing.T) {
+	s, addrs := startServer(t, tcpParkConfig(smallEcho(t, false), nil))
+	c := dialTunnel(t, addrs[0])
+	waitParked(t, s, 2, 5*time.Second)
+	msg := make([]byte, 1<<20)
+	for i := range msg {
+		msg[i] = byte(i * 7)
+	}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	errc := make(chan error, 1)
+	go func() { _, err := c.Write(msg); errc <- err }()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read the 1 MiB echo: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("write 1 MiB: %v", err)
+	}
+	for i := range got {
+		if got[i] != msg[i] {
+			t.Fatalf("byte %d: %d; want %d", i, got[i], msg[i])
+		}
+	}
+	waitParked(t, s, 2, 5*time.Second)
+	echoOnce(t, c, "after the bulk")
+}
+
+// Each park of a session with tunnel_idle_timeout puts its expiry in the
+// wheel; a session relaying many messages leaves one live entry, and the
+// entries of its earlier parks wake nothing (before, each woke the session
+// on a goroutine when its time came).
+func TestParkedWheelEntriesAreNotStale(t *testing.T) {
+	s, addrs := startServer(t, tcpParkConfig(smallEcho(t, false), func(l *ListenerConfig) {
+		l.TunnelIdleTimeout = time.Second
+		hour := time.Hour // a woken direction would wait on its goroutine until the idle timeout
+		l.ParkAfter = &hour
+	}))
+	c := dialTunnel(t, addrs[0])
+	waitParked(t, s, 2, 5*time.Second)
+	base := runtime.NumGoroutine()
+	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		echoOnce(t, c, "tick") // keeps the session active past one idle timeout
+	}
+	// Each echo re-armed the expiry; the earlier ones are due now and must
+	// not wake the session (a wake would start a goroutine that waits
+	// park_after).
+	time.Sleep(2 * wheelStep)
+	if g := runtime.NumGoroutine() - base; g > 0 {
+		t.Errorf("%d goroutines more after the stale wheel entries came due; want none", g)
+	}
+	if got := metricValue(t, s, "elbguard_proxy_parked_sockets", nil); got != 2 {
+		t.Errorf("parked sockets = %v; want 2", got)
+	}
+	took := waitClosed(t, c, 5*time.Second)
+	if took > 2*time.Second {
+		t.Errorf("closed %v after the last message; want tunnel_idle_timeout (1s) + the wheel's steps", took)
+	}
+}

@@ -236,3 +236,21 @@ func sysPeek(fd uintptr) (int, syscall.Errno) {
 		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 	return int(r), e
 }
+
+// sysReadNow is read(2) on a non-blocking socket, retried on EINTR.
+func sysReadNow(fd uintptr, p []byte) (int, syscall.Errno) {
+	for {
+		if n, e := sysRead(fd, p); e != syscall.EINTR {
+			return n, e
+		}
+	}
+}
+
+// sysWriteNow is write(2) on a non-blocking socket, retried on EINTR.
+func sysWriteNow(fd uintptr, p []byte) (int, syscall.Errno) {
+	for {
+		if n, e := sysWrite(fd, p); e != syscall.EINTR {
+			return n, e
+		}
+	}
+}

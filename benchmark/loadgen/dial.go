@@ -25,8 +25,21 @@ type Dialer struct {
 	// Client is the client address the header claims; each connection gets
 	// its own source port. The zero value means 198.51.100.7 (TEST-NET-2).
 	Client netip.Addr
+	// SpreadSources binds each connection to the next loopback source
+	// address (127.1.0.1, 127.1.0.2, ... over 127.0.0.0/8), so that
+	// thousands of held connections do not share 127.0.0.1's ephemeral
+	// ports with the proxies' own connections to the backend. Only for a
+	// loopback Addr.
+	SpreadSources bool
 
-	port atomic.Uint32
+	port   atomic.Uint32
+	source atomic.Uint32
+}
+
+// sourceAddr is the k-th spread source address: 127.1.0.1 onwards, 250
+// per third octet (never .0 or .255).
+func sourceAddr(k uint32) *net.TCPAddr {
+	return &net.TCPAddr{IP: net.IPv4(127, byte(1+k/(250*250)%254), byte(k/250%250), byte(1+k%250))}
 }
 
 // DefaultClient is the client address the PROXY headers claim by default.
@@ -35,6 +48,9 @@ var DefaultClient = netip.MustParseAddr("198.51.100.7")
 // Dial connects and writes the PROXY header, if any.
 func (d *Dialer) Dial(ctx context.Context) (net.Conn, error) {
 	var nd net.Dialer
+	if d.SpreadSources {
+		nd.LocalAddr = sourceAddr(d.source.Add(1) - 1)
+	}
 	c, err := nd.DialContext(ctx, "tcp", d.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", d.Addr, err)

@@ -207,3 +207,20 @@ func TestHoldKeepAlive(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceAddrSpread: the spread source addresses are distinct loopback
+// addresses, never a network or broadcast-looking .0 or .255 last octet.
+func TestSourceAddrSpread(t *testing.T) {
+	seen := map[string]bool{}
+	for k := range uint32(70000) {
+		a := sourceAddr(k)
+		ip4 := a.IP.To4()
+		if ip4 == nil || ip4[0] != 127 || ip4[3] == 0 || ip4[3] == 255 {
+			t.Fatalf("source %d: %v", k, a.IP)
+		}
+		if seen[a.IP.String()] {
+			t.Fatalf("source %d: %v given twice", k, a.IP)
+		}
+		seen[a.IP.String()] = true
+	}
+}
