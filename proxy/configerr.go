@@ -120,6 +120,9 @@ func (w *walk) check(n *yaml.Node, t reflect.Type, path string) error {
 	if where == "" {
 		where = "the file"
 	}
+	for t.Kind() == reflect.Pointer { // an optional value (park_after: 0 is not its default)
+		t = t.Elem()
+	}
 	switch {
 	case t == durationType:
 		if n.Kind != yaml.ScalarNode {

@@ -222,3 +222,28 @@ func TestPackageConfigIsRolloutStepOne(t *testing.T) {
 		t.Errorf("access_log.format %q, warnings %q; want combined, none", cfg.AccessLog.Format, cfg.Warnings())
 	}
 }
+
+// The optional durations (park_after, upstream_read_timeout: unset means
+// their default, 0 means off) take a bare number as the others do; the
+// documented way to turn parking off, park_after: 0, was refused in Go's
+// words ("cannot unmarshal !!int `0` into time.Duration").
+func TestOptionalDurationBareNumber(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  time.Duration
+	}{{"0", 0}, {"2", 2 * time.Second}, {"100ms", 100 * time.Millisecond}} {
+		cfg, err := ParseConfig([]byte("listeners:\n  - {listen: \":80\", mode: http, upstream: \"http://127.0.0.1:8080\", park_after: " +
+			tt.value + ", upstream_read_timeout: " + tt.value + "}\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.value, err)
+		}
+		l := cfg.Listeners[0]
+		if l.ParkAfter == nil || *l.ParkAfter != tt.want || l.UpstreamReadTimeout == nil || *l.UpstreamReadTimeout != tt.want {
+			t.Errorf("park_after/upstream_read_timeout: %s = %v/%v; want %v", tt.value, l.ParkAfter, l.UpstreamReadTimeout, tt.want)
+		}
+	}
+	_, err := ParseConfig([]byte("listeners:\n  - {listen: \":80\", mode: redirect, park_after: soon}\n"))
+	if err == nil || !strings.Contains(err.Error(), `listeners[0].park_after: "soon" is not a duration`) || strings.Contains(err.Error(), "time.Duration") {
+		t.Errorf("park_after: soon: %v; want the config's words", err)
+	}
+}

@@ -90,3 +90,16 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// A figure measured for one tool alone is not missing for the others.
+func TestMissingOnly(t *testing.T) {
+	r := Row{Scenario: "idle", Metric: "reference p99", Unit: "µs", Only: "elbguard"}
+	r.Set("elbguard", 300)
+	if miss := Missing([]Row{r}, []string{"elbguard", "nginx", "haproxy"}); len(miss) != 0 {
+		t.Errorf("Missing = %q; want none", miss)
+	}
+	r.Cells = nil
+	if miss := Missing([]Row{r}, []string{"elbguard", "nginx"}); len(miss) != 1 || !strings.Contains(miss[0], "elbguard: not measured") {
+		t.Errorf("Missing = %q; want elbguard not measured", miss)
+	}
+}
