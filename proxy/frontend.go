@@ -58,13 +58,7 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 		st := fl.l.state.Load()
 		fc := &frontConn{Conn: c, l: fl.l, st: st}
 		if raw, ok := c.(*net.TCPConn); ok {
-			fc.raw = raw
-			fc.rs = newRawSock(raw)
-			if fc.rs != nil && st.cfg.Mode != ModeTCP && st.cfg.SendTimeout > 0 {
-				d := st.cfg.SendTimeout
-				fc.rs.sendTimeout = d
-				fc.rs.timedOut = func() { fl.l.clientTimedOut(fc, "send_timeout", d) }
-			}
+			fc.setSocket(raw)
 		}
 		if st.cfg.ProxyProtocol != ProxyOff {
 			policy, err := st.connPolicy(proxyproto.ConnPolicyOptions{Upstream: c.RemoteAddr(), Downstream: c.LocalAddr()})
@@ -88,6 +82,19 @@ func (fl *frontListener) Accept() (net.Conn, error) {
 		fl.l.metrics.connections.Inc()
 		fl.l.metrics.activeConns.Inc()
 		return fc, nil
+	}
+}
+
+// setSocket makes raw the connection's socket: the raw reads and writes
+// after the header, with send_timeout on redirect and http listeners (at
+// accept, and when a parked keep-alive connection gets a Go socket back).
+func (c *frontConn) setSocket(raw *net.TCPConn) {
+	c.raw = raw
+	c.rs = newRawSock(raw)
+	if c.rs != nil && c.st.cfg.Mode != ModeTCP && c.st.cfg.SendTimeout > 0 {
+		d, l := c.st.cfg.SendTimeout, c.l
+		c.rs.sendTimeout = d
+		c.rs.timedOut = func() { l.clientTimedOut(c, "send_timeout", d) }
 	}
 }
 
@@ -372,6 +379,9 @@ func (c *frontConn) Close() error {
 		// Bytes arrived but net/http never produced a request: not HTTP,
 		// conflicting framing, oversized or unfinished headers.
 		c.l.metrics.reject("bad_request")
+	}
+	if c.Conn == nil {
+		return nil // parked without a Go socket: parkedConn.close closes its descriptor
 	}
 	if err := c.Conn.Close(); err != nil {
 		return fmt.Errorf("close client connection %s: %w", c.src, err)

@@ -102,7 +102,7 @@ func (l *listener) wakeIdleConns(closeAll bool) {
 		// A parked connection has no goroutine to wake: resume it, to
 		// close (its read fails) or to wait the drain's quiet grace.
 		if closeAll {
-			_ = pc.fc.Close()
+			pc.close()
 		}
 		go pc.wake() // it takes connsMu
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -349,13 +350,18 @@ func wheelTick(t time.Time) int64 {
 
 // parkedConn is a keep-alive connection parked between requests: its
 // socket and the time it went idle, nothing else (the httpConn and its
-// buffers went back to their pool).
+// buffers went back to their pool). While parked the socket is a bare
+// descriptor of the parker's (fd): the connection's Go socket is closed,
+// with its poll descriptor, addresses and raw-socket state, and a new one
+// is made from fd when the connection resumes (attach).
 type parkedConn struct {
 	l        *listener
 	fc       *frontConn
 	idleFrom int64 // Unix ns
 	state    atomic.Int32
 	slot     parkSlot
+	mu       sync.Mutex // guards fd and fc's socket fields while they change hands
+	fd       int        // the parked socket; -1 once attached or closed
 }
 
 // parkConn parks f's connection, idle since idleFrom, and reports whether
@@ -363,7 +369,7 @@ type parkedConn struct {
 // from the parker's wheel. The connection stays counted in connsWG.
 func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
 	fc := f.fc
-	pc := &parkedConn{l: l, fc: fc, idleFrom: idleFrom.UnixNano()}
+	pc := &parkedConn{l: l, fc: fc, idleFrom: idleFrom.UnixNano(), fd: -1}
 	pc.state.Store(dirParked)
 	parker.alloc(pc, &pc.slot) // before a waker can see it
 	l.connsMu.Lock()
@@ -380,7 +386,7 @@ func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
 	l.connsMu.Unlock()
 	parkedInc(l.metrics.parked)
 	expire := wheelTick(idleFrom.Add(fc.st.cfg.IdleTimeout))
-	if err := parker.register(&pc.slot, fc.raw, expire); err != nil && pc.state.CompareAndSwap(dirParked, dirRunning) {
+	if err := pc.detach(expire); err != nil && pc.state.CompareAndSwap(dirParked, dirRunning) {
 		parkedDec(l.metrics.parked)
 		parker.release(&pc.slot)
 		l.connsMu.Lock()
@@ -391,6 +397,97 @@ func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
 	}
 	return true // parked, or a waker has already resumed it on a new httpConn
 }
+
+// detach moves the connection's socket to a descriptor of the parker's,
+// registers it (with its idle_timeout expiry) and closes the Go socket.
+// On error nothing changed: the Go socket still serves.
+func (pc *parkedConn) detach(expire int64) error {
+	fc := pc.fc
+	rc, err := fc.raw.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("park: raw conn: %w", err)
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.state.Load() != dirParked {
+		return errWoken // a wake came first and serves the Go socket
+	}
+	var derr error
+	if err := rc.Control(func(fd uintptr) { pc.fd, derr = dupFD(fd) }); err != nil || derr != nil {
+		pc.fd = -1
+		return fmt.Errorf("park: dup: %w", errors.Join(err, derr))
+	}
+	// Registered before the Go socket closes; a wake that comes at once
+	// waits for pc.mu in attach.
+	if err := parker.registerFD(&pc.slot, pc.fd, expire); err != nil {
+		closeFD(pc.fd)
+		pc.fd = -1
+		return err
+	}
+	_ = fc.raw.Close() // the Go descriptor; pc.fd keeps the socket
+	fc.Conn, fc.raw, fc.rs = nil, nil, nil
+	return nil
+}
+
+// attach gives the connection a Go socket made from its parked descriptor,
+// which leaves the parker's set and closes. When the descriptor is gone
+// (closed by a stop) or no socket can be made, the connection gets a
+// closed one: its worker's first read fails and ends it as any closed
+// connection ends.
+func (pc *parkedConn) attach() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	fc := pc.fc
+	if fc.Conn != nil {
+		return // never detached (parking failed after the wake came)
+	}
+	fd := pc.fd
+	pc.fd = -1
+	if fd >= 0 {
+		parker.forget(fd) // its registration must not outlive the number
+		c, err := fileConn(fd)
+		if raw, ok := c.(*net.TCPConn); err == nil && ok {
+			fc.Conn = raw
+			fc.setSocket(raw)
+			if fc.closed.Load() {
+				_ = raw.Close() // a stop closed it meanwhile
+			}
+			return
+		}
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+	fc.Conn = goneConn{}
+}
+
+// close closes a parked connection's socket (a stop); a connection that
+// was resumed meanwhile closes its Go socket.
+func (pc *parkedConn) close() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	_ = pc.fc.Close() // bookkeeping, and the Go socket if attached
+	if pc.fd >= 0 {
+		closeFD(pc.fd) // the last descriptor: it leaves epoll with it
+		pc.fd = -1
+	}
+}
+
+// errWoken: the connection was resumed before it could park.
+var errWoken = errors.New("park: resumed before parking")
+
+// goneConn is the socket of a connection whose parked descriptor was
+// closed: every read and write fails.
+type goneConn struct{}
+
+func (goneConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
+func (goneConn) Write([]byte) (int, error)        { return 0, net.ErrClosed }
+func (goneConn) Close() error                     { return nil }
+func (goneConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (goneConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (goneConn) SetDeadline(time.Time) error      { return nil }
+func (goneConn) SetReadDeadline(time.Time) error  { return nil }
+func (goneConn) SetWriteDeadline(time.Time) error { return nil }
 
 // ready: the connection has something to read (or ended).
 func (pc *parkedConn) ready() { pc.wake() }
@@ -404,6 +501,7 @@ func (pc *parkedConn) wake() {
 	l := pc.l
 	parkedDec(l.metrics.parked)
 	parker.release(&pc.slot)
+	pc.attach()
 	f := httpConns.Get().(*httpConn)
 	f.fc = pc.fc
 	f.src.r = pc.fc

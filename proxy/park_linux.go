@@ -124,11 +124,35 @@ func (p *parkSet) alloc(it parkItem, slot *parkSlot) {
 // leaves it unregistered. A slot released meanwhile (the item woke and
 // finished) leaves a registration whose events are ignored.
 func (p *parkSet) register(slot *parkSlot, src *net.TCPConn, expire int64) error {
+	idx, gen, err := p.arm(slot, expire)
+	if err != nil {
+		return err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: idx, Pad: int32(gen)} //nolint:gosec // a generation, bits only
+	rc, err := src.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("park: raw conn: %w", err)
+	}
+	var cerr error
+	// Inside Control the descriptor cannot be closed and reused.
+	err = rc.Control(func(fd uintptr) { cerr = p.ctl(slot, int(fd), &ev) }) //nolint:gosec // a descriptor
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("park: epoll_ctl: %w", err)
+	}
+	return nil
+}
+
+// arm records the slot's expiry in the wheel (0: none) and returns the
+// slot's index and generation for its epoll event.
+func (p *parkSet) arm(slot *parkSlot, expire int64) (int32, uint32, error) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	idx, gen := slot.idx, slot.gen
 	if p.err != nil || idx == 0 {
-		p.mu.Unlock()
-		return fmt.Errorf("park: no slot: %w", p.err)
+		return 0, 0, fmt.Errorf("park: no slot: %w", p.err)
 	}
 	if expire != 0 && (p.expires[idx] != expire || expire <= p.lastTick) {
 		p.wheel[expire] = append(p.wheel[expire], wheelEntry{idx, gen})
@@ -138,42 +162,71 @@ func (p *parkSet) register(slot *parkSlot, src *net.TCPConn, expire int64) error
 		}
 	}
 	p.expires[idx] = expire
-	p.mu.Unlock()
+	return idx, gen, nil
+}
 
+// ctl arms fd in its epoll set for ev. A socket always goes to the same
+// set (by descriptor): parked again, it is still registered there
+// (EPOLLONESHOT disarmed it), and MOD re-arms it with the new slot.
+func (p *parkSet) ctl(slot *parkSlot, fd int, ev *unix.EpollEvent) error {
+	ep := p.eps[fd%len(p.eps)]
+	var err error
+	if slot.added.Load() {
+		if err = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, fd, ev); !errors.Is(err, unix.ENOENT) {
+			return err //nolint:wrapcheck // the caller names the call
+		}
+	}
+	// Marked first: once added, the event may fire and the item park
+	// again on another goroutine before this call returns.
+	slot.added.Store(true)
+	if err = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, ev); errors.Is(err, unix.EEXIST) {
+		err = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, fd, ev)
+	}
+	if err != nil {
+		slot.added.Store(false)
+	}
+	return err //nolint:wrapcheck // the caller names the call
+}
+
+// registerFD is register for a descriptor of the parker's own (a parked
+// keep-alive connection's; the caller keeps it open meanwhile).
+func (p *parkSet) registerFD(slot *parkSlot, fd int, expire int64) error {
+	idx, gen, err := p.arm(slot, expire)
+	if err != nil {
+		return err
+	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: idx, Pad: int32(gen)} //nolint:gosec // a generation, bits only
-	rc, err := src.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("park: raw conn: %w", err)
-	}
-	var cerr error
-	// Inside Control the descriptor cannot be closed and reused.
-	// A socket always goes to the same set (by descriptor): parked again,
-	// it is still registered there (EPOLLONESHOT disarmed it), and MOD
-	// re-arms it with the new slot.
-	err = rc.Control(func(fd uintptr) {
-		ep := p.eps[int(fd)%len(p.eps)] //nolint:gosec // a descriptor
-		if slot.added.Load() {
-			if cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, int(fd), &ev); !errors.Is(cerr, unix.ENOENT) {
-				return
-			}
-		}
-		// Marked first: once added, the event may fire and the item park
-		// again on another goroutine before this call returns.
-		slot.added.Store(true)
-		if cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, int(fd), &ev); errors.Is(cerr, unix.EEXIST) {
-			cerr = unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, int(fd), &ev)
-		}
-		if cerr != nil {
-			slot.added.Store(false)
-		}
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := p.ctl(slot, fd, &ev); err != nil {
 		return fmt.Errorf("park: epoll_ctl: %w", err)
 	}
 	return nil
+}
+
+// forget takes fd out of its epoll set before it is closed while another
+// descriptor keeps its socket open (a registration is keyed by the
+// number, and would otherwise outlive it).
+func (p *parkSet) forget(fd int) {
+	if len(p.eps) > 0 {
+		_ = unix.EpollCtl(p.eps[fd%len(p.eps)], unix.EPOLL_CTL_DEL, fd, nil)
+	}
+}
+
+// dupFD duplicates a socket's descriptor (close-on-exec).
+func dupFD(fd uintptr) (int, error) {
+	return unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) //nolint:wrapcheck // the caller says what failed
+}
+
+func closeFD(fd int) { _ = unix.Close(fd) }
+
+// fileConn makes a Go socket of fd, which it closes. fd is made blocking
+// first (the flag belongs to the socket, and net.FileConn's own duplicate
+// sets it back): a non-blocking descriptor would enter Go's poller twice
+// on the way, as os.NewFile's and as net.FileConn's.
+func fileConn(fd int) (net.Conn, error) {
+	_ = unix.SetNonblock(fd, false)
+	f := os.NewFile(uintptr(fd), "client") //nolint:gosec // a descriptor
+	defer func() { _ = f.Close() }()
+	return net.FileConn(f) //nolint:wrapcheck // the caller ends the connection on any error
 }
 
 // release frees the slot once its item is done with parking: a late event

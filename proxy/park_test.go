@@ -536,3 +536,55 @@ func TestParkedWheelEntriesAreNotStale(t *testing.T) {
 		t.Errorf("closed %v after the last message; want tunnel_idle_timeout (1s) + the wheel's steps", took)
 	}
 }
+
+// A parked keep-alive connection keeps only a descriptor of the parker's:
+// its Go socket (poll descriptor, addresses, raw-socket state) is closed,
+// and one is made again for the next request. A stop that cannot wait
+// closes the parked descriptors: every client sees its connection end and
+// the process's descriptors come back.
+func TestParkedKeepAliveDetached(t *testing.T) {
+	const n = 50
+	be, _ := backend(t)
+	park := testParkAfter
+	s, addrs := startServer(t, appConfig(be.URL, func(l *ListenerConfig) { l.ParkAfter = &park }))
+	fds := openFDs(t)
+	conns := make([]net.Conn, n)
+	brs := make([]*bufio.Reader, n)
+	for i := range conns {
+		conns[i], brs[i] = keepAliveConn(t, addrs[0])
+	}
+	waitParked(t, s, n, 5*time.Second)
+	l := s.listeners[0]
+	l.connsMu.Lock()
+	for pc := range l.parked {
+		pc.mu.Lock()
+		if pc.fc.Conn != nil || pc.fc.raw != nil || pc.fd < 0 {
+			t.Errorf("parked connection: Go socket %v, raw %v, descriptor %d; want only the descriptor", pc.fc.Conn, pc.fc.raw, pc.fd)
+		}
+		pc.mu.Unlock()
+	}
+	l.connsMu.Unlock()
+	for i := range conns { // resumed on a Go socket made from the descriptor, and parked again
+		keepAliveRequest(t, conns[i], brs[i])
+	}
+	waitParked(t, s, n, 5*time.Second)
+	// Each parked connection holds one descriptor, as an open one does
+	// (the test's own client sockets are in this process too).
+	if got := openFDs(t) - fds; got > 2*n+8 {
+		t.Errorf("%d descriptors more for %d parked connections (and their %d client ends); want about %d", got, n, n, 2*n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // no time to drain: the stop closes what is left
+	_ = s.Shutdown(ctx)
+	for i, c := range conns {
+		if took := waitClosed(t, c, 5*time.Second); took > 3*time.Second {
+			t.Errorf("connection %d ended %v after the stop", i, took)
+		}
+		c.Close()
+	}
+	for deadline := time.Now().Add(3 * time.Second); openFDs(t) > fds; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d descriptors after the stop; want %d as before", openFDs(t), fds)
+		}
+	}
+}
