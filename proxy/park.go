@@ -96,6 +96,11 @@ func (d *tunnelDir) start() {
 // run copies until the direction ends or parks.
 func (d *tunnelDir) run() {
 	t := d.t
+	if !t.attach() {
+		t.close()
+		d.end()
+		return
+	}
 	for {
 		if d.down && t.away.Load() {
 			d.end()
@@ -163,20 +168,39 @@ func (d *tunnelDir) park() bool {
 	if t.closed.Load() || (d.down && t.away.Load()) || (t.halfClosed.Load() && !t.splice) || !parkSupported {
 		return !d.state.CompareAndSwap(dirParked, dirRunning)
 	}
-	var expire int64
-	if t.idle > 0 {
-		expire = wheelTick(t.lastActive.load().Add(t.idle))
-	}
 	gauge := t.l.metrics.parked
 	parkedInc(gauge)
-	if err := parker.register(&d.slot, d.src, expire); err != nil {
+	if err := d.register(); err != nil {
 		if d.state.CompareAndSwap(dirParked, dirRunning) {
 			parkedDec(gauge)
 			return false
 		}
 		// A waker took it (and counted it) meanwhile.
+		return true
+	}
+	if d.other.state.Load() == dirParked {
+		t.detach()
 	}
 	return true
+}
+
+// register puts the direction's source in the parker's set: the session's
+// descriptor while detached, the Go socket otherwise.
+func (d *tunnelDir) register() error {
+	t := d.t
+	t.sock.RLock()
+	defer t.sock.RUnlock()
+	if !t.detached {
+		return parker.register(&d.slot, d.src, d.expire())
+	}
+	fd := t.cfd
+	if d.down {
+		fd = t.ufd
+	}
+	if fd < 0 {
+		return net.ErrClosed
+	}
+	return parker.registerFD(&d.slot, fd, d.expire())
 }
 
 // ready relays what the parked source holds on the parker's goroutine when
@@ -209,29 +233,36 @@ func (d *tunnelDir) relayNow() (bp *[]byte, rest []byte, again bool) {
 	if t.idle > 0 && time.Since(t.lastActive.load()) >= t.idle {
 		return nil, nil, false // tunnel_idle_timeout: run applies it
 	}
-	src, err := d.src.SyscallConn()
-	if err != nil {
-		return nil, nil, false
-	}
 	bp = pumpBufs.Get().(*[]byte)
 	buf := *bp
 	var (
-		n     int
-		errno syscall.Errno
+		n, w       int
+		rerr, werr syscall.Errno
 	)
-	if err := src.Control(func(fd uintptr) { n, errno = sysReadNow(fd, buf) }); err != nil || errno != 0 || n <= 0 {
-		if errno == syscall.EAGAIN {
-			pumpBufs.Put(bp)
-			return nil, nil, true // nothing after all (the event was stale)
+	ok := d.withFDs(func(src, dst uintptr) {
+		if n, rerr = sysReadNow(src, buf); rerr != 0 || n <= 0 {
+			return
 		}
-		// The end of the source, or an error. Peeking first would cost a
-		// call per message; instead, resume on the normal path, which reads
-		// the end again (a socket's end is reported to every read). An error
-		// reported once ends the session there: run sees its close.
+		for w < n {
+			m, e := sysWriteNow(dst, buf[w:n])
+			if e != 0 {
+				werr = e
+				return // full (EAGAIN), or an error: the goroutine's write meets it
+			}
+			w += m
+		}
+	})
+	if !ok || rerr != 0 || n <= 0 {
 		pumpBufs.Put(bp)
-		if errno != 0 && errno != syscall.EAGAIN {
-			t.close()
+		switch {
+		case ok && rerr == syscall.EAGAIN:
+			return nil, nil, true // nothing after all (the event was stale)
+		case ok && rerr != 0:
+			t.close() // an error is reported once: the session ends here
 		}
+		// The end of the source (resume on the normal path, which reads
+		// the end again: a socket's end is reported to every read), or the
+		// sockets are gone (run sees the close).
 		return nil, nil, false
 	}
 	if d.opts.frames != nil {
@@ -241,33 +272,199 @@ func (d *tunnelDir) relayNow() (bp *[]byte, rest []byte, again bool) {
 	if d.opts.active != nil {
 		d.opts.active.store(time.Now())
 	}
-	dst, err := d.dst.SyscallConn()
-	if err != nil {
-		return bp, buf[:n], false
-	}
-	out := buf[:n]
-	for len(out) > 0 {
-		var (
-			w  int
-			we syscall.Errno
-		)
-		if err := dst.Control(func(fd uintptr) { w, we = sysWriteNow(fd, out) }); err != nil || (we != 0) {
-			break // full (EAGAIN), or an error: the goroutine's write meets it
-		}
-		out = out[w:]
-	}
-	if len(out) > 0 || n == len(buf) {
+	if w < n || n == len(buf) || werr != 0 {
 		// The destination is full, or a full read means a bulk transfer:
 		// the normal path (with send_timeout, and splice) takes over.
-		return bp, out, false
+		return bp, buf[w:n], false
 	}
 	pumpBufs.Put(bp)
 	return nil, nil, true
 }
 
+// withFDs runs f with the descriptors of d's source and destination: the
+// session's own while it is detached, the Go sockets' otherwise (inside
+// their Control, so neither can be closed meanwhile). It reports false,
+// without running f, when the sockets are gone.
+func (d *tunnelDir) withFDs(f func(src, dst uintptr)) bool {
+	t := d.t
+	t.sock.RLock()
+	defer t.sock.RUnlock()
+	if t.detached {
+		src, dst := t.cfd, t.ufd
+		if d.down {
+			src, dst = dst, src
+		}
+		if src < 0 || dst < 0 {
+			return false
+		}
+		f(uintptr(src), uintptr(dst)) //nolint:gosec // descriptors
+		return true
+	}
+	src, err := d.src.SyscallConn()
+	if err != nil {
+		return false
+	}
+	dst, err := d.dst.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ran := false
+	err = src.Control(func(s uintptr) {
+		_ = dst.Control(func(ds uintptr) {
+			f(s, ds)
+			ran = true
+		})
+	})
+	return err == nil && ran
+}
+
+// Detached sessions. While both directions of a session are parked, the
+// session keeps one descriptor of each socket, in the parker's set, and
+// closes its Go sockets (two net.TCPConns with their poll descriptors and
+// addresses, and the client's raw-socket state): detach. The parker relays
+// small messages on those descriptors (withFDs). Whatever has to run on a
+// goroutine first makes Go sockets of them again: attach, at the top of
+// run and resume. t.sock orders the hand-over: registration, the parker's
+// relay and goAway read under it; detach, attach and close change or close
+// the sockets under it. A running direction reads its sockets without it:
+// nothing detaches a session while a direction runs.
+
+// detach: see above. It does nothing unless both directions are parked
+// and the session is plain (not closing, half-closed or going away).
+func (t *tunnel) detach() {
+	t.sock.Lock()
+	defer t.sock.Unlock()
+	up, down := t.dirs[0], t.dirs[1]
+	if t.detached || t.closed.Load() || t.halfClosed.Load() || t.away.Load() ||
+		up.state.Load() != dirParked || down.state.Load() != dirParked {
+		return
+	}
+	cfd, err := dupConn(t.fc.raw)
+	if err != nil {
+		return
+	}
+	ufd, err := dupConn(t.upstream)
+	if err != nil {
+		closeFD(cfd)
+		return
+	}
+	if parker.registerFD(&up.slot, cfd, up.expire()) != nil || parker.registerFD(&down.slot, ufd, down.expire()) != nil {
+		parker.forget(cfd)
+		parker.forget(ufd)
+		closeFD(cfd)
+		closeFD(ufd)
+		return
+	}
+	// The Go descriptors leave the parker's set before they close (the
+	// socket stays open: a registration keyed by a closed number would
+	// outlive it).
+	forgetConn(t.fc.raw)
+	forgetConn(t.upstream)
+	_ = t.fc.raw.Close()
+	_ = t.upstream.Close()
+	t.fc.Conn, t.fc.raw, t.fc.rs, t.fc.ppc = nil, nil, nil, nil
+	t.upstream, t.up = nil, nil
+	up.src, up.dst, down.src, down.dst = nil, nil, nil, nil
+	t.cfd, t.ufd, t.detached = cfd, ufd, true
+}
+
+// attach gives a detached session Go sockets made from its descriptors,
+// and moves a direction still parked onto them. It reports false when the
+// session has no sockets left (closed while detached, or a socket could
+// not be made): it stays detached without descriptors, and the caller's
+// copy ends (t.close, d.end) without touching a socket.
+func (t *tunnel) attach() bool {
+	t.sock.Lock()
+	defer t.sock.Unlock()
+	if !t.detached {
+		return true
+	}
+	cc, uc := attachFD(t.cfd), attachFD(t.ufd)
+	t.cfd, t.ufd = -1, -1
+	if cc == nil || uc == nil {
+		t.closed.Store(true)
+		if cc != nil {
+			_ = cc.Close()
+		}
+		if uc != nil {
+			_ = uc.Close()
+		}
+		return false
+	}
+	t.detached = false
+	t.fc.Conn = cc
+	t.fc.raw, t.upstream = cc, uc
+	t.up = uc
+	up, down := t.dirs[0], t.dirs[1]
+	up.src, up.dst, down.src, down.dst = cc, uc, uc, cc
+	for _, d := range t.dirs {
+		if d.state.Load() != dirParked {
+			continue
+		}
+		if err := parker.register(&d.slot, d.src, d.expire()); err != nil && d.state.CompareAndSwap(dirParked, dirRunning) {
+			parkedDec(t.l.metrics.parked)
+			go d.run()
+		}
+	}
+	return true
+}
+
+// attachFD makes a Go socket of fd (taking it out of the parker's set and
+// closing it), or returns nil.
+func attachFD(fd int) *net.TCPConn {
+	if fd < 0 {
+		return nil
+	}
+	parker.forget(fd)
+	c, err := fileConn(fd)
+	if tc, ok := c.(*net.TCPConn); err == nil && ok {
+		return tc
+	}
+	if c != nil {
+		_ = c.Close()
+	}
+	return nil
+}
+
+// dupConn duplicates c's descriptor.
+func dupConn(c *net.TCPConn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, fmt.Errorf("park: raw conn: %w", err)
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) { fd, derr = dupFD(s) }); err != nil || derr != nil {
+		return -1, fmt.Errorf("park: dup: %w", errors.Join(err, derr))
+	}
+	return fd, nil
+}
+
+// forgetConn takes c's descriptor out of the parker's set.
+func forgetConn(c *net.TCPConn) {
+	if rc, err := c.SyscallConn(); err == nil {
+		_ = rc.Control(func(s uintptr) { parker.forget(int(s)) }) //nolint:gosec // a descriptor
+	}
+}
+
+// expire is the wheel tick of the direction's tunnel_idle_timeout, or 0.
+func (d *tunnelDir) expire() int64 {
+	if t := d.t; t.idle > 0 {
+		return wheelTick(t.lastActive.load().Add(t.idle))
+	}
+	return 0
+}
+
 // resume runs the direction on a goroutine (ready could not finish it):
 // first the bytes relayNow read but could not write, then the copy.
 func (d *tunnelDir) resume(bp *[]byte, rest []byte) {
+	if !d.t.attach() {
+		if bp != nil {
+			pumpBufs.Put(bp)
+		}
+		d.t.close()
+		d.end()
+		return
+	}
 	if bp != nil {
 		var err error
 		if len(rest) > 0 {
@@ -304,20 +501,31 @@ func (d *tunnelDir) end() {
 	t := d.t
 	d.state.Store(dirEnded)
 	parker.release(&d.slot)
+	// Without sockets (closed while detached) there is nothing to send or
+	// half-close; a running direction's sockets cannot change under it.
+	t.sock.RLock()
+	live := !t.detached
+	t.sock.RUnlock()
 	if d.down {
-		if t.away.Load() {
+		if t.away.Load() && live {
 			t.sendGoingAway()
 		}
 		t.toClient = d.total
-		closeWrite(t.fc.raw)
+		if live {
+			closeWrite(t.fc.raw)
+		}
 	} else {
 		t.toUpstream += d.total
-		closeWrite(t.up)
+		if live {
+			closeWrite(t.up)
+		}
 	}
 	if !t.splice {
 		t.finAt.Store(time.Now().Add(tunnelFinTimeout).UnixNano())
 		t.halfClosed.Store(true)
-		_ = d.other.src.SetReadDeadline(time.Unix(0, t.finAt.Load()))
+		if live {
+			_ = d.other.src.SetReadDeadline(time.Unix(0, t.finAt.Load()))
+		}
 		d.other.wake()
 	}
 	if t.ended.Add(1) == 2 {

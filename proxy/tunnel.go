@@ -42,6 +42,13 @@ type tunnel struct {
 	closed    atomic.Bool
 	finAt     atomic.Int64 // Unix ns: the half-close rule's deadline
 	ended     atomic.Int32 // directions that ended
+
+	// Detaching (park.go): while both directions are parked the session
+	// holds the descriptors cfd (client) and ufd (app) instead of its Go
+	// sockets; sock orders the hand-over.
+	sock     sync.RWMutex
+	detached bool
+	cfd, ufd int
 }
 
 // run registers the session and starts its two copy goroutines; the calling
@@ -426,8 +433,21 @@ func (t *tunnel) copyIdle(dst io.Writer, src io.Reader, dl interface{ SetReadDea
 
 func (t *tunnel) close() {
 	t.closed.Store(true)
-	_ = t.up.Close()
+	t.sock.Lock()
+	if t.detached {
+		// The session's own descriptors are the sockets' last: each leaves
+		// the parker's set as it closes.
+		for _, fd := range []*int{&t.cfd, &t.ufd} {
+			if *fd >= 0 {
+				closeFD(*fd)
+				*fd = -1
+			}
+		}
+	} else {
+		_ = t.up.Close()
+	}
 	_ = t.fc.Close()
+	t.sock.Unlock()
 	t.wakeParked() // a parked socket's registration goes with its close, silently
 }
 

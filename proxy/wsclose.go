@@ -107,7 +107,11 @@ func (t *tunnel) goAway() {
 		return
 	}
 	t.away.Store(true)
-	_ = t.up.SetReadDeadline(time.Unix(1, 0))
+	t.sock.RLock()
+	if !t.detached {
+		_ = t.up.SetReadDeadline(time.Unix(1, 0))
+	}
+	t.sock.RUnlock()
 	t.dirs[1].wake() // parked: the copy resumes to send the Close frame
 }
 
