@@ -34,9 +34,16 @@ import (
 // and every other reason to run (wake) resumes: a tunnel direction, or a
 // keep-alive connection between requests.
 type parkItem interface {
-	ready() // the socket is readable (or ended): called on the parker's goroutine, must not block
+	// ready: the socket is readable (or ended). Called on the parker's
+	// goroutine with its buffer (relayBufSize bytes, the item's only while
+	// the call lasts); it must not block.
+	ready(buf []byte)
 	wake()
 }
+
+// relayBufSize is the parker's read buffer, one per epoll set: a read that
+// fills it is a bulk transfer, which goes to a goroutine.
+const relayBufSize = 64 << 10
 
 // Direction states.
 const (
@@ -208,33 +215,39 @@ func (d *tunnelDir) register() error {
 // direction again; anything else (a bulk transfer, a destination that
 // cannot take it all now, the end of the source, an error, a timeout, the
 // drain) resumes the copy on a goroutine, as wake does.
-func (d *tunnelDir) ready() {
+func (d *tunnelDir) ready(buf []byte) {
 	if !d.state.CompareAndSwap(dirParked, dirRunning) {
 		return
 	}
 	parkedDec(d.t.l.metrics.parked)
-	bp, rest, again := d.relayNow()
+	rest, again := d.relayNow(buf)
 	if again && d.park() {
 		return
+	}
+	var bp *[]byte
+	if rest != nil {
+		// What the destination could not take now (or the start of a bulk
+		// transfer) moves to a pooled buffer: the parker's is not the
+		// goroutine's.
+		bp = pumpBufs.Get().(*[]byte)
+		rest = (*bp)[:copy(*bp, rest)]
 	}
 	go d.resume(bp, rest)
 }
 
-// relayNow reads once from the source without blocking and writes what it
-// read to the destination without blocking. It reports again when the
-// direction may park once more: nothing more to do now. Otherwise bp, if
-// not nil, is a borrowed buffer and rest the bytes read but not yet
-// written, for resume.
-func (d *tunnelDir) relayNow() (bp *[]byte, rest []byte, again bool) {
+// relayNow reads once from the source into buf without blocking and
+// writes what it read to the destination without blocking. It reports
+// again when the direction may park once more: nothing more to do now.
+// Otherwise rest, when not nil, holds the bytes read but not yet written
+// (a slice of buf), for resume.
+func (d *tunnelDir) relayNow(buf []byte) (rest []byte, again bool) {
 	t := d.t
 	if t.closed.Load() || (d.down && t.away.Load()) || t.halfClosed.Load() {
-		return nil, nil, false
+		return nil, false
 	}
 	if t.idle > 0 && time.Since(t.lastActive.load()) >= t.idle {
-		return nil, nil, false // tunnel_idle_timeout: run applies it
+		return nil, false // tunnel_idle_timeout: run applies it
 	}
-	bp = pumpBufs.Get().(*[]byte)
-	buf := *bp
 	var (
 		n, w       int
 		rerr, werr syscall.Errno
@@ -253,17 +266,16 @@ func (d *tunnelDir) relayNow() (bp *[]byte, rest []byte, again bool) {
 		}
 	})
 	if !ok || rerr != 0 || n <= 0 {
-		pumpBufs.Put(bp)
 		switch {
 		case ok && rerr == syscall.EAGAIN:
-			return nil, nil, true // nothing after all (the event was stale)
+			return nil, true // nothing after all (the event was stale)
 		case ok && rerr != 0:
 			t.close() // an error is reported once: the session ends here
 		}
 		// The end of the source (resume on the normal path, which reads
 		// the end again: a socket's end is reported to every read), or the
 		// sockets are gone (run sees the close).
-		return nil, nil, false
+		return nil, false
 	}
 	if d.opts.frames != nil {
 		d.opts.frames.feed(buf[:n])
@@ -275,10 +287,9 @@ func (d *tunnelDir) relayNow() (bp *[]byte, rest []byte, again bool) {
 	if w < n || n == len(buf) || werr != 0 {
 		// The destination is full, or a full read means a bulk transfer:
 		// the normal path (with send_timeout, and splice) takes over.
-		return bp, buf[w:n], false
+		return buf[w:n], false
 	}
-	pumpBufs.Put(bp)
-	return nil, nil, true
+	return nil, true
 }
 
 // withFDs runs f with the descriptors of d's source and destination: the
@@ -698,7 +709,7 @@ func (goneConn) SetReadDeadline(time.Time) error  { return nil }
 func (goneConn) SetWriteDeadline(time.Time) error { return nil }
 
 // ready: the connection has something to read (or ended).
-func (pc *parkedConn) ready() { pc.wake() }
+func (pc *parkedConn) ready([]byte) { pc.wake() }
 
 // wake resumes a parked connection on a pooled httpConn and a connection
 // worker: it reads the next request, or applies idle_timeout or the drain.

@@ -266,6 +266,7 @@ func (p *parkSet) wait(f *os.File) {
 		return
 	}
 	evs := make([]unix.EpollEvent, 256)
+	buf := make([]byte, relayBufSize)
 	var (
 		n    int
 		werr error
@@ -290,7 +291,7 @@ func (p *parkSet) wait(f *os.File) {
 		}
 		for _, ev := range evs[:n] {
 			if it := p.lookup(ev.Fd, uint32(ev.Pad)); it != nil { //nolint:gosec // the generation's bits
-				it.ready()
+				it.ready(buf)
 			}
 		}
 	}
