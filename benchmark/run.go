@@ -85,7 +85,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.Proxy.Rounds, "rounds", 0, "rounds of every scenario, interleaved across proxies (default 3, quick 1)")
 	var idle string
 	fs.StringVar(&idle, "idle", "", "comma-separated idle WebSocket counts for the memory figures (default 5000; quick 200)")
-	fs.DurationVar(&c.Proxy.IdleQuiet, "idle-quiet", 0, "silence of the idle WebSockets before their memory is read and their next message timed (default 1s; elbguard-proxy parks after 5s)")
+	fs.DurationVar(&c.Proxy.IdleQuiet, "idle-quiet", 0, "silence of the idle WebSockets before their memory is read and their next message timed (default 1s)")
 	fs.IntVar(&c.Proxy.Workers, "workers", 0, "load generator connections for HTTP scenarios (default 16)")
 	fs.IntVar(&c.Proxy.ProxyVersion, "proxy-version", 1, "PROXY header version for most scenarios: 1 or 2")
 	fs.StringVar(&c.Proxy.Scenario, "scenario", "", "run only the proxy scenarios whose name contains this (case-insensitive), e.g. churn, idle, WebSocket")
