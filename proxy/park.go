@@ -68,18 +68,14 @@ type tunnelDir struct {
 // both ends raw TCP sockets).
 func (t *tunnel) runParking() {
 	up := &tunnelDir{t: t, dst: t.upstream, src: t.fc.raw}
-	down := &tunnelDir{t: t, dst: t.fc.raw, src: t.upstream, down: true, opts: t.downOpts()}
+	// The client-bound direction's send_timeout callback is made when a
+	// goroutine copies (copyOpts), not kept: a parked session holds no
+	// closure.
+	down := &tunnelDir{t: t, dst: t.fc.raw, src: t.upstream, down: true,
+		opts: pumpOpts{sendTimeout: t.sendTimeout, frames: t.down}}
 	up.other, down.other = down, up
 	if t.idle > 0 {
 		up.opts.active, down.opts.active = &t.lastActive, &t.lastActive
-	}
-	if to := down.opts.timedOut; to != nil {
-		// send_timeout ends the session: a write deadline's expiry must not
-		// pass for the read deadline's (splice reports both as timeouts).
-		down.opts.timedOut = func() {
-			to()
-			t.closed.Store(true)
-		}
 	}
 	t.dirs = [2]*tunnelDir{up, down}
 	parker.alloc(up, &up.slot)
@@ -90,6 +86,24 @@ func (t *tunnel) runParking() {
 	// records behind, which Go never frees).
 	up.start()
 	down.start()
+}
+
+// copyOpts are the direction's pump duties for a goroutine's copy: with
+// the send_timeout callback on the client-bound direction.
+func (d *tunnelDir) copyOpts() pumpOpts {
+	o := d.opts
+	if d.down && o.sendTimeout > 0 {
+		o.timedOut = d.t.sendTimedOut
+	}
+	return o
+}
+
+// sendTimedOut: send_timeout passed on a write to the client. It ends the
+// session: a write deadline's expiry must not pass for the read deadline's
+// (splice reports both as timeouts).
+func (t *tunnel) sendTimedOut() {
+	t.l.clientTimedOut(t.fc, "send_timeout", t.sendTimeout)
+	t.closed.Store(true)
 }
 
 // start parks a new direction, or runs it when it cannot park.
@@ -108,6 +122,7 @@ func (d *tunnelDir) run() {
 		d.end()
 		return
 	}
+	opts := d.copyOpts()
 	for {
 		if d.down && t.away.Load() {
 			d.end()
@@ -119,7 +134,7 @@ func (d *tunnelDir) run() {
 			_ = d.src.SetReadDeadline(time.Unix(1, 0)) // goAway's deadline, not overwritten
 		}
 		mark := d.total
-		n, err := pump(d.dst, d.src, d.opts)
+		n, err := pump(d.dst, d.src, opts)
 		d.total += n
 		if err == nil || (d.down && t.away.Load()) {
 			d.end() // EOF, or goAway
@@ -195,8 +210,8 @@ func (d *tunnelDir) park() bool {
 // descriptor while detached, the Go socket otherwise.
 func (d *tunnelDir) register() error {
 	t := d.t
-	t.sock.RLock()
-	defer t.sock.RUnlock()
+	t.sock.Lock()
+	defer t.sock.Unlock()
 	if !t.detached {
 		return parker.register(&d.slot, d.src, d.expire())
 	}
@@ -298,8 +313,8 @@ func (d *tunnelDir) relayNow(buf []byte) (rest []byte, again bool) {
 // without running f, when the sockets are gone.
 func (d *tunnelDir) withFDs(f func(src, dst uintptr)) bool {
 	t := d.t
-	t.sock.RLock()
-	defer t.sock.RUnlock()
+	t.sock.Lock()
+	defer t.sock.Unlock()
 	if t.detached {
 		src, dst := t.cfd, t.ufd
 		if d.down {
@@ -481,7 +496,8 @@ func (d *tunnelDir) resume(bp *[]byte, rest []byte) {
 		if len(rest) > 0 {
 			var out io.Writer = d.dst
 			if rs := newRawSock(d.dst); rs != nil {
-				rs.sendTimeout, rs.timedOut = d.opts.sendTimeout, d.opts.timedOut
+				o := d.copyOpts()
+				rs.sendTimeout, rs.timedOut = o.sendTimeout, o.timedOut
 				out = rs
 			}
 			_, err = out.Write(rest)
@@ -514,9 +530,9 @@ func (d *tunnelDir) end() {
 	parker.release(&d.slot)
 	// Without sockets (closed while detached) there is nothing to send or
 	// half-close; a running direction's sockets cannot change under it.
-	t.sock.RLock()
+	t.sock.Lock()
 	live := !t.detached
-	t.sock.RUnlock()
+	t.sock.Unlock()
 	if d.down {
 		if t.away.Load() && live {
 			t.sendGoingAway()

@@ -67,7 +67,7 @@ func (l *listener) handleTCP(fc *frontConn) {
 	}
 	upstream, _ := bc.(*net.TCPConn)
 	t := &tunnel{
-		l: l, fc: fc, upstream: upstream, up: bc, start: start, idle: st.cfg.TunnelIdleTimeout, splice: true,
+		l: l, fc: fc, upstream: upstream, up: bc, idle: st.cfg.TunnelIdleTimeout, splice: true,
 		parkAfter: st.cfg.parkAfter(),
 		e: entry{listener: l.name, client: fc.src.Addr(), start: start, method: "TCP", uri: st.cfg.Upstream,
 			proto: "-", status: 200, tunnel: true},

@@ -20,34 +20,33 @@ type tunnel struct {
 	fc       *frontConn
 	upstream *net.TCPConn // nil if the dialer returned something else
 	up       net.Conn
-	start    time.Time
 	idle     time.Duration
-	splice   bool // tcp mode: io.Copy between the raw sockets (splice(2)); WebSockets use pump
 	// sendTimeout bounds each wait to write to the client (send_timeout;
 	// WebSockets only, 0: none).
 	sendTimeout time.Duration
 	e           entry
-	down        *wsFrames   // WebSockets: frame boundaries of the client-bound bytes (wsclose.go)
-	away        atomic.Bool // the drain's deadline passed: close with 1001 (goAway)
+	down        *wsFrames // WebSockets: frame boundaries of the client-bound bytes (wsclose.go)
 
 	toUpstream, toClient int64
 	lastActive           atomicTime
-	// halfClosed is set when one direction of a WebSocket has ended: the
-	// idle rule then no longer extends the other direction's fin deadline.
-	halfClosed atomic.Bool
 
 	// Parking (park.go): parkAfter > 0 runs the directions as tunnelDirs.
 	parkAfter time.Duration
 	dirs      [2]*tunnelDir // up, down; nil without parking
+	finAt     atomic.Int64  // Unix ns: the half-close rule's deadline
+	ended     atomic.Int32  // directions that ended
 	closed    atomic.Bool
-	finAt     atomic.Int64 // Unix ns: the half-close rule's deadline
-	ended     atomic.Int32 // directions that ended
+	away      atomic.Bool // the drain's deadline passed: close with 1001 (goAway)
+	// halfClosed is set when one direction of a WebSocket has ended: the
+	// idle rule then no longer extends the other direction's fin deadline.
+	halfClosed atomic.Bool
+	splice     bool // tcp mode: io.Copy between the raw sockets (splice(2)); WebSockets use pump
 
 	// Detaching (park.go): while both directions are parked the session
 	// holds the descriptors cfd (client) and ufd (app) instead of its Go
 	// sockets; sock orders the hand-over.
-	sock     sync.RWMutex
 	detached bool
+	sock     sync.Mutex
 	cfd, ufd int
 }
 
@@ -60,6 +59,9 @@ func (t *tunnel) run() {
 		return
 	}
 	t.l.metrics.tunnels.Inc()
+	// A session sends no more request heads: the forwarding-header values
+	// made for them go (an idle WebSocket's memory is counted in bytes).
+	t.fc.xff, t.fc.port, t.fc.vpceVal = nil, nil, nil
 	if t.idle > 0 {
 		t.lastActive.store(time.Now())
 	}
@@ -460,7 +462,7 @@ func (t *tunnel) finish() {
 	m.toClient.Add(float64(t.toClient))
 	m.toUpstream.Add(float64(t.toUpstream))
 	if a := t.l.srv.accessLog(); a != nil {
-		t.e.duration = time.Since(t.start)
+		t.e.duration = time.Since(t.e.start)
 		t.e.bytes = t.toClient
 		t.e.bytesIn = t.toUpstream
 		a.Write(&t.e)

@@ -132,7 +132,7 @@ var errUpgradeBody = errors.New("proxy: upgrade request with a body")
 func (l *listener) startWebSocket(fc *frontConn, bc net.Conn, st *listenerState, e entry, down *wsFrames) {
 	e.status, e.tunnel = http.StatusSwitchingProtocols, true
 	upstream, _ := bc.(*net.TCPConn)
-	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, start: e.start, idle: st.cfg.TunnelIdleTimeout,
+	t := &tunnel{l: l, fc: fc, upstream: upstream, up: bc, idle: st.cfg.TunnelIdleTimeout,
 		sendTimeout: st.cfg.SendTimeout, e: e, down: down, parkAfter: st.cfg.parkAfter()}
 	l.metrics.request(http.StatusSwitchingProtocols)
 	if l.srv.log.Enabled(context.Background(), slog.LevelDebug) {

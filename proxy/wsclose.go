@@ -107,11 +107,11 @@ func (t *tunnel) goAway() {
 		return
 	}
 	t.away.Store(true)
-	t.sock.RLock()
+	t.sock.Lock()
 	if !t.detached {
 		_ = t.up.SetReadDeadline(time.Unix(1, 0))
 	}
-	t.sock.RUnlock()
+	t.sock.Unlock()
 	t.dirs[1].wake() // parked: the copy resumes to send the Close frame
 }
 
