@@ -56,27 +56,22 @@ const (
 type tunnelDir struct {
 	t        *tunnel
 	dst, src *net.TCPConn
-	opts     pumpOpts
-	down     bool // client-bound (the app's bytes)
+	frames   *wsFrames // the client-bound direction of a WebSocket: its frame tracker
 	other    *tunnelDir
 	total    int64 // bytes copied (owned by the running goroutine)
 	state    atomic.Int32
 	slot     parkSlot // the parker's handle, once parked (park_linux.go)
+	down     bool     // client-bound (the app's bytes)
 }
 
 // runParking starts both directions of t with parking (park_after > 0,
 // both ends raw TCP sockets).
 func (t *tunnel) runParking() {
 	up := &tunnelDir{t: t, dst: t.upstream, src: t.fc.raw}
-	// The client-bound direction's send_timeout callback is made when a
-	// goroutine copies (copyOpts), not kept: a parked session holds no
-	// closure.
-	down := &tunnelDir{t: t, dst: t.fc.raw, src: t.upstream, down: true,
-		opts: pumpOpts{sendTimeout: t.sendTimeout, frames: t.down}}
+	// A direction keeps no pump options: copyOpts makes them when a
+	// goroutine copies (a parked session holds no closure).
+	down := &tunnelDir{t: t, dst: t.fc.raw, src: t.upstream, down: true, frames: t.down}
 	up.other, down.other = down, up
-	if t.idle > 0 {
-		up.opts.active, down.opts.active = &t.lastActive, &t.lastActive
-	}
 	t.dirs = [2]*tunnelDir{up, down}
 	parker.alloc(up, &up.slot)
 	parker.alloc(down, &down.slot)
@@ -91,9 +86,13 @@ func (t *tunnel) runParking() {
 // copyOpts are the direction's pump duties for a goroutine's copy: with
 // the send_timeout callback on the client-bound direction.
 func (d *tunnelDir) copyOpts() pumpOpts {
-	o := d.opts
-	if d.down && o.sendTimeout > 0 {
-		o.timedOut = d.t.sendTimedOut
+	t := d.t
+	o := pumpOpts{frames: d.frames}
+	if t.idle > 0 {
+		o.active = &t.lastActive
+	}
+	if d.down && t.sendTimeout > 0 {
+		o.sendTimeout, o.timedOut = t.sendTimeout, t.sendTimedOut
 	}
 	return o
 }
@@ -292,12 +291,12 @@ func (d *tunnelDir) relayNow(buf []byte) (rest []byte, again bool) {
 		// sockets are gone (run sees the close).
 		return nil, false
 	}
-	if d.opts.frames != nil {
-		d.opts.frames.feed(buf[:n])
+	if d.frames != nil {
+		d.frames.feed(buf[:n])
 	}
 	d.total += int64(n)
-	if d.opts.active != nil {
-		d.opts.active.store(time.Now())
+	if t.idle > 0 {
+		t.lastActive.store(time.Now())
 	}
 	if w < n || n == len(buf) || werr != 0 {
 		// The destination is full, or a full read means a bulk transfer:
