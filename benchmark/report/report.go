@@ -37,11 +37,11 @@ type Goal struct {
 
 // Row is one figure measured for several tools.
 type Row struct {
-	Scenario string          `json:"scenario"`
-	Metric   string          `json:"metric"`
-	Unit     string          `json:"unit"`
-	Better   Better          `json:"better"`
-	Goal     *Goal           `json:"goal,omitempty"`
+	Scenario string `json:"scenario"`
+	Metric   string `json:"metric"`
+	Unit     string `json:"unit"`
+	Better   Better `json:"better"`
+	Goal     *Goal  `json:"goal,omitempty"`
 	// Only, when set, is the one tool the figure exists for (a reference
 	// measured on elbguard-proxy alone): the others' cells are not missing.
 	Only  string          `json:"only,omitempty"`
