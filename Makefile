@@ -101,8 +101,8 @@ test: tools vet
 	@# parked connections), beside the rest of the tests as go test would run it.
 	@mkdir -p .cache && echo "$(GO) test -race -count=1 ./proxy/ (output below when done)"; \
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./proxy/ > .cache/test-proxy-race.log 2>&1 & race=$$!; \
-	$(GO) test -tags integration -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list -tags integration ./... | grep -v '/proxy$$'); rc=$$?; \
-	wait $$race; rrc=$$?; cat .cache/test-proxy-race.log; [ $$rc = 0 ] && [ $$rrc = 0 ]
+	rc=0; $(GO) test -tags integration -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list -tags integration ./... | grep -v '/proxy$$') || rc=$$?; \
+	rrc=0; wait $$race || rrc=$$?; cat .cache/test-proxy-race.log; [ $$rc = 0 ] && [ $$rrc = 0 ]
 	cd deploy/package && $(GO) vet ./... && $(GO) test -count=1 ./...
 	@$(MAKE) -s fuzz FUZZTIME=$(CI_FUZZTIME)
 	@$(MAKE) -s security

@@ -156,8 +156,17 @@ func (d *tunnelDir) run() {
 			d.end()
 			return
 		}
-		if parkable && d.total == mark && d.park() {
-			return // a wake starts a new goroutine
+		if parkable && d.total == mark {
+			if d.park() {
+				return // a wake starts a new goroutine
+			}
+			// Not parked after all; the other direction may have detached
+			// the session meanwhile (it saw this one parked for a moment).
+			if !t.attach() {
+				t.close()
+				d.end()
+				return
+			}
 		}
 	}
 }
@@ -183,14 +192,20 @@ func (d *tunnelDir) deadline() (time.Time, bool) {
 // goroutine may exit (false: keep copying, a reason to run came up).
 func (d *tunnelDir) park() bool {
 	t := d.t
+	gauge := t.l.metrics.parked
+	// Counted as parked from the moment a waker can take it (a waker
+	// uncounts what it takes).
 	d.state.Store(dirParked)
+	parkedInc(gauge)
 	// Whatever a waker set before it saw dirParked is seen here: the
 	// goroutine stays.
 	if t.closed.Load() || (d.down && t.away.Load()) || (t.halfClosed.Load() && !t.splice) || !parkSupported {
-		return !d.state.CompareAndSwap(dirParked, dirRunning)
+		if d.state.CompareAndSwap(dirParked, dirRunning) {
+			parkedDec(gauge)
+			return false
+		}
+		return true // a waker took it
 	}
-	gauge := t.l.metrics.parked
-	parkedInc(gauge)
 	if err := d.register(); err != nil {
 		if d.state.CompareAndSwap(dirParked, dirRunning) {
 			parkedDec(gauge)

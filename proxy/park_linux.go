@@ -151,8 +151,8 @@ func (p *parkSet) arm(slot *parkSlot, expire int64) (int32, uint32, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	idx, gen := slot.idx, slot.gen
-	if p.err != nil || idx == 0 {
-		return 0, 0, fmt.Errorf("park: no slot: %w", p.err)
+	if p.err != nil || idx == 0 || int(idx) >= len(p.items) || p.gens[idx] != gen || p.items[idx] == nil {
+		return 0, 0, fmt.Errorf("park: no slot (released): %w", p.err)
 	}
 	if expire != 0 && (p.expires[idx] != expire || expire <= p.lastTick) {
 		p.wheel[expire] = append(p.wheel[expire], wheelEntry{idx, gen})
@@ -241,8 +241,8 @@ func (p *parkSet) release(slot *parkSlot) {
 	p.gens[slot.idx]++
 	p.expires[slot.idx] = 0
 	p.free = append(p.free, slot.idx)
+	slot.idx = 0 // under p.mu: arm reads it there
 	p.mu.Unlock()
-	slot.idx = 0
 }
 
 func (p *parkSet) lookup(idx int32, gen uint32) parkItem {
