@@ -364,10 +364,12 @@ func (d *tunnelDir) withFDs(f func(src, dst uintptr)) bool {
 // addresses, and the client's raw-socket state): detach. The parker relays
 // small messages on those descriptors (withFDs). Whatever has to run on a
 // goroutine first makes Go sockets of them again: attach, at the top of
-// run and resume. t.sock orders the hand-over: registration, the parker's
-// relay and goAway read under it; detach, attach and close change or close
-// the sockets under it. A running direction reads its sockets without it:
-// nothing detaches a session while a direction runs.
+// run and resume, and after a park that failed (for a moment the direction
+// was parked, and the other one may have detached the session). t.sock
+// orders the hand-over: registration, the parker's relay and goAway read
+// under it; detach, attach and close change or close the sockets under it.
+// A running direction reads its sockets without it: nothing detaches a
+// session while a direction runs.
 
 // detach: see above. It does nothing unless both directions are parked
 // and the session is plain (not closing, half-closed or going away).
