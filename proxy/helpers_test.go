@@ -194,11 +194,27 @@ func dialWithHeader(t *testing.T, addr string) net.Conn {
 // connection goes on (false closes it).
 func rawApp(t *testing.T, answer func(c net.Conn, r *http.Request) bool) string {
 	t.Helper()
+	return "http://" + serveConns(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			r, err := http.ReadRequest(br)
+			if err != nil || !answer(c, r) {
+				return
+			}
+		}
+	})
+}
+
+// serveConns accepts connections on a free loopback port until the test
+// ends and runs serve on each, on its own goroutine, closing it after; it
+// returns the address.
+func serveConns(tb testing.TB, serve func(c net.Conn)) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		tb.Fatalf("listen: %v", err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -207,15 +223,9 @@ func rawApp(t *testing.T, answer func(c net.Conn, r *http.Request) bool) string 
 			}
 			go func() {
 				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					r, err := http.ReadRequest(br)
-					if err != nil || !answer(c, r) {
-						return
-					}
-				}
+				serve(c)
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String()
 }

@@ -425,24 +425,7 @@ func BenchmarkTunnelEcho(b *testing.B) {
 
 // smallEchoB is smallEcho for benchmarks.
 func smallEchoB(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return serveConns(b, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 // A new session starts parked, and small messages are relayed by the
