@@ -654,20 +654,16 @@ func (l *listener) parkConn(f *httpConn, idleFrom time.Time) bool {
 // On error nothing changed: the Go socket still serves.
 func (pc *parkedConn) detach(expire int64) error {
 	fc := pc.fc
-	rc, err := fc.raw.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("park: raw conn: %w", err)
-	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.state.Load() != dirParked {
 		return errWoken // a wake came first and serves the Go socket
 	}
-	var derr error
-	if err := rc.Control(func(fd uintptr) { pc.fd, derr = dupFD(fd) }); err != nil || derr != nil {
-		pc.fd = -1
-		return fmt.Errorf("park: dup: %w", errors.Join(err, derr))
+	fd, err := dupConn(fc.raw)
+	if err != nil {
+		return err
 	}
+	pc.fd = fd
 	// Registered before the Go socket closes; a wake that comes at once
 	// waits for pc.mu in attach.
 	if err := parker.registerFD(&pc.slot, pc.fd, expire); err != nil {
