@@ -52,9 +52,13 @@ func TestAccessLogFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Write(&sampleEntry)
-	time.Sleep(100 * time.Millisecond) // the periodic flush
+	want := string(appendCombined(nil, &sampleEntry))
 	b, _ := os.ReadFile(path)
-	if string(b) != string(appendCombined(nil, &sampleEntry)) {
+	for deadline := time.Now().Add(5 * time.Second); string(b) != want && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // the periodic flush, however late it runs
+		b, _ = os.ReadFile(path)
+	}
+	if string(b) != want {
 		t.Errorf("file after flush interval = %q", b)
 	}
 	if err := a.Close(); err != nil {

@@ -131,13 +131,19 @@ func (a *diffApp) serve(c net.Conn) {
 }
 
 // received reads every byte the client receives for one corpus entry,
-// until the proxy closes the connection or is quiet for 150ms, and says
-// which.
+// until the proxy closes the connection or is quiet for 300ms, and says
+// which. The first byte gets 3s: a proxy goroutine scheduled late on a
+// busy machine (the package runs under -race beside the other tests) is
+// not "the client received nothing".
 func received(c net.Conn) string {
 	var b bytes.Buffer
 	buf := make([]byte, 4096)
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+		wait := 300 * time.Millisecond
+		if b.Len() == 0 {
+			wait = 3 * time.Second
+		}
+		_ = c.SetReadDeadline(time.Now().Add(wait))
 		n, err := c.Read(buf)
 		b.Write(buf[:n])
 		if err != nil {
@@ -152,12 +158,7 @@ func received(c net.Conn) string {
 
 func TestDifferentialPaths(t *testing.T) {
 	app, upstream := startDiffApp(t)
-	down, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	downURL := "http://" + down.Addr().String()
-	down.Close() // an upstream that refuses connections
+	downURL := "http://" + refusingAddr(t) // an upstream that refuses connections
 	cfg := func(logPath string) Config {
 		return Config{AccessLog: AccessLogConfig{Path: logPath, Format: LogFormatJSON, FlushInterval: 5 * time.Millisecond},
 			Listeners: []ListenerConfig{
@@ -271,15 +272,15 @@ func TestDifferentialPaths(t *testing.T) {
 
 // logLines returns the access-log lines written since the last call (the
 // file is truncated after reading), without time and duration, once the
-// log has been quiet for 30ms.
+// log has been quiet for 100ms (the log flushes every 5ms).
 func logLines(t *testing.T, path string) string {
 	t.Helper()
 	var data []byte
-	for last := -1; ; last = len(data) {
-		time.Sleep(30 * time.Millisecond)
+	for last, same := -1, 0; same < 4; last = len(data) {
+		time.Sleep(25 * time.Millisecond)
 		data, _ = os.ReadFile(path)
-		if len(data) == last {
-			break
+		if same++; len(data) != last {
+			same = 0
 		}
 	}
 	if err := os.Truncate(path, 0); err != nil {

@@ -30,12 +30,13 @@ func TestDrainServesConnectionsNotYetRequested(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	drained := make(chan error, 1)
+	waitDraining := drainWatch(t, s)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		drained <- s.Shutdown(ctx)
 	}()
-	time.Sleep(100 * time.Millisecond) // the drain has begun
+	waitDraining()
 	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
 	if _, err := c.Write(cat(v1Header("203.0.113.9:1", "10.0.0.1:81"), get("/late", "x"))); err != nil {
 		t.Fatalf("write: %v", err)
@@ -72,10 +73,10 @@ func TestDrainIdleGrace(t *testing.T) {
 		{name: "next request 300ms later, fast path", after: 300 * time.Millisecond, next: keepAliveGet("/next"), grace: time.Second, served: true},
 		{name: "next request 300ms later, net/http parser", after: 300 * time.Millisecond,
 			next: []byte("POST /next HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"), grace: time.Second, served: true},
-		{name: "quiet past the grace", after: -1, grace: 300 * time.Millisecond, closeIn: 900 * time.Millisecond},
+		{name: "quiet past the grace", after: -1, grace: 300 * time.Millisecond, closeIn: 1800 * time.Millisecond},
 		{name: "parked, next request 300ms later", after: 300 * time.Millisecond, next: keepAliveGet("/next"), grace: time.Second,
 			park: testParkAfter, served: true},
-		{name: "parked, quiet past the grace", after: -1, grace: 300 * time.Millisecond, park: testParkAfter, closeIn: 900 * time.Millisecond},
+		{name: "parked, quiet past the grace", after: -1, grace: 300 * time.Millisecond, park: testParkAfter, closeIn: 1800 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +103,7 @@ func TestDrainIdleGrace(t *testing.T) {
 				waitParked(t, s, 1, 5*time.Second)
 			}
 			drained := make(chan error, 1)
+			waitDraining := drainWatch(t, s)
 			began := time.Now()
 			go func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -121,6 +123,7 @@ func TestDrainIdleGrace(t *testing.T) {
 				}
 				return
 			}
+			waitDraining()
 			time.Sleep(tt.after)
 			if _, err := c.Write(tt.next); err != nil {
 				t.Fatalf("write the next request during the drain: %v", err)
@@ -146,4 +149,27 @@ func TestDrainIdleGrace(t *testing.T) {
 // keepAliveGet is a GET that asks to keep the connection.
 func keepAliveGet(path string) []byte {
 	return []byte("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+}
+
+// drainWatch returns a function that waits until the drain of every
+// listener of s has begun (Shutdown runs on another goroutine, which a
+// busy machine may start late). Called before Shutdown, which forgets the
+// listeners.
+func drainWatch(t *testing.T, s *Server) func() {
+	t.Helper()
+	s.mu.Lock()
+	ls := s.listeners
+	s.mu.Unlock()
+	return func() {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for _, l := range ls {
+			for !l.draining.Load() {
+				if time.Now().After(deadline) {
+					t.Fatal("the drain did not begin within 5s of Shutdown")
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+	}
 }

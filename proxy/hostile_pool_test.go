@@ -120,12 +120,14 @@ func TestHostilePoolNeverServesAnotherClientsBytes(t *testing.T) {
 // complete answer, while its connection idles in the pool, retire the
 // connection; the next request gets a fresh one and its own answer.
 func TestPoolDropsConnectionWithStrayBytes(t *testing.T) {
+	strayed := make(chan struct{}, 1)
 	app := rawApp(t, func(c net.Conn, r *http.Request) bool {
 		if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(r.URL.Path), r.URL.Path); err != nil {
 			return false
 		}
 		time.Sleep(20 * time.Millisecond)
 		_, _ = io.WriteString(c, poison) // stray bytes while the connection is pooled
+		strayed <- struct{}{}
 		return true
 	})
 	_, addrs := startServer(t, appConfig(app, nil))
@@ -135,7 +137,12 @@ func TestPoolDropsConnectionWithStrayBytes(t *testing.T) {
 		if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(raw), "GET "+body+" ") {
 			t.Fatalf("%q: %v %q %v; want 200 and its own path", raw, resp, body, err)
 		}
-		time.Sleep(100 * time.Millisecond) // the stray bytes arrive in the pool
+		select { // the stray bytes are sent while the connection is pooled
+		case <-strayed:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q: the app did not send its stray bytes within 5s", raw)
+		}
+		time.Sleep(20 * time.Millisecond) // and arrive
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 func TestGracefulShutdown(t *testing.T) {
-	be, _ := backend(t)
+	be, seen := backend(t)
 	s, addrs := startServer(t, appConfig(be.URL, nil))
 	hdr := v1Header("203.0.113.1:1", "10.0.0.1:81")
 	type result struct {
@@ -27,7 +27,13 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 		done <- result{status: resp.StatusCode}
 	}()
-	time.Sleep(100 * time.Millisecond) // the request is now in flight
+	// The request is in flight once the app has it (it answers /slow 300ms
+	// later).
+	for deadline := time.Now().Add(5 * time.Second); seen.count() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the app did not receive the request within 5s")
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {

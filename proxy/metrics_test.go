@@ -105,31 +105,36 @@ func TestMetricsScrape(t *testing.T) {
 	}
 
 	lo, lr := `{listener="`+open+`"}`, `{listener="`+required+`"}`
-	// A request is observed after its answer is written: the client may
-	// read the answer to the POST before its figures are in. Scrape until
-	// they are (or a second has passed, and the checks below say what is
-	// missing).
-	text := scrape(t, s)
-	for end := time.Now().Add(time.Second); time.Now().Before(end) &&
-		sample(text, "elbguard_proxy_request_duration_seconds_count", lo) < 4; time.Sleep(10 * time.Millisecond) {
-		text = scrape(t, s)
-	}
 	tests := []struct {
 		name, labels string
-		want         float64
+		want         func() float64
 	}{
-		{"elbguard_proxy_request_duration_seconds_count", lo, 4},
-		{"elbguard_proxy_upstream_response_time_seconds_count", lo, 4},
-		{"elbguard_proxy_request_duration_seconds_count", lr, 1}, // the 400 took time too
-		{"elbguard_proxy_upstream_response_time_seconds_count", lr, 0},
-		{"elbguard_proxy_header_errors_total", `{listener="` + required + `",reason="missing"}`, 1},
-		{"elbguard_proxy_rejected_total", `{listener="` + required + `",reason="missing_proxy_header"}`, -1}, // counted once, as a header error
-		{"elbguard_proxy_bytes_total", `{direction="to_upstream",listener="` + open + `"}`, float64(appRead.Load())},
-		{"elbguard_proxy_bytes_total", `{direction="to_client",listener="` + open + `"}`, 8},
+		{"elbguard_proxy_request_duration_seconds_count", lo, fixed(4)},
+		{"elbguard_proxy_upstream_response_time_seconds_count", lo, fixed(4)},
+		{"elbguard_proxy_request_duration_seconds_count", lr, fixed(1)}, // the 400 took time too
+		{"elbguard_proxy_upstream_response_time_seconds_count", lr, fixed(0)},
+		{"elbguard_proxy_header_errors_total", `{listener="` + required + `",reason="missing"}`, fixed(1)},
+		{"elbguard_proxy_rejected_total", `{listener="` + required + `",reason="missing_proxy_header"}`, fixed(-1)}, // counted once, as a header error
+		{"elbguard_proxy_bytes_total", `{direction="to_upstream",listener="` + open + `"}`, func() float64 { return float64(appRead.Load()) }},
+		{"elbguard_proxy_bytes_total", `{direction="to_client",listener="` + open + `"}`, fixed(8)},
+	}
+	// A request is observed after its answer is written: the client may
+	// read an answer before its figures are in. Scrape until every figure
+	// is (or 5s have passed, and the checks below say what is missing).
+	text := scrape(t, s)
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		all := true
+		for _, tt := range tests {
+			all = all && sample(text, tt.name, tt.labels) == tt.want()
+		}
+		if all {
+			break
+		}
+		text = scrape(t, s)
 	}
 	for _, tt := range tests {
-		if got := sample(text, tt.name, tt.labels); got != tt.want {
-			t.Errorf("%s%s = %v; want %v (-1: absent)", tt.name, tt.labels, got, tt.want)
+		if got, want := sample(text, tt.name, tt.labels), tt.want(); got != want {
+			t.Errorf("%s%s = %v; want %v (-1: absent)", tt.name, tt.labels, got, want)
 		}
 	}
 	if appRead.Load() <= 100 {
@@ -222,3 +227,6 @@ func readFileNoFail(path string) (string, error) {
 	b, err := os.ReadFile(path) //nolint:gosec // the test's own file
 	return string(b), err
 }
+
+// fixed is a wanted figure that does not change while the test waits.
+func fixed(v float64) func() float64 { return func() float64 { return v } }

@@ -61,7 +61,9 @@ func waitClosed(t *testing.T, c net.Conn, within time.Duration) time.Duration {
 }
 
 func TestTunnelIdleTimeout(t *testing.T) {
-	const idle = 300 * time.Millisecond
+	// 1s: long enough that a test goroutine stalled on a busy machine does
+	// not leave the one-way tunnel below silent for a whole period.
+	const idle = time.Second
 	cfg := func(up string) Config {
 		return Config{Listeners: []ListenerConfig{{Mode: ModeTCP, Upstream: up, TunnelIdleTimeout: idle}}}
 	}
@@ -69,6 +71,7 @@ func TestTunnelIdleTimeout(t *testing.T) {
 		_, addrs := startServer(t, cfg(smallEcho(t, false)))
 		c := dialTunnel(t, addrs[0])
 		msg := make([]byte, 70000) // more than pump's buffer: the splice path too
+		sent := time.Now()         // the proxy's idle clock starts after this
 		if _, err := c.Write(msg); err != nil {
 			t.Fatal(err)
 		}
@@ -76,8 +79,9 @@ func TestTunnelIdleTimeout(t *testing.T) {
 		if _, err := io.ReadFull(c, msg); err != nil {
 			t.Fatalf("echo: %v", err)
 		}
-		if took := waitClosed(t, c, 5*time.Second); took < idle-50*time.Millisecond {
-			t.Errorf("closed after %s idle; want about %s", took, idle)
+		waitClosed(t, c, 5*time.Second)
+		if took := time.Since(sent); took < idle {
+			t.Errorf("closed %s after the echo was sent; want at least tunnel_idle_timeout %s", took, idle)
 		}
 	})
 	t.Run("traffic one way keeps it open", func(t *testing.T) {
@@ -169,10 +173,12 @@ func TestTunnelFinTimeoutWithIdleRule(t *testing.T) {
 			if park > 0 {
 				waitParked(t, s, 2, 5*time.Second) // the FIN wakes the client's side, which wakes the app's
 			}
+			fin := time.Now() // the proxy's fin timeout starts after this
 			if err := c.(*net.TCPConn).CloseWrite(); err != nil {
 				t.Fatal(err)
 			}
-			if took := waitClosed(t, c, tunnelFinTimeout+3*time.Second); took < tunnelFinTimeout-100*time.Millisecond {
+			waitClosed(t, c, tunnelFinTimeout+3*time.Second)
+			if took := time.Since(fin); took < tunnelFinTimeout {
 				t.Errorf("closed %s after the client's FIN; want about %s", took, tunnelFinTimeout)
 			}
 		})

@@ -267,6 +267,24 @@ func openFDs(t *testing.T, pid int) int {
 	return len(ents)
 }
 
+// steadyFDs is openFDs once two counts 200ms apart agree (5s at most): a
+// process that has just started or taken over closes some descriptors a
+// little later (the READY notification's socket, the hand-over's pipes),
+// later still when the machine is busy.
+func steadyFDs(t *testing.T, pid int) int {
+	t.Helper()
+	n := openFDs(t, pid)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		m := openFDs(t, pid)
+		if m == n {
+			break
+		}
+		n = m
+	}
+	return n
+}
+
 // holdSocket binds a loopback listening socket and returns its file (the
 // socket unit's copy) and address.
 func holdSocket(t *testing.T) (*os.File, string) {

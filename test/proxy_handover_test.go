@@ -317,8 +317,7 @@ listeners:
 	}
 	m := newHOManager(t, bin, cfgPath, filepath.Join(dir, "proxy.log"), []*os.File{appF, adminF})
 	first := m.start()
-	time.Sleep(300 * time.Millisecond) // the READY notification's socket closes after the send
-	baseline := openFDs(t, first)
+	baseline := steadyFDs(t, first) // the READY notification's socket closes after the send
 	if !m.logHas("listening on an inherited socket", appAddr, "systemd=true") {
 		t.Fatalf("the first process did not take the held socket %s\n%s", appAddr, m.tailLog())
 	}
@@ -434,8 +433,11 @@ listeners:
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	after := openFDs(t, fresh)
+	after := steadyFDs(t, fresh)
+	for deadline := time.Now().Add(10 * time.Second); after != baseline && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		after = openFDs(t, fresh)
+	}
 
 	load.mu.Lock()
 	closed, errs := fmt.Sprint(load.wsClosed), load.errs
