@@ -73,6 +73,16 @@ func TestParseFlags(t *testing.T) {
 		{"stray argument", []string{"extra"}, true, nil},
 		{"scenario implies proxy", []string{"-scenario", "churn"}, false, func(c Config) bool { return c.Only == "proxy" && c.Proxy.Scenario == "churn" }},
 		{"scenario with only enforce", []string{"-scenario", "churn", "-only", "enforce"}, true, nil},
+		{"proxies in order", []string{"-proxies", "haproxy, elbguard-proxy"}, false, func(c Config) bool {
+			return slices.Equal(c.Proxy.Proxies, []string{HAProxy, Elbguard})
+		}},
+		{"baseline by default after ours", []string{"-baseline-bin", "old/elbguard-proxy"}, false, func(c Config) bool {
+			p := c.Proxy.withDefaults()
+			return filepath.IsAbs(p.BaselineBin) && slices.Equal(p.Proxies, []string{Elbguard, Baseline, Nginx, HAProxy})
+		}},
+		{"baseline without its binary", []string{"-proxies", "elbguard-proxy,baseline"}, true, nil},
+		{"unknown proxy", []string{"-proxies", "envoy"}, true, nil},
+		{"proxy named twice", []string{"-proxies", "nginx,nginx"}, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +126,25 @@ func TestScenarioFilter(t *testing.T) {
 	if !c.selects(idleScenario(5000)) || c.selects("connection churn, PROXY v1") {
 		t.Errorf("-scenario idle: selects(%q) = %v, selects(churn) = %v; want true, false",
 			idleScenario(5000), c.selects(idleScenario(5000)), c.selects("connection churn, PROXY v1"))
+	}
+}
+
+// TestMarkdownBaselineColumn: a run with -baseline-bin shows the
+// baseline's column and this build's ratio to it; a run without does not.
+func TestMarkdownBaselineColumn(t *testing.T) {
+	r := report.Row{Scenario: "keep-alive GET", Metric: "throughput", Unit: "req/s", Better: report.Higher}
+	r.Set(Elbguard, 103)
+	res := &Results{Proxy: []report.Row{r}}
+	if got := Markdown(res); strings.Contains(got, Baseline) {
+		t.Errorf("Markdown without a baseline has a %s column:\n%s", Baseline, got)
+	}
+	r.Set(Baseline, 100)
+	res.Proxy = []report.Row{r}
+	got := Markdown(res)
+	for _, want := range []string{"| scenario | figure | elbguard-proxy | baseline | nginx |", "elbguard-proxy ÷ baseline", "| 1.03× |"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Markdown with a baseline lacks %q:\n%s", want, got)
+		}
 	}
 }
 

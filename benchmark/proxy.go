@@ -39,8 +39,13 @@ type ProxyConfig struct {
 	// BackendCmd starts the shared backend: argv, to which
 	// "--listen ADDR" is appended.
 	BackendCmd []string
-	// Proxies to run, in table order; zero means all three.
+	// Proxies to run, in table order; zero means all three, and
+	// Baseline after elbguard-proxy when BaselineBin is set.
 	Proxies []string
+	// BaselineBin, when set, is an elbguard-proxy binary built from
+	// another commit, run as the tool named Baseline with the same
+	// configuration, interleaved with ProxyBin round by round.
+	BaselineBin string
 	// Duration of each measured run; zero means 4 s.
 	Duration time.Duration
 	// Rounds of every scenario on every proxy, interleaved; the table
@@ -72,6 +77,9 @@ type ProxyConfig struct {
 func (c ProxyConfig) withDefaults() ProxyConfig {
 	if len(c.Proxies) == 0 {
 		c.Proxies = []string{Elbguard, Nginx, HAProxy}
+		if c.BaselineBin != "" {
+			c.Proxies = []string{Elbguard, Baseline, Nginx, HAProxy}
+		}
 	}
 	if c.Duration == 0 {
 		c.Duration = 4 * time.Second
@@ -469,7 +477,7 @@ func startAll(ctx context.Context, cfg ProxyConfig, backendAddr string, announce
 	var targets []*target
 	failed := map[string]error{}
 	for _, name := range cfg.Proxies {
-		t, err := startTarget(ctx, cfg.Root, cfg.Dir, name, cfg.ProxyBin, backendAddr)
+		t, err := startTarget(ctx, cfg, name, backendAddr)
 		if err == nil {
 			err = check(ctx, t, cfg.ProxyVersion)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,6 +79,9 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Only, "only", "", "run one part only: proxy or enforce")
 	fs.StringVar(&c.Publish, "publish", "", "replace the generated section of this Markdown file (BENCHMARKS.md)")
 	fs.StringVar(&c.Proxy.ProxyBin, "proxy-bin", "", "elbguard-proxy binary (required for the proxy part)")
+	fs.StringVar(&c.Proxy.BaselineBin, "baseline-bin", "", "elbguard-proxy built from another commit, measured beside -proxy-bin in the same run (column baseline)")
+	var proxies string
+	fs.StringVar(&proxies, "proxies", "", "comma-separated proxies to run, in table order: elbguard-proxy, baseline, nginx, haproxy (default all; baseline only with -baseline-bin)")
 	fs.StringVar(&c.Scale.CLIBin, "elbguard-bin", "", "elbguard CLI binary (the enforcement part; empty: Custodian only)")
 	fs.StringVar(&c.Scale.Bootstrap, "bootstrap", "", "enforcer Lambda bootstrap built for this host (cold start under aws-lambda-rie)")
 	fs.StringVar(&c.Scale.ArmBootstrap, "arm-bootstrap", "", "enforcer bootstrap for linux/arm64, as deployed (its size is reported)")
@@ -110,6 +114,23 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	if c.Proxy.ProxyVersion != 1 && c.Proxy.ProxyVersion != 2 {
 		return c, fmt.Errorf("-proxy-version %d: want 1 or 2", c.Proxy.ProxyVersion)
 	}
+	if proxies != "" {
+		for _, p := range strings.Split(proxies, ",") {
+			switch p = strings.TrimSpace(p); p {
+			case Elbguard, Nginx, HAProxy:
+			case Baseline:
+				if c.Proxy.BaselineBin == "" {
+					return c, fmt.Errorf("-proxies %s: %s needs -baseline-bin", proxies, Baseline)
+				}
+			default:
+				return c, fmt.Errorf("-proxies: unknown proxy %q; want %s, %s, %s or %s", p, Elbguard, Baseline, Nginx, HAProxy)
+			}
+			if slices.Contains(c.Proxy.Proxies, p) {
+				return c, fmt.Errorf("-proxies: %s named twice", p)
+			}
+			c.Proxy.Proxies = append(c.Proxy.Proxies, p)
+		}
+	}
 	var err error
 	if c.Scale.Ns, err = counts("n", ns); err != nil {
 		return c, err
@@ -117,7 +138,7 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	if c.Proxy.IdleConns, err = counts("idle", idle); err != nil {
 		return c, err
 	}
-	for _, p := range []*string{&c.Root, &c.Out, &c.Publish, &c.Micro, &c.Proxy.ProxyBin, &c.Scale.CLIBin, &c.Scale.Bootstrap, &c.Scale.ArmBootstrap} {
+	for _, p := range []*string{&c.Root, &c.Out, &c.Publish, &c.Micro, &c.Proxy.ProxyBin, &c.Proxy.BaselineBin, &c.Scale.CLIBin, &c.Scale.Bootstrap, &c.Scale.ArmBootstrap} {
 		if *p == "" {
 			continue
 		}
@@ -320,7 +341,11 @@ func Markdown(res *Results) string {
 	fmt.Fprintf(&b, "Command: `%s`\n\n", res.Command)
 	if len(res.Proxy) > 0 {
 		b.WriteString("### Proxies side by side\n\n")
-		b.WriteString(report.Table(res.Proxy, Elbguard, []string{Elbguard, Nginx, HAProxy, Direct}, []string{Nginx, HAProxy}))
+		tools, versus := []string{Elbguard, Nginx, HAProxy, Direct}, []string{Nginx, HAProxy}
+		if report.Has(res.Proxy, Baseline) {
+			tools, versus = slices.Insert(tools, 1, Baseline), slices.Insert(versus, 0, Baseline)
+		}
+		b.WriteString(report.Table(res.Proxy, Elbguard, tools, versus))
 		b.WriteString("\n")
 	}
 	if len(res.Enforcement) > 0 {

@@ -20,6 +20,10 @@ const (
 	Nginx    = "nginx"
 	HAProxy  = "haproxy"
 	Direct   = "direct"
+	// Baseline is elbguard-proxy built from another commit
+	// (ProxyConfig.BaselineBin), measured beside this build in the same
+	// run: the "no regression" figure a change is held to.
+	Baseline = "baseline"
 )
 
 // target is one running proxy: its two PROXY-protocol listeners and the
@@ -73,8 +77,18 @@ func newTemplateData(dir, backend string) (templateData, error) {
 
 // startTarget starts one proxy from its template in benchmark/configs/, in a private
 // directory under dir, and waits for both listeners.
-func startTarget(ctx context.Context, root, dir, name, proxyBin, backend string) (*target, error) {
-	return startTargetAs(ctx, root, dir, name, name, proxyBin, backend, "")
+func startTarget(ctx context.Context, cfg ProxyConfig, name, backend string) (*target, error) {
+	if name == Baseline {
+		if cfg.BaselineBin == "" {
+			return nil, fmt.Errorf("bench: proxy %q needs -baseline-bin", Baseline)
+		}
+		t, err := startTargetAs(ctx, cfg.Root, cfg.Dir, Elbguard, Baseline, cfg.BaselineBin, backend, "")
+		if err == nil {
+			t.name = Baseline
+		}
+		return t, err
+	}
+	return startTargetAs(ctx, cfg.Root, cfg.Dir, name, name, cfg.ProxyBin, backend, "")
 }
 
 // startTargetAs is startTarget in the run directory dir/as, with
@@ -137,7 +151,7 @@ func startTargetAs(ctx context.Context, root, dir, name, as, proxyBin, backend, 
 			}
 		}
 	default:
-		return nil, fmt.Errorf("bench: unknown proxy %q; want %s, %s or %s", name, Elbguard, Nginx, HAProxy)
+		return nil, fmt.Errorf("bench: unknown proxy %q; want %s, %s, %s or %s", name, Elbguard, Baseline, Nginx, HAProxy)
 	}
 	return t, nil
 }

@@ -8,6 +8,9 @@
 #                               (a run with flags leaves BENCHMARKS.md alone)
 #   scripts/benchmark.sh -scenario churn -rounds 3   only the proxy scenarios whose name contains "churn"
 #                               (case-insensitive; implies -only proxy; idle memory and calibration only when they match)
+#   scripts/benchmark.sh --baseline REV -only proxy -proxies elbguard-proxy,baseline -rounds 6
+#                               elbguard-proxy built from git revision REV runs beside this checkout's, same
+#                               harness, same run, rounds interleaved (column "baseline"): the no-regression figure
 #   BENCH_BIN=DIR scripts/benchmark.sh ...           build the binaries into DIR instead of .cache/benchmark/bin
 #                               (a second checkout sharing .cache does not replace binaries another run uses)
 #
@@ -28,13 +31,18 @@ cache=$root/.cache
 bin=${BENCH_BIN:-$cache/benchmark/bin}
 say() { printf '==> bench: %s\n' "$*"; }
 
+orig=("$@")
 quick=false
+baseline=
 args=()
-for a in "$@"; do
-  case $a in
+while [ $# -gt 0 ]; do
+  case $1 in
     --quick|-quick) quick=true ;;
-    *) args+=("$a") ;;
+    --baseline) [ $# -ge 2 ] || { echo "scripts/benchmark.sh: --baseline needs a git revision" >&2; exit 2; }
+                baseline=$2; shift ;;
+    *) args+=("$1") ;;
   esac
+  shift
 done
 
 # --- 1. peers and Cloud Custodian: the same pinned installs as `make tools` ---------------------
@@ -54,6 +62,15 @@ build "$bin/elbguard-proxy" ./cmd/elbguard-proxy -trimpath
 build "$bin/elbguard" ./cmd/elbguard -trimpath
 build "$bin/enforcer-bootstrap" ./functions/enforcer -tags lambda.norpc -trimpath -ldflags "-s -w"
 GOOS=linux GOARCH=arm64 build "$bin/enforcer-bootstrap-arm64" ./functions/enforcer -tags lambda.norpc -trimpath -ldflags "-s -w"
+if [ -n "$baseline" ]; then
+  # The baseline's source, exactly as committed at REV, in a scratch tree.
+  rev=$(git rev-parse --verify --quiet "$baseline^{commit}") || { echo "scripts/benchmark.sh: --baseline $baseline: not a git revision" >&2; exit 2; }
+  src=$(mktemp -d); trap 'rm -rf "$src"' EXIT
+  git archive "$rev" | tar -x -C "$src"
+  say "go build ./cmd/elbguard-proxy at $baseline (${rev:0:12}) -> ${bin#"$root"/}/elbguard-proxy-baseline"
+  (cd "$src" && go build -trimpath -o "$bin/elbguard-proxy-baseline" ./cmd/elbguard-proxy)
+  args+=(-baseline-bin "$bin/elbguard-proxy-baseline")
+fi
 
 # --- 3-4. run -------------------------------------------------------------------------------------
 run=("$bin/elbguard-benchmark" run -root "$root" -proxy-bin "$bin/elbguard-proxy")
@@ -74,9 +91,9 @@ elif $full; then
     say "micro-benchmarks failed (see .cache/benchmark/micro.txt); continuing"
   run+=(-publish "$root/BENCHMARKS.md" -micro "$cache/benchmark/micro.txt")
 fi
-cmdline="scripts/benchmark.sh${*:+ $*}"
-$quick && [ $# -eq 1 ] && cmdline="make bench-quick"
-! $quick && [ $# -eq 0 ] && cmdline="make bench"
+cmdline="scripts/benchmark.sh${orig[*]:+ ${orig[*]}}"
+$quick && [ ${#orig[@]} -eq 1 ] && cmdline="make bench-quick"
+! $quick && [ ${#orig[@]} -eq 0 ] && cmdline="make bench"
 run+=(-command "$cmdline" ${args[@]+"${args[@]}"})
 say "${run[*]#"$root"/}"
 "${run[@]}"

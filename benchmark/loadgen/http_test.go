@@ -102,14 +102,14 @@ func TestKeepAliveAndChurnSendPROXYHeaders(t *testing.T) {
 			_, _ = io.WriteString(w, "ok")
 		}))
 		d := &Dialer{Addr: addr, Proxy: version}
-		ka := KeepAlive(context.Background(), d, HTTP{}, 2, 100*time.Millisecond)
+		ka := KeepAlive(context.Background(), d, HTTP{}, 2, time.Second) // long enough for a worker started late
 		if err := ka.Err(); err != nil {
 			t.Fatalf("v%d KeepAlive: %v", version, err)
 		}
 		if len(ka.Latencies) != int(ka.Ops) || ka.Percentile(0.5) <= 0 {
 			t.Errorf("v%d KeepAlive: %d latencies for %d ops, p50 %v; want one per op, p50 > 0", version, len(ka.Latencies), ka.Ops, ka.Percentile(0.5))
 		}
-		ch := Churn(context.Background(), d, HTTP{}, 2, 100*time.Millisecond)
+		ch := Churn(context.Background(), d, HTTP{}, 2, time.Second)
 		if err := ch.Err(); err != nil {
 			t.Fatalf("v%d Churn: %v", version, err)
 		}
@@ -121,7 +121,7 @@ func TestKeepAliveAndChurnSendPROXYHeaders(t *testing.T) {
 
 func TestKeepAliveCountsWrongStatus(t *testing.T) {
 	addr, _ := proxyServer(t, http.NotFoundHandler())
-	res := KeepAlive(context.Background(), &Dialer{Addr: addr, Proxy: 1}, HTTP{}, 1, 50*time.Millisecond)
+	res := KeepAlive(context.Background(), &Dialer{Addr: addr, Proxy: 1}, HTTP{}, 1, time.Second)
 	if res.Ops != 0 || res.Errors == 0 || !errors.Is(res.FirstError, ErrStatus) {
 		t.Errorf("against a 404 server: ops %d, errors %d, first %v; want 0 ops and ErrStatus", res.Ops, res.Errors, res.FirstError)
 	}

@@ -17,7 +17,7 @@ func TestWebSocketScenariosThroughPROXYHeader(t *testing.T) {
 	d := &Dialer{Addr: addr, Proxy: 2}
 	ctx := context.Background()
 
-	echo := WSEcho(ctx, d, "ws://app.example.com"+backend.PathEcho, 64, 2, 100*time.Millisecond)
+	echo := WSEcho(ctx, d, "ws://app.example.com"+backend.PathEcho, 64, 2, time.Second)
 	if err := echo.Err(); err != nil {
 		t.Fatalf("WSEcho: %v", err)
 	}
@@ -25,7 +25,7 @@ func TestWebSocketScenariosThroughPROXYHeader(t *testing.T) {
 		t.Errorf("WSEcho p99 = %v; want > 0", echo.Percentile(0.99))
 	}
 
-	bulk := WSBulk(ctx, d, "ws://app.example.com"+backend.PathBulk, 1, 100*time.Millisecond)
+	bulk := WSBulk(ctx, d, "ws://app.example.com"+backend.PathBulk, 1, time.Second)
 	if err := bulk.Err(); err != nil {
 		t.Fatalf("WSBulk: %v", err)
 	}

@@ -124,6 +124,16 @@ func Missing(rows []Row, tools []string) []string {
 	return out
 }
 
+// Has reports whether some row has a cell, a number or an error, for tool.
+func Has(rows []Row, tool string) bool {
+	for _, r := range rows {
+		if _, ok := r.Cells[tool]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Table renders rows as Markdown: a column per tool in tools, then
 // base ÷ each tool in versus, then the goal and whether it was met.
 func Table(rows []Row, base string, tools, versus []string) string {
