@@ -299,6 +299,10 @@ func (p *parkSet) wait(f *os.File) {
 
 // ticker reads the wheel every wheelStep: an item whose entry expired
 // wakes, and applies its timeout as a running one does.
+// wheelWakes counts the items the wheel has woken (tests read it: an
+// entry of an earlier park must wake nothing).
+var wheelWakes atomic.Int64
+
 func (p *parkSet) ticker() {
 	for range time.Tick(wheelStep) {
 		now := time.Now().UnixNano() / int64(wheelStep)
@@ -317,6 +321,7 @@ func (p *parkSet) ticker() {
 			delete(p.wheel, at)
 		}
 		p.mu.Unlock()
+		wheelWakes.Add(int64(len(due)))
 		for _, it := range due {
 			it.wake()
 		}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -434,10 +435,13 @@ func smallEchoB(b *testing.B) string {
 // parker itself: the session never holds a goroutine, however many
 // messages it carries, and park_after plays no part (it is an hour here).
 func TestParkedFromStartRelaysInPlace(t *testing.T) {
-	const n = 100
+	const (
+		n    = 100
+		park = 200 * time.Millisecond
+	)
 	s, addrs := startServer(t, tcpParkConfig(smallEcho(t, false), func(l *ListenerConfig) {
-		hour := time.Hour
-		l.ParkAfter = &hour
+		p := park
+		l.ParkAfter = &p
 	}))
 	base := runtime.NumGoroutine()
 	conns := make([]net.Conn, n)
@@ -446,6 +450,11 @@ func TestParkedFromStartRelaysInPlace(t *testing.T) {
 	}
 	waitParked(t, s, 2*n, 5*time.Second) // at once, not after park_after
 	for round := range 5 {
+		if round > 0 {
+			// A session's messages more than park_after apart: an idle
+			// session's (closer ones take goroutines: TestParkedBusySession).
+			time.Sleep(park + 50*time.Millisecond)
+		}
 		for _, c := range conns {
 			echoOnce(t, c, "small message")
 		}
@@ -457,6 +466,33 @@ func TestParkedFromStartRelaysInPlace(t *testing.T) {
 	// The echo app holds a goroutine per connection; the proxy none.
 	if g := runtime.NumGoroutine() - base; g > n+n/4 {
 		t.Errorf("%d goroutines for %d sessions (the echo app holds %d); want the proxy's near 0", g, n, n)
+	}
+}
+
+// TestParkedBusySession: a session whose messages follow each other within
+// park_after is served by goroutines, as an unparked one (relaying each
+// message through the parker costs an epoll_ctl and a second wake-up), and
+// parks again after park_after of quiet; its next message, after the
+// quiet, is relayed in place again.
+func TestParkedBusySession(t *testing.T) {
+	const park = 300 * time.Millisecond
+	s, addrs := startServer(t, tcpParkConfig(smallEcho(t, false), func(l *ListenerConfig) {
+		p := park
+		l.ParkAfter = &p
+	}))
+	c := dialTunnel(t, addrs[0])
+	waitParked(t, s, 2, 5*time.Second)
+	for i := range 20 {
+		echoOnce(t, c, fmt.Sprintf("busy %d", i))
+	}
+	if got := metricValue(t, s, "elbguard_proxy_parked_sockets", nil); got != 0 {
+		t.Errorf("parked sockets = %v right after 20 echoes in a row; want 0 (both directions on goroutines)", got)
+	}
+	waitParked(t, s, 2, 5*time.Second) // park_after of quiet
+	time.Sleep(park)                   // more than park_after since the last relay
+	echoOnce(t, c, "after the quiet")
+	if got := metricValue(t, s, "elbguard_proxy_parked_sockets", nil); got != 2 {
+		t.Errorf("parked sockets = %v right after one echo after the quiet; want 2 (relayed in place)", got)
 	}
 }
 
@@ -495,30 +531,35 @@ func TestParkedBulkResumesAndParksAgain(t *testing.T) {
 // entries of its earlier parks wake nothing (before, each woke the session
 // on a goroutine when its time came).
 func TestParkedWheelEntriesAreNotStale(t *testing.T) {
+	const (
+		idle = 2 * time.Second
+		park = 100 * time.Millisecond
+	)
 	s, addrs := startServer(t, tcpParkConfig(smallEcho(t, false), func(l *ListenerConfig) {
-		l.TunnelIdleTimeout = time.Second
-		hour := time.Hour // a woken direction would wait on its goroutine until the idle timeout
-		l.ParkAfter = &hour
+		p := park
+		l.TunnelIdleTimeout, l.ParkAfter = idle, &p
 	}))
 	c := dialTunnel(t, addrs[0])
 	waitParked(t, s, 2, 5*time.Second)
-	base := runtime.NumGoroutine()
-	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		echoOnce(t, c, "tick") // keeps the session active past one idle timeout
+	woken := wheelWakes.Load()
+	// Messages more than park_after apart, each relayed in place and
+	// parked again with a new expiry, for longer than one idle timeout.
+	for end := time.Now().Add(idle + 500*time.Millisecond); time.Now().Before(end); time.Sleep(park + 50*time.Millisecond) {
+		echoOnce(t, c, "tick")
+		if got := metricValue(t, s, "elbguard_proxy_parked_sockets", nil); got != 2 {
+			t.Fatalf("parked sockets = %v right after an echo; want 2 (relayed in place)", got)
+		}
 	}
-	// Each echo re-armed the expiry; the earlier ones are due now and must
-	// not wake the session (a wake would start a goroutine that waits
-	// park_after).
+	last := time.Now()
+	// The earlier expiries are due now (the last one is not, for idle - 2
+	// wheel steps) and must wake nothing.
 	time.Sleep(2 * wheelStep)
-	if g := runtime.NumGoroutine() - base; g > 0 {
-		t.Errorf("%d goroutines more after the stale wheel entries came due; want none", g)
-	}
-	if got := metricValue(t, s, "elbguard_proxy_parked_sockets", nil); got != 2 {
-		t.Errorf("parked sockets = %v; want 2", got)
+	if n := wheelWakes.Load() - woken; n > 0 && time.Since(last) < idle {
+		t.Errorf("the wheel woke %d items after their expiries were replaced; want none", n)
 	}
 	took := waitClosed(t, c, 5*time.Second)
-	if took > 2*time.Second {
-		t.Errorf("closed %v after the last message; want tunnel_idle_timeout (1s) + the wheel's steps", took)
+	if took > idle+time.Second {
+		t.Errorf("closed %v after the last message; want tunnel_idle_timeout (%v) + the wheel's steps", took, idle)
 	}
 }
 
