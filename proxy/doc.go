@@ -58,8 +58,9 @@
 // which holds no buffer while idle; tcp mode copies with splice(2). A tunnel
 // starts parked (park.go, park_linux.go): its sockets wait in the proxy's
 // own epoll set, and a message that one non-blocking read and write can
-// move is relayed by the parker itself; a transfer that has to wait runs
-// on goroutines until park_after passes without traffic. A keep-alive
+// move is relayed by the parker itself; a transfer that has to wait, or a
+// direction whose messages come within park_after of each other, runs on
+// goroutines until park_after passes without traffic. A keep-alive
 // connection parks between requests after park_after. Timeouts of parked
 // connections expire from one wheel.
 // A drain keeps a keep-alive connection idle between requests for
