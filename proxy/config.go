@@ -169,8 +169,9 @@ type ListenerConfig struct {
 	// released and the socket waits in the proxy's own readiness set until
 	// it is readable (park.go). A new session starts parked, and a parked
 	// session relays a message that fits one read without leaving the
-	// parker; only a transfer that needs to wait (bulk, a slow client)
-	// takes goroutines, for park_after after its last byte. Default 100ms
+	// parker; a transfer that needs to wait (bulk, a slow client), or a
+	// message within park_after of the one before (a busy session), takes
+	// goroutines, for park_after after its last byte. Default 100ms
 	// (Go never frees a goroutine's record: a longer wait, under a burst of
 	// new connections, leaves one behind per connection); 0 disables.
 	ParkAfter *time.Duration `yaml:"park_after"`

@@ -465,7 +465,8 @@ func (t *tunnel) attach() bool {
 }
 
 // attachFD makes a Go socket of fd (taking it out of the parker's set and
-// closing it), or returns nil.
+// closing it: its registration must not outlive the number), or returns
+// nil (fd < 0: none).
 func attachFD(fd int) *net.TCPConn {
 	if fd < 0 {
 		return nil
@@ -701,24 +702,17 @@ func (pc *parkedConn) attach() {
 	if fc.Conn != nil {
 		return // never detached (parking failed after the wake came)
 	}
-	fd := pc.fd
+	raw := attachFD(pc.fd)
 	pc.fd = -1
-	if fd >= 0 {
-		parker.forget(fd) // its registration must not outlive the number
-		c, err := fileConn(fd)
-		if raw, ok := c.(*net.TCPConn); err == nil && ok {
-			fc.Conn = raw
-			fc.setSocket(raw)
-			if fc.closed.Load() {
-				_ = raw.Close() // a stop closed it meanwhile
-			}
-			return
-		}
-		if c != nil {
-			_ = c.Close()
-		}
+	if raw == nil {
+		fc.Conn = goneConn{}
+		return
 	}
-	fc.Conn = goneConn{}
+	fc.Conn = raw
+	fc.setSocket(raw)
+	if fc.closed.Load() {
+		_ = raw.Close() // a stop closed it meanwhile
+	}
 }
 
 // close closes a parked connection's socket (a stop); a connection that

@@ -124,25 +124,16 @@ func (p *parkSet) alloc(it parkItem, slot *parkSlot) {
 // leaves it unregistered. A slot released meanwhile (the item woke and
 // finished) leaves a registration whose events are ignored.
 func (p *parkSet) register(slot *parkSlot, src *net.TCPConn, expire int64) error {
-	idx, gen, err := p.arm(slot, expire)
-	if err != nil {
-		return err
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: idx, Pad: int32(gen)} //nolint:gosec // a generation, bits only
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("park: raw conn: %w", err)
 	}
-	var cerr error
+	var rerr error
 	// Inside Control the descriptor cannot be closed and reused.
-	err = rc.Control(func(fd uintptr) { cerr = p.ctl(slot, int(fd), &ev) }) //nolint:gosec // a descriptor
-	if err == nil {
-		err = cerr
+	if err := rc.Control(func(fd uintptr) { rerr = p.registerFD(slot, int(fd), expire) }); err != nil { //nolint:gosec // a descriptor
+		return fmt.Errorf("park: raw conn: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("park: epoll_ctl: %w", err)
-	}
-	return nil
+	return rerr
 }
 
 // arm records the slot's expiry in the wheel (0: none) and returns the
@@ -188,8 +179,9 @@ func (p *parkSet) ctl(slot *parkSlot, fd int, ev *unix.EpollEvent) error {
 	return err //nolint:wrapcheck // the caller names the call
 }
 
-// registerFD is register for a descriptor of the parker's own (a parked
-// keep-alive connection's; the caller keeps it open meanwhile).
+// registerFD is register for a bare descriptor (one of the parker's own,
+// which the caller keeps open meanwhile, or a Go socket's inside its
+// Control).
 func (p *parkSet) registerFD(slot *parkSlot, fd int, expire int64) error {
 	idx, gen, err := p.arm(slot, expire)
 	if err != nil {
@@ -297,12 +289,12 @@ func (p *parkSet) wait(f *os.File) {
 	}
 }
 
-// ticker reads the wheel every wheelStep: an item whose entry expired
-// wakes, and applies its timeout as a running one does.
 // wheelWakes counts the items the wheel has woken (tests read it: an
 // entry of an earlier park must wake nothing).
 var wheelWakes atomic.Int64
 
+// ticker reads the wheel every wheelStep: an item whose entry expired
+// wakes, and applies its timeout as a running one does.
 func (p *parkSet) ticker() {
 	for range time.Tick(wheelStep) {
 		now := time.Now().UnixNano() / int64(wheelStep)
